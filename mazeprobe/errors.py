@@ -1,0 +1,19 @@
+"""One exception family for the whole package; the CLI turns it into exit code 2."""
+
+from __future__ import annotations
+
+
+class MazeprobeError(Exception):
+    """Base class for every error mazeprobe raises on purpose (bad input, bad files)."""
+
+
+class StateFormatError(MazeprobeError, ValueError):
+    """Procgen state bytes that are not a procgen 0.10.7 `maze` state."""
+
+
+class MazeEditError(MazeprobeError, ValueError):
+    """An edit that would make an impossible maze (cheese in a wall, mouse outside the grid...)."""
+
+
+class UsageError(MazeprobeError, ValueError):
+    """A bad argument to a public function or CLI command."""
