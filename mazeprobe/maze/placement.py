@@ -1,0 +1,133 @@
+"""Cheese placements: where the cheese goes in a sampled maze.
+
+- `natural`: procgen's own placement, unchanged.
+- `uniform`: uniform over open cells except the mouse start (0, 0).
+- `region:R`: the training variant, uniform over open cells with row >= n-R and col >= n-R (the start
+  excluded). procgen-tools' fork draws up to 100*n cells and keeps the first inside the region; since
+  the top-right square is always open that is the same distribution.
+- `quadrant:NAME` (top-left, top-right, bottom-left, bottom-right): uniform over that quadrant's open
+  cells; a row is "top" when row >= n // 2 and a column "right" when col >= n // 2 (as the
+  `cheese_quadrant` feature).
+
+Draws are a pure function of (sampling seed, level seed, placement), so a maze's cheese never depends
+on which other mazes were sampled, in what order, or by how many workers.
+"""
+
+from __future__ import annotations
+
+import zlib
+from dataclasses import dataclass
+
+import numba
+import numpy as np
+
+from mazeprobe.errors import UsageError
+
+QUADRANTS = ("top-left", "top-right", "bottom-left", "bottom-right")
+PLACEMENT_HELP = "natural, uniform, region:R (R >= 1), or quadrant:" + "|".join(QUADRANTS)
+
+# kind codes for the compiled kernel
+_UNIFORM, _REGION, _QUADRANT = 1, 2, 3
+
+
+@dataclass(frozen=True)
+class Placement:
+    """A parsed placement; `str(p)` gives the canonical spelling stored in the `placement` column."""
+
+    kind: str
+    region: int = 0
+    quadrant: str = ""
+
+    def __str__(self) -> str:
+        if self.kind == "region":
+            return f"region:{self.region}"
+        if self.kind == "quadrant":
+            return f"quadrant:{self.quadrant}"
+        return self.kind
+
+
+def parse_placement(text: str) -> Placement:
+    """Parse a placement spelling; raises UsageError naming the allowed forms."""
+    text = str(text).strip()
+    kind, _, arg = text.partition(":")
+    if kind in ("natural", "uniform") and not arg:
+        return Placement(kind)
+    if kind == "region" and arg.isdigit() and int(arg) >= 1:
+        return Placement("region", region=int(arg))
+    if kind == "quadrant" and arg in QUADRANTS:
+        return Placement("quadrant", quadrant=arg)
+    raise UsageError(f"unknown placement {text!r}; expected {PLACEMENT_HELP}")
+
+
+def _mix64(x: np.ndarray) -> np.ndarray:
+    """splitmix64's finaliser: a fast, well-mixed hash of uint64 values."""
+    x = (x ^ (x >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
+    x = (x ^ (x >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
+    return x ^ (x >> np.uint64(31))
+
+
+def placement_draws(level_seeds: np.ndarray, placement: Placement, sampling_seed: int) -> np.ndarray:
+    """One uniform 64-bit draw per maze, from (sampling seed, level seed, placement) alone."""
+    key = np.uint64(zlib.crc32(str(placement).encode()))
+    with np.errstate(over="ignore"):
+        x = _mix64(np.uint64(sampling_seed & 0xFFFFFFFFFFFFFFFF) + np.uint64(0x9E3779B97F4A7C15))
+        x = _mix64(x ^ (key << np.uint64(32)))
+        return _mix64(x ^ np.asarray(level_seeds, dtype=np.uint64))
+
+
+@numba.njit(cache=True)
+def _place(grids, sizes, draws, kind, region, top, right):
+    for i in range(grids.shape[0]):
+        n = sizes[i]
+        g = grids[i]
+        lo = n - region
+        half = n // 2
+        count = 0
+        for r in range(n):
+            for c in range(n):
+                if g[r, c] == 2:
+                    g[r, c] = 0
+        # candidates in row-major order; draw % count picks one (bias below 1e-16 for <= 961 cells)
+        for r in range(n):
+            for c in range(n):
+                if g[r, c] != 0 or (r == 0 and c == 0):
+                    continue
+                if kind == _REGION and (r < lo or c < lo):
+                    continue
+                if kind == _QUADRANT and ((r >= half) != top or (c >= half) != right):
+                    continue
+                count += 1
+        if count == 0:
+            continue
+        k = draws[i] % np.uint64(count)
+        for r in range(n):
+            for c in range(n):
+                if g[r, c] != 0 or (r == 0 and c == 0):
+                    continue
+                if kind == _REGION and (r < lo or c < lo):
+                    continue
+                if kind == _QUADRANT and ((r >= half) != top or (c >= half) != right):
+                    continue
+                if k == 0:
+                    g[r, c] = 2
+                k -= np.uint64(1)
+
+
+def place_cheese(
+    grids: np.ndarray, sizes: np.ndarray, level_seeds: np.ndarray, placement: Placement,
+    sampling_seed: int,
+) -> np.ndarray:
+    """A copy of padded grids (B, side, side) with the cheese placed; `natural` returns them as is.
+
+    A maze with no candidate cell (possible only for tiny quadrants) is left without cheese.
+    """
+    if placement.kind == "natural":
+        return grids
+    out = np.array(grids, dtype=np.int8, copy=True)
+    kind = {"uniform": _UNIFORM, "region": _REGION, "quadrant": _QUADRANT}[placement.kind]
+    _place(
+        out, np.asarray(sizes, dtype=np.int64), placement_draws(level_seeds, placement, sampling_seed),
+        kind, placement.region, placement.quadrant.startswith("top"),
+        placement.quadrant.endswith("right"),
+    )
+    return out
