@@ -1,0 +1,217 @@
+"""The `mazeprobe` command: parse arguments, call one library function, report.
+
+Every error mazeprobe raises on purpose (MazeprobeError) becomes one line on stderr and exit code 2.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from mazeprobe.errors import MazeprobeError, UsageError
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> None:  # one clear line, not the usage block
+        self.exit(2, f"{self.prog}: error: {message}\n")
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {value}")
+    return value
+
+
+def _non_negative_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a non-negative integer, got {text!r}") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"expected a non-negative integer, got {value}")
+    return value
+
+
+def _check_writable(path: Path) -> None:
+    parent = path.resolve().parent
+    if not parent.is_dir():
+        raise UsageError(f"cannot write {path}: directory {parent} does not exist")
+    if not os.access(parent, os.W_OK) or (path.exists() and not os.access(path, os.W_OK)):
+        raise UsageError(f"cannot write {path}: permission denied")
+    if path.is_dir():
+        raise UsageError(f"cannot write {path}: it is a directory")
+
+
+# --- commands -------------------------------------------------------------------------------------
+
+
+def cmd_sample(args: argparse.Namespace) -> int:
+    """Sample procgen mazes, place the cheese, filter, compute features, write Parquet.
+
+    Example: mazeprobe sample --n 10000 --seed 0 --require-decision-square
+             --exclude-cheese-top-right 5 --out data/mazes.parquet
+    """
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
+
+    from mazeprobe.maze.sampling import SampleSpec, parse_sizes, sample_mazes, write_mazes
+
+    out = Path(args.out)
+    _check_writable(out)
+    spec = SampleSpec(
+        n=args.n,
+        seed=args.seed,
+        placement=args.placement,
+        require_decision_square=args.require_decision_square,
+        exclude_cheese_top_right=args.exclude_cheese_top_right,
+        sizes=parse_sizes(args.sizes) if args.sizes else None,
+        start_level=args.start_level,
+    )
+    columns = [
+        "[progress.description]{task.description}", BarColumn(), MofNCompleteColumn(),
+        TimeElapsedColumn(),
+    ]
+    with Progress(*columns, transient=True, disable=args.quiet) as bar:
+        task = bar.add_task("sampling mazes", total=spec.n)
+        frame = sample_mazes(spec, workers=args.workers, progress=lambda k: bar.update(task, completed=k))
+    write_mazes(frame, out, spec)
+    if not args.quiet:
+        print(f"wrote {len(frame)} mazes to {out}")
+        print(summarise(frame))
+    return 0
+
+
+def summarise(frame) -> str:
+    """A short feature summary of a maze table, for the terminal."""
+    from mazeprobe.maze.features import PUBLISHED_FEATURES
+
+    lines = [
+        f"mazes: {len(frame)}   sizes {int(frame['maze_size'].min())}-{int(frame['maze_size'].max())}"
+        f"   with a decision square: {frame['has_decision_square'].mean():.1%}"
+        f"   cheese in top-right 5x5: {frame['cheese_in_top_right_5x5'].mean():.1%}",
+        f"{'feature':<42}{'mean':>9}{'sd':>9}{'min':>8}{'max':>8}{'null':>7}",
+    ]
+    for name in PUBLISHED_FEATURES:
+        col = frame[name].astype("Float64")
+        lines.append(
+            f"{name:<42}{col.mean():>9.2f}{col.std():>9.2f}{col.min():>8.2f}{col.max():>8.2f}"
+            f"{int(col.isna().sum()):>7}"
+        )
+    return "\n".join(lines)
+
+
+def cmd_show(args: argparse.Namespace) -> int:
+    """Show one maze of a maze table as text (and optionally as a PNG).
+
+    Example: mazeprobe show data/mazes.parquet --row 0 --png maze0.png
+    """
+    import numpy as np
+
+    from mazeprobe.maze.render import maze_png, maze_text
+    from mazeprobe.maze.sampling import read_mazes
+
+    path = Path(args.file)
+    if not path.is_file():
+        raise UsageError(f"no such maze table: {path}")
+    frame = read_mazes(path)
+    if not 0 <= args.row < len(frame):
+        raise UsageError(f"--row {args.row} is out of range: {path} has rows 0..{len(frame) - 1}")
+    row = frame.iloc[args.row]
+    n = int(row["maze_size"])
+    grid = np.asarray(row["grid"], dtype=np.int8).reshape(n, n)
+    mouse = (int(row["mouse_row"]), int(row["mouse_col"]))
+    dsq = "none" if not row["has_decision_square"] else f"({row['dsq_row']}, {row['dsq_col']})"
+    print(
+        f"row {args.row}: level seed {row['seed']}, placement {row['placement']}, {n}x{n}, "
+        f"cheese ({row['cheese_row']}, {row['cheese_col']}), decision square {dsq}"
+    )
+    print(maze_text(grid, mouse))
+    if args.png:
+        _check_writable(Path(args.png))
+        print(f"wrote {maze_png(grid, args.png, mouse)}")
+    return 0
+
+
+def cmd_features(args: argparse.Namespace) -> int:
+    """List the maze features mazeprobe computes (procgen-tools names where they exist).
+
+    Example: mazeprobe features --list
+    """
+    from mazeprobe.maze.features import PUBLISHED_FEATURES, REGISTRY
+
+    width = max(len(n) for n in REGISTRY)
+    for name, feat in REGISTRY.items():
+        mark = "*" if name in PUBLISHED_FEATURES else " "
+        print(f"{mark} {name:<{width}}  {feat.kind:<5}  {feat.doc}")
+    print("* regressed in the published analysis (Turner et al. 2023). Undefined values are null.")
+    return 0
+
+
+# --- parser ---------------------------------------------------------------------------------------
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(
+        prog="mazeprobe",
+        description="Register, test and score predictions about the procgen cheese-maze policy network.",
+    )
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+
+    def add(name: str, func) -> argparse.ArgumentParser:
+        doc = func.__doc__ or ""
+        p = sub.add_parser(
+            name, help=doc.splitlines()[0], description=doc,
+            formatter_class=argparse.RawDescriptionHelpFormatter,
+        )
+        p.set_defaults(func=func)
+        return p
+
+    from mazeprobe.maze.placement import PLACEMENT_HELP
+
+    p = add("sample", cmd_sample)
+    p.add_argument("--n", type=_positive_int, required=True, help="number of mazes to keep")
+    p.add_argument("--seed", type=_non_negative_int, default=0, help="sampling seed (default 0)")
+    p.add_argument("--placement", default="natural", help=f"cheese placement: {PLACEMENT_HELP}")
+    p.add_argument("--require-decision-square", action="store_true",
+                   help="keep only mazes with a decision square")
+    p.add_argument("--exclude-cheese-top-right", type=_positive_int, metavar="R",
+                   help="drop mazes whose cheese lies in the top-right R x R region")
+    p.add_argument("--sizes", metavar="MIN-MAX", help="keep only maze sides in MIN..MAX, e.g. 9-25")
+    p.add_argument("--start-level", type=_non_negative_int, metavar="L",
+                   help="try level seeds L, L+1, ... (default: pseudo-random seeds from --seed)")
+    p.add_argument("--workers", type=_positive_int, default=os.cpu_count() or 1,
+                   help="worker processes (default: the cores)")
+    p.add_argument("--out", required=True, help="output Parquet file")
+    p.add_argument("--quiet", action="store_true", help="no progress bar or summary")
+
+    p = add("show", cmd_show)
+    p.add_argument("file", help="a maze table written by `mazeprobe sample`")
+    p.add_argument("--row", type=_non_negative_int, default=0, help="row index (default 0)")
+    p.add_argument("--png", metavar="OUT.png", help="also draw the maze to this PNG")
+
+    p = add("features", cmd_features)
+    p.add_argument("--list", action="store_true", required=True, help="list the features")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return args.func(args)
+    except MazeprobeError as exc:
+        print(f"mazeprobe {args.command}: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print(f"mazeprobe {args.command}: interrupted; nothing was written", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

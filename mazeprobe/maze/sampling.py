@@ -1,0 +1,274 @@
+"""Sampling mazes: level seeds -> procgen mazes -> cheese placement -> filters -> features.
+
+The output is one pandas frame (and, through `write_mazes`, one Parquet file) with one row per maze:
+`seed` (the procgen level seed), `placement`, `maze_size`, `grid` (the inner grid row-major, row 0 at
+the bottom, codes 0 open / 1 wall / 2 cheese) and every registered feature.
+
+Candidate level seeds come in fixed chunks; each chunk is processed independently (in-process or by a
+worker) and the passing mazes are taken in candidate order, so the result does not depend on the
+number of workers.
+"""
+
+from __future__ import annotations
+
+import json
+import multiprocessing as mp
+import os
+from collections.abc import Callable, Iterator
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from mazeprobe.errors import UsageError
+from mazeprobe.maze.features import compute_features
+from mazeprobe.maze.geometry import Geometry, maze_geometry
+from mazeprobe.maze.placement import parse_placement, place_cheese
+from mazeprobe.maze.state import inner_grid_from_world
+
+MAX_LEVEL_SEED = 2**31 - 2  # procgen needs level_seed + 1 to fit in an int32
+CHUNK = 2048
+
+
+@dataclass(frozen=True)
+class SampleSpec:
+    """What to sample. Validated on construction."""
+
+    n: int
+    """Number of mazes to return (after filtering)."""
+    seed: int = 0
+    """Sampling seed: picks the candidate level seeds (unless start_level is set) and the cheese draws."""
+    placement: str = "natural"
+    """natural, uniform, region:R or quadrant:NAME (see mazeprobe.maze.placement)."""
+    require_decision_square: bool = False
+    """Keep only mazes whose paths to the cheese and to the top-right square split."""
+    exclude_cheese_top_right: int | None = None
+    """Drop mazes whose cheese lies in the top-right R x R region."""
+    sizes: tuple[int, int] | None = None
+    """Keep only mazes whose side n lies in [min, max]."""
+    start_level: int | None = None
+    """If set, candidate level seeds are start_level, start_level+1, ... instead of pseudo-random."""
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.n, (int, np.integer)) or self.n <= 0:
+            raise UsageError(f"n must be a positive integer; got {self.n!r}")
+        if not isinstance(self.seed, (int, np.integer)) or self.seed < 0:
+            raise UsageError(f"seed must be a non-negative integer; got {self.seed!r}")
+        object.__setattr__(self, "placement", str(parse_placement(self.placement)))
+        r = self.exclude_cheese_top_right
+        if r is not None and (not isinstance(r, (int, np.integer)) or r < 1):
+            raise UsageError(f"exclude_cheese_top_right must be an integer >= 1; got {r!r}")
+        if self.sizes is not None:
+            lo, hi = self.sizes
+            if not (1 <= lo <= hi):
+                raise UsageError(f"sizes must be MIN-MAX with 1 <= MIN <= MAX; got {lo}-{hi}")
+            if not any(s % 2 == 1 and lo <= s <= hi for s in range(3, 26)):
+                raise UsageError(f"sizes {lo}-{hi} contain no hard-mode maze side (odd, 3..25)")
+        if self.start_level is not None and not 0 <= self.start_level <= MAX_LEVEL_SEED:
+            raise UsageError(f"start_level must lie in [0, {MAX_LEVEL_SEED}]; got {self.start_level}")
+
+
+def parse_sizes(text: str) -> tuple[int, int]:
+    """'MIN-MAX' (or a single 'N') -> (MIN, MAX)."""
+    lo, sep, hi = str(text).partition("-")
+    try:
+        pair = (int(lo), int(hi) if sep else int(lo))
+    except ValueError:
+        raise UsageError(f"bad size range {text!r}; expected MIN-MAX, e.g. 9-25") from None
+    if not 1 <= pair[0] <= pair[1]:
+        raise UsageError(f"bad size range {text!r}; expected MIN-MAX with 1 <= MIN <= MAX")
+    return pair
+
+
+def candidate_seeds(spec: SampleSpec, chunk_index: int) -> np.ndarray:
+    """The level seeds tried in one chunk (deterministic in spec.seed / spec.start_level)."""
+    idx = np.arange(chunk_index * CHUNK, (chunk_index + 1) * CHUNK, dtype=np.int64)
+    if spec.start_level is not None:
+        seeds = spec.start_level + idx
+        return seeds[seeds <= MAX_LEVEL_SEED]
+    rng = np.random.default_rng([spec.seed, chunk_index, 0x5EED])
+    return rng.integers(0, MAX_LEVEL_SEED + 1, size=CHUNK, dtype=np.int64)
+
+
+# --- where mazes come from -------------------------------------------------------------------------
+
+
+class ProcgenLevels:
+    """Mazes from a live procgen env sent to each level seed (see mazeprobe.maze.env)."""
+
+    def __init__(self, num_envs: int = 64) -> None:
+        from mazeprobe.maze.env import LevelLoader
+
+        self.loader = LevelLoader(num_envs)
+
+    def __call__(self, seeds: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        worlds, sizes = self.loader.worlds(seeds)
+        grids = np.ones((len(seeds), worlds.shape[1], worlds.shape[1]), dtype=np.int8)
+        for i, n in enumerate(sizes):
+            grids[i, :n, :n] = inner_grid_from_world(worlds[i], int(n))
+        return grids, sizes
+
+
+LevelSource = Callable[[np.ndarray], tuple[np.ndarray, np.ndarray]]
+_SOURCE: LevelSource | None = None
+
+
+def _default_source() -> LevelSource:
+    global _SOURCE
+    if _SOURCE is None:
+        _SOURCE = ProcgenLevels()
+    return _SOURCE
+
+
+# --- one chunk -------------------------------------------------------------------------------------
+
+
+def sample_chunk(spec: SampleSpec, chunk_index: int, source: LevelSource | None = None) -> dict:
+    """Generate, place, filter and featurise one chunk of candidates; returns plain arrays + frame."""
+    seeds = candidate_seeds(spec, chunk_index)
+    grids, sizes = (source or _default_source())(seeds)
+    keep = np.ones(len(seeds), dtype=bool)
+    if spec.sizes is not None:
+        keep &= (sizes >= spec.sizes[0]) & (sizes <= spec.sizes[1])
+    seeds, grids, sizes = seeds[keep], grids[keep], sizes[keep]
+    grids = place_cheese(grids, sizes, seeds, parse_placement(spec.placement), spec.seed)
+    geo = maze_geometry(grids, sizes)
+    keep = geo.int_column("cheese_row") >= 0  # tiny quadrants can leave a maze without cheese
+    if spec.require_decision_square:
+        keep &= geo.int_column("dsq_row") >= 0
+    if spec.exclude_cheese_top_right is not None:
+        lo = sizes - spec.exclude_cheese_top_right
+        keep &= ~((geo.int_column("cheese_row") >= lo) & (geo.int_column("cheese_col") >= lo))
+    idx = np.flatnonzero(keep)
+    geo = Geometry(sizes=geo.sizes[idx], mouse=geo.mouse[idx], ints=geo.ints[idx], floats=geo.floats[idx])
+    return {
+        "seeds": seeds[idx],
+        "sizes": sizes[idx],
+        "grids": grids[idx],
+        "features": compute_features(geo),
+        "tried": len(keep),
+    }
+
+
+def _worker_init() -> None:
+    import numba
+
+    numba.set_num_threads(1)  # the processes are the parallelism
+
+
+def _iter_chunks(spec: SampleSpec, workers: int) -> Iterator[dict]:
+    if workers <= 1:
+        i = 0
+        while True:
+            yield sample_chunk(spec, i)
+            i += 1
+    ctx = mp.get_context("spawn")
+    with ProcessPoolExecutor(workers, mp_context=ctx, initializer=_worker_init) as pool:
+        window = 2 * workers
+        futures = [pool.submit(sample_chunk, spec, i) for i in range(window)]
+        nxt = window
+        try:
+            while True:
+                result = futures.pop(0).result()
+                futures.append(pool.submit(sample_chunk, spec, nxt))
+                nxt += 1
+                yield result
+        finally:
+            for f in futures:
+                f.cancel()
+
+
+def sample_mazes(
+    spec: SampleSpec, workers: int = 1, progress: Callable[[int], None] | None = None
+) -> pd.DataFrame:
+    """Sample `spec.n` mazes; `progress(k)` is called with the number of mazes accepted so far."""
+    parts: list[dict] = []
+    seen: set[int] = set()
+    have = tried = 0
+    give_up_after = 1000 * spec.n + 100 * CHUNK  # candidates, for filters almost nothing passes
+    for chunk in _iter_chunks(spec, workers):
+        if chunk["tried"] == 0 or tried > give_up_after:
+            raise UsageError(
+                f"only {have} of {spec.n} mazes passed the filters after trying {tried} level seeds"
+            )
+        tried += chunk["tried"]
+        # pseudo-random candidates can repeat a level seed across chunks: keep the first
+        fresh = np.array([s not in seen for s in chunk["seeds"].tolist()], dtype=bool)
+        seen.update(chunk["seeds"].tolist())
+        take = np.flatnonzero(fresh)[: spec.n - have]
+        parts.append({
+            "seeds": chunk["seeds"][take], "sizes": chunk["sizes"][take],
+            "grids": chunk["grids"][take], "features": chunk["features"].iloc[take],
+        })
+        have += len(take)
+        if progress:
+            progress(have)
+        if have >= spec.n:
+            break
+    return _assemble(spec, parts)
+
+
+def _assemble(spec: SampleSpec, parts: list[dict]) -> pd.DataFrame:
+    seeds = np.concatenate([p["seeds"] for p in parts])
+    sizes = np.concatenate([p["sizes"] for p in parts])
+    grids = np.concatenate([p["grids"] for p in parts])
+    feats = pd.concat([p["features"] for p in parts], ignore_index=True)
+    flat = [grids[i, :n, :n].ravel() for i, n in enumerate(sizes)]
+    frame = pd.DataFrame(
+        {
+            "seed": seeds.astype(np.int64),
+            "placement": pd.array([spec.placement] * len(seeds), dtype="string"),
+            "maze_size": feats["maze_size"],
+            "grid": flat,
+        }
+    )
+    return pd.concat([frame, feats.drop(columns=["maze_size"])], axis=1)
+
+
+# --- Parquet ---------------------------------------------------------------------------------------
+
+
+def mazes_to_arrow(frame: pd.DataFrame, metadata: dict | None = None) -> pa.Table:
+    """The Parquet table of the data contract: grid as list<int8>, nulls where undefined."""
+    grids = frame["grid"].tolist()
+    offsets = np.zeros(len(grids) + 1, dtype=np.int32)
+    np.cumsum([len(g) for g in grids], out=offsets[1:])
+    values = np.concatenate(grids).astype(np.int8) if grids else np.zeros(0, np.int8)
+    grid_col = pa.ListArray.from_arrays(pa.array(offsets), pa.array(values, type=pa.int8()))
+    rest = pa.Table.from_pandas(frame.drop(columns=["grid"]), preserve_index=False)
+    # plain `string` rather than pandas' default large_string, for readers in other languages
+    rest = rest.cast(pa.schema([
+        pa.field(f.name, pa.string()) if f.type == pa.large_string() else f for f in rest.schema
+    ], metadata=rest.schema.metadata))
+    table = rest.add_column(list(frame.columns).index("grid"), "grid", grid_col)
+    meta = dict(table.schema.metadata or {})
+    if metadata:
+        meta[b"mazeprobe"] = json.dumps(metadata, sort_keys=True).encode()
+    return table.replace_schema_metadata(meta)
+
+
+def write_mazes(frame: pd.DataFrame, path: str | os.PathLike, spec: SampleSpec | None = None) -> Path:
+    """Write the maze table atomically (temporary file, then rename)."""
+    path = Path(path)
+    meta = {"sample_spec": asdict(spec)} if spec else None
+    table = mazes_to_arrow(frame, meta)
+    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+    try:
+        pq.write_table(table, tmp)
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+    return path
+
+
+def read_mazes(path: str | os.PathLike) -> pd.DataFrame:
+    """Read a maze table; `grid` comes back as int8 arrays, nullable columns as pandas nullable types."""
+    table = pq.read_table(path)
+    nullable = {pa.int64(): pd.Int64Dtype(), pa.bool_(): pd.BooleanDtype(), pa.string(): pd.StringDtype()}
+    frame = table.to_pandas(types_mapper=nullable.get)
+    frame["grid"] = [np.asarray(g, dtype=np.int8) for g in frame["grid"]]
+    return frame
