@@ -1,0 +1,33 @@
+"""The maze layer: procgen state (codec, MazeState, live envs), geometry, features, sampling."""
+
+from mazeprobe.maze.features import REGISTRY, compute_features, feature
+from mazeprobe.maze.geometry import (
+    decision_square,
+    distance_map,
+    maze_geometry,
+    shortest_path,
+    top_right_region_mask,
+    top_right_square,
+)
+from mazeprobe.maze.placement import parse_placement, place_cheese
+from mazeprobe.maze.sampling import SampleSpec, read_mazes, sample_mazes, write_mazes
+from mazeprobe.maze.state import MazeState
+
+__all__ = [
+    "REGISTRY",
+    "MazeState",
+    "SampleSpec",
+    "compute_features",
+    "decision_square",
+    "distance_map",
+    "feature",
+    "maze_geometry",
+    "parse_placement",
+    "place_cheese",
+    "read_mazes",
+    "sample_mazes",
+    "shortest_path",
+    "top_right_region_mask",
+    "top_right_square",
+    "write_mazes",
+]
