@@ -225,37 +225,15 @@ def encode_fields(fields: dict[str, Any]) -> bytes:
 
 
 def read_world_grid(data: bytes) -> tuple[np.ndarray, int]:
-    """The (h, w) world grid and maze_dim, read from the state's fixed-size tail.
+    """The (h, w) world grid and maze_dim, without decoding the other fields.
 
-    Much faster than `decode_fields`; checks the header and the tail so that bytes from another game
-    or a truncated state never yield a grid.
+    Much faster than `decode_fields`, and as strict about the layout: bytes from another game, another
+    serialisation version, truncated or with anything appended never yield a grid.
     """
-    _check_header(data)
-    n = len(data)
-    if n < 4 * 6:
-        raise StateFormatError(f"truncated maze state: only {n} bytes")
-    end, world_dim, maze_dim = (
-        _INT.unpack_from(data, n - 4)[0] & 0xFFFFFFFF,
-        _INT.unpack_from(data, n - 8)[0],
-        _INT.unpack_from(data, n - 12)[0],
-    )
-    if end != END_MARKER:
-        raise StateFormatError(
-            f"bad maze state: expected end marker 0x{END_MARKER:08X}, found 0x{end:08X} "
-            "(truncated bytes?)"
-        )
-    cells = world_dim * world_dim
-    start = n - 12 - 4 * cells
-    if world_dim <= 0 or start < 12:
-        raise StateFormatError(f"bad maze state: impossible world_dim {world_dim}")
-    w, h, size = struct.unpack_from("<iii", data, start - 12)
-    if (w, h, size) != (world_dim, world_dim, cells):
-        raise StateFormatError(
-            f"bad maze state: grid header says {w}x{h} ({size} cells), "
-            f"expected {world_dim}x{world_dim}"
-        )
-    grid = np.frombuffer(data, dtype="<i4", count=cells, offset=start).reshape(h, w)
-    return grid, maze_dim
+    layout = _layout(data)
+    w, h = layout["grid_w"], layout["grid_h"]
+    grid = np.frombuffer(data, dtype="<i4", count=w * h, offset=layout["grid_cells"]).reshape(h, w)
+    return grid, layout["maze_dim"]
 
 
 def patch_level_seed(data: bytes, level_seed: int) -> bytes:
@@ -264,30 +242,76 @@ def patch_level_seed(data: bytes, level_seed: int) -> bytes:
     procgen draws the next level seed from [level_seed_low, level_seed_high); setting them to
     [s, s+1) and cur_time to timeout-1 makes the next step reset into level s.
     """
-    _check_header(data)
+    layout = _layout(data)
     if not 0 <= level_seed < 2**31 - 1:
         raise StateFormatError(f"level seed must be in [0, 2**31 - 1); got {level_seed}")
     buf = bytearray(data)
     struct.pack_into("<ii", buf, _LEVEL_SEED_LOW_OFFSET, level_seed, level_seed + 1)
-    offset = _LEVEL_SEED_LOW_OFFSET + 4 * 4  # low, high, game_type, game_n
-    for _ in range(2):  # level_seed_rand_gen, rand_gen: is_seeded, then the length-prefixed text
-        (length,) = _INT.unpack_from(buf, offset + 4)
-        offset += 8 + length
-    # reward, done, level_complete, action, then timeout; cur_time is 13 ints after reward.
-    (timeout,) = _INT.unpack_from(buf, offset + 16)
-    struct.pack_into("<i", buf, offset + 13 * 4, timeout - 1)
+    struct.pack_into("<i", buf, layout["cur_time"], layout["timeout"] - 1)
     return bytes(buf)
 
 
-def _check_header(data: bytes) -> None:
-    if len(data) < _LEVEL_SEED_LOW_OFFSET:
-        raise StateFormatError(f"truncated maze state: only {len(data)} bytes")
-    version, name_len = struct.unpack_from("<ii", data, 0)
+# Byte sizes of the fixed runs between the variable parts (see _SCHEMA).
+_STEP_RUN = 16 * 4  # step_data.reward ... grid_size
+_BACKGROUND_RUN = 19 * 4  # use_procgen_background ... step_rand_int
+_VIEW_RUN = 9 * 4  # main_width ... min_visibility
+
+
+def _layout(data: bytes) -> dict[str, int]:
+    """Offsets of the fields the fast paths need, walking only the lengths of the variable parts."""
+    if not isinstance(data, (bytes, bytearray)):
+        raise StateFormatError(f"a maze state must be bytes; got {type(data).__name__}")
+    size = len(data)
+
+    def int_at(offset: int, what: str) -> int:
+        if offset < 0 or offset + 4 > size:
+            raise StateFormatError(
+                f"truncated maze state: {what} would be at offset {offset}, but the state has only "
+                f"{size} bytes"
+            )
+        return _INT.unpack_from(data, offset)[0]
+
+    version = int_at(0, "the serialisation version")
     if version != SERIALIZE_VERSION:
         raise StateFormatError(
             f"unsupported procgen serialisation version: expected {SERIALIZE_VERSION} "
             f"(procgen 0.10.7), found {version}"
         )
+    name_len = int_at(4, "the game name")
     name = bytes(data[8 : 8 + max(0, min(name_len, 64))]).decode("latin-1")
     if name_len != len(GAME_NAME) or name != GAME_NAME:
         raise StateFormatError(f"not a maze state: expected game {GAME_NAME!r}, found {name!r}")
+    offset = _LEVEL_SEED_LOW_OFFSET + 4 * 4  # level_seed_low, level_seed_high, game_type, game_n
+    for rng in ("level_seed_rand_gen", "rand_gen"):
+        length = int_at(offset + 4, f"{rng}.state")
+        if length < 0:
+            raise StateFormatError(f"bad maze state: {rng}.state has negative length {length}")
+        offset += 8 + length
+    out = {"timeout": int_at(offset + 4 * 4, "timeout"), "cur_time": offset + 13 * 4}
+    offset += _STEP_RUN
+    entities = int_at(offset, "the entity count")
+    if entities < 0:
+        raise StateFormatError(f"bad maze state: negative entity count {entities}")
+    offset += 4 + entities * _ENTITY_STRUCT.size + _BACKGROUND_RUN
+    length = int_at(offset + 4, "asset_rand_gen.state")
+    if length < 0:
+        raise StateFormatError(f"bad maze state: asset_rand_gen.state has negative length {length}")
+    offset += 8 + length + _VIEW_RUN
+    w, h = int_at(offset, "grid width"), int_at(offset + 4, "grid height")
+    cells = int_at(offset + 8, "grid size")
+    if w <= 0 or h <= 0 or cells != w * h:
+        raise StateFormatError(f"bad maze state: grid is {w}x{h} but holds {cells} cells")
+    out.update(grid_w=w, grid_h=h, grid_cells=offset + 12)
+    offset += 12 + 4 * cells
+    out["maze_dim"] = int_at(offset, "maze_dim")
+    end = int_at(offset + 8, "the end marker") & 0xFFFFFFFF
+    if end != END_MARKER:
+        raise StateFormatError(
+            f"bad maze state: expected end marker 0x{END_MARKER:08X} at offset {offset + 8}, "
+            f"found 0x{end:08X}"
+        )
+    if offset + 12 != size:
+        raise StateFormatError(
+            f"bad maze state: {size - offset - 12} unexpected bytes after the end marker"
+        )
+    return out

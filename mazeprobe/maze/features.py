@@ -129,7 +129,7 @@ def mouse_col(g: Geometry) -> np.ndarray:
 @feature("bool")
 def has_decision_square(g: Geometry) -> np.ndarray:
     """Whether the paths mouse->cheese and mouse->top-right square split (a decision square exists)."""
-    return g.int_column("dsq_row") >= 0
+    return np.where(g.int_column("cheese_row") >= 0, g.int_column("dsq_row") >= 0, -1)
 
 
 @feature("int")

@@ -202,11 +202,28 @@ def maze_geometry(
     if mouse is None:
         mouse = np.zeros((len(grids), 2), dtype=np.int64)
     mouse = np.ascontiguousarray(mouse, dtype=np.int64)
+    if mouse.shape != (len(grids), 2):
+        raise UsageError(f"mouse must be (B, 2) (row, col) positions; got shape {mouse.shape}")
+    _check_mice(grids, sizes, mouse)
     iout = np.empty((len(grids), len(INT_COLUMNS)), dtype=np.int32)
     fout = np.empty((len(grids), len(FLOAT_COLUMNS)), dtype=np.float64)
     if len(grids):
         _geometry_batch(grids, sizes, mouse, region, iout, fout)
     return Geometry(sizes=sizes, mouse=mouse, ints=iout, floats=fout)
+
+
+def _check_mice(grids: np.ndarray, sizes: np.ndarray, mouse: np.ndarray) -> None:
+    # the compiled kernel trusts its inputs: a mouse outside the maze would read past the arrays
+    inside = (mouse >= 0).all(axis=1) & (mouse < sizes[:, None]).all(axis=1)
+    if not inside.all():
+        i = int(np.flatnonzero(~inside)[0])
+        raise UsageError(
+            f"maze {i}: mouse ({mouse[i, 0]}, {mouse[i, 1]}) is outside the {sizes[i]}x{sizes[i]} maze"
+        )
+    on_wall = grids[np.arange(len(grids)), mouse[:, 0], mouse[:, 1]] == WALL
+    if on_wall.any():
+        i = int(np.flatnonzero(on_wall)[0])
+        raise UsageError(f"maze {i}: mouse ({mouse[i, 0]}, {mouse[i, 1]}) is on a wall")
 
 
 # --- single-maze API -------------------------------------------------------------------------------
@@ -281,9 +298,12 @@ def cheese_position(grid: np.ndarray) -> Position | None:
 def decision_square(grid: np.ndarray, mouse: Position = (0, 0)) -> Position | None:
     """The last square shared by the shortest paths mouse -> cheese and mouse -> top-right square.
 
-    None when there is no cheese, or one path contains the other (the paths never split).
+    None when there is no cheese, or one path contains the other (the paths never split). In edited
+    mazes with loops, where shortest paths tie, it is the furthest cell from the mouse lying on some
+    shortest path to both goals, which need not match the tie-break `shortest_path` makes.
     """
     grid = _as_grid(grid)
+    mouse = _check_cell(grid, mouse, "mouse")
     geo = maze_geometry(grid[None], np.array([grid.shape[0]]), np.array([mouse]))
     r, c = geo.int_column("dsq_row")[0], geo.int_column("dsq_col")[0]
     return None if r < 0 else (int(r), int(c))

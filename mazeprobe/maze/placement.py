@@ -15,6 +15,7 @@ on which other mazes were sampled, in what order, or by how many workers.
 
 from __future__ import annotations
 
+import re
 import zlib
 from dataclasses import dataclass
 
@@ -50,9 +51,9 @@ def parse_placement(text: str) -> Placement:
     """Parse a placement spelling; raises UsageError naming the allowed forms."""
     text = str(text).strip()
     kind, _, arg = text.partition(":")
-    if kind in ("natural", "uniform") and not arg:
-        return Placement(kind)
-    if kind == "region" and arg.isdigit() and int(arg) >= 1:
+    if text in ("natural", "uniform"):
+        return Placement(text)
+    if kind == "region" and re.fullmatch(r"[0-9]+", arg) and int(arg) >= 1:
         return Placement("region", region=int(arg))
     if kind == "quadrant" and arg in QUADRANTS:
         return Placement("quadrant", quadrant=arg)

@@ -189,7 +189,7 @@ def sample_mazes(
     parts: list[dict] = []
     seen: set[int] = set()
     have = tried = 0
-    give_up_after = 1000 * spec.n + 100 * CHUNK  # candidates, for filters almost nothing passes
+    give_up_after = 200 * spec.n + 20 * CHUNK  # candidates, for filters almost nothing passes
     for chunk in _iter_chunks(spec, workers):
         if chunk["tried"] == 0 or tried > give_up_after:
             raise UsageError(
@@ -245,9 +245,8 @@ def mazes_to_arrow(frame: pd.DataFrame, metadata: dict | None = None) -> pa.Tabl
         pa.field(f.name, pa.string()) if f.type == pa.large_string() else f for f in rest.schema
     ], metadata=rest.schema.metadata))
     table = rest.add_column(list(frame.columns).index("grid"), "grid", grid_col)
-    meta = dict(table.schema.metadata or {})
-    if metadata:
-        meta[b"mazeprobe"] = json.dumps(metadata, sort_keys=True).encode()
+    # no pandas metadata: the file's bytes then depend only on the data, not on the frame's dtypes
+    meta = {b"mazeprobe": json.dumps(metadata, sort_keys=True).encode()} if metadata else None
     return table.replace_schema_metadata(meta)
 
 

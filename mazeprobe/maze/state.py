@@ -140,13 +140,24 @@ class MazeState:
         fields["entities"] = ents
         return MazeState(MappingProxyType(fields))
 
+    def without_cheese(self) -> MazeState:
+        """The same maze with no cheese (e.g. for activation differences with and without it)."""
+        grid = self.grid.copy()
+        grid[grid == CHEESE] = OPEN
+        return self._with_inner(grid)
+
     def with_cell(self, row: int, col: int, code: int) -> MazeState:
-        """Set one inner cell to open (0) or wall (1); use `with_cheese` for the cheese."""
+        """Set one inner cell to open (0) or wall (1); the cheese moves only with `with_cheese`."""
         self._check_inside(row, col, "cell")
         if code not in (OPEN, WALL):
             raise MazeEditError(
                 f"with_cell sets code 0 (open) or 1 (wall); got {code!r} "
                 "(move the cheese with with_cheese)"
+            )
+        if (row, col) == self.cheese:
+            raise MazeEditError(
+                f"cell ({row}, {col}) holds the cheese; move it with with_cheese or remove it with "
+                "without_cheese first"
             )
         if code == WALL and (row, col) == self.mouse:
             raise MazeEditError(f"cannot put a wall at ({row}, {col}): the mouse is there")
