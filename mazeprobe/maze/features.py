@@ -310,17 +310,14 @@ PUBLISHED_FEATURES = (
 def _to_series(feat: Feature, values: np.ndarray) -> pd.Series:
     values = np.asarray(values)
     if feat.kind == "int":
-        out = pd.array(values.astype(np.int64), dtype="Int64")
-        out[values < 0] = pd.NA
-        return pd.Series(out, name=feat.name)
+        data = values.astype(np.int64)
+        return pd.Series(pd.arrays.IntegerArray(data, data < 0), name=feat.name, copy=False)
     if feat.kind == "float":
-        return pd.Series(values.astype(np.float64), name=feat.name)
+        return pd.Series(values.astype(np.float64), name=feat.name, copy=False)
     if feat.kind == "bool":
         if values.dtype == bool:
-            return pd.Series(pd.array(values, dtype="boolean"), name=feat.name)
-        out = pd.array(values > 0, dtype="boolean")
-        out[values < 0] = pd.NA
-        return pd.Series(out, name=feat.name)
+            return pd.Series(pd.arrays.BooleanArray(values, np.zeros(len(values), bool)), name=feat.name)
+        return pd.Series(pd.arrays.BooleanArray(values > 0, values < 0), name=feat.name, copy=False)
     return pd.Series(pd.array(values, dtype="string"), name=feat.name)
 
 

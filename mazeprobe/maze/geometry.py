@@ -24,47 +24,60 @@ REGION_SIZE = 5
 
 # Neighbour order (UP, DOWN, LEFT, RIGHT) fixes which shortest path is returned when several exist
 # (only in edited mazes with loops; procgen mazes are trees).
-_DR = np.array([1, -1, 0, 0], dtype=np.int64)
-_DC = np.array([0, 0, -1, 1], dtype=np.int64)
+_MOVES = ((1, 0), (-1, 0), (0, -1), (0, 1))
 
 
 # --- compiled kernels ---------------------------------------------------------------------------
 
 
 @numba.njit(cache=True, nogil=True)
-def _bfs(grid, n, sr, sc, dist, queue):
-    """Fill dist[r * n + c] with steps from (sr, sc); -1 for walls and unreachable cells."""
-    for i in range(n * n):
+def _open_mask(grid, n, mask):
+    """Flat open-cell mask of side m = n + 2 with a wall border, so neighbours need no bounds checks.
+
+    Cell (r, c) is index (r + 1) * m + (c + 1); UP/DOWN/LEFT/RIGHT are +m, -m, -1, +1.
+    """
+    m = n + 2
+    for i in range(m * m):
+        mask[i] = False
+    for r in range(n):
+        for c in range(n):
+            mask[(r + 1) * m + c + 1] = grid[r, c] != WALL
+
+
+@numba.njit(cache=True, nogil=True)
+def _bfs(mask, m, src, dist, queue):
+    """Fill dist (flat, side m) with steps from flat index src; -1 for walls and unreachable cells."""
+    for i in range(m * m):
         dist[i] = -1
-    if sr < 0 or sc < 0 or grid[sr, sc] == WALL:
+    if src < 0 or not mask[src]:
         return
-    dist[sr * n + sc] = 0
-    queue[0] = sr * n + sc
+    dist[src] = 0
+    queue[0] = src
     head, tail = 0, 1
     while head < tail:
         cur = queue[head]
         head += 1
-        r, c = cur // n, cur % n
-        for k in range(4):
-            rr, cc = r + _DR[k], c + _DC[k]
-            if 0 <= rr < n and 0 <= cc < n and grid[rr, cc] != WALL:
-                j = rr * n + cc
-                if dist[j] < 0:
-                    dist[j] = dist[cur] + 1
-                    queue[tail] = j
-                    tail += 1
+        d = dist[cur] + 1
+        # UP, DOWN, LEFT, RIGHT: the order fixes ties (only in edited mazes with loops)
+        for j in (cur + m, cur - m, cur - 1, cur + 1):
+            if mask[j] and dist[j] < 0:
+                dist[j] = d
+                queue[tail] = j
+                tail += 1
 
 
 @numba.njit(cache=True, nogil=True)
-def _region_minima(grid, n, dist, sr, sc, region):
+def _region_minima(mask, n, dist, sr, sc, region):
     """(min steps, min Euclidean, min taxicab) from (sr, sc) to the open cells of the top-right region."""
+    m = n + 2
     lo = max(0, n - region)
     best_steps, best_euc, best_taxi = -1, np.inf, -1
     for r in range(lo, n):
         for c in range(lo, n):
-            if grid[r, c] == WALL:
+            j = (r + 1) * m + c + 1
+            if not mask[j]:
                 continue
-            d = dist[r * n + c]
+            d = dist[j]
             if d >= 0 and (best_steps < 0 or d < best_steps):
                 best_steps = d
             dr, dc = r - sr, c - sc
@@ -89,11 +102,13 @@ _I = {name: i for i, name in enumerate(INT_COLUMNS)}
 
 
 @numba.njit(cache=True, nogil=True)
-def _geometry_one(grid, n, mr, mc, region, iout, fout, dm, dc_, dt, dd, queue):
+def _geometry_one(grid, n, mr, mc, region, iout, fout, mask, dm, dc_, dt, dd, queue):
     for k in range(iout.shape[0]):
         iout[k] = -1
     fout[0] = np.nan
     fout[1] = np.nan
+    m = n + 2
+    _open_mask(grid, n, mask)
     # the cheese: the first cheese cell in row-major order
     cr, cc = -1, -1
     for r in range(n):
@@ -101,54 +116,59 @@ def _geometry_one(grid, n, mr, mc, region, iout, fout, dm, dc_, dt, dd, queue):
             if grid[r, c] == CHEESE and cr < 0:
                 cr, cc = r, c
     iout[0], iout[1] = cr, cc
-    tr = n - 1
-    _bfs(grid, n, mr, mc, dm, queue)
-    _bfs(grid, n, tr, tr, dt, queue)
-    iout[5] = dm[tr * n + tr]
+    tr = n * m + n  # flat index of (n-1, n-1)
+    _bfs(mask, m, (mr + 1) * m + mc + 1, dm, queue)
+    _bfs(mask, m, tr, dt, queue)
+    iout[5] = dm[tr]
     if cr < 0:
         return
-    _bfs(grid, n, cr, cc, dc_, queue)
-    iout[4] = dm[cr * n + cc]
-    iout[6] = dc_[tr * n + tr]
-    s, e, t = _region_minima(grid, n, dc_, cr, cc, region)
+    ch = (cr + 1) * m + cc + 1
+    _bfs(mask, m, ch, dc_, queue)
+    iout[4] = dm[ch]
+    iout[6] = dc_[tr]
+    s, e, t = _region_minima(mask, n, dc_, cr, cc, region)
     iout[10], fout[0], iout[12] = s, e, t
     d_mc, d_mt = iout[4], iout[5]
     if d_mc < 0 or d_mt < 0:
         return
     # Decision square: the furthest cell from the mouse lying on both shortest paths.
     best, best_d = -1, -1
-    for j in range(n * n):
+    for j in range(m * m):
         dj = dm[j]
-        if dj >= 0 and dj + dc_[j] == d_mc and dj + dt[j] == d_mt and dj > best_d:
+        if dj > best_d and dj + dc_[j] == d_mc and dj + dt[j] == d_mt:
             best, best_d = j, dj
     # The paths never split when one contains the other (cheese on the way to the top-right square,
     # or the top-right square on the way to the cheese): no decision square then.
-    if best < 0 or best == cr * n + cc or best == tr * n + tr:
+    if best < 0 or best == ch or best == tr:
         return
-    qr, qc = best // n, best % n
+    qr, qc = best // m - 1, best % m - 1
     iout[2], iout[3] = qr, qc
     iout[7] = dc_[best]
     iout[8] = dt[best]
     iout[9] = best_d
-    _bfs(grid, n, qr, qc, dd, queue)
-    s, e, t = _region_minima(grid, n, dd, qr, qc, region)
+    _bfs(mask, m, best, dd, queue)
+    s, e, t = _region_minima(mask, n, dd, qr, qc, region)
     iout[11], fout[1], iout[13] = s, e, t
 
 
 @numba.njit(cache=True, parallel=True)
 def _geometry_batch(grids, sizes, mouse, region, iout, fout):
     b = grids.shape[0]
-    side = grids.shape[1]
-    for i in numba.prange(b):
-        cells = side * side
+    cells = (grids.shape[1] + 2) ** 2
+    blocks = min(b, 64)
+    for blk in numba.prange(blocks):
+        # scratch allocated once per block of mazes, not once per maze
+        mask = np.empty(cells, np.bool_)
         dm = np.empty(cells, np.int32)
         dc_ = np.empty(cells, np.int32)
         dt = np.empty(cells, np.int32)
         dd = np.empty(cells, np.int32)
         queue = np.empty(cells, np.int32)
-        _geometry_one(
-            grids[i], sizes[i], mouse[i, 0], mouse[i, 1], region, iout[i], fout[i], dm, dc_, dt, dd, queue
-        )
+        for i in range(blk, b, blocks):
+            _geometry_one(
+                grids[i], sizes[i], mouse[i, 0], mouse[i, 1], region, iout[i], fout[i],
+                mask, dm, dc_, dt, dd, queue,
+            )
 
 
 # --- batch API -------------------------------------------------------------------------------------
@@ -251,9 +271,12 @@ def distance_map(grid: np.ndarray, source: Position) -> np.ndarray:
     grid = _as_grid(grid)
     n = grid.shape[0]
     r, c = _check_cell(grid, source, "source")
-    dist = np.empty(n * n, np.int32)
-    _bfs(grid, n, r, c, dist, np.empty(n * n, np.int32))
-    return dist.reshape(n, n)
+    m = n + 2
+    mask = np.empty(m * m, np.bool_)
+    _open_mask(grid, n, mask)
+    dist = np.empty(m * m, np.int32)
+    _bfs(mask, m, (r + 1) * m + c + 1, dist, np.empty(m * m, np.int32))
+    return dist.reshape(m, m)[1:-1, 1:-1].copy()
 
 
 def shortest_path(grid: np.ndarray, start: Position, end: Position) -> list[Position]:
@@ -268,8 +291,8 @@ def shortest_path(grid: np.ndarray, start: Position, end: Position) -> list[Posi
     path = [start]
     r, c = start
     while (r, c) != end:
-        for dr, dc in zip(_DR, _DC, strict=True):
-            rr, cc = r + int(dr), c + int(dc)
+        for dr, dc in _MOVES:
+            rr, cc = r + dr, c + dc
             if 0 <= rr < n and 0 <= cc < n and to_end[rr, cc] == to_end[r, c] - 1:
                 r, c = rr, cc
                 break
