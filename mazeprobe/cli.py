@@ -79,7 +79,10 @@ def cmd_sample(args: argparse.Namespace) -> int:
     ]
     with Progress(*columns, transient=True, disable=args.quiet) as bar:
         task = bar.add_task("sampling mazes", total=spec.n)
-        frame = sample_mazes(spec, workers=args.workers, progress=lambda k: bar.update(task, completed=k))
+        frame = sample_mazes(
+            spec, workers=args.workers, levels=args.levels,
+            progress=lambda k: bar.update(task, completed=k),
+        )
     write_mazes(frame, out, spec)
     if not args.quiet:
         print(f"wrote {len(frame)} mazes to {out}")
@@ -187,6 +190,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="try level seeds L, L+1, ... (default: pseudo-random seeds from --seed)")
     p.add_argument("--workers", type=_positive_int, default=os.cpu_count() or 1,
                    help="worker processes (default: the cores)")
+    p.add_argument("--levels", choices=("levelgen", "procgen"), default="levelgen",
+                   help="where mazes come from: levelgen, the compiled port of procgen's generator "
+                   "(default), or procgen, a live env sent to each level (slower; the same mazes)")
     p.add_argument("--out", required=True, help="output Parquet file")
     p.add_argument("--quiet", action="store_true", help="no progress bar or summary")
 

@@ -121,3 +121,16 @@ def test_impossible_filters_give_up_with_a_message():
     spec = SampleSpec(n=5, seed=0, sizes=(3, 3), placement="quadrant:bottom-left")
     with pytest.raises(UsageError, match="passed the filters"):
         sample_mazes(spec)
+
+
+def test_levelgen_and_live_procgen_sources_give_the_same_table():
+    spec = SampleSpec(n=300, seed=9, placement="quadrant:top-left", require_decision_square=True)
+    fast = sample_mazes(spec, levels="levelgen")
+    live = sample_mazes(spec, levels="procgen")
+    assert fast.drop(columns="grid").equals(live.drop(columns="grid"))
+    assert all(np.array_equal(a, b) for a, b in zip(fast["grid"], live["grid"], strict=True))
+
+
+def test_unknown_level_source():
+    with pytest.raises(UsageError, match="unknown level source"):
+        sample_mazes(SampleSpec(n=3), levels="gym")
