@@ -188,8 +188,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--sizes", metavar="MIN-MAX", help="keep only maze sides in MIN..MAX, e.g. 9-25")
     p.add_argument("--start-level", type=_non_negative_int, metavar="L",
                    help="try level seeds L, L+1, ... (default: pseudo-random seeds from --seed)")
-    p.add_argument("--workers", type=_positive_int, default=os.cpu_count() or 1,
-                   help="worker processes (default: the cores)")
+    p.add_argument("--workers", type=_positive_int, default=1,
+                   help="worker processes (default 1: the compiled kernels already use every core; "
+                   "on 2 cores, 2 workers were no faster than 1 at a million mazes)")
     p.add_argument("--levels", choices=("levelgen", "procgen"), default="levelgen",
                    help="where mazes come from: levelgen, the compiled port of procgen's generator "
                    "(default), or procgen, a live env sent to each level (slower; the same mazes)")

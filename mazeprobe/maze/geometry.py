@@ -190,6 +190,15 @@ class Geometry:
     def float_column(self, name: str) -> np.ndarray:
         return self.floats[:, FLOAT_COLUMNS.index(name)]
 
+    def take(self, index: np.ndarray) -> Geometry:
+        """The rows `index` of the batch (an integer or boolean index)."""
+        return Geometry(self.sizes[index], self.mouse[index], self.ints[index], self.floats[index])
+
+    @staticmethod
+    def concat(parts: Sequence[Geometry]) -> Geometry:
+        fields = ("sizes", "mouse", "ints", "floats")
+        return Geometry(*(np.concatenate([getattr(p, f) for p in parts]) for f in fields))
+
 
 def pad_grids(grids: Sequence[np.ndarray], side: int | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Stack (n, n) grids of different sizes into (B, side, side) int8, padding with wall."""

@@ -143,13 +143,17 @@ def level_source(name: str) -> LevelSource:
 
 
 def sample_chunk(spec: SampleSpec, chunk_index: int, levels: str = "levelgen") -> dict:
-    """Generate, place, filter and featurise one chunk of candidates; returns plain arrays + frame."""
+    """Generate, place and filter one chunk of candidate level seeds.
+
+    Returns plain arrays (picklable, cheap to send from a worker): the passing `seeds`, padded
+    `grids`, their `geometry`, and how many candidates were `tried`.
+    """
     seeds = candidate_seeds(spec, chunk_index)
+    tried = len(seeds)
     grids, sizes = level_source(levels)(seeds)
-    keep = np.ones(len(seeds), dtype=bool)
     if spec.sizes is not None:
-        keep &= (sizes >= spec.sizes[0]) & (sizes <= spec.sizes[1])
-    seeds, grids, sizes = seeds[keep], grids[keep], sizes[keep]
+        keep = (sizes >= spec.sizes[0]) & (sizes <= spec.sizes[1])
+        seeds, grids, sizes = seeds[keep], grids[keep], sizes[keep]
     grids = place_cheese(grids, sizes, seeds, parse_placement(spec.placement), spec.seed)
     geo = maze_geometry(grids, sizes)
     keep = geo.int_column("cheese_row") >= 0  # tiny quadrants can leave a maze without cheese
@@ -158,15 +162,7 @@ def sample_chunk(spec: SampleSpec, chunk_index: int, levels: str = "levelgen") -
     if spec.exclude_cheese_top_right is not None:
         lo = sizes - spec.exclude_cheese_top_right
         keep &= ~((geo.int_column("cheese_row") >= lo) & (geo.int_column("cheese_col") >= lo))
-    idx = np.flatnonzero(keep)
-    geo = Geometry(sizes=geo.sizes[idx], mouse=geo.mouse[idx], ints=geo.ints[idx], floats=geo.floats[idx])
-    return {
-        "seeds": seeds[idx],
-        "sizes": sizes[idx],
-        "grids": grids[idx],
-        "features": compute_features(geo),
-        "tried": len(keep),
-    }
+    return {"seeds": seeds[keep], "grids": grids[keep], "geometry": geo.take(keep), "tried": tried}
 
 
 def _worker_init() -> None:
@@ -224,8 +220,8 @@ def sample_mazes(
         seen.update(chunk["seeds"].tolist())
         take = np.flatnonzero(fresh)[: spec.n - have]
         parts.append({
-            "seeds": chunk["seeds"][take], "sizes": chunk["sizes"][take],
-            "grids": chunk["grids"][take], "features": chunk["features"].iloc[take],
+            "seeds": chunk["seeds"][take], "grids": chunk["grids"][take],
+            "geometry": chunk["geometry"].take(take),
         })
         have += len(take)
         if progress:
@@ -237,10 +233,9 @@ def sample_mazes(
 
 def _assemble(spec: SampleSpec, parts: list[dict]) -> pd.DataFrame:
     seeds = np.concatenate([p["seeds"] for p in parts])
-    sizes = np.concatenate([p["sizes"] for p in parts])
     grids = np.concatenate([p["grids"] for p in parts])
-    feats = pd.concat([p["features"] for p in parts], ignore_index=True)
-    flat = [grids[i, :n, :n].ravel() for i, n in enumerate(sizes)]
+    feats = compute_features(Geometry.concat([p["geometry"] for p in parts]))
+    flat = [grids[i, :n, :n].ravel() for i, n in enumerate(feats["maze_size"].to_numpy(np.int64))]
     frame = pd.DataFrame(
         {
             "seed": seeds.astype(np.int64),
