@@ -103,7 +103,7 @@ def rate(n: int, seconds: float) -> float:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="smaller sizes (a smoke run)")
-    parser.add_argument("--workers", type=int, default=os.cpu_count() or 1)
+    parser.add_argument("--workers", type=int, default=1, help="sampling worker processes")
     args = parser.parse_args()
     scale = 0.1 if args.quick else 1.0
 
