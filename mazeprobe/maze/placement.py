@@ -76,6 +76,17 @@ def placement_draws(level_seeds: np.ndarray, placement: Placement, sampling_seed
         return _mix64(x ^ np.asarray(level_seeds, dtype=np.uint64))
 
 
+@numba.njit(cache=True, inline="always")
+def _is_candidate(g, r, c, kind, lo, half, top, right):
+    if g[r, c] != 0 or (r == 0 and c == 0):  # open cells only, never the mouse start
+        return False
+    if kind == _REGION and (r < lo or c < lo):
+        return False
+    if kind == _QUADRANT and ((r >= half) != top or (c >= half) != right):
+        return False
+    return True
+
+
 @numba.njit(cache=True)
 def _place(grids, sizes, draws, kind, region, top, right):
     for i in range(grids.shape[0]):
@@ -83,35 +94,24 @@ def _place(grids, sizes, draws, kind, region, top, right):
         g = grids[i]
         lo = n - region
         half = n // 2
-        count = 0
         for r in range(n):
             for c in range(n):
                 if g[r, c] == 2:
                     g[r, c] = 0
-        # candidates in row-major order; draw % count picks one (bias below 1e-16 for <= 961 cells)
+        count = 0
         for r in range(n):
             for c in range(n):
-                if g[r, c] != 0 or (r == 0 and c == 0):
-                    continue
-                if kind == _REGION and (r < lo or c < lo):
-                    continue
-                if kind == _QUADRANT and ((r >= half) != top or (c >= half) != right):
-                    continue
-                count += 1
+                count += _is_candidate(g, r, c, kind, lo, half, top, right)
         if count == 0:
             continue
+        # the k-th candidate in row-major order (draw % count: bias below 1e-16 for <= 961 cells)
         k = draws[i] % np.uint64(count)
         for r in range(n):
             for c in range(n):
-                if g[r, c] != 0 or (r == 0 and c == 0):
-                    continue
-                if kind == _REGION and (r < lo or c < lo):
-                    continue
-                if kind == _QUADRANT and ((r >= half) != top or (c >= half) != right):
-                    continue
-                if k == 0:
-                    g[r, c] = 2
-                k -= np.uint64(1)
+                if _is_candidate(g, r, c, kind, lo, half, top, right):
+                    if k == 0:
+                        g[r, c] = 2
+                    k -= np.uint64(1)
 
 
 def place_cheese(
