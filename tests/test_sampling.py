@@ -134,3 +134,14 @@ def test_levelgen_and_live_procgen_sources_give_the_same_table():
 def test_unknown_level_source():
     with pytest.raises(UsageError, match="unknown level source"):
         sample_mazes(SampleSpec(n=3), levels="gym")
+
+
+def test_repeated_candidate_seeds_are_kept_once(monkeypatch):
+    import mazeprobe.maze.sampling as sampling
+
+    # force repeats: every chunk's candidates drawn from only 50 level seeds
+    monkeypatch.setattr(
+        sampling, "candidate_seeds", lambda spec, i: np.random.default_rng(i).integers(0, 50, 64)
+    )
+    frame = sampling.sample_mazes(SampleSpec(n=40, seed=0))
+    assert frame["seed"].is_unique and len(frame) == 40

@@ -215,10 +215,15 @@ def sample_mazes(
                 f"only {have} of {spec.n} mazes passed the filters after trying {tried} level seeds"
             )
         tried += chunk["tried"]
-        # pseudo-random candidates can repeat a level seed across chunks: keep the first
-        fresh = np.array([s not in seen for s in chunk["seeds"].tolist()], dtype=bool)
-        seen.update(chunk["seeds"].tolist())
-        take = np.flatnonzero(fresh)[: spec.n - have]
+        # pseudo-random candidates can repeat a level seed (within or across chunks): keep the first
+        take = []
+        for i, s in enumerate(chunk["seeds"].tolist()):
+            if len(take) == spec.n - have:
+                break
+            if s not in seen:
+                seen.add(s)
+                take.append(i)
+        take = np.array(take, dtype=np.int64)
         parts.append({
             "seeds": chunk["seeds"][take], "grids": chunk["grids"][take],
             "geometry": chunk["geometry"].take(take),
