@@ -61,6 +61,12 @@ def set_states(env, states: Sequence[bytes]) -> None:
     env.callmethod("set_state", list(states))
 
 
+def set_state_at(env, index: int, state: bytes) -> None:
+    """Load one env's state, leaving the others untouched (procgen's own set_state replaces all)."""
+    # libenv's per-env C entry point, which procgen's set_state loops over (procgen 0.10.7 is pinned).
+    env.call_c_func("set_state", int(index), state, len(state))
+
+
 class LevelLoader:
     """A long-lived vector env that produces the start state of any level seed.
 

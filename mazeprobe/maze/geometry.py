@@ -171,6 +171,41 @@ def _geometry_batch(grids, sizes, mouse, region, iout, fout):
             )
 
 
+@numba.njit(cache=True, parallel=True)
+def _distance_maps(grids, sizes, sources, out):
+    b, side = grids.shape[0], grids.shape[1]
+    cells = (side + 2) ** 2
+    for i in numba.prange(b):
+        n = sizes[i]
+        m = n + 2
+        mask = np.empty(cells, np.bool_)
+        dist = np.empty(cells, np.int32)
+        queue = np.empty(cells, np.int32)
+        _open_mask(grids[i], n, mask)
+        src = -1 if sources[i, 0] < 0 else (sources[i, 0] + 1) * m + sources[i, 1] + 1
+        _bfs(mask, m, src, dist, queue)
+        for r in range(side):
+            for c in range(side):
+                out[i, r, c] = dist[(r + 1) * m + c + 1] if r < n and c < n else -1
+
+
+def distance_maps(grids: np.ndarray, sizes: np.ndarray, sources: np.ndarray) -> np.ndarray:
+    """Steps from each maze's source to every cell: (B, side, side) int32, -1 where unreachable.
+
+    grids/sizes as in `maze_geometry`; sources (B, 2) (row, col); a negative row means no source
+    (all -1).
+    """
+    grids = np.ascontiguousarray(grids, dtype=np.int8)
+    sizes = np.ascontiguousarray(sizes, dtype=np.int64)
+    sources = np.ascontiguousarray(sources, dtype=np.int64)
+    if sources.shape != (len(grids), 2):
+        raise UsageError(f"sources must be (B, 2) (row, col); got shape {sources.shape}")
+    out = np.empty(grids.shape, dtype=np.int32)
+    if len(grids):
+        _distance_maps(grids, sizes, sources, out)
+    return out
+
+
 # --- batch API -------------------------------------------------------------------------------------
 
 

@@ -23,6 +23,7 @@ import numba
 import numpy as np
 
 from mazeprobe.errors import UsageError
+from mazeprobe.rng import hash_keys
 
 QUADRANTS = ("top-left", "top-right", "bottom-left", "bottom-right")
 PLACEMENT_HELP = "natural, uniform, region:R (R >= 1), or quadrant:" + "|".join(QUADRANTS)
@@ -60,20 +61,9 @@ def parse_placement(text: str) -> Placement:
     raise UsageError(f"unknown placement {text!r}; expected {PLACEMENT_HELP}")
 
 
-def _mix64(x: np.ndarray) -> np.ndarray:
-    """splitmix64's finaliser: a fast, well-mixed hash of uint64 values."""
-    x = (x ^ (x >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
-    x = (x ^ (x >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
-    return x ^ (x >> np.uint64(31))
-
-
 def placement_draws(level_seeds: np.ndarray, placement: Placement, sampling_seed: int) -> np.ndarray:
-    """One uniform 64-bit draw per maze, from (sampling seed, level seed, placement) alone."""
-    key = np.uint64(zlib.crc32(str(placement).encode()))
-    with np.errstate(over="ignore"):
-        x = _mix64(np.uint64(sampling_seed & 0xFFFFFFFFFFFFFFFF) + np.uint64(0x9E3779B97F4A7C15))
-        x = _mix64(x ^ (key << np.uint64(32)))
-        return _mix64(x ^ np.asarray(level_seeds, dtype=np.uint64))
+    """One uniform 64-bit draw per maze, from (sampling seed, placement, level seed) alone."""
+    return hash_keys(sampling_seed, zlib.crc32(str(placement).encode()), level_seeds)
 
 
 @numba.njit(cache=True, inline="always")

@@ -1,0 +1,42 @@
+"""A policy network (the IMPALA CNN) behind the common Policy interface."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+import torch
+
+from mazeprobe.agents.base import Policy
+from mazeprobe.agents.impala import ImpalaCNN, load_checkpoint, obs_to_tensor
+
+
+class NetworkPolicy(Policy):
+    """Acts from the 64x64 RGB observation alone; can also return named activations."""
+
+    reads_maze = False
+
+    def __init__(self, model: ImpalaCNN, name: str = "network", checkpoint: str | None = None) -> None:
+        self.model = model.eval()
+        self.name = name
+        self.checkpoint = checkpoint
+
+    @classmethod
+    def from_checkpoint(cls, path: str, device: str = "cpu") -> NetworkPolicy:
+        return cls(load_checkpoint(path, device=device), name="checkpoint", checkpoint=str(path))
+
+    def action_probs(self, obs, maze_index=None, positions=None) -> np.ndarray:
+        return self.model.action_probs(obs)
+
+    @torch.no_grad()
+    def action_probs_and_cache(
+        self, obs: np.ndarray, layers: Sequence[str]
+    ) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+        """Action probabilities and the named activations (float32 numpy, (B, ...)) in one pass."""
+        logits, _, cache = self.model.run_with_cache(obs_to_tensor(obs, self.model.device), list(layers))
+        probs = torch.softmax(logits.double(), dim=1).cpu().numpy()
+        return probs, {name: cache[name].float().cpu().numpy() for name in layers}
+
+    def describe(self) -> dict:
+        scale = self.model.embedder.block1.conv.out_channels // 16
+        return {"name": self.name, "checkpoint": self.checkpoint, "scale": scale}

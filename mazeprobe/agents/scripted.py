@@ -1,0 +1,218 @@
+"""Built-in reference agents whose behaviour is known, for testing everything downstream.
+
+- `cheese`: the shortest path to the cheese.
+- `top-right`: the shortest path to the top-right square (n-1, n-1).
+- `random`: uniform over the 15 actions.
+- `shard`: follows the shortest path; at the decision square it heads for the cheese with probability
+  sigmoid(b0 + sum_i b_i * z_i) (z_i the z-scored features of the maze) and otherwise toward the
+  top-right square; on the cheese's side of the decision square it heads for the cheese, elsewhere for
+  the top-right square. Optional per-step noise `epsilon`: with that probability a uniformly random move.
+- `noisy-cheese`: each step moves toward the cheese with probability `p`, else a uniformly random move.
+
+All randomness is in the action distributions; the runner's seeded sampling makes episodes repeatable.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+import numpy as np
+import pandas as pd
+
+from mazeprobe.agents.base import N_ACTIONS, MazeBatch, Policy, move_toward, one_hot_moves
+from mazeprobe.errors import UsageError
+from mazeprobe.maze.features import REGISTRY
+from mazeprobe.maze.geometry import distance_maps
+
+
+def _cheese_sources(table: pd.DataFrame) -> np.ndarray:
+    return np.stack([table["cheese_row"].to_numpy(np.int64), table["cheese_col"].to_numpy(np.int64)], 1)
+
+
+def _top_right_sources(mazes: MazeBatch) -> np.ndarray:
+    return np.stack([mazes.sizes - 1, mazes.sizes - 1], 1)
+
+
+def _uniform_moves(batch: int) -> np.ndarray:
+    out = np.zeros((batch, N_ACTIONS))
+    out[:, [5, 3, 1, 7]] = 0.25
+    return out
+
+
+class GoalAgent(Policy):
+    """Follows the shortest path to a goal: the cheese or the top-right square."""
+
+    reads_maze = True
+
+    def __init__(self, goal: str) -> None:
+        if goal not in ("cheese", "top-right"):
+            raise UsageError(f"goal must be 'cheese' or 'top-right'; got {goal!r}")
+        self.goal = goal
+        self.name = goal
+
+    def prepare(self, mazes: MazeBatch) -> None:
+        sources = _cheese_sources(mazes.table) if self.goal == "cheese" else _top_right_sources(mazes)
+        self.dist_ = distance_maps(mazes.grids, mazes.sizes, sources)
+
+    def action_probs(self, obs, maze_index, positions):
+        return one_hot_moves(move_toward(self.dist_, maze_index, positions))
+
+
+class RandomAgent(Policy):
+    """Uniform over the 15 procgen actions."""
+
+    name = "random"
+
+    def action_probs(self, obs, maze_index, positions):
+        return np.full((len(positions), N_ACTIONS), 1.0 / N_ACTIONS)
+
+
+class NoisyCheeseAgent(Policy):
+    """Toward the cheese with probability p, else a uniformly random move."""
+
+    name = "noisy-cheese"
+    reads_maze = True
+
+    def __init__(self, p: float = 0.9) -> None:
+        self.p = _probability(p, "noisy-cheese", "p")
+
+    def prepare(self, mazes: MazeBatch) -> None:
+        self.dist_ = distance_maps(mazes.grids, mazes.sizes, _cheese_sources(mazes.table))
+
+    def action_probs(self, obs, maze_index, positions):
+        toward = one_hot_moves(move_toward(self.dist_, maze_index, positions))
+        return self.p * toward + (1 - self.p) * _uniform_moves(len(positions))
+
+    def describe(self) -> dict:
+        return {"name": self.name, "p": self.p}
+
+
+class ShardAgent(Policy):
+    """Cheese-or-top-right at the decision square with a logistic choice on z-scored maze features."""
+
+    name = "shard"
+    reads_maze = True
+
+    def __init__(
+        self,
+        b0: float = 0.0,
+        coefficients: Mapping[str, float] | None = None,
+        means: Mapping[str, float] | None = None,
+        sds: Mapping[str, float] | None = None,
+        epsilon: float = 0.0,
+    ) -> None:
+        self.b0 = float(b0)
+        self.coefficients = {str(k): float(v) for k, v in (coefficients or {}).items()}
+        unknown = sorted(set(self.coefficients) - set(REGISTRY))
+        if unknown:
+            raise UsageError(
+                f"shard coefficients name unknown features {unknown}; see `mazeprobe features --list`"
+            )
+        self.means = dict(means or {})
+        self.sds = dict(sds or {})
+        self.epsilon = _probability(epsilon, "shard", "epsilon")
+
+    def fit_scaling(self, table: pd.DataFrame) -> ShardAgent:
+        """Estimate the z-scoring means/sds not given, on the whole sampled maze table."""
+        for name in self.coefficients:
+            values = table[name].astype("Float64").to_numpy(dtype=float, na_value=np.nan)
+            self.means.setdefault(name, float(np.nanmean(values)))
+            self.sds.setdefault(name, float(np.nanstd(values, ddof=1)))
+        return self
+
+    def p_cheese(self, table: pd.DataFrame) -> np.ndarray:
+        """The probability of heading for the cheese at the decision square, per maze."""
+        logit = np.full(len(table), self.b0)
+        for name, b in self.coefficients.items():
+            if name not in self.means or name not in self.sds:
+                raise UsageError(f"shard: no mean/sd for {name}; give them or call fit_scaling")
+            if not self.sds[name] > 0:
+                raise UsageError(f"shard: the sd of {name} must be positive; got {self.sds[name]}")
+            values = table[name].astype("Float64").to_numpy(dtype=float, na_value=np.nan)
+            z = (values - self.means[name]) / self.sds[name]
+            logit += b * np.nan_to_num(z, nan=0.0)  # undefined features (no dsq) contribute nothing
+        return 1.0 / (1.0 + np.exp(-logit))
+
+    def prepare(self, mazes: MazeBatch) -> None:
+        table = mazes.table
+        self.to_cheese_ = distance_maps(mazes.grids, mazes.sizes, _cheese_sources(table))
+        self.to_top_right_ = distance_maps(mazes.grids, mazes.sizes, _top_right_sources(mazes))
+        has = table["has_decision_square"].fillna(False).to_numpy(bool)
+        dsq = np.stack(
+            [
+                table["dsq_row"].astype("Int64").fillna(-1).to_numpy(np.int64),
+                table["dsq_col"].astype("Int64").fillna(-1).to_numpy(np.int64),
+            ],
+            1,
+        )
+        dsq[~has] = -1
+        self.dsq_ = dsq
+        self.from_dsq_ = distance_maps(mazes.grids, mazes.sizes, dsq)
+        self.p_ = self.p_cheese(table)
+
+    def action_probs(self, obs, maze_index, positions):
+        r, c = positions[:, 0], positions[:, 1]
+        to_cheese = one_hot_moves(move_toward(self.to_cheese_, maze_index, positions))
+        to_top_right = one_hot_moves(move_toward(self.to_top_right_, maze_index, positions))
+        dsq = self.dsq_[maze_index]
+        at_dsq = (dsq[:, 0] == r) & (dsq[:, 1] == c)
+        # On the cheese's side of the decision square the path to the cheese does not pass through it.
+        dc = self.to_cheese_[maze_index, r, c]
+        dd = self.from_dsq_[maze_index, r, c]
+        dc_dsq = self.to_cheese_[maze_index, np.maximum(dsq[:, 0], 0), np.maximum(dsq[:, 1], 0)]
+        cheese_side = (dsq[:, 0] >= 0) & ~at_dsq & (dc < dd + dc_dsq)
+        p = np.where(at_dsq, self.p_[maze_index], np.where(cheese_side, 1.0, 0.0))[:, None]
+        probs = p * to_cheese + (1 - p) * to_top_right
+        if self.epsilon:
+            probs = (1 - self.epsilon) * probs + self.epsilon * _uniform_moves(len(positions))
+        return probs
+
+    def describe(self) -> dict:
+        return {
+            "name": self.name,
+            "b0": self.b0,
+            "coefficients": self.coefficients,
+            "means": self.means,
+            "sds": self.sds,
+            "epsilon": self.epsilon,
+        }
+
+
+def _probability(value: float, agent: str, key: str) -> float:
+    try:
+        value = float(value)
+    except (TypeError, ValueError):
+        raise UsageError(f"{agent}: {key} must be a number in [0, 1]; got {value!r}") from None
+    if not 0.0 <= value <= 1.0:
+        raise UsageError(f"{agent}: {key} must be in [0, 1]; got {value}")
+    return value
+
+
+BUILTIN_AGENTS = ("cheese", "top-right", "random", "shard", "noisy-cheese")
+_PARAMS = {
+    "cheese": set(),
+    "top-right": set(),
+    "random": set(),
+    "shard": {"b0", "coefficients", "means", "sds", "epsilon"},
+    "noisy-cheese": {"p"},
+}
+
+
+def builtin_policy(name: str, params: Mapping | None = None, table: pd.DataFrame | None = None) -> Policy:
+    """A built-in agent by name. For `shard`, `table` (the whole sampled maze table) supplies the
+    z-scoring means/sds that `params` does not give."""
+    if name not in _PARAMS:
+        raise UsageError(f"unknown built-in agent {name!r}; expected one of {', '.join(BUILTIN_AGENTS)}")
+    params = dict(params or {})
+    extra = sorted(set(params) - _PARAMS[name])
+    if extra:
+        allowed = ", ".join(sorted(_PARAMS[name])) or "none"
+        raise UsageError(f"agent {name!r} takes no parameter(s) {extra}; allowed: {allowed}")
+    if name in ("cheese", "top-right"):
+        return GoalAgent(name)
+    if name == "random":
+        return RandomAgent()
+    if name == "noisy-cheese":
+        return NoisyCheeseAgent(**params)
+    agent = ShardAgent(**params)
+    return agent.fit_scaling(table) if table is not None else agent

@@ -1,0 +1,237 @@
+"""Batched rollouts: many procgen envs in one vector env, one batched policy call per step.
+
+Each env slot plays one episode at a time; an episode starts on its sampled maze by loading that
+maze's state into the slot, and a finished slot is refilled with the next episode at once. The mouse's
+position is tracked from the actions (the maze moves it one tile unless a wall is in the way), so no
+state needs reading during play. Sampled actions use counter-based draws keyed by (seed, level seed,
+rollout, step): the same spec gives the same episodes whatever the chunking, slots or workers.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from mazeprobe.agents.base import (
+    ACTION_MOVE,
+    GROUP_MATRIX,
+    MOVE_DELTAS,
+    NOOP,
+    MazeBatch,
+    Policy,
+    move_toward,
+)
+from mazeprobe.maze.env import LevelLoader, make_env, set_state_at
+from mazeprobe.maze.geometry import WALL, distance_maps
+from mazeprobe.maze.state import MazeState
+from mazeprobe.rng import uniforms
+
+
+@dataclass(frozen=True)
+class RolloutSettings:
+    per_maze: int = 1
+    """Episodes per maze."""
+    max_steps: int = 256
+    """Steps before an episode counts as timed out (procgen's own limit is 500)."""
+    actions: str = "sample"
+    """`sample` from the policy's distribution, or take its `argmax`."""
+    seed: int = 0
+    """Seed of the action draws."""
+
+
+def maze_batch(table: pd.DataFrame) -> MazeBatch:
+    """Padded grids for the rows of a maze table (the maze layer's schema)."""
+    sizes = table["maze_size"].to_numpy(np.int64)
+    side = int(sizes.max()) if len(sizes) else 1
+    grids = np.ones((len(table), side, side), dtype=np.int8)
+    for i, (g, n) in enumerate(zip(table["grid"], sizes, strict=True)):
+        grids[i, :n, :n] = np.asarray(g, dtype=np.int8).reshape(n, n)
+    return MazeBatch(grids=grids, sizes=sizes, table=table.reset_index(drop=True))
+
+
+def start_states(table: pd.DataFrame, loader: LevelLoader) -> list[MazeState]:
+    """The procgen start state of each maze: its level, with the cheese where the table puts it."""
+    out = []
+    for raw, row in zip(loader.states(table["seed"].tolist()), table.itertuples(), strict=True):
+        state = MazeState.from_bytes(raw)
+        cheese = (int(row.cheese_row), int(row.cheese_col))
+        if state.cheese != cheese:
+            state = state.with_cheese(*cheese)
+        out.append(state)
+    return out
+
+
+class Roller:
+    """A vector env of `num_envs` maze envs, reused across calls (creating envs is slow)."""
+
+    def __init__(self, num_envs: int = 64) -> None:
+        self.num_envs = num_envs
+        self.env = make_env(num_envs, num_threads=0)
+        self.loader = LevelLoader(num_envs)
+
+    def episodes(
+        self, policy: Policy, mazes: MazeBatch, states: Sequence[MazeState], settings: RolloutSettings
+    ) -> pd.DataFrame:
+        """Play `settings.per_maze` episodes on every maze; one row per episode."""
+        table = mazes.table
+        jobs = [(m, k) for m in range(len(table)) for k in range(settings.per_maze)]
+        state_bytes = [s.to_bytes() for s in states]
+        seeds = table["seed"].to_numpy(np.int64)
+        sizes = mazes.sizes
+        cheese = np.stack([table["cheese_row"].to_numpy(np.int64), table["cheese_col"].to_numpy(np.int64)], 1)
+        k_slots = self.num_envs
+        max_steps = settings.max_steps
+        slot_job = np.full(k_slots, -1, dtype=np.int64)
+        pos = np.zeros((k_slots, 2), dtype=np.int64)
+        steps = np.zeros(k_slots, dtype=np.int64)
+        ret = np.zeros(k_slots)
+        paths = np.zeros((k_slots, max_steps + 1, 2), dtype=np.int64)
+        results: dict[int, dict] = {}
+        next_job = 0
+
+        def load(slot: int) -> None:
+            nonlocal next_job
+            if next_job >= len(jobs):
+                slot_job[slot] = -1
+                return
+            m = jobs[next_job][0]
+            set_state_at(self.env, slot, state_bytes[m])
+            slot_job[slot] = next_job
+            pos[slot] = states[m].mouse
+            steps[slot] = 0
+            ret[slot] = 0.0
+            paths[slot, 0] = pos[slot]
+            next_job += 1
+
+        for slot in range(k_slots):
+            load(slot)
+        policy.prepare(mazes)
+        while (slot_job >= 0).any():
+            active = np.flatnonzero(slot_job >= 0)
+            job_ids = slot_job[active]
+            maze_idx = np.array([jobs[j][0] for j in job_ids], dtype=np.int64)
+            rollout = np.array([jobs[j][1] for j in job_ids], dtype=np.int64)
+            obs = self.env.observe()[1]["rgb"]
+            probs = policy.action_probs(obs[active], maze_idx, pos[active])
+            if settings.actions == "argmax":
+                chosen = probs.argmax(axis=1)
+            else:
+                u = uniforms(settings.seed, seeds[maze_idx], rollout, steps[active])
+                cdf = np.cumsum(probs, axis=1)
+                chosen = np.minimum((cdf < (u * cdf[:, -1])[:, None]).sum(axis=1), probs.shape[1] - 1)
+            actions = np.full(k_slots, NOOP, dtype=np.int32)
+            actions[active] = chosen
+            self.env.act(actions)
+            reward = self.env.observe()[0]
+
+            # the mouse moves one tile unless a wall or the maze edge is in the way
+            move = ACTION_MOVE[chosen]
+            target = pos[active] + np.where(move[:, None] >= 0, MOVE_DELTAS[np.maximum(move, 0)], 0)
+            n = sizes[maze_idx]
+            inside = (target >= 0).all(axis=1) & (target < n[:, None]).all(axis=1)
+            clipped = np.clip(target, 0, mazes.grids.shape[1] - 1)
+            free = inside & (mazes.grids[maze_idx, clipped[:, 0], clipped[:, 1]] != WALL)
+            pos[active] = np.where(free[:, None], target, pos[active])
+            steps[active] += 1
+            ret[active] += reward[active]
+            paths[active, steps[active]] = pos[active]
+
+            got = reward[active] > 0
+            done = got | (steps[active] >= max_steps)
+            for i in np.flatnonzero(done):
+                slot = active[i]
+                m = maze_idx[i]
+                if got[i] and tuple(pos[slot]) != tuple(cheese[m]):
+                    raise RuntimeError(
+                        f"level {seeds[m]}: procgen paid the cheese reward at {tuple(pos[slot])}, but the "
+                        f"cheese is at {tuple(cheese[m])}: the position tracking is out of step"
+                    )
+                results[int(slot_job[slot])] = _episode_record(
+                    seeds[m],
+                    rollout[i],
+                    sizes[m],
+                    paths[slot, : steps[slot] + 1],
+                    bool(got[i]),
+                    float(ret[slot]),
+                )
+                load(slot)
+        return pd.DataFrame([results[j] for j in range(len(jobs))])
+
+    def decision_square_view(
+        self, policy: Policy, mazes: MazeBatch, states: Sequence[MazeState], layers: Sequence[str] = ()
+    ) -> tuple[pd.DataFrame, dict[str, np.ndarray]]:
+        """With the mouse placed ON each maze's decision square: the policy's probability of the
+        cheese-ward and top-right-ward moves, and (for networks) the requested activations.
+
+        Returns one row per maze (null probabilities where there is no decision square) and, per layer,
+        an array with one entry per maze that has a decision square, in table order.
+        """
+        table = mazes.table
+        has = table["has_decision_square"].fillna(False).to_numpy(bool)
+        idx = np.flatnonzero(has)
+        dsq = np.stack(
+            [
+                table["dsq_row"].astype("Int64").fillna(0).to_numpy(np.int64),
+                table["dsq_col"].astype("Int64").fillna(0).to_numpy(np.int64),
+            ],
+            1,
+        )
+        cheese_src = np.stack(
+            [table["cheese_row"].to_numpy(np.int64), table["cheese_col"].to_numpy(np.int64)], 1
+        )
+        to_cheese = distance_maps(mazes.grids, mazes.sizes, cheese_src)
+        to_tr = distance_maps(mazes.grids, mazes.sizes, np.stack([mazes.sizes - 1, mazes.sizes - 1], 1))
+        p_cheese = np.full(len(table), np.nan)
+        p_tr = np.full(len(table), np.nan)
+        acts: dict[str, list[np.ndarray]] = {name: [] for name in layers}
+        policy.prepare(mazes)
+        for start in range(0, len(idx), self.num_envs):
+            batch = idx[start : start + self.num_envs]
+            for slot, m in enumerate(batch):
+                set_state_at(self.env, slot, states[m].with_mouse(*dsq[m]).to_bytes())
+            obs = self.env.observe()[1]["rgb"][: len(batch)]
+            if layers:
+                probs, cache = policy.action_probs_and_cache(obs, list(layers))
+                for name in layers:
+                    acts[name].append(cache[name])
+            else:
+                probs = policy.action_probs(obs, batch, dsq[batch])
+            groups = probs @ GROUP_MATRIX  # (B, 4): mass of UP, DOWN, LEFT, RIGHT
+            mc = move_toward(to_cheese, batch, dsq[batch])
+            mt = move_toward(to_tr, batch, dsq[batch])
+            rows = np.arange(len(batch))
+            p_cheese[batch] = groups[rows, mc]
+            p_tr[batch] = groups[rows, mt]
+        frame = pd.DataFrame(
+            {
+                "seed": table["seed"].to_numpy(np.int64),
+                "p_cheese_at_dsq": p_cheese,
+                "p_top_right_at_dsq": p_tr,
+            }
+        )
+        stacked = {name: np.concatenate(parts) if parts else np.zeros((0,)) for name, parts in acts.items()}
+        return frame, stacked
+
+
+def _episode_record(seed, rollout, n, path, got, ret) -> dict:
+    region = n - 5
+    rows, cols = path[:, 0], path[:, 1]
+    return {
+        "seed": int(seed),
+        "rollout": int(rollout),
+        "got_cheese": got,
+        "reached_top_right_square": bool(((rows == n - 1) & (cols == n - 1)).any()),
+        "entered_top_right_5x5": bool(((rows >= region) & (cols >= region)).any()),
+        "steps": int(len(path) - 1),
+        "timed_out": not got,
+        "return": ret,
+        "path": (rows * n + cols).astype(np.int16),
+    }
+
+
+def path_positions(path: Sequence[int], maze_size: int) -> list[tuple[int, int]]:
+    """Decode an episode's `path` column (row * maze_size + col per step) into (row, col) pairs."""
+    return [(int(p) // maze_size, int(p) % maze_size) for p in path]

@@ -1,0 +1,299 @@
+"""Batch experiment specs (analysis/*.yaml): one validated settings object per file.
+
+    name: behavioral-demo
+    policy:
+      builtin: shard            # or: checkpoint: path/to/model.pth  (with optional device: cpu|cuda)
+      params: {b0: 1.0, coefficients: {euc_dist_cheese_top_right: -2.5}}
+    mazes: {n: 1000, seed: 0, placement: natural, require_decision_square: true,
+            exclude_cheese_top_right: 5}
+    rollouts: {per_maze: 1, max_steps: 256, actions: sample, seed: 0}
+    record:
+      decision_square_probs: true
+      activations: {layers: [embedder.block2.res1.resadd_out], at: decision_square, dtype: float16}
+
+Every problem is reported as `file:line:col: key.path: what is wrong (what is allowed)`; nothing runs
+until the whole spec is valid.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import re
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from mazeprobe.agents.scripted import BUILTIN_AGENTS
+from mazeprobe.errors import MazeprobeError
+from mazeprobe.maze.placement import PLACEMENT_HELP
+from mazeprobe.maze.sampling import SampleSpec, parse_sizes
+from mazeprobe.yamlio import KeyPath, SpecError, YamlDoc, load_yaml
+
+NAME_PATTERN = r"[A-Za-z0-9][A-Za-z0-9._-]*"
+ACTIVATION_MOMENTS = ("decision_square",)
+ACTIVATION_DTYPES = ("float16", "float32")
+
+
+@dataclass(frozen=True)
+class PolicySpec:
+    builtin: str | None = None
+    params: dict = field(default_factory=dict)
+    checkpoint: str | None = None
+    device: str = "cpu"
+
+
+@dataclass(frozen=True)
+class RolloutSpec:
+    per_maze: int = 1
+    max_steps: int = 256
+    actions: str = "sample"
+    seed: int = 0
+    chunk_mazes: int = 250
+    """Mazes per chunk: the unit of parallel work, atomic writes and resume."""
+
+
+@dataclass(frozen=True)
+class ActivationSpec:
+    layers: tuple[str, ...] = ()
+    at: str = "decision_square"
+    dtype: str = "float16"
+
+
+@dataclass(frozen=True)
+class RecordSpec:
+    decision_square_probs: bool = False
+    activations: ActivationSpec | None = None
+
+
+@dataclass(frozen=True)
+class ExperimentSpec:
+    name: str
+    policy: PolicySpec
+    mazes: SampleSpec
+    rollouts: RolloutSpec = RolloutSpec()
+    record: RecordSpec = RecordSpec()
+    source: str = ""
+    """The file the spec came from (not part of its identity)."""
+
+    def to_dict(self) -> dict:
+        """The canonical content of the spec (what its hash covers)."""
+        out = asdict(self)
+        out.pop("source")
+        return out
+
+    @property
+    def hash(self) -> str:
+        text = json.dumps(self.to_dict(), sort_keys=True, separators=(",", ":"))
+        return hashlib.sha256(text.encode()).hexdigest()
+
+
+class _Checker:
+    """Collects every problem in the document before raising one error that lists them all."""
+
+    def __init__(self, doc: YamlDoc) -> None:
+        self.doc = doc
+        self.problems: list[str] = []
+
+    def fail(self, key_path: KeyPath, message: str) -> None:
+        self.problems.append(str(self.doc.error(key_path, message)))
+
+    def mapping(self, value: Any, key_path: KeyPath, allowed: dict[str, str], required: tuple = ()) -> dict:
+        if value is None:
+            value = {}
+        if not isinstance(value, dict):
+            self.fail(key_path, f"must be a mapping with keys {', '.join(allowed)}; got {_kind(value)}")
+            return {}
+        for key in value:
+            if key not in allowed:
+                self.fail((*key_path, key), f"unknown key; allowed: {', '.join(allowed)}")
+        for key in required:
+            if key not in value:
+                self.fail(key_path, f"missing required key {key!r} ({allowed[key]})")
+        return value
+
+    def integer(self, value: Any, key_path: KeyPath, low: int | None = None, high: int | None = None):
+        if isinstance(value, bool) or not isinstance(value, int):
+            self.fail(key_path, f"must be an integer; got {_kind(value)}")
+            return None
+        if (low is not None and value < low) or (high is not None and value > high):
+            bounds = f">= {low}" if high is None else f"between {low} and {high}"
+            self.fail(key_path, f"must be {bounds}; got {value}")
+            return None
+        return value
+
+    def boolean(self, value: Any, key_path: KeyPath) -> bool:
+        if not isinstance(value, bool):
+            self.fail(key_path, f"must be true or false; got {_kind(value)}")
+            return False
+        return value
+
+    def choice(self, value: Any, key_path: KeyPath, allowed: tuple[str, ...]) -> str | None:
+        if value not in allowed:
+            self.fail(key_path, f"must be one of {', '.join(allowed)}; got {value!r}")
+            return None
+        return value
+
+
+def _kind(value: Any) -> str:
+    return (
+        f"{type(value).__name__} {value!r}" if not isinstance(value, (dict, list)) else type(value).__name__
+    )
+
+
+_TOP = {
+    "name": "the run's name: data/runs/<name>/",
+    "policy": "builtin or checkpoint",
+    "mazes": "which mazes to sample",
+    "rollouts": "how to play them",
+    "record": "what to record besides episodes",
+}
+_POLICY = {
+    "builtin": f"one of {', '.join(BUILTIN_AGENTS)}",
+    "params": "the built-in agent's parameters",
+    "checkpoint": "path to an IMPALA checkpoint (.pth)",
+    "device": "cpu or cuda",
+}
+_MAZES = {
+    "n": "number of mazes",
+    "seed": "sampling seed",
+    "placement": PLACEMENT_HELP,
+    "require_decision_square": "true/false",
+    "exclude_cheese_top_right": "R",
+    "sizes": "MIN-MAX",
+    "start_level": "first level seed",
+}
+_ROLLOUTS = {
+    "per_maze": "episodes per maze",
+    "max_steps": "1..500",
+    "actions": "sample or argmax",
+    "seed": "action-sampling seed",
+    "chunk_mazes": "mazes per chunk",
+}
+_RECORD = {"decision_square_probs": "true/false", "activations": "{layers, at, dtype}"}
+_ACTIVATIONS = {"layers": "activation names", "at": "decision_square", "dtype": "float16 or float32"}
+
+
+def parse_spec(doc: YamlDoc) -> ExperimentSpec:
+    """Validate a parsed YAML document into an ExperimentSpec; raises SpecError listing every problem."""
+    c = _Checker(doc)
+    top = c.mapping(doc.data, (), _TOP, required=("name", "policy", "mazes"))
+    name = top.get("name")
+    if "name" in top and (not isinstance(name, str) or not re.fullmatch(NAME_PATTERN, name)):
+        c.fail(("name",), f"must be letters, digits, '.', '_' or '-' (a folder name); got {name!r}")
+
+    pol = c.mapping(top.get("policy"), ("policy",), _POLICY)
+    if "policy" in top and ("builtin" in pol) == ("checkpoint" in pol):
+        c.fail(("policy",), "give exactly one of builtin or checkpoint")
+    if "builtin" in pol:
+        c.choice(pol["builtin"], ("policy", "builtin"), BUILTIN_AGENTS)
+    if "checkpoint" in pol and not isinstance(pol["checkpoint"], str):
+        c.fail(("policy", "checkpoint"), f"must be a path; got {_kind(pol['checkpoint'])}")
+    if "params" in pol and not isinstance(pol["params"], dict):
+        c.fail(("policy", "params"), f"must be a mapping; got {_kind(pol['params'])}")
+    if "params" in pol and "checkpoint" in pol:
+        c.fail(("policy", "params"), "params apply to built-in agents only")
+    if "device" in pol:
+        c.choice(pol["device"], ("policy", "device"), ("cpu", "cuda"))
+
+    mz = c.mapping(top.get("mazes"), ("mazes",), _MAZES, required=("n",))
+    for key in ("n",):
+        if key in mz:
+            c.integer(mz[key], ("mazes", key), 1)
+    for key in ("seed", "start_level"):
+        if key in mz:
+            c.integer(mz[key], ("mazes", key), 0)
+    if "exclude_cheese_top_right" in mz:
+        c.integer(mz["exclude_cheese_top_right"], ("mazes", "exclude_cheese_top_right"), 1)
+    if "require_decision_square" in mz:
+        c.boolean(mz["require_decision_square"], ("mazes", "require_decision_square"))
+    sizes = None
+    if "sizes" in mz:
+        raw = mz["sizes"]
+        try:
+            sizes = tuple(raw) if isinstance(raw, list) and len(raw) == 2 else parse_sizes(str(raw))
+        except MazeprobeError as exc:
+            c.fail(("mazes", "sizes"), str(exc))
+
+    ro = c.mapping(top.get("rollouts"), ("rollouts",), _ROLLOUTS)
+    if "per_maze" in ro:
+        c.integer(ro["per_maze"], ("rollouts", "per_maze"), 1)
+    if "max_steps" in ro:
+        c.integer(ro["max_steps"], ("rollouts", "max_steps"), 1, 500)
+    if "actions" in ro:
+        c.choice(ro["actions"], ("rollouts", "actions"), ("sample", "argmax"))
+    if "seed" in ro:
+        c.integer(ro["seed"], ("rollouts", "seed"), 0)
+    if "chunk_mazes" in ro:
+        c.integer(ro["chunk_mazes"], ("rollouts", "chunk_mazes"), 1)
+
+    rec = c.mapping(top.get("record"), ("record",), _RECORD)
+    if "decision_square_probs" in rec:
+        c.boolean(rec["decision_square_probs"], ("record", "decision_square_probs"))
+    acts = None
+    if rec.get("activations") is not None:
+        a = c.mapping(rec["activations"], ("record", "activations"), _ACTIVATIONS, required=("layers",))
+        layers = a.get("layers", [])
+        if not isinstance(layers, list) or not all(isinstance(x, str) for x in layers) or not layers:
+            c.fail(("record", "activations", "layers"), "must be a non-empty list of activation names")
+            layers = []
+        if "at" in a:
+            c.choice(a["at"], ("record", "activations", "at"), ACTIVATION_MOMENTS)
+        if "dtype" in a:
+            c.choice(a["dtype"], ("record", "activations", "dtype"), ACTIVATION_DTYPES)
+        if "builtin" in pol:
+            c.fail(("record", "activations"), "activations are recorded for checkpoint policies only")
+        acts = (layers, a.get("at", "decision_square"), a.get("dtype", "float16"))
+
+    if not c.problems:
+        try:
+            mazes = SampleSpec(
+                n=mz["n"],
+                seed=mz.get("seed", 0),
+                placement=mz.get("placement", "natural"),
+                require_decision_square=mz.get("require_decision_square", False),
+                exclude_cheese_top_right=mz.get("exclude_cheese_top_right"),
+                sizes=sizes,
+                start_level=mz.get("start_level"),
+            )
+        except MazeprobeError as exc:
+            c.fail(("mazes",), str(exc))
+    if c.problems:
+        raise SpecError("\n".join(c.problems))
+
+    if acts is not None and "checkpoint" in pol:
+        _check_layer_names(doc, acts[0])
+    return ExperimentSpec(
+        name=name,
+        policy=PolicySpec(
+            builtin=pol.get("builtin"),
+            params=dict(pol.get("params") or {}),
+            checkpoint=pol.get("checkpoint"),
+            device=pol.get("device", "cpu"),
+        ),
+        mazes=mazes,
+        rollouts=RolloutSpec(**{k: ro[k] for k in _ROLLOUTS if k in ro}),
+        record=RecordSpec(
+            decision_square_probs=rec.get("decision_square_probs", False),
+            activations=ActivationSpec(tuple(acts[0]), acts[1], acts[2]) if acts else None,
+        ),
+        source=str(doc.path),
+    )
+
+
+def _check_layer_names(doc: YamlDoc, layers: list[str]) -> None:
+    from mazeprobe.agents.impala import activation_names
+
+    valid = set(activation_names())
+    for i, layer in enumerate(layers):
+        if layer not in valid:
+            raise doc.error(
+                ("record", "activations", "layers", i),
+                f"unknown activation {layer!r}; valid names: {', '.join(activation_names())}",
+            )
+
+
+def load_spec(path: str | os.PathLike) -> ExperimentSpec:
+    """Read and validate an experiment spec file."""
+    return parse_spec(load_yaml(Path(path)))
