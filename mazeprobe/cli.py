@@ -74,13 +74,17 @@ def cmd_sample(args: argparse.Namespace) -> int:
         start_level=args.start_level,
     )
     columns = [
-        "[progress.description]{task.description}", BarColumn(), MofNCompleteColumn(),
+        "[progress.description]{task.description}",
+        BarColumn(),
+        MofNCompleteColumn(),
         TimeElapsedColumn(),
     ]
     with Progress(*columns, transient=True, disable=args.quiet) as bar:
         task = bar.add_task("sampling mazes", total=spec.n)
         frame = sample_mazes(
-            spec, workers=args.workers, levels=args.levels,
+            spec,
+            workers=args.workers,
+            levels=args.levels,
             progress=lambda k: bar.update(task, completed=k),
         )
     write_mazes(frame, out, spec)
@@ -110,34 +114,170 @@ def summarise(frame) -> str:
 
 
 def cmd_show(args: argparse.Namespace) -> int:
-    """Show one maze of a maze table as text (and optionally as a PNG).
+    """Show one maze of a maze table, or one episode of a run, as text (and optionally a PNG).
 
     Example: mazeprobe show data/mazes.parquet --row 0 --png maze0.png
+             mazeprobe show data/runs/behavioral-demo --episode 3 --png episode3.png
     """
     import numpy as np
 
-    from mazeprobe.maze.render import maze_png, maze_text
+    from mazeprobe.maze.render import MazePicture, maze_text
     from mazeprobe.maze.sampling import read_mazes
 
     path = Path(args.file)
-    if not path.is_file():
-        raise UsageError(f"no such maze table: {path}")
-    frame = read_mazes(path)
-    if not 0 <= args.row < len(frame):
-        raise UsageError(f"--row {args.row} is out of range: {path} has rows 0..{len(frame) - 1}")
-    row = frame.iloc[args.row]
+    episode = None
+    if path.is_dir():
+        from mazeprobe.experiments.rollout import path_positions
+        from mazeprobe.experiments.run import read_manifest
+
+        read_manifest(path)  # a clear error if this is not a run directory
+        if args.episode is None:
+            raise UsageError(f"{path} is a run directory: say which episode with --episode I")
+        import pyarrow.parquet as pq
+
+        episodes = path / "episodes.parquet"
+        if not episodes.exists():
+            raise UsageError(f"{path} has no episodes.parquet yet (is the run complete?)")
+        table = pq.read_table(episodes).to_pandas()
+        if not 0 <= args.episode < len(table):
+            raise UsageError(
+                f"--episode {args.episode} is out of range: {path} has episodes 0..{len(table) - 1}"
+            )
+        episode = table.iloc[args.episode]
+        mazes = read_mazes(path / "mazes.parquet")
+        frame = mazes[mazes["seed"] == episode["seed"]]
+        row = frame.iloc[0]
+    else:
+        if not path.is_file():
+            raise UsageError(f"no such maze table: {path}")
+        frame = read_mazes(path)
+        if not 0 <= args.row < len(frame):
+            raise UsageError(f"--row {args.row} is out of range: {path} has rows 0..{len(frame) - 1}")
+        row = frame.iloc[args.row]
     n = int(row["maze_size"])
     grid = np.asarray(row["grid"], dtype=np.int8).reshape(n, n)
     mouse = (int(row["mouse_row"]), int(row["mouse_col"]))
     dsq = "none" if not row["has_decision_square"] else f"({row['dsq_row']}, {row['dsq_col']})"
     print(
-        f"row {args.row}: level seed {row['seed']}, placement {row['placement']}, {n}x{n}, "
+        f"level seed {row['seed']}, placement {row['placement']}, {n}x{n}, "
         f"cheese ({row['cheese_row']}, {row['cheese_col']}), decision square {dsq}"
     )
-    print(maze_text(grid, mouse))
+    cells = None
+    if episode is not None:
+        cells = path_positions(episode["path"], n)
+        outcome = "got the cheese" if episode["got_cheese"] else "timed out"
+        print(
+            f"episode {args.episode} (rollout {episode['rollout']}): {outcome} after "
+            f"{episode['steps']} steps; reached the top-right square: "
+            f"{bool(episode['reached_top_right_square'])}"
+        )
+    print(maze_text(grid, mouse, cells))
     if args.png:
         _check_writable(Path(args.png))
-        print(f"wrote {maze_png(grid, args.png, mouse)}")
+        picture = MazePicture(grid, mouse, shortest_paths=cells is None)
+        if cells:
+            picture.path(cells)
+        print(f"wrote {picture.save(args.png)}")
+    return 0
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    """Run a batch experiment spec: roll a policy through sampled mazes into data/runs/<name>/.
+
+    Example: mazeprobe run analysis/behavioral-demo.yaml --workers 2
+             mazeprobe run analysis/behavioral-demo.yaml --resume
+    """
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    from mazeprobe.experiments.run import (
+        DEFAULT_RUNS_DIR,
+        execute,
+        finalize,
+        pending_chunks,
+        prepare_run,
+        read_manifest,
+    )
+    from mazeprobe.experiments.spec import load_spec
+
+    spec = load_spec(args.spec)
+    if args.device:
+        from dataclasses import replace
+
+        spec = replace(spec, policy=replace(spec.policy, device=args.device))
+    if args.scheduler and args.workers:
+        raise UsageError("give --workers or --scheduler, not both")
+    run_dir = prepare_run(spec, args.out or DEFAULT_RUNS_DIR, resume=args.resume, device=args.device)
+    manifest = read_manifest(run_dir)
+    per_chunk = spec.rollouts.chunk_mazes * spec.rollouts.per_maze
+    total = manifest["n_mazes"] * spec.rollouts.per_maze
+    done = total - len(pending_chunks(run_dir)) * per_chunk
+    columns = [
+        "[progress.description]{task.description}",
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("{task.fields[rate]} episodes/s"),
+        TimeElapsedColumn(),
+    ]
+    with Progress(*columns, disable=args.quiet) as bar:
+        task = bar.add_task(f"run {spec.name}", total=total, completed=max(done, 0), rate="-")
+
+        def progress(summary: dict) -> None:
+            bar.update(task, advance=summary["episodes"])
+            speed = bar.tasks[task].speed
+            bar.update(task, rate=f"{speed:,.0f}" if speed else "-")
+
+        execute(
+            run_dir,
+            workers=args.workers or (os.cpu_count() or 1),
+            scheduler=args.scheduler,
+            progress=progress,
+        )
+    finalize(run_dir)
+    if not args.quiet:
+        print(f"run complete: {run_dir}")
+        print(run_summary(run_dir))
+    return 0
+
+
+def run_summary(run_dir: Path) -> str:
+    """Outcome rates of a finished run, for the terminal."""
+    from mazeprobe.experiments.run import load_run
+
+    frame = load_run(run_dir)
+    top_right_only = (frame["entered_top_right_5x5"] & ~frame["got_cheese"]).mean()
+    lines = [
+        f"episodes: {len(frame)} on {frame['seed'].nunique()} mazes",
+        f"got the cheese: {frame['got_cheese'].mean():.1%}   "
+        f"entered the top-right 5x5 without it: {top_right_only:.1%}   "
+        f"timed out: {frame['timed_out'].mean():.1%}",
+    ]
+    if "p_cheese_at_dsq" in frame:
+        lines.append(
+            f"median P(cheese-ward move at the decision square): {frame['p_cheese_at_dsq'].median():.3f}"
+        )
+    return "\n".join(lines)
+
+
+def cmd_vfield(args: argparse.Namespace) -> int:
+    """Draw a policy's vector field: its action distribution at every open square of one maze.
+
+    Example: mazeprobe vfield --builtin shard --seed 0 --png vfield.png
+             mazeprobe vfield --checkpoint models/net.pth --seed 0 --placement uniform --png v.png
+    """
+    from mazeprobe.agents import make_policy
+    from mazeprobe.experiments.rollout import Roller
+    from mazeprobe.experiments.vfield import vector_field, vector_field_png
+    from mazeprobe.maze.sampling import SampleSpec, sample_mazes
+
+    _check_writable(Path(args.png))
+    maze = sample_mazes(SampleSpec(n=1, seed=0, start_level=args.seed, placement=args.placement))
+    policy = make_policy(builtin=args.builtin, checkpoint=args.checkpoint, device=args.device, table=maze)
+    field = vector_field(policy, maze, Roller(64))
+    vector_field_png(field, maze, args.png)
+    print(
+        f"wrote {args.png}: {len(field)} squares of the {int(maze['maze_size'].iloc[0])}x"
+        f"{int(maze['maze_size'].iloc[0])} maze of level seed {args.seed}"
+    )
     return 0
 
 
@@ -169,38 +309,77 @@ def build_parser() -> argparse.ArgumentParser:
     def add(name: str, func) -> argparse.ArgumentParser:
         doc = func.__doc__ or ""
         p = sub.add_parser(
-            name, help=doc.splitlines()[0], description=doc,
+            name,
+            help=doc.splitlines()[0],
+            description=doc,
             formatter_class=argparse.RawDescriptionHelpFormatter,
         )
         p.set_defaults(func=func)
         return p
 
+    from mazeprobe.agents.scripted import BUILTIN_AGENTS
     from mazeprobe.maze.placement import PLACEMENT_HELP
 
     p = add("sample", cmd_sample)
     p.add_argument("--n", type=_positive_int, required=True, help="number of mazes to keep")
     p.add_argument("--seed", type=_non_negative_int, default=0, help="sampling seed (default 0)")
     p.add_argument("--placement", default="natural", help=f"cheese placement: {PLACEMENT_HELP}")
-    p.add_argument("--require-decision-square", action="store_true",
-                   help="keep only mazes with a decision square")
-    p.add_argument("--exclude-cheese-top-right", type=_positive_int, metavar="R",
-                   help="drop mazes whose cheese lies in the top-right R x R region")
+    p.add_argument(
+        "--require-decision-square", action="store_true", help="keep only mazes with a decision square"
+    )
+    p.add_argument(
+        "--exclude-cheese-top-right",
+        type=_positive_int,
+        metavar="R",
+        help="drop mazes whose cheese lies in the top-right R x R region",
+    )
     p.add_argument("--sizes", metavar="MIN-MAX", help="keep only maze sides in MIN..MAX, e.g. 9-25")
-    p.add_argument("--start-level", type=_non_negative_int, metavar="L",
-                   help="try level seeds L, L+1, ... (default: pseudo-random seeds from --seed)")
-    p.add_argument("--workers", type=_positive_int, default=1,
-                   help="worker processes (default 1: the compiled kernels already use every core; "
-                   "on 2 cores, 2 workers were no faster than 1 at a million mazes)")
-    p.add_argument("--levels", choices=("levelgen", "procgen"), default="levelgen",
-                   help="where mazes come from: levelgen, the compiled port of procgen's generator "
-                   "(default), or procgen, a live env sent to each level (slower; the same mazes)")
+    p.add_argument(
+        "--start-level",
+        type=_non_negative_int,
+        metavar="L",
+        help="try level seeds L, L+1, ... (default: pseudo-random seeds from --seed)",
+    )
+    p.add_argument(
+        "--workers",
+        type=_positive_int,
+        default=1,
+        help="worker processes (default 1: the compiled kernels already use every core; "
+        "on 2 cores, 2 workers were no faster than 1 at a million mazes)",
+    )
+    p.add_argument(
+        "--levels",
+        choices=("levelgen", "procgen"),
+        default="levelgen",
+        help="where mazes come from: levelgen, the compiled port of procgen's generator "
+        "(default), or procgen, a live env sent to each level (slower; the same mazes)",
+    )
     p.add_argument("--out", required=True, help="output Parquet file")
     p.add_argument("--quiet", action="store_true", help="no progress bar or summary")
 
     p = add("show", cmd_show)
-    p.add_argument("file", help="a maze table written by `mazeprobe sample`")
-    p.add_argument("--row", type=_non_negative_int, default=0, help="row index (default 0)")
+    p.add_argument("file", help="a maze table written by `mazeprobe sample`, or a run directory")
+    p.add_argument("--row", type=_non_negative_int, default=0, help="maze table row (default 0)")
+    p.add_argument("--episode", type=_non_negative_int, help="run directory: the episode to draw")
     p.add_argument("--png", metavar="OUT.png", help="also draw the maze to this PNG")
+
+    p = add("run", cmd_run)
+    p.add_argument("spec", help="an experiment spec (analysis/*.yaml)")
+    p.add_argument("--out", help="folder for run directories (default data/runs)")
+    p.add_argument("--workers", type=_positive_int, help="local worker processes (default: the cores)")
+    p.add_argument("--scheduler", metavar="tcp://HOST:PORT", help="run the chunks on this Dask cluster")
+    p.add_argument("--resume", action="store_true", help="finish an interrupted run")
+    p.add_argument("--device", choices=("cpu", "cuda"), help="where the network runs (overrides the spec)")
+    p.add_argument("--quiet", action="store_true", help="no progress bar or summary")
+
+    p = add("vfield", cmd_vfield)
+    who = p.add_mutually_exclusive_group(required=True)
+    who.add_argument("--checkpoint", metavar="PATH", help="an IMPALA checkpoint")
+    who.add_argument("--builtin", choices=BUILTIN_AGENTS, help="a built-in agent")
+    p.add_argument("--seed", type=_non_negative_int, required=True, help="the procgen level seed")
+    p.add_argument("--placement", default="natural", help=f"cheese placement: {PLACEMENT_HELP}")
+    p.add_argument("--device", choices=("cpu", "cuda"), default="cpu")
+    p.add_argument("--png", required=True, metavar="OUT.png", help="where to draw it")
 
     p = add("features", cmd_features)
     p.add_argument("--list", action="store_true", required=True, help="list the features")

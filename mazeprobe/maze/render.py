@@ -21,12 +21,13 @@ from mazeprobe.maze.geometry import (
     top_right_square,
 )
 
-LEGEND = "# wall   . open   : open in the top-right 5x5   M mouse   C cheese   D decision square"
+LEGEND = "# wall   . open   : open in the top-right 5x5   M mouse   C cheese   D decision square   o path"
 
 
-def maze_text(grid: np.ndarray, mouse: Position = (0, 0)) -> str:
-    """The maze as text, top row first, with a row/col ruler."""
+def maze_text(grid: np.ndarray, mouse: Position = (0, 0), path: list[Position] | None = None) -> str:
+    """The maze as text, top row first, with a row/col ruler; `path` cells are marked `o`."""
     n = grid.shape[0]
+    visited = set(path or ())
     region = top_right_region_mask(n)
     cheese = cheese_position(grid)
     dsq = decision_square(grid, mouse) if cheese is not None else None
@@ -40,6 +41,8 @@ def maze_text(grid: np.ndarray, mouse: Position = (0, 0)) -> str:
                 ch = "C"
             elif (r, c) == dsq:
                 ch = "D"
+            elif (r, c) in visited:
+                ch = "o"
             elif grid[r, c] == WALL:
                 ch = "#"
             else:
@@ -64,44 +67,77 @@ _COLOURS = {
 }
 
 
+class MazePicture:
+    """A maze drawn with Pillow: walls, the top-right 5x5 region tinted, cheese, mouse and decision
+    square; overlays (paths, arrows) are drawn in cell coordinates, row 0 at the bottom."""
+
+    def __init__(self, grid: np.ndarray, mouse: Position = (0, 0), cell: int = 20,
+                 shortest_paths: bool = True) -> None:
+        from PIL import Image, ImageDraw
+
+        self.grid, self.n, self.cell = grid, grid.shape[0], cell
+        self.image = Image.new("RGB", (self.n * cell, self.n * cell), _COLOURS["wall"])
+        self.draw = ImageDraw.Draw(self.image)
+        region = top_right_region_mask(self.n)
+        cheese = cheese_position(grid)
+        dsq = decision_square(grid, mouse) if cheese is not None else None
+        for r in range(self.n):
+            for c in range(self.n):
+                if grid[r, c] != WALL:
+                    self.draw.rectangle(self.box(r, c), fill=_COLOURS["region" if region[r, c] else "open"])
+        if shortest_paths:
+            goals = [("path_top_right", top_right_square(self.n))]
+            goals += [("path_cheese", cheese)] if cheese else []
+            for colour, goal in goals:
+                try:
+                    cells = shortest_path(grid, mouse, goal)
+                except ValueError:
+                    continue
+                for r, c in cells:
+                    self.draw.rectangle(self.box(r, c, cell // 3), fill=_COLOURS[colour])
+        if cheese:
+            self.draw.ellipse(self.box(*cheese, cell // 8), fill=_COLOURS["cheese"])
+        self.draw.ellipse(self.box(*mouse, cell // 8), fill=_COLOURS["mouse"])
+        if dsq:
+            self.draw.rectangle(self.box(*dsq, 1), outline=_COLOURS["dsq"], width=max(2, cell // 8))
+
+    def box(self, r: int, c: int, inset: int = 0) -> tuple[int, int, int, int]:
+        y = (self.n - 1 - r) * self.cell  # image y grows downward; maze rows grow upward
+        return c * self.cell + inset, y + inset, (c + 1) * self.cell - 1 - inset, y + self.cell - 1 - inset
+
+    def centre(self, r: float, c: float) -> tuple[float, float]:
+        return (c + 0.5) * self.cell, (self.n - 1 - r + 0.5) * self.cell
+
+    def path(self, cells: list[Position], colour: tuple[int, int, int] = (200, 40, 160)) -> None:
+        """A polyline through the cells' centres (an episode's path)."""
+        if len(cells) > 1:
+            self.draw.line([self.centre(r, c) for r, c in cells], fill=colour, width=max(2, self.cell // 6))
+
+    def arrow(self, r: int, c: int, d_col: float, d_row: float, colour=(20, 20, 20)) -> None:
+        """An arrow from a cell's centre; (d_col, d_row) in cells, up = +row."""
+        x0, y0 = self.centre(r, c)
+        x1, y1 = x0 + d_col * self.cell * 0.45, y0 - d_row * self.cell * 0.45
+        self.draw.line([(x0, y0), (x1, y1)], fill=colour, width=max(1, self.cell // 12))
+        length = float(np.hypot(x1 - x0, y1 - y0))
+        if length > 2:
+            ux, uy = (x1 - x0) / length, (y1 - y0) / length
+            head = min(self.cell * 0.2, length * 0.6)
+            left = (x1 - head * (ux - 0.5 * uy), y1 - head * (uy + 0.5 * ux))
+            right = (x1 - head * (ux + 0.5 * uy), y1 - head * (uy - 0.5 * ux))
+            self.draw.polygon([(x1, y1), left, right], fill=colour)
+
+    def save(self, path: str | os.PathLike) -> Path:
+        """Write the PNG atomically (temporary file, then rename)."""
+        path = Path(path)
+        tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+        try:
+            self.image.save(tmp, format="PNG")
+            os.replace(tmp, path)
+        finally:
+            tmp.unlink(missing_ok=True)
+        return path
+
+
 def maze_png(grid: np.ndarray, path: str | os.PathLike, mouse: Position = (0, 0), cell: int = 20) -> Path:
     """Draw the maze to a PNG: walls, the 5x5 region tinted, both paths, mouse, cheese, decision square."""
-    from PIL import Image, ImageDraw
-
-    n = grid.shape[0]
-    img = Image.new("RGB", (n * cell, n * cell), _COLOURS["wall"])
-    draw = ImageDraw.Draw(img)
-    region = top_right_region_mask(n)
-    cheese = cheese_position(grid)
-    dsq = decision_square(grid, mouse) if cheese is not None else None
-
-    def box(r: int, c: int, inset: int = 0) -> tuple[int, int, int, int]:
-        y = (n - 1 - r) * cell  # image y grows downward; maze rows grow upward
-        return c * cell + inset, y + inset, (c + 1) * cell - 1 - inset, y + cell - 1 - inset
-
-    for r in range(n):
-        for c in range(n):
-            if grid[r, c] != WALL:
-                draw.rectangle(box(r, c), fill=_COLOURS["region" if region[r, c] else "open"])
-    tr = top_right_square(n)
-    paths = [("path_top_right", tr)] + ([("path_cheese", cheese)] if cheese else [])
-    for colour, goal in paths:
-        try:
-            cells = shortest_path(grid, mouse, goal)
-        except ValueError:
-            continue
-        for r, c in cells:
-            draw.rectangle(box(r, c, cell // 3), fill=_COLOURS[colour])
-    if cheese:
-        draw.ellipse(box(*cheese, cell // 8), fill=_COLOURS["cheese"])
-    draw.ellipse(box(*mouse, cell // 8), fill=_COLOURS["mouse"])
-    if dsq:
-        draw.rectangle(box(*dsq, 1), outline=_COLOURS["dsq"], width=max(2, cell // 8))
-    path = Path(path)
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    try:
-        img.save(tmp, format="PNG")
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
-    return path
+    return MazePicture(grid, mouse, cell).save(path)

@@ -1,0 +1,53 @@
+"""Vector fields: the policy's action distribution with the mouse placed on every open square in turn.
+
+The picture researchers know from the published work: at each square an arrow whose components are
+P(right) - P(left) and P(up) - P(down), on the maze with cheese, decision square and top-right 5x5.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from mazeprobe.agents.base import GROUP_MATRIX, Policy
+from mazeprobe.experiments.rollout import Roller, maze_batch, start_states
+from mazeprobe.maze.env import set_state_at
+from mazeprobe.maze.geometry import WALL
+
+
+def vector_field(policy: Policy, maze_row: pd.DataFrame, roller: Roller) -> pd.DataFrame:
+    """One row per open square (the cheese's excluded): row, col, p_up, p_down, p_left, p_right.
+
+    `maze_row` is a one-row maze table (the maze layer's schema)."""
+    mazes = maze_batch(maze_row)
+    state = start_states(mazes.table, roller.loader)[0]
+    n = int(mazes.sizes[0])
+    grid = mazes.grids[0, :n, :n]
+    cheese = state.cheese
+    cells = [(r, c) for r in range(n) for c in range(n) if grid[r, c] != WALL and (r, c) != cheese]
+    policy.prepare(mazes)
+    rows = []
+    for start in range(0, len(cells), roller.num_envs):
+        batch = cells[start : start + roller.num_envs]
+        for slot, (r, c) in enumerate(batch):
+            set_state_at(roller.env, slot, state.with_mouse(r, c).to_bytes())
+        obs = roller.env.observe()[1]["rgb"][: len(batch)]
+        positions = np.array(batch, dtype=np.int64)
+        groups = policy.action_probs(obs, np.zeros(len(batch), dtype=np.int64), positions) @ GROUP_MATRIX
+        rows.append(pd.DataFrame({
+            "row": positions[:, 0], "col": positions[:, 1],
+            "p_up": groups[:, 0], "p_down": groups[:, 1], "p_left": groups[:, 2], "p_right": groups[:, 3],
+        }))
+    return pd.concat(rows, ignore_index=True)
+
+
+def vector_field_png(field: pd.DataFrame, maze_row: pd.DataFrame, path, cell: int = 24):
+    """Draw the field as arrows on the maze (no shortest paths, so the arrows stay readable)."""
+    from mazeprobe.maze.render import MazePicture
+
+    n = int(maze_row["maze_size"].iloc[0])
+    grid = np.asarray(maze_row["grid"].iloc[0], dtype=np.int8).reshape(n, n)
+    picture = MazePicture(grid, (0, 0), cell=cell, shortest_paths=False)
+    for f in field.itertuples():
+        picture.arrow(f.row, f.col, f.p_right - f.p_left, f.p_up - f.p_down)
+    return picture.save(path)
