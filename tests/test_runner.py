@@ -184,7 +184,8 @@ def test_network_run_directory_end_to_end(tmp_path):
             name="net",
             policy=f"checkpoint: {ckpt}",
             actions="argmax",
-            extra="  activations: {layers: [embedder.block2.res1.resadd_out], at: decision_square, dtype: float16}",
+            extra="  activations: {layers: [embedder.block2.res1.resadd_out], "
+            "at: decision_square, dtype: float16}",
         )
     )
     run_dir = run_experiment(load_spec(spec_file), tmp_path / "runs")
