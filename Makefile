@@ -20,6 +20,9 @@ demo: $(STAMP)
 	$(BIN)/mazeprobe sample --n 5000 --seed 0 --require-decision-square \
 		--exclude-cheese-top-right 5 --out data/demo-mazes.parquet
 	$(BIN)/mazeprobe show data/demo-mazes.parquet --row 0 --png data/demo-maze.png
+	$(BIN)/mazeprobe run analysis/behavioral-demo.yaml --out data/runs --resume
+	$(BIN)/mazeprobe show data/runs/behavioral-demo --episode 0 --png data/demo-episode.png
+	$(BIN)/mazeprobe vfield --builtin shard --seed 0 --png data/demo-vfield.png
 
 test: $(STAMP)
 	$(BIN)/ruff check .
@@ -30,6 +33,7 @@ lint: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/bench_maze.py
+	$(BIN)/python benchmarks/bench_runner.py
 
 clean:
 	rm -rf $(VENV) *.egg-info
