@@ -191,9 +191,9 @@ def cmd_run(args: argparse.Namespace) -> int:
 
     from mazeprobe.experiments.run import (
         DEFAULT_RUNS_DIR,
+        completed_episodes,
         execute,
         finalize,
-        pending_chunks,
         prepare_run,
         read_manifest,
     )
@@ -208,9 +208,8 @@ def cmd_run(args: argparse.Namespace) -> int:
         raise UsageError("give --workers or --scheduler, not both")
     run_dir = prepare_run(spec, args.out or DEFAULT_RUNS_DIR, resume=args.resume, device=args.device)
     manifest = read_manifest(run_dir)
-    per_chunk = spec.rollouts.chunk_mazes * spec.rollouts.per_maze
     total = manifest["n_mazes"] * spec.rollouts.per_maze
-    done = total - len(pending_chunks(run_dir)) * per_chunk
+    done = completed_episodes(run_dir)
     columns = [
         "[progress.description]{task.description}",
         BarColumn(),
@@ -219,7 +218,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         TimeElapsedColumn(),
     ]
     with Progress(*columns, disable=args.quiet) as bar:
-        task = bar.add_task(f"run {spec.name}", total=total, completed=max(done, 0), rate="-")
+        task = bar.add_task(f"run {spec.name}", total=total, completed=done, rate="-")
 
         def progress(summary: dict) -> None:
             bar.update(task, advance=summary["episodes"])

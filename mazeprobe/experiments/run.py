@@ -234,7 +234,8 @@ def prepare_run(
     device: str | None = None,
 ) -> Path:
     """Create (or, with resume, check) the run directory: manifest, mazes, resolved policy."""
-    run_dir = Path(out_dir) / spec.name
+    # absolute, so that worker processes started elsewhere (Dask) find the same directory
+    run_dir = Path(out_dir).resolve() / spec.name
     manifest_path = run_dir / "manifest.json"
     if manifest_path.exists():
         manifest = read_manifest(run_dir)
@@ -292,6 +293,15 @@ def _resolve_policy(spec: ExperimentSpec, table: pd.DataFrame, device: str | Non
     return make_policy(builtin=spec.policy.builtin, params=spec.policy.params, table=table).describe()
 
 
+def completed_episodes(run_dir: Path) -> int:
+    """Episodes in the chunks already marked done."""
+    return sum(
+        json.loads(_done_marker(run_dir, i).read_text())["episodes"]
+        for i in range(chunk_count(run_dir))
+        if _done_marker(run_dir, i).exists()
+    )
+
+
 def pending_chunks(run_dir: Path) -> list[int]:
     return [i for i in range(chunk_count(run_dir)) if not _done_marker(run_dir, i).exists()]
 
@@ -304,6 +314,7 @@ def execute(
 ) -> None:
     """Compute every chunk not yet done: in this process, in `workers` local processes, or on a Dask
     cluster at `scheduler` (tcp://HOST:PORT)."""
+    run_dir = Path(run_dir).resolve()
     todo = pending_chunks(run_dir)
     if not todo:
         return
