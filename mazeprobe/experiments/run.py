@@ -33,9 +33,10 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from mazeprobe.atomic import atomic_path, write_bytes
 from mazeprobe.errors import MazeprobeError, UsageError
-from mazeprobe.experiments.rollout import Roller, RolloutSettings, maze_batch, start_states
-from mazeprobe.experiments.spec import ExperimentSpec
+from mazeprobe.experiments.rollout import Roller, maze_batch, start_states
+from mazeprobe.experiments.spec import ExperimentSpec, RolloutSpec
 from mazeprobe.maze.sampling import read_mazes, sample_mazes, write_mazes
 
 DEFAULT_RUNS_DIR = Path("data/runs")
@@ -50,31 +51,14 @@ class RunError(MazeprobeError):
 # --- small file helpers ----------------------------------------------------------------------------
 
 
-def _atomic_write_bytes(path: Path, data: bytes) -> None:
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    try:
-        tmp.write_bytes(data)
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
-
-
 def _atomic_parquet(table: pa.Table, path: Path) -> None:
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    try:
+    with atomic_path(path) as tmp:
         pq.write_table(table, tmp)
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
 
 
 def _atomic_npy(array: np.ndarray, path: Path) -> None:
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}.npy")
-    try:
+    with atomic_path(path, suffix=".npy") as tmp:
         np.save(tmp, array)
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
 
 
 def _now() -> str:
@@ -116,7 +100,7 @@ def read_manifest(run_dir: str | os.PathLike) -> dict:
 
 
 def _write_manifest(run_dir: Path, manifest: dict) -> None:
-    _atomic_write_bytes(
+    write_bytes(
         run_dir / "manifest.json", (json.dumps(manifest, indent=2, sort_keys=True) + "\n").encode()
     )
 
@@ -174,10 +158,7 @@ def run_chunk(run_dir: str | os.PathLike, index: int) -> dict:
     roller = _roller()
     mazes = maze_batch(part)
     states = start_states(part, roller.loader)
-    ro = spec["rollouts"]
-    settings = RolloutSettings(
-        per_maze=ro["per_maze"], max_steps=ro["max_steps"], actions=ro["actions"], seed=ro["seed"]
-    )
+    settings = RolloutSpec(**spec["rollouts"])
     chunks = run_dir / "chunks"
     episodes = roller.episodes(policy, mazes, states, settings)
     _atomic_parquet(_episodes_arrow(episodes), chunks / f"episodes-{index:05d}.parquet")
@@ -204,7 +185,7 @@ def run_chunk(run_dir: str | os.PathLike, index: int) -> dict:
                 pa.Table.from_pandas(idx, preserve_index=False), chunks / f"act-index-{index:05d}.parquet"
             )
     summary = {"chunk": index, "mazes": len(part), "episodes": len(episodes)}
-    _atomic_write_bytes(marker, json.dumps(summary).encode())
+    write_bytes(marker, json.dumps(summary).encode())
     return summary
 
 

@@ -27,6 +27,7 @@ from typing import Any
 
 from mazeprobe.agents.scripted import BUILTIN_AGENTS
 from mazeprobe.errors import MazeprobeError
+from mazeprobe.experiments.rollout import RolloutSettings
 from mazeprobe.maze.placement import PLACEMENT_HELP
 from mazeprobe.maze.sampling import SampleSpec, parse_sizes
 from mazeprobe.yamlio import KeyPath, SpecError, YamlDoc, load_yaml
@@ -45,11 +46,7 @@ class PolicySpec:
 
 
 @dataclass(frozen=True)
-class RolloutSpec:
-    per_maze: int = 1
-    max_steps: int = 256
-    actions: str = "sample"
-    seed: int = 0
+class RolloutSpec(RolloutSettings):
     chunk_mazes: int = 250
     """Mazes per chunk: the unit of parallel work, atomic writes and resume."""
 

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import numpy as np
 
+from mazeprobe.atomic import atomic_path
 from mazeprobe.maze.geometry import (
     WALL,
     Position,
@@ -128,14 +129,9 @@ class MazePicture:
 
     def save(self, path: str | os.PathLike) -> Path:
         """Write the PNG atomically (temporary file, then rename)."""
-        path = Path(path)
-        tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-        try:
+        with atomic_path(path) as tmp:
             self.image.save(tmp, format="PNG")
-            os.replace(tmp, path)
-        finally:
-            tmp.unlink(missing_ok=True)
-        return path
+        return Path(path)
 
 
 def maze_png(grid: np.ndarray, path: str | os.PathLike, mouse: Position = (0, 0), cell: int = 20) -> Path:

@@ -24,6 +24,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from mazeprobe.atomic import atomic_path
 from mazeprobe.errors import UsageError
 from mazeprobe.maze.features import compute_features
 from mazeprobe.maze.geometry import Geometry, maze_geometry
@@ -278,12 +279,8 @@ def write_mazes(frame: pd.DataFrame, path: str | os.PathLike, spec: SampleSpec |
     path = Path(path)
     meta = {"sample_spec": asdict(spec)} if spec else None
     table = mazes_to_arrow(frame, meta)
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    try:
+    with atomic_path(path) as tmp:
         pq.write_table(table, tmp)
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
     return path
 
 
