@@ -280,6 +280,38 @@ def cmd_vfield(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_fit(args: argparse.Namespace) -> int:
+    """Fit an analysis plan (logit, l1-logit, single, drop-one, sign-stability, vif) to a run or table.
+
+    Example: mazeprobe fit data/runs/behavioral-demo --plan analysis/behavioral.yaml
+             mazeprobe fit results.parquet --plan analysis/behavioral.yaml --format json --out fits/
+    Tables (JSON, Parquet, CSV, text) go to --out, by default RUN_DIR/analyses/<plan name>/ for a run
+    directory and <table stem>-<plan name>/ beside a Parquet table.
+    """
+    from mazeprobe.stats import run_analysis
+
+    source = Path(args.input)
+    if not source.exists():
+        raise UsageError(f"no such run directory or Parquet table: {source}")
+    result = run_analysis(args.plan, source, out_dir=None, jobs=args.jobs)
+    out = Path(args.out) if args.out else default_fit_dir(source, result.plan.name)
+    out.mkdir(parents=True, exist_ok=True)
+    from mazeprobe.stats import write_outputs
+
+    write_outputs(result, out, "all")
+    print(result.json_text() if args.format == "json" else result.summary_text())
+    if args.format == "text":
+        print(f"\nwrote {out}/ (result.json, stats.parquet/csv, correlation.parquet/csv, summary.txt)")
+    return 0
+
+
+def default_fit_dir(source: Path, plan_name: str) -> Path:
+    """Where `fit` writes when --out is not given."""
+    if source.is_dir():
+        return source / "analyses" / plan_name
+    return source.with_name(f"{source.stem}-{plan_name}")
+
+
 def cmd_features(args: argparse.Namespace) -> int:
     """List the maze features mazeprobe computes (procgen-tools names where they exist).
 
@@ -379,6 +411,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--placement", default="natural", help=f"cheese placement: {PLACEMENT_HELP}")
     p.add_argument("--device", choices=("cpu", "cuda"), default="cpu")
     p.add_argument("--png", required=True, metavar="OUT.png", help="where to draw it")
+
+    p = add("fit", cmd_fit)
+    p.add_argument("input", help="a run directory or a Parquet table with the same columns")
+    p.add_argument("--plan", required=True, help="an analysis plan (analysis/*.yaml)")
+    p.add_argument("--out", help="output folder (default: see above)")
+    p.add_argument("--format", choices=("text", "json"), default="text", help="what to print")
+    p.add_argument("--jobs", type=_positive_int, default=1, help="processes for the cross-validated models")
 
     p = add("features", cmd_features)
     p.add_argument("--list", action="store_true", required=True, help="list the features")

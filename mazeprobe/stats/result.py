@@ -1,0 +1,393 @@
+"""The result of fitting a plan: one JSON document, tidy tables, and a text summary.
+
+    {"plan": "behavioral", "n": 5239, "outcome": "got_cheese",
+     "models": {"logit": {"intercept": {...}, "features": {NAME: {"coef", "se", "ci_low", "ci_high", "p",
+                                                                   "odds_ratio", ...}}, "pseudo_r2", ...},
+                "l1-logit": {"accuracy_mean", "accuracy_sd", "auc_mean", "baseline_accuracy",
+                             "features": {NAME: {"coef_mean", ...}}},
+                "sign-stability": {"features": {NAME: {"flip_rate", ...}}},
+                "vif": {"features": {NAME: {"vif"}}, "correlation": {NAME: {NAME: r}}}}}
+
+Non-finite numbers are written as null (and named in the model's warnings).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from mazeprobe.atomic import atomic_path, write_bytes
+from mazeprobe.errors import UsageError
+from mazeprobe.stats.models import ModelResult
+from mazeprobe.stats.plan import AnalysisPlan
+
+OUTPUT_FORMATS = ("json", "parquet", "csv", "text")
+
+
+def _plain(value):
+    """A JSON-ready value: numpy scalars to Python, NaN and inf to None."""
+    if isinstance(value, dict):
+        return {str(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_plain(v) for v in value]
+    if isinstance(value, np.generic):
+        value = value.item()
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    return value
+
+
+def _model_json(m: ModelResult) -> dict:
+    out = {"kind": m.kind, **m.stats}
+    if m.intercept is not None:
+        out["intercept"] = m.intercept
+    out["features"] = {name: row.to_dict() for name, row in m.table.iterrows()}
+    for name, frame in m.extra.items():
+        out[name] = {i: row.to_dict() for i, row in frame.iterrows()}
+    out["warnings"] = list(m.warnings)
+    out["seconds"] = round(m.seconds, 3)
+    return out
+
+
+@dataclass
+class FitResult:
+    plan: AnalysisPlan
+    n: int
+    """Rows analysed (episodes; mazes for a probability outcome)."""
+    n_mazes: int
+    outcome_kind: str
+    outcome_mean: float
+    counts: dict[str, int]
+    standardization: dict[str, dict[str, float]] | None
+    """Mean and sd (ddof=1) of each feature on the analysed rows, when z-scored."""
+    models: dict[str, ModelResult]
+    input: dict = field(default_factory=dict)
+    warnings: list[str] = field(default_factory=list)
+    versions: dict[str, str] = field(default_factory=dict)
+    seconds: float = 0.0
+
+    @property
+    def outcome(self) -> str:
+        return self.plan.outcome
+
+    # --- JSON ------------------------------------------------------------------------------------
+
+    def to_json(self) -> dict:
+        """The result document as plain Python values (json.dumps-able; NaN/inf become None)."""
+        doc = {
+            "plan": self.plan.name,
+            "plan_hash": self.plan.hash,
+            "plan_file": self.plan.source,
+            "n": self.n,
+            "n_mazes": self.n_mazes,
+            "outcome": self.outcome,
+            "outcome_kind": self.outcome_kind,
+            "outcome_mean": self.outcome_mean,
+            "features": list(self.plan.features),
+            "standardize": self.plan.standardize,
+            "standardization": self.standardization,
+            "filter": [{"column": f.column, "op": f.op, "value": f.value} for f in self.plan.filter],
+            "seed": self.plan.seed,
+            "counts": self.counts,
+            "input": self.input,
+            "warnings": self.warnings,
+            "versions": self.versions,
+            "seconds": round(self.seconds, 3),
+            "models": {key: _model_json(m) for key, m in self.models.items()},
+        }
+        return _plain(doc)
+
+    def json_text(self) -> str:
+        return json.dumps(self.to_json(), indent=2, allow_nan=False) + "\n"
+
+    # --- tidy tables -----------------------------------------------------------------------------
+
+    def tidy(self) -> pd.DataFrame:
+        """One row per model x term x statistic (term: a feature, "(intercept)" or "(model)");
+        numeric statistics only (settings such as cov_type stay in the JSON)."""
+        rows = []
+        for key, m in self.models.items():
+            for stat, value in m.stats.items():
+                if isinstance(value, (int, float, np.number)) and not isinstance(value, bool):
+                    rows.append((key, m.kind, "(model)", stat, float(value)))
+            for stat, value in (m.intercept or {}).items():
+                rows.append((key, m.kind, "(intercept)", stat, float(value)))
+            for feat, row in m.table.iterrows():
+                for stat, value in row.items():
+                    rows.append((key, m.kind, feat, stat, float(value)))
+        frame = pd.DataFrame(rows, columns=["model", "kind", "term", "statistic", "value"])
+        frame.insert(0, "plan", self.plan.name)
+        return frame
+
+    def correlation(self) -> pd.DataFrame | None:
+        """The correlation matrix of the features (from a vif model), or None."""
+        for m in self.models.values():
+            if "correlation" in m.extra:
+                return m.extra["correlation"]
+        return None
+
+    # --- text ------------------------------------------------------------------------------------
+
+    def summary_text(self) -> str:
+        p = self.plan
+        what = "z-scored" if p.standardize else "raw units"
+        unit = "mazes" if self.outcome_kind == "fraction" else f"rows ({self.n_mazes} mazes)"
+        rate = "mean" if self.outcome_kind == "fraction" else "rate"
+        lines = [
+            f"plan {p.name}: {p.outcome} ~ {len(p.features)} features ({what}); n = {self.n} {unit}; "
+            f"{p.outcome} {rate} {self.outcome_mean:.3f}",
+        ]
+        filt = ", ".join(f"{f.column} {_op(f)}" for f in p.filter) or "none"
+        c = self.counts
+        lines.append(
+            f"filter: {filt}; {c['input_rows']} rows in, {c['filtered_out']} filtered out, "
+            f"{c.get('null_outcome', 0) + c.get('null_feature', 0)} dropped for nulls"
+            + (f", {c['deduplicated']} repeated rows of a maze merged" if c.get("deduplicated") else "")
+        )
+        if self.input.get("path"):
+            lines.append(f"input: {self.input['path']}")
+        for w in self.warnings:
+            lines.append(f"WARNING: {w}")
+        for key, m in self.models.items():
+            lines.append("")
+            lines.extend(_SUMMARIES[m.kind](key, m))
+            lines.extend(f"  WARNING: {w}" for w in m.warnings)
+        return "\n".join(lines) + "\n"
+
+
+def _op(f) -> str:
+    if f.op == "eq":
+        return f"= {json.dumps(f.value)}"
+    if f.op == "in":
+        return f"in {json.dumps(list(f.value))}"
+    lo, hi = f.value
+    return f"in [{'-inf' if lo is None else lo}, {'inf' if hi is None else hi}]"
+
+
+def _num(value, digits: int = 3) -> str:
+    if value is None or (isinstance(value, float) and not math.isfinite(value)):
+        return "n/a"
+    return f"{value:.{digits}f}"
+
+
+def _p(value: float) -> str:
+    if not math.isfinite(value):
+        return "n/a"
+    return "<0.001" if value < 0.001 else f"{value:.3f}"
+
+
+def _grid(headers: list[str], rows: list[list[str]], left: int = 1) -> list[str]:
+    """Aligned columns: text columns (the first, or the listed `left` count from the end when
+    negative) left-aligned, numbers right-aligned."""
+    widths = [max(len(r[i]) for r in [headers, *rows]) for i in range(len(headers))]
+    text = {0} | ({len(headers) + left} if left < 0 else set())
+    out = []
+    for r in [headers, *rows]:
+        cells = [
+            c.ljust(w) if i in text else c.rjust(w) for i, (c, w) in enumerate(zip(r, widths, strict=True))
+        ]
+        out.append("  " + "  ".join(cells).rstrip())
+    return out
+
+
+def _logit_text(key: str, m: ModelResult) -> list[str]:
+    s = m.stats
+    level = round(100 * (1 - s["alpha"]))
+    head = (
+        f"{key}: {s['model']}, SE {s['cov_type']}"
+        + (f" ({s['n_clusters']} mazes)" if s.get("n_clusters") else "")
+        + f"; n = {s['n']}, McFadden R2 {_num(s['pseudo_r2'])}, AIC {_num(s['aic'], 1)}, "
+        f"BIC {_num(s['bic'], 1)}"
+    )
+    rows = []
+    for name, r in [("(intercept)", pd.Series(m.intercept)), *m.table.iterrows()]:
+        if bool(r.get("aliased", False)):
+            rows.append([name, "aliased", "", "", "", "", ""])
+            continue
+        cells = [r["coef"], r["se"], r["ci_low"], r["ci_high"]]
+        rows.append([name, *(_num(v) for v in cells), _p(r["p"]), _num(r["odds_ratio"])])
+    return [
+        head,
+        *_grid(["feature", "coef", "se", f"{level}% low", f"{level}% high", "p", "odds ratio"], rows),
+    ]
+
+
+def _cv_head(key: str, s: dict, what: str) -> str:
+    return (
+        f"{key}: {what}, L1 logit C = {s['C']:g}, {s['splits']} {s['split_kind']} splits "
+        f"(test {s['test_size']:g}, ~{s['n_test']} rows)"
+    )
+
+
+def _l1_text(key: str, m: ModelResult) -> list[str]:
+    s = m.stats
+    head = (
+        _cv_head(key, s, "repeated splits")
+        + f"; accuracy {_num(s['accuracy_mean'])} +- {_num(s['accuracy_sd'])}, AUC {_num(s['auc_mean'])}"
+        f" +- {_num(s['auc_sd'])}, majority baseline {_num(s['baseline_accuracy'])}"
+    )
+    rows = [
+        [
+            name,
+            _num(r["coef_mean"]),
+            _num(r["coef_sd"]),
+            _num(r["coef_q025"]),
+            _num(r["coef_q975"]),
+            _num(r["zero_rate"], 2),
+        ]
+        for name, r in m.table.iterrows()
+    ]
+    return [head, *_grid(["feature", "coef mean", "sd", "2.5%", "97.5%", "zero rate"], rows)]
+
+
+def _single_text(key: str, m: ModelResult) -> list[str]:
+    s = m.stats
+    head = _cv_head(key, s, "each feature alone") + f"; majority baseline {_num(s['baseline_accuracy'])}"
+    table = m.table.sort_values("accuracy_mean", ascending=False)
+    rows = [
+        [
+            name,
+            _num(r["accuracy_mean"]),
+            _num(r["accuracy_sd"]),
+            _num(r["auc_mean"]),
+            _num(r["auc_sd"]),
+            _num(r["coef_mean"]),
+        ]
+        for name, r in table.iterrows()
+    ]
+    return [head, *_grid(["feature", "accuracy", "sd", "AUC", "sd", "coef"], rows)]
+
+
+def _drop_text(key: str, m: ModelResult) -> list[str]:
+    s = m.stats
+    head = (
+        _cv_head(key, s, "each feature dropped") + f"; all features: accuracy {_num(s['accuracy_mean'])}, "
+        f"AUC {_num(s['auc_mean'])}"
+    )
+    table = m.table.sort_values("accuracy_loss_mean", ascending=False)
+    rows = [
+        [
+            name,
+            _num(r["accuracy_mean"]),
+            _num(r["accuracy_loss_mean"], 4),
+            _num(r["accuracy_loss_sd"], 4),
+            _num(r["auc_loss_mean"], 4),
+            _num(r["auc_loss_sd"], 4),
+        ]
+        for name, r in table.iterrows()
+    ]
+    return [head, *_grid(["dropped feature", "accuracy", "acc. lost", "sd", "AUC lost", "sd"], rows)]
+
+
+def _sign_text(key: str, m: ModelResult) -> list[str]:
+    s = m.stats
+    head = (
+        f"{key}: coefficient sign over {s['subsets']} random feature subsets per feature "
+        f"(sizes {s['subset_sizes']}, {s['model']}; {s['distinct_fits']} distinct fits)"
+    )
+    rows = [
+        [
+            name,
+            _num(r["full_coef"]),
+            _num(r["flip_rate"]),
+            f"{int(r['flips'])}/{int(r['subsets'])}",
+            _num(r["coef_min"]),
+            _num(r["coef_median"]),
+            _num(r["coef_max"]),
+        ]
+        for name, r in m.table.iterrows()
+    ]
+    return [head, *_grid(["feature", "full coef", "flip rate", "flips", "min", "median", "max"], rows)]
+
+
+def _vif_text(key: str, m: ModelResult) -> list[str]:
+    head = f"{key}: variance inflation factors (with a constant) and the strongest correlation"
+    corr = m.extra["correlation"]
+    rows = []
+    for name, r in m.table.iterrows():
+        others = corr.loc[name].drop(name).abs()
+        partner = f"{others.idxmax()} ({corr.loc[name, others.idxmax()]:+.3f})" if len(others) else ""
+        vif = "inf" if r["vif"] == np.inf else _num(r["vif"], 2)
+        rows.append([name, vif, partner])
+    return [head, *_grid(["feature", "VIF", "most correlated with"], rows, left=-1)]
+
+
+_SUMMARIES = {
+    "logit": _logit_text,
+    "l1-logit": _l1_text,
+    "single": _single_text,
+    "drop-one": _drop_text,
+    "sign-stability": _sign_text,
+    "vif": _vif_text,
+}
+
+
+# --- files ---------------------------------------------------------------------------------------
+
+
+def _formats(format: str | Iterable[str]) -> list[str]:
+    if isinstance(format, str):
+        wanted = (
+            list(OUTPUT_FORMATS) if format == "all" else [x.strip() for x in format.split(",") if x.strip()]
+        )
+    else:
+        wanted = list(format)
+    bad = [f for f in wanted if f not in OUTPUT_FORMATS]
+    if bad or not wanted:
+        raise UsageError(
+            f"output format must be all or a comma-separated list of {', '.join(OUTPUT_FORMATS)}; "
+            f"got {format!r}"
+        )
+    return wanted
+
+
+def _write_parquet(frame: pd.DataFrame, path: Path, index: bool = False) -> None:
+    table = pa.Table.from_pandas(frame, preserve_index=index)
+    with atomic_path(path) as tmp:
+        pq.write_table(table, tmp)
+
+
+def _write_csv(frame: pd.DataFrame, path: Path, index: bool = False) -> None:
+    with atomic_path(path) as tmp:
+        frame.to_csv(tmp, index=index)
+
+
+def write_outputs(
+    result: FitResult, out_dir: str | os.PathLike, format: str | Iterable[str] = "all"
+) -> list[Path]:
+    """Write the result into `out_dir` (created if needed), each file atomically; returns the paths.
+
+    json: result.json; parquet / csv: stats.* (the tidy table) and correlation.* (when a vif model ran);
+    text: summary.txt. `format` is "all", one of json, parquet, csv, text, or several ("parquet,csv").
+    """
+    wanted = _formats(format)
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    written = []
+    tidy = result.tidy()
+    corr = result.correlation()
+    if corr is not None:
+        corr = corr.rename_axis("feature").reset_index()
+    if "json" in wanted:
+        write_bytes(out / "result.json", result.json_text().encode())
+        written.append(out / "result.json")
+    for fmt, writer in (("parquet", _write_parquet), ("csv", _write_csv)):
+        if fmt in wanted:
+            writer(tidy, out / f"stats.{fmt}")
+            written.append(out / f"stats.{fmt}")
+            if corr is not None:
+                writer(corr, out / f"correlation.{fmt}")
+                written.append(out / f"correlation.{fmt}")
+    if "text" in wanted:
+        write_bytes(out / "summary.txt", result.summary_text().encode())
+        written.append(out / "summary.txt")
+    return written
