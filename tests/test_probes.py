@@ -1,0 +1,400 @@
+"""Linear probes: a hand-built activation set with a known cheese channel, leakage, a random-weight
+network on real observations, run directories, result tables and input errors."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+from sklearn.feature_selection import SelectKBest, f_classif
+from sklearn.linear_model import LogisticRegression
+from sklearn.model_selection import KFold, cross_val_score
+
+from mazeprobe.agents.impala import random_impala, save_checkpoint
+from mazeprobe.agents.network import NetworkPolicy
+from mazeprobe.errors import MazeprobeError, UsageError
+from mazeprobe.experiments.rollout import Roller, maze_batch, start_states
+from mazeprobe.experiments.run import run_experiment
+from mazeprobe.experiments.spec import ActivationSpec, ExperimentSpec, PolicySpec, RecordSpec, RolloutSpec
+from mazeprobe.maze.sampling import SampleSpec, read_mazes, sample_mazes
+from mazeprobe.stats.errors import FitError
+from mazeprobe.stats.probes import (
+    ActivationDataError,
+    ProbeResult,
+    coordinate_probes,
+    decision_square_observations,
+    fit_probe,
+    grid_to_spatial,
+    load_activations,
+    pixel_probe,
+    probe_run,
+    probe_targets,
+    random_weight_activations,
+    results_table,
+    sparse_probes,
+)
+
+# Small real-network samples hold nearly as many coordinate classes as mazes; sklearn says so, correctly.
+pytestmark = pytest.mark.filterwarnings("ignore:The number of unique classes:UserWarning")
+
+
+
+LAYER = "embedder.block2.res1.resadd_out"  # (32, 16, 16) at scale 1
+RUN_LAYER = "embedder.block3.res1.resadd_out"  # (32, 8, 8): a quarter of the features, quicker fits
+MARK, FIELD = 3, 2  # the hand-built set's cheese channels; 0 and 1 are noise
+
+
+# --- the hand-built activation set ------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def targets():
+    table = sample_mazes(SampleSpec(n=600, seed=0, placement="uniform"))
+    return probe_targets(table, table["seed"])
+
+
+def hand_built(targets: pd.DataFrame, side: int = 16, channels: int = 4, seed: int = 1) -> np.ndarray:
+    """Noise (N, C, side, side), except channel MARK = 1 exactly at the cheese's mapped position (else 0)
+    and channel FIELD = a Gaussian bump (sd 1.5 positions) centred on the cheese tile's centre, as a
+    unit with a receptive field would respond."""
+    n = len(targets)
+    rows = targets["cheese_outer_row"].to_numpy()
+    cols = targets["cheese_outer_col"].to_numpy()
+    X = np.random.default_rng(seed).normal(size=(n, channels, side, side)).astype(np.float32)
+    h, w = grid_to_spatial(rows, cols, side)
+    X[:, MARK] = 0.0
+    X[np.arange(n), MARK, h, w] = 1.0
+    stride = 64 // side
+    centre_h = (24 - rows + 0.5) * 2.56 / stride  # image rows run top-down
+    centre_w = (cols + 0.5) * 2.56 / stride
+    grid = np.arange(side) + 0.5
+    d2 = (grid[None, :, None] - centre_h[:, None, None]) ** 2 + (
+        grid[None, None, :] - centre_w[:, None, None]
+    ) ** 2
+    X[:, FIELD] = np.exp(-d2 / (2 * 1.5**2))
+    return X
+
+
+@pytest.fixture(scope="module")
+def handmade(targets):
+    X = hand_built(targets)
+    # the control: the same shapes with no cheese information at all (a network that ignores the cheese)
+    X_random = np.random.default_rng(2).normal(size=X.shape).astype(np.float32)
+    return X, X_random
+
+
+@pytest.fixture(scope="module")
+def handmade_coords(targets, handmade):
+    X, X_random = handmade
+    return {(r.probe, r.target): r for r in coordinate_probes(X, targets, X_random=X_random, folds=3)}
+
+
+def test_grid_to_spatial_is_the_anchor_mapping():
+    rows, cols = np.meshgrid(np.arange(25), np.arange(25), indexing="ij")
+    for b in range(4):
+        side = 64 // 2**b
+        h, w = grid_to_spatial(rows, cols, side)
+        np.testing.assert_array_equal(h, ((24 - rows + 0.5) * 2.56) // 2**b)
+        np.testing.assert_array_equal(w, ((cols + 0.5) * 2.56) // 2**b)
+        assert 0 <= h.min() <= 1 and side - 2 <= h.max() <= side - 1  # tiles cover 25 * 2.56 = 64 pixels
+    # the top-left tile of the world is the top-left position; the bottom-right the bottom-right
+    assert grid_to_spatial(24, 0, 16) == (0, 0) and grid_to_spatial(0, 24, 16) == (15, 15)
+
+
+def test_probe_targets_align_to_seeds_and_add_outer_coordinates(targets):
+    table = sample_mazes(SampleSpec(n=30, seed=4))
+    seeds = table["seed"].to_numpy()[::-1]
+    out = probe_targets(table, seeds)
+    np.testing.assert_array_equal(out["seed"], seeds)
+    margin = (25 - out["maze_size"].to_numpy(int)) // 2
+    np.testing.assert_array_equal(out["cheese_outer_row"], out["cheese_row"].to_numpy(int) + margin)
+    np.testing.assert_array_equal(out["cheese_outer_col"], out["cheese_col"].to_numpy(int) + margin)
+    assert "grid" not in out.columns and "dsq_row" in out.columns
+    with pytest.raises(UsageError, match="not in the maze table"):
+        probe_targets(table, [seeds[0], 12345678901])
+
+
+def test_pixel_probe_finds_the_marked_channel(targets, handmade):
+    X, X_random = handmade
+    r = pixel_probe(X, targets, X_random=X_random, layer="hand-built")
+    assert r.metrics["balanced_accuracy"] > 0.98 and r.metrics["auc"] > 0.99 and r.metrics["accuracy"] > 0.98
+    # cheese-blind activations: chance
+    blind = r.random_weights
+    assert abs(blind["balanced_accuracy"] - 0.5) < 0.05 and abs(blind["auc"] - 0.5) < 0.05
+    # shuffled targets: near chance, but not at it: FIELD is strongest near the true cheese, and cheeses
+    # (true or shuffled) cluster in the middle of the world, so it carries the positional prior
+    assert abs(r.shuffled["balanced_accuracy"] - 0.5) < 0.12 and abs(r.shuffled["auc"] - 0.5) < 0.15
+    assert r.selectivity("shuffled") > 0.4 and r.selectivity("random_weights") > 0.4
+    assert r.selectivity("random_weights", "auc") > 0.4
+    assert r.n_samples == 600 and r.n_features == X.shape[1] and len(r.fold_scores) == 5
+
+
+def test_coordinate_regression_recovers_the_cheese(handmade_coords):
+    for col in ("cheese_outer_row", "cheese_outer_col"):
+        r = handmade_coords[("coords-ridge", col)]
+        assert r.primary == "r2" and r.score > 0.95 and r.metrics["mae"] < 1.0
+        assert r.shuffled["r2"] < 0.05 and r.random_weights["r2"] < 0.05
+        assert r.selectivity("shuffled") > 0.9 and r.selectivity("random_weights") > 0.9
+        # MAE selectivity is control - score: positive means better than the control
+        assert r.selectivity("shuffled", "mae") > 2
+
+
+def test_coordinate_classification_is_within_a_square(handmade_coords):
+    # A 16x16 map cannot tell all 25 grid rows apart (2.56 / 4 < 1 position per tile), so exact accuracy
+    # is capped; the predicted class is nonetheless almost always within one square.
+    for col in ("cheese_outer_row", "cheese_outer_col"):
+        r = handmade_coords[("coords-logistic", col)]
+        assert r.metrics["within_1"] > 0.9 and r.metrics["mae"] < 1.0
+        assert r.score > 0.4  # accuracy; chance is about 1/25
+        assert r.shuffled["accuracy"] < 0.15 and r.random_weights["accuracy"] < 0.15
+        assert r.selectivity("shuffled") > 0.3 and r.selectivity("random_weights") > 0.3
+
+
+def test_sparse_probes_select_the_cheese_channels(targets, handmade):
+    X, X_random = handmade
+    results = sparse_probes(X, targets, k=150, X_random=X_random, folds=3, layer="hand-built")
+    assert [r.probe for r in results] == ["sparse-logistic"] * 2 + ["sparse-ridge"] * 2
+    for r in results:
+        assert r.k == 150 and r.n_features == X[0].size
+        if r.task == "classification":
+            assert r.metrics["within_1"] > 0.9 and r.selectivity("shuffled") > 0.5
+        else:
+            assert r.score > 0.9 and r.metrics["mae"] < 1.0 and r.selectivity("random_weights") > 0.8
+
+
+def test_inner_coordinates_are_probed_on_request(targets, handmade):
+    X, _ = handmade
+    results = coordinate_probes(X[:100, FIELD : FIELD + 1], targets.iloc[:100], coords="inner", folds=2)
+    assert [r.target for r in results] == ["cheese_row", "cheese_col"] * 2
+    assert all(r.random_weights is None and r.selectivity("random_weights") is None for r in results)
+
+
+# --- leakage ----------------------------------------------------------------------------------------
+
+
+def test_sparse_selection_inside_folds_does_not_leak():
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(120, 4000)).astype(np.float32)
+    y = rng.integers(0, 2, size=120)
+    r = fit_probe(X, y, "classification", k=20, folds=5, seed=0)
+    assert abs(r.score - 0.5) < 0.12 and abs(r.shuffled["accuracy"] - 0.5) < 0.12
+    # the check has teeth: choosing the same 20 activations on all the data first scores far above chance
+    chosen = SelectKBest(f_classif, k=20).fit(X, y).get_support()
+    model = LogisticRegression(C=10, class_weight="balanced", max_iter=1000)
+    leaky = cross_val_score(model, X[:, chosen], y, cv=KFold(5, shuffle=True, random_state=0)).mean()
+    assert leaky > 0.75
+
+
+def test_probes_are_seeded():
+    rng = np.random.default_rng(3)
+    X = rng.normal(size=(90, 40))
+    y = (X[:, 0] + rng.normal(size=90) > 0).astype(int)
+    a = fit_probe(X, y, "classification", k=5, seed=7)
+    b = fit_probe(X, y, "classification", k=5, seed=7)
+    c = fit_probe(X, y, "classification", k=5, seed=8)
+    assert a.to_dict() == b.to_dict()
+    assert a.fold_scores != c.fold_scores
+
+
+# --- results ----------------------------------------------------------------------------------------
+
+
+def test_result_dict_and_tidy_table(handmade_coords):
+    results = list(handmade_coords.values())
+    d = results[0].to_dict()
+    json.dumps(d)  # JSON-ready
+    for key in ("score", "shuffled", "random_weights", "selectivity_shuffled", "selectivity_random"):
+        assert np.isfinite(d[key])
+    table = results_table(results)
+    assert len(table) == sum(len(r.metrics) for r in results)
+    assert table.groupby(["probe", "target"])["primary"].sum().eq(1).all()
+    mae = table[table["metric"] == "mae"]
+    np.testing.assert_allclose(mae["selectivity_shuffled"], mae["shuffled"] - mae["value"])
+    assert not table["higher_is_better"][table["metric"] == "mae"].any()
+    with pytest.raises(UsageError, match="control must be"):
+        results[0].selectivity("nope")
+    with pytest.raises(UsageError, match="metric must be one of"):
+        results[0].selectivity("shuffled", "auc")
+
+
+# --- a random-weight network on real observations -------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def dsq_view():
+    table = sample_mazes(SampleSpec(n=40, seed=5, require_decision_square=True))
+    roller = Roller(16)
+    policy = NetworkPolicy(random_impala(1, seed=3))
+    states = start_states(table, roller.loader)
+    _, acts = roller.decision_square_view(policy, maze_batch(table), states, [LAYER])
+    return table, acts[LAYER]
+
+
+def test_random_network_pipeline_runs_end_to_end(dsq_view):
+    table, X = dsq_view
+    targets = probe_targets(table, table["seed"])
+    obs = decision_square_observations(table, num_envs=16)
+    assert obs.shape == (40, 64, 64, 3) and obs.dtype == np.uint8
+    # the re-rendered observations are the ones the network saw: same weights, same activations
+    np.testing.assert_allclose(random_weight_activations(obs, LAYER, 1, seed=3), X, atol=1e-5)
+    X_random = random_weight_activations(obs, LAYER, 1, seed=11)
+    assert X_random.shape == X.shape and not np.allclose(X_random, X)
+    # the full-width coordinate probes run on a real network in the run-directory test below
+    results = sparse_probes(X, targets, k=100, X_random=X_random, folds=3, layer=LAYER)
+    results.append(pixel_probe(X, targets, X_random=X_random, folds=3, layer=LAYER))
+    table = results_table(results)
+    assert len(results) == 5 and set(table["layer"]) == {LAYER}
+    for col in ("value", "shuffled", "random_weights", "selectivity_shuffled", "selectivity_random"):
+        assert np.isfinite(table[col].to_numpy(float)).all(), col
+
+
+# --- run directories --------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def network_run(tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("probe-run")
+    ckpt = save_checkpoint(random_impala(1, seed=0), tmp / "net.pth")
+    spec = ExperimentSpec(
+        name="probe",
+        policy=PolicySpec(checkpoint=str(ckpt)),
+        mazes=SampleSpec(n=36, seed=6, require_decision_square=True),
+        rollouts=RolloutSpec(max_steps=4, actions="argmax", chunk_mazes=10),
+        record=RecordSpec(activations=ActivationSpec(layers=(RUN_LAYER,), dtype="float16")),
+    )
+    return run_experiment(spec, tmp / "runs")
+
+
+def test_load_activations_joins_chunks_through_the_index(network_run):
+    X, seeds = load_activations(network_run, RUN_LAYER)
+    assert X.shape == (36, 32, 8, 8) and X.dtype == np.float16 and len(seeds) == 36
+    # entry i is maze seeds[i]: recompute from that maze's decision-square observation
+    mazes = read_mazes(network_run / "mazes.parquet").set_index("seed").loc[seeds].reset_index()
+    expected = random_weight_activations(decision_square_observations(mazes), RUN_LAYER, 1, seed=0)
+    np.testing.assert_allclose(X.astype(np.float32), expected, atol=2e-2, rtol=1e-2)
+
+
+def test_probe_run_reports_every_probe_with_both_controls(network_run):
+    results = probe_run(network_run, RUN_LAYER, k=100, folds=3, control_seed=9)
+    kinds = ["coords-logistic"] * 2 + ["coords-ridge"] * 2 + ["pixel"]
+    assert [r.probe for r in results] == kinds + ["sparse-logistic"] * 2 + ["sparse-ridge"] * 2
+    for r in results:
+        assert r.layer == RUN_LAYER and r.n_samples == 36 and r.random_weights is not None
+        assert np.isfinite([r.score, r.selectivity("shuffled"), r.selectivity("random_weights")]).all()
+
+
+def test_unknown_layer_in_a_run_dir(network_run):
+    with pytest.raises(ActivationDataError, match=f"not recorded; recorded layers: {RUN_LAYER}"):
+        load_activations(network_run, LAYER)
+    with pytest.raises(ActivationDataError, match="not recorded"):
+        probe_run(network_run, LAYER)
+
+
+def _fake_run(tmp_path, chunks, index):
+    folder = tmp_path / "activations"
+    (folder / "L").mkdir(parents=True)
+    for i, array in enumerate(chunks):
+        np.save(folder / "L" / f"chunk-{i:05d}.npy", array)
+    pq.write_table(pa.Table.from_pandas(pd.DataFrame(index), preserve_index=False), folder / "index.parquet")
+    return tmp_path
+
+
+def test_load_activations_follows_the_index_order(tmp_path):
+    a = np.arange(3 * 2, dtype=np.float32).reshape(3, 2)
+    b = 100 + np.arange(2 * 2, dtype=np.float32).reshape(2, 2)
+    index = {"seed": [7, 8, 9, 1, 2], "chunk": [1, 0, 0, 1, 0], "row": [0, 2, 0, 1, 1]}
+    run = _fake_run(tmp_path, [a, b], index)
+    X, seeds = load_activations(run, "L")
+    np.testing.assert_array_equal(seeds, [7, 8, 9, 1, 2])
+    np.testing.assert_array_equal(X, np.stack([b[0], a[2], a[0], b[1], a[1]]))
+
+
+def test_activation_files_that_do_not_fit_together(tmp_path):
+    a = np.zeros((3, 2), np.float32)
+    run = _fake_run(tmp_path, [a], {"seed": [1, 2], "chunk": [0, 0], "row": [0, 1]})
+    with pytest.raises(ActivationDataError, match="holds 3 entries but the index lists 2"):
+        load_activations(run, "L")
+    (run / "activations" / "index.parquet").unlink()
+    with pytest.raises(ActivationDataError, match="not finished"):
+        load_activations(run, "L")
+    with pytest.raises(ActivationDataError, match="no activations/ folder"):
+        load_activations(tmp_path / "elsewhere", "L")
+
+
+# --- input validation -------------------------------------------------------------------------------
+
+
+def test_mismatched_sample_counts(targets, handmade):
+    X, X_random = handmade
+    with pytest.raises(UsageError, match="y has 599 entries but the activations have 600"):
+        fit_probe(X, np.zeros(599), "regression")
+    with pytest.raises(UsageError, match="targets has 599 entries but the activations have 600"):
+        pixel_probe(X, targets.iloc[:599])
+    with pytest.raises(UsageError, match="y has 600 entries but the activations have 599"):
+        coordinate_probes(X[:599], targets)
+    with pytest.raises(UsageError, match="X_random has 10 entries"):
+        pixel_probe(X, targets, X_random=X_random[:10])
+
+
+def test_pixel_probe_needs_a_conv_map(targets, handmade):
+    X, _ = handmade
+    with pytest.raises(UsageError, match=r"4 dimensions \(N, C, H, W\).*got shape \(600, 1024\)"):
+        pixel_probe(X.reshape(600, -1), targets)
+    with pytest.raises(UsageError, match="4 dimensions"):
+        pixel_probe(X[:, 0], targets)
+    with pytest.raises(UsageError, match="square maps"):
+        pixel_probe(X[:, :, :, :8], targets)
+
+
+@pytest.mark.parametrize(
+    "kwargs, message",
+    [
+        ({"task": "clustering"}, "task must be one of"),
+        ({"folds": 1}, "folds must be an integer >= 2"),
+        ({"folds": 1000}, "cannot exceed the number of mazes"),
+        ({"k": 0}, "k must be an integer >= 1"),
+        ({"seed": -1}, "seed must be an integer >= 0"),
+    ],
+)
+def test_bad_probe_arguments(kwargs, message):
+    X = np.random.default_rng(0).normal(size=(40, 5))
+    y = np.arange(40) % 2
+    args = {"task": "classification", **kwargs}
+    with pytest.raises(UsageError, match=message):
+        fit_probe(X, y, **args)
+
+
+def test_bad_inputs_are_mazeprobe_errors(targets):
+    # the CLI turns MazeprobeError into a clean exit
+    assert all(issubclass(e, MazeprobeError) for e in (UsageError, FitError, ActivationDataError))
+    with pytest.raises(FitError, match="NaN or infinite"):
+        fit_probe(np.full((10, 3), np.inf), np.arange(10) % 2, "classification")
+    with pytest.raises(FitError, match="missing values"):
+        fit_probe(np.zeros((10, 3)), np.r_[np.arange(9.0), np.nan], "regression")
+    with pytest.raises(FitError, match="at least 2 classes"):
+        fit_probe(np.zeros((10, 3)), np.ones(10), "classification")
+    with pytest.raises(UsageError, match="lack column"):
+        coordinate_probes(np.zeros((10, 3)), targets[["seed"]].iloc[:10])
+    with pytest.raises(UsageError, match="side must be 64 / 2"):
+        grid_to_spatial(0, 0, 12)
+    with pytest.raises(UsageError, match="unknown activation name"):
+        random_weight_activations(np.zeros((1, 64, 64, 3), np.uint8), "embedder.nope", 1, 0)
+
+
+def test_probe_run_rejects_unknown_probes(tmp_path):
+    with pytest.raises(UsageError, match="probes must be among"):
+        probe_run(tmp_path, LAYER, probes=("cheese-coords", "telepathy"))
+
+
+def test_probe_result_is_a_plain_dataclass():
+    r = ProbeResult(
+        probe="p", target="t", layer=None, task="regression", primary="r2",
+        metrics={"r2": 0.5, "mae": 1.0}, shuffled={"r2": 0.0, "mae": 2.0}, random_weights=None,
+        fold_scores=(0.5,), n_samples=10, n_features=3, k=None, folds=2, seed=0,
+    )
+    assert r.score == 0.5 and r.selectivity() == 0.5 and r.selectivity("shuffled", "mae") == 1.0
+    assert r.to_dict()["random_weights"] is None and r.to_frame()["random_weights"].isna().all()
