@@ -312,6 +312,40 @@ def default_fit_dir(source: Path, plan_name: str) -> Path:
     return source.with_name(f"{source.stem}-{plan_name}")
 
 
+def cmd_probe(args: argparse.Namespace) -> int:
+    """Linear probes on a run's decision-square activations, with shuffled and random-weight controls.
+
+    Example: mazeprobe probe data/runs/net-demo --layer embedder.block2.res1.resadd_out --k 1000
+    Writes RUN_DIR/probes/<layer>.parquet (one row per probe x metric) unless --out says otherwise.
+    """
+    from mazeprobe.atomic import atomic_path
+    from mazeprobe.stats.probes import probe_run, results_table
+
+    run_dir = Path(args.run)
+    if not run_dir.is_dir():
+        raise UsageError(f"no such run directory: {run_dir}")
+    results = probe_run(run_dir, args.layer, probes=args.probes, k=args.k, folds=args.folds, seed=args.seed)
+    table = results_table(results)
+    out = Path(args.out) if args.out else run_dir / "probes" / f"{args.layer}.parquet"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    with atomic_path(out) as tmp:
+        table.to_parquet(tmp, index=False)
+    main_rows = table[table["primary"]]
+    print(f"probes on {args.layer} ({int(main_rows['n_samples'].iloc[0])} samples, {args.folds}-fold CV)")
+    print(
+        f"{'probe':<16}{'target':<20}{'metric':<20}{'value':>8}{'shuffled':>10}{'random w.':>10}"
+        f"{'select.':>9}"
+    )
+    for r in main_rows.itertuples():
+        print(
+            f"{r.probe:<16}{r.target:<20}{r.metric:<20}{r.value:>8.3f}{r.shuffled:>10.3f}"
+            f"{r.random_weights:>10.3f}{r.selectivity_random:>9.3f}"
+        )
+    print("select. = value minus the random-weight control (positive: better than the control)")
+    print(f"wrote {out}")
+    return 0
+
+
 def cmd_features(args: argparse.Namespace) -> int:
     """List the maze features mazeprobe computes (procgen-tools names where they exist).
 
@@ -418,6 +452,21 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", help="output folder (default: see above)")
     p.add_argument("--format", choices=("text", "json"), default="text", help="what to print")
     p.add_argument("--jobs", type=_positive_int, default=1, help="processes for the cross-validated models")
+
+    p = add("probe", cmd_probe)
+    p.add_argument("run", help="a run directory with recorded activations")
+    p.add_argument("--layer", required=True, help="an activation name recorded by the run")
+    p.add_argument(
+        "--probes",
+        nargs="+",
+        default=["cheese-coords", "cheese-pixel", "sparse"],
+        choices=("cheese-coords", "cheese-pixel", "sparse"),
+        help="which probes (default all)",
+    )
+    p.add_argument("--k", type=_positive_int, default=1000, help="activations kept by the sparse probe")
+    p.add_argument("--folds", type=_positive_int, default=5, help="cross-validation folds")
+    p.add_argument("--seed", type=_non_negative_int, default=0, help="seed of folds and controls")
+    p.add_argument("--out", help="output Parquet file")
 
     p = add("features", cmd_features)
     p.add_argument("--list", action="store_true", required=True, help="list the features")

@@ -35,8 +35,9 @@ def test_features_list_prints_every_feature_with_its_docstring(capsys):
 
 def test_sample_then_show(tmp_path):
     out = tmp_path / "m.parquet"
-    res = run("sample", "--n", "40", "--seed", "4", "--placement", "region:5", "--workers", "1",
-              "--out", str(out))
+    res = run(
+        "sample", "--n", "40", "--seed", "4", "--placement", "region:5", "--workers", "1", "--out", str(out)
+    )
     assert res.returncode == 0, res.stderr
     assert "wrote 40 mazes" in res.stdout
     assert "euc_dist_cheese_top_right" in res.stdout
@@ -80,3 +81,54 @@ def test_bad_sample_arguments(tmp_path, args, message):
 def test_show_errors(tmp_path):
     res = run("show", str(tmp_path / "missing.parquet"))
     assert res.returncode == 2 and "no such maze table" in res.stderr
+
+
+def test_run_fit_and_probe_commands(tmp_path):
+    import json
+
+    from mazeprobe.agents.impala import random_impala, save_checkpoint
+
+    ckpt = save_checkpoint(random_impala(1, seed=2), tmp_path / "net.pth")
+    spec = tmp_path / "net.yaml"
+    spec.write_text(
+        "name: clinet\n"
+        f"policy: {{checkpoint: {ckpt}}}\n"
+        "mazes: {n: 60, seed: 4, require_decision_square: true, exclude_cheese_top_right: 5}\n"
+        "rollouts: {max_steps: 6, actions: argmax, chunk_mazes: 30}\n"
+        "record:\n  decision_square_probs: true\n"
+        "  activations: {layers: [embedder.block1.res1.resadd_out]}\n"
+    )
+    res = run("run", str(spec), "--out", str(tmp_path / "runs"), "--workers", "1")
+    assert res.returncode == 0, res.stderr
+    assert "run complete" in res.stdout and "episodes: 60 on 60 mazes" in res.stdout
+    run_dir = tmp_path / "runs" / "clinet"
+    plan = tmp_path / "plan.yaml"
+    plan.write_text(
+        "name: dsq\noutcome: p_cheese_at_dsq\n"
+        "features: [euc_dist_cheese_top_right, steps_between_cheese_decision_square]\n"
+        "models: [{kind: logit}, {kind: vif}]\n"
+    )
+    res = run("fit", str(run_dir), "--plan", str(plan), "--format", "json")
+    assert res.returncode == 0, res.stderr
+    doc = json.loads(res.stdout)
+    assert doc["plan"] == "dsq" and doc["n"] == 60 and doc["outcome"] == "p_cheese_at_dsq"
+    assert set(doc["models"]["logit"]["features"]) == {
+        "euc_dist_cheese_top_right",
+        "steps_between_cheese_decision_square",
+    }
+    assert (run_dir / "analyses" / "dsq" / "result.json").exists()
+    res = run(
+        "probe",
+        str(run_dir),
+        "--layer",
+        "embedder.block1.res1.resadd_out",
+        "--probes",
+        "cheese-pixel",
+        "--folds",
+        "2",
+    )
+    assert res.returncode == 0, res.stderr
+    assert "pixel" in res.stdout
+    assert (run_dir / "probes" / "embedder.block1.res1.resadd_out.parquet").exists()
+    res = run("probe", str(run_dir), "--layer", "embedder.block3.res2.resadd_out")
+    assert res.returncode == 2 and "embedder.block1.res1.resadd_out" in res.stderr

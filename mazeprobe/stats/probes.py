@@ -827,8 +827,9 @@ def probe_run(
     """Run the named probes on a run's decision-square activations of `layer`, with both controls.
 
     The random-weight control re-renders the same decision-square observations and runs
-    `random_impala(scale, control_seed)` (default: `seed`) on them, rounded to the stored dtype like the
-    recorded activations. `scale` defaults to the run's checkpoint's (or what the layer's shape implies)."""
+    `random_impala(scale, control_seed)` (default 7919 + seed: not a seed researchers are likely to have
+    used for their own random-weight networks) on them, rounded to the stored dtype like the recorded
+    activations. `scale` defaults to the run's checkpoint's (or what the layer's shape implies)."""
     from mazeprobe.maze.sampling import read_mazes
 
     probes = [probes] if isinstance(probes, str) else list(probes)
@@ -850,7 +851,7 @@ def probe_run(
     if scale is None:
         scale = _run_scale(run_dir, layer, X.shape[1:])
     obs = decision_square_observations(targets, num_envs=num_envs)  # in activation order
-    control_seed = seed if control_seed is None else control_seed
+    control_seed = 7919 + seed if control_seed is None else control_seed
     X_random = random_weight_activations(obs, layer, scale, control_seed).astype(X.dtype)
 
     common = {"X_random": X_random, "folds": folds, "seed": seed, "layer": layer}
