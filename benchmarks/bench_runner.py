@@ -86,12 +86,13 @@ def baseline_episodes(act, table, read_mouse: bool, max_steps: int, seed: int = 
 
 
 def runner_episodes(roller, policy, table, max_steps: int):
-    """The runner's whole path for a table: grids, start states (through the roller's level loader) and
-    the episodes. Creating the Roller is left out: it is made once and reused across calls."""
+    """The runner's whole path for a table, as a run chunk takes it: grids, start states (through the
+    roller's level loader) for policies that read pixels, and the episodes (scripted agents are played
+    on the grid alone). Creating the Roller is left out: it is made once and reused across calls."""
     from mazeprobe.experiments.rollout import RolloutSettings, maze_batch, start_states
 
     mazes = maze_batch(table)
-    states = start_states(table, roller.loader)
+    states = start_states(table, roller.loader) if policy.reads_pixels else None
     return roller.episodes(policy, mazes, states, RolloutSettings(max_steps=max_steps))
 
 
@@ -101,6 +102,7 @@ class TimedPolicy:
 
     def __init__(self, policy) -> None:
         self.policy, self.seconds = policy, 0.0
+        self.name, self.reads_pixels = policy.name, policy.reads_pixels
 
     def prepare(self, mazes) -> None:
         self.policy.prepare(mazes)
@@ -255,7 +257,7 @@ def main() -> int:
         frame, sec = timed(runner_episodes, roller, policy, table[:k_run], max_steps)
         ratios[name] = rate(len(frame), sec) / base_eps
         out.add(
-            f"runner: {NUM_ENVS} envs, one batched call per step", len(frame), int(frame["steps"].sum()), sec,
+            "runner: played on the grid, batched calls", len(frame), int(frame["steps"].sum()), sec,
             vs_base=ratios[name],
         )
         if name == "cheese":  # deterministic: the runner must play the baseline's episodes exactly

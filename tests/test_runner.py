@@ -253,3 +253,31 @@ def test_spec_reports_every_problem_at_once(tmp_path):
     for part in ("name:", "mazes.n:", "rollouts.actions:", "rollouts.max_steps:"):
         assert part in text
     assert f"{spec_file}:4:" in text  # the rollouts problems are on line 4
+
+
+@pytest.mark.parametrize(
+    "name, params",
+    [
+        ("random", {}),
+        ("noisy-cheese", {"p": 0.6}),
+        (
+            "shard",
+            {"b0": 0.0, "coefficients": {"steps_between_cheese_decision_square": -1.0}, "epsilon": 0.1},
+        ),
+    ],
+)
+def test_grid_engine_plays_exactly_like_procgen(roller, dsq_mazes, name, params):
+    table, mazes, states = dsq_mazes
+    agent = make_policy(name, params, table=table)
+    settings = RolloutSettings(per_maze=2, max_steps=120, seed=4)
+    live = roller.episodes(agent, mazes, states, settings, engine="procgen")
+    grid = roller.episodes(agent, mazes, None, settings, engine="grid")
+    assert live.drop(columns="path").equals(grid.drop(columns="path"))
+    assert all(np.array_equal(x, y) for x, y in zip(live["path"], grid["path"], strict=True))
+    assert live["got_cheese"].any() and not live["got_cheese"].all()
+
+
+def test_network_needs_the_procgen_engine(roller, dsq_mazes):
+    _, mazes, states = dsq_mazes
+    with pytest.raises(UsageError, match="reads pixels"):
+        roller.episodes(NetworkPolicy(random_impala(1, 0)), mazes, states, RolloutSettings(), engine="grid")

@@ -51,8 +51,9 @@ class Policy(ABC):
     """A batch of observations (and maze positions) in, (B, 15) action probabilities out."""
 
     name: str = "policy"
-    reads_maze: bool = False
-    """True for scripted agents that read the grid instead of the pixels."""
+    reads_pixels: bool = True
+    """False for agents that never look at the observation (they read the grid): the runner can then
+    play them on the grid alone, without rendering procgen frames."""
 
     def prepare(self, mazes: MazeBatch) -> None:  # noqa: B027 - optional hook
         """Called once with the mazes of a chunk before any `action_probs` call about them."""

@@ -14,7 +14,7 @@ from mazeprobe.agents.impala import ImpalaCNN, load_checkpoint, obs_to_tensor
 class NetworkPolicy(Policy):
     """Acts from the 64x64 RGB observation alone; can also return named activations."""
 
-    reads_maze = False
+    reads_pixels = True
 
     def __init__(self, model: ImpalaCNN, name: str = "network", checkpoint: str | None = None) -> None:
         self.model = model.eval()

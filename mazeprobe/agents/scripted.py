@@ -42,7 +42,7 @@ def _uniform_moves(batch: int) -> np.ndarray:
 class GoalAgent(Policy):
     """Follows the shortest path to a goal: the cheese or the top-right square."""
 
-    reads_maze = True
+    reads_pixels = False
 
     def __init__(self, goal: str) -> None:
         if goal not in ("cheese", "top-right"):
@@ -62,6 +62,7 @@ class RandomAgent(Policy):
     """Uniform over the 15 procgen actions."""
 
     name = "random"
+    reads_pixels = False
 
     def action_probs(self, obs, maze_index, positions):
         return np.full((len(positions), N_ACTIONS), 1.0 / N_ACTIONS)
@@ -71,7 +72,7 @@ class NoisyCheeseAgent(Policy):
     """Toward the cheese with probability p, else a uniformly random move."""
 
     name = "noisy-cheese"
-    reads_maze = True
+    reads_pixels = False
 
     def __init__(self, p: float = 0.9) -> None:
         self.p = _probability(p, "noisy-cheese", "p")
@@ -91,7 +92,7 @@ class ShardAgent(Policy):
     """Cheese-or-top-right at the decision square with a logistic choice on z-scored maze features."""
 
     name = "shard"
-    reads_maze = True
+    reads_pixels = False
 
     def __init__(
         self,

@@ -5,6 +5,10 @@ maze's state into the slot, and a finished slot is refilled with the next episod
 position is tracked from the actions (the maze moves it one tile unless a wall is in the way), so no
 state needs reading during play. Sampled actions use counter-based draws keyed by (seed, level seed,
 rollout, step): the same spec gives the same episodes whatever the chunking, slots or workers.
+
+Agents that never look at the pixels (the scripted ones) are played on the grid alone by default: the
+same moves, the same reward rule (+10 on entering the cheese's square, which ends the episode), the
+same draws, without rendering procgen frames. Tests check both engines give identical episodes.
 """
 
 from __future__ import annotations
@@ -24,10 +28,13 @@ from mazeprobe.agents.base import (
     Policy,
     move_toward,
 )
+from mazeprobe.errors import UsageError
 from mazeprobe.maze.env import LevelLoader, make_env, set_state_at
 from mazeprobe.maze.geometry import WALL, distance_maps
 from mazeprobe.maze.state import MazeState
 from mazeprobe.rng import uniforms
+
+CHEESE_REWARD = 10.0  # procgen's maze reward, paid on entering the cheese's square
 
 
 @dataclass(frozen=True)
@@ -73,9 +80,26 @@ class Roller:
         self.loader = LevelLoader(num_envs)
 
     def episodes(
-        self, policy: Policy, mazes: MazeBatch, states: Sequence[MazeState], settings: RolloutSettings
+        self,
+        policy: Policy,
+        mazes: MazeBatch,
+        states: Sequence[MazeState] | None,
+        settings: RolloutSettings,
+        engine: str = "auto",
     ) -> pd.DataFrame:
-        """Play `settings.per_maze` episodes on every maze; one row per episode."""
+        """Play `settings.per_maze` episodes on every maze; one row per episode.
+
+        `engine`: "procgen" steps the live envs; "grid" plays on the grid alone (only for policies
+        that do not read pixels); "auto" picks "grid" when the policy allows it.
+        """
+        if engine not in ("auto", "procgen", "grid"):
+            raise UsageError(f"engine must be auto, procgen or grid; got {engine!r}")
+        if engine == "grid" and policy.reads_pixels:
+            raise UsageError(f"policy {policy.name!r} reads pixels: it needs the procgen engine")
+        if engine == "grid" or (engine == "auto" and not policy.reads_pixels):
+            return play_on_grid(policy, mazes, settings)
+        if states is None:
+            raise UsageError("the procgen engine needs the mazes' start states (start_states)")
         table = mazes.table
         jobs = [(m, k) for m in range(len(table)) for k in range(settings.per_maze)]
         state_bytes = [s.to_bytes() for s in states]
@@ -116,25 +140,12 @@ class Roller:
             rollout = np.array([jobs[j][1] for j in job_ids], dtype=np.int64)
             obs = self.env.observe()[1]["rgb"]
             probs = policy.action_probs(obs[active], maze_idx, pos[active])
-            if settings.actions == "argmax":
-                chosen = probs.argmax(axis=1)
-            else:
-                u = uniforms(settings.seed, seeds[maze_idx], rollout, steps[active])
-                cdf = np.cumsum(probs, axis=1)
-                chosen = np.minimum((cdf < (u * cdf[:, -1])[:, None]).sum(axis=1), probs.shape[1] - 1)
+            chosen = choose_actions(probs, settings, seeds[maze_idx], rollout, steps[active])
             actions = np.full(k_slots, NOOP, dtype=np.int32)
             actions[active] = chosen
             self.env.act(actions)
             reward = self.env.observe()[0]
-
-            # the mouse moves one tile unless a wall or the maze edge is in the way
-            move = ACTION_MOVE[chosen]
-            target = pos[active] + np.where(move[:, None] >= 0, MOVE_DELTAS[np.maximum(move, 0)], 0)
-            n = sizes[maze_idx]
-            inside = (target >= 0).all(axis=1) & (target < n[:, None]).all(axis=1)
-            clipped = np.clip(target, 0, mazes.grids.shape[1] - 1)
-            free = inside & (mazes.grids[maze_idx, clipped[:, 0], clipped[:, 1]] != WALL)
-            pos[active] = np.where(free[:, None], target, pos[active])
+            pos[active] = apply_moves(mazes, maze_idx, pos[active], chosen)
             steps[active] += 1
             ret[active] += reward[active]
             paths[active, steps[active]] = pos[active]
@@ -190,9 +201,11 @@ class Roller:
         policy.prepare(mazes)
         for start in range(0, len(idx), self.num_envs):
             batch = idx[start : start + self.num_envs]
-            for slot, m in enumerate(batch):
-                set_state_at(self.env, slot, states[m].with_mouse(*dsq[m]).to_bytes())
-            obs = self.env.observe()[1]["rgb"][: len(batch)]
+            obs = None
+            if policy.reads_pixels:
+                for slot, m in enumerate(batch):
+                    set_state_at(self.env, slot, states[m].with_mouse(*dsq[m]).to_bytes())
+                obs = self.env.observe()[1]["rgb"][: len(batch)]
             if layers:
                 probs, cache = policy.action_probs_and_cache(obs, list(layers))
                 for name in layers:
@@ -214,6 +227,73 @@ class Roller:
         )
         stacked = {name: np.concatenate(parts) if parts else np.zeros((0,)) for name, parts in acts.items()}
         return frame, stacked
+
+
+def choose_actions(
+    probs: np.ndarray,
+    settings: RolloutSettings,
+    level_seeds: np.ndarray,
+    rollout: np.ndarray,
+    step: np.ndarray,
+) -> np.ndarray:
+    """The argmax, or a draw keyed by (seed, level seed, rollout, step) from each row of `probs`."""
+    if settings.actions == "argmax":
+        return probs.argmax(axis=1)
+    u = uniforms(settings.seed, level_seeds, rollout, step)
+    cdf = np.cumsum(probs, axis=1)
+    return np.minimum((cdf < (u * cdf[:, -1])[:, None]).sum(axis=1), probs.shape[1] - 1)
+
+
+def apply_moves(mazes: MazeBatch, maze_idx: np.ndarray, pos: np.ndarray, actions: np.ndarray) -> np.ndarray:
+    """procgen's maze movement: one tile in the action's direction unless a wall or the edge is there."""
+    move = ACTION_MOVE[actions]
+    target = pos + np.where(move[:, None] >= 0, MOVE_DELTAS[np.maximum(move, 0)], 0)
+    n = mazes.sizes[maze_idx]
+    inside = (target >= 0).all(axis=1) & (target < n[:, None]).all(axis=1)
+    clipped = np.clip(target, 0, mazes.grids.shape[1] - 1)
+    free = inside & (mazes.grids[maze_idx, clipped[:, 0], clipped[:, 1]] != WALL)
+    return np.where(free[:, None], target, pos)
+
+
+def play_on_grid(policy: Policy, mazes: MazeBatch, settings: RolloutSettings) -> pd.DataFrame:
+    """All episodes in lockstep on the grid alone, for policies that do not read pixels."""
+    table = mazes.table
+    n_jobs = len(table) * settings.per_maze
+    maze_of = np.repeat(np.arange(len(table)), settings.per_maze)
+    rollout = np.tile(np.arange(settings.per_maze), len(table))
+    seeds = table["seed"].to_numpy(np.int64)
+    cheese = np.stack([table["cheese_row"].to_numpy(np.int64), table["cheese_col"].to_numpy(np.int64)], 1)
+    mouse = np.stack([table["mouse_row"].to_numpy(np.int64), table["mouse_col"].to_numpy(np.int64)], 1)
+    pos = mouse[maze_of].copy()
+    steps = np.zeros(n_jobs, dtype=np.int64)
+    got = np.zeros(n_jobs, dtype=bool)
+    done = np.zeros(n_jobs, dtype=bool)
+    paths = np.zeros((n_jobs, settings.max_steps + 1, 2), dtype=np.int64)
+    paths[:, 0] = pos
+    policy.prepare(mazes)
+    while not done.all():
+        a = np.flatnonzero(~done)
+        probs = policy.action_probs(None, maze_of[a], pos[a])
+        chosen = choose_actions(probs, settings, seeds[maze_of[a]], rollout[a], steps[a])
+        pos[a] = apply_moves(mazes, maze_of[a], pos[a], chosen)
+        steps[a] += 1
+        paths[a, steps[a]] = pos[a]
+        reached = (pos[a] == cheese[maze_of[a]]).all(axis=1)
+        got[a] = reached
+        done[a] = reached | (steps[a] >= settings.max_steps)
+    return pd.DataFrame(
+        [
+            _episode_record(
+                seeds[maze_of[j]],
+                rollout[j],
+                mazes.sizes[maze_of[j]],
+                paths[j, : steps[j] + 1],
+                bool(got[j]),
+                CHEESE_REWARD if got[j] else 0.0,
+            )
+            for j in range(n_jobs)
+        ]
+    )
 
 
 def _episode_record(seed, rollout, n, path, got, ret) -> dict:

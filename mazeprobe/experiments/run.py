@@ -157,7 +157,8 @@ def run_chunk(run_dir: str | os.PathLike, index: int) -> dict:
         raise RunError(f"{run_dir}: chunk {index} is beyond the {len(table)} mazes")
     roller = _roller()
     mazes = maze_batch(part)
-    states = start_states(part, roller.loader)
+    # procgen start states only for policies that look at the pixels (scripted agents play on the grid)
+    states = start_states(part, roller.loader) if policy.reads_pixels else None
     settings = RolloutSpec(**spec["rollouts"])
     chunks = run_dir / "chunks"
     episodes = roller.episodes(policy, mazes, states, settings)
