@@ -23,6 +23,7 @@ demo: $(STAMP)
 	$(BIN)/mazeprobe run analysis/behavioral-demo.yaml --out data/runs --resume
 	$(BIN)/mazeprobe show data/runs/behavioral-demo --episode 0 --png data/demo-episode.png
 	$(BIN)/mazeprobe vfield --builtin shard --seed 0 --png data/demo-vfield.png
+	$(BIN)/mazeprobe fit data/runs/behavioral-demo --plan analysis/behavioral.yaml
 
 test: $(STAMP)
 	$(BIN)/ruff check .
