@@ -6,7 +6,9 @@ error can say `file:line:col: key.path: what is wrong`.
 
 from __future__ import annotations
 
+import difflib
 import os
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -85,3 +87,92 @@ def load_yaml(path: str | os.PathLike) -> YamlDoc:
     if node is not None:
         _positions(node, (), doc.positions)
     return doc
+
+
+# --- validation helpers shared by every YAML file mazeprobe reads ---------------------------------
+
+
+def describe_value(value: Any) -> str:
+    """How an unexpected value is named in a message: its type, and the value when it is short."""
+    return type(value).__name__ if isinstance(value, (dict, list)) else f"{type(value).__name__} {value!r}"
+
+
+def suggest(name: str, known: Iterable[str]) -> str:
+    """` (did you mean 'x'?)` for a near miss, else the empty string."""
+    close = difflib.get_close_matches(name, list(known), n=1)
+    return f" (did you mean {close[0]!r}?)" if close else ""
+
+
+class Checker:
+    """Collects every problem in a document, each as `file:line:col: key.path: message`, so that one
+    error can list them all."""
+
+    def __init__(self, doc: YamlDoc) -> None:
+        self.doc = doc
+        self.problems: list[str] = []
+
+    def fail(self, key_path: KeyPath, message: str) -> None:
+        self.problems.append(str(self.doc.error(key_path, message)))
+
+    def raise_if_any(self) -> None:
+        if self.problems:
+            raise SpecError("\n".join(self.problems))
+
+    def mapping(
+        self,
+        value: Any,
+        key_path: KeyPath,
+        allowed: dict[str, str],
+        required: tuple = (),
+        none_ok: bool = False,
+    ) -> dict:
+        """The mapping (or {} after reporting it is not one); unknown and missing keys are reported.
+        `none_ok`: an empty section (`key:` with nothing after it) counts as an empty mapping."""
+        if value is None and none_ok:
+            value = {}
+        if not isinstance(value, dict):
+            self.fail(
+                key_path, f"must be a mapping with keys {', '.join(allowed)}; got {describe_value(value)}"
+            )
+            return {}
+        for key in value:
+            if key not in allowed:
+                hint = suggest(str(key), allowed)
+                self.fail((*key_path, key), f"unknown key{hint}; allowed: {', '.join(allowed)}")
+        for key in required:
+            if key not in value:
+                self.fail(key_path, f"missing required key {key!r} ({allowed[key]})")
+        return value
+
+    def integer(self, value: Any, key_path: KeyPath, low: int | None = None, high: int | None = None):
+        if isinstance(value, bool) or not isinstance(value, int):
+            self.fail(key_path, f"must be an integer; got {describe_value(value)}")
+            return None
+        if (low is not None and value < low) or (high is not None and value > high):
+            bounds = f">= {low}" if high is None else f"between {low} and {high}"
+            self.fail(key_path, f"must be {bounds}; got {value}")
+            return None
+        return value
+
+    def number(self, value: Any, key_path: KeyPath, low: float, high: float | None, what: str):
+        """A number in the open interval (low, high); `what` describes the bounds for the message."""
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            self.fail(key_path, f"must be a number; got {describe_value(value)}")
+            return None
+        if not (value > low and (high is None or value < high)):
+            self.fail(key_path, f"must be {what}; got {value}")
+            return None
+        return float(value)
+
+    def boolean(self, value: Any, key_path: KeyPath) -> bool:
+        if not isinstance(value, bool):
+            self.fail(key_path, f"must be true or false; got {describe_value(value)}")
+            return False
+        return value
+
+    def choice(self, value: Any, key_path: KeyPath, allowed: tuple[str, ...]) -> str | None:
+        if value not in allowed:
+            hint = suggest(str(value), allowed)
+            self.fail(key_path, f"must be one of {', '.join(allowed)}; got {value!r}{hint}")
+            return None
+        return value

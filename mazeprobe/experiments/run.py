@@ -19,13 +19,10 @@ import json
 import math
 import multiprocessing as mp
 import os
-import platform
-import subprocess
 from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from datetime import UTC, datetime
 from functools import lru_cache
-from importlib import metadata
 from pathlib import Path
 
 import numpy as np
@@ -38,6 +35,7 @@ from mazeprobe.errors import MazeprobeError, UsageError
 from mazeprobe.experiments.rollout import Roller, maze_batch, start_states
 from mazeprobe.experiments.spec import ExperimentSpec, RolloutSpec
 from mazeprobe.maze.sampling import read_mazes, sample_mazes, write_mazes
+from mazeprobe.provenance import git_commit, package_versions
 
 DEFAULT_RUNS_DIR = Path("data/runs")
 NUM_ENVS = 64
@@ -65,30 +63,6 @@ def _now() -> str:
     return datetime.now(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
 
 
-def _git_commit() -> str | None:
-    try:
-        out = subprocess.run(
-            ["git", "rev-parse", "HEAD"],
-            capture_output=True,
-            text=True,
-            timeout=5,
-            cwd=Path(__file__).resolve().parent,
-        )
-    except (OSError, subprocess.SubprocessError):
-        return None
-    return out.stdout.strip() or None if out.returncode == 0 else None
-
-
-def _versions() -> dict[str, str | None]:
-    out: dict[str, str | None] = {"python": platform.python_version()}
-    for name in _PACKAGES:
-        try:
-            out[name] = metadata.version(name)
-        except metadata.PackageNotFoundError:
-            out[name] = None
-    return out
-
-
 def read_manifest(run_dir: str | os.PathLike) -> dict:
     path = Path(run_dir) / "manifest.json"
     try:
@@ -100,9 +74,7 @@ def read_manifest(run_dir: str | os.PathLike) -> dict:
 
 
 def _write_manifest(run_dir: Path, manifest: dict) -> None:
-    write_bytes(
-        run_dir / "manifest.json", (json.dumps(manifest, indent=2, sort_keys=True) + "\n").encode()
-    )
+    write_bytes(run_dir / "manifest.json", (json.dumps(manifest, indent=2, sort_keys=True) + "\n").encode())
 
 
 # --- one chunk -------------------------------------------------------------------------------------
@@ -246,8 +218,8 @@ def prepare_run(
         "spec_file": spec.source,
         "policy": policy,
         "n_mazes": len(table),
-        "versions": _versions(),
-        "git_commit": _git_commit(),
+        "versions": package_versions(_PACKAGES),
+        "git_commit": git_commit(),
         "started_at": _now(),
         "ended_at": None,
         "status": "running",

@@ -23,14 +23,13 @@ import os
 import re
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
 
 from mazeprobe.agents.scripted import BUILTIN_AGENTS
 from mazeprobe.errors import MazeprobeError
 from mazeprobe.experiments.rollout import RolloutSettings
 from mazeprobe.maze.placement import PLACEMENT_HELP
 from mazeprobe.maze.sampling import SampleSpec, parse_sizes
-from mazeprobe.yamlio import KeyPath, SpecError, YamlDoc, load_yaml
+from mazeprobe.yamlio import Checker, YamlDoc, describe_value, load_yaml
 
 NAME_PATTERN = r"[A-Za-z0-9][A-Za-z0-9._-]*"
 ACTIVATION_MOMENTS = ("decision_square",)
@@ -86,59 +85,6 @@ class ExperimentSpec:
         return hashlib.sha256(text.encode()).hexdigest()
 
 
-class _Checker:
-    """Collects every problem in the document before raising one error that lists them all."""
-
-    def __init__(self, doc: YamlDoc) -> None:
-        self.doc = doc
-        self.problems: list[str] = []
-
-    def fail(self, key_path: KeyPath, message: str) -> None:
-        self.problems.append(str(self.doc.error(key_path, message)))
-
-    def mapping(self, value: Any, key_path: KeyPath, allowed: dict[str, str], required: tuple = ()) -> dict:
-        if value is None:
-            value = {}
-        if not isinstance(value, dict):
-            self.fail(key_path, f"must be a mapping with keys {', '.join(allowed)}; got {_kind(value)}")
-            return {}
-        for key in value:
-            if key not in allowed:
-                self.fail((*key_path, key), f"unknown key; allowed: {', '.join(allowed)}")
-        for key in required:
-            if key not in value:
-                self.fail(key_path, f"missing required key {key!r} ({allowed[key]})")
-        return value
-
-    def integer(self, value: Any, key_path: KeyPath, low: int | None = None, high: int | None = None):
-        if isinstance(value, bool) or not isinstance(value, int):
-            self.fail(key_path, f"must be an integer; got {_kind(value)}")
-            return None
-        if (low is not None and value < low) or (high is not None and value > high):
-            bounds = f">= {low}" if high is None else f"between {low} and {high}"
-            self.fail(key_path, f"must be {bounds}; got {value}")
-            return None
-        return value
-
-    def boolean(self, value: Any, key_path: KeyPath) -> bool:
-        if not isinstance(value, bool):
-            self.fail(key_path, f"must be true or false; got {_kind(value)}")
-            return False
-        return value
-
-    def choice(self, value: Any, key_path: KeyPath, allowed: tuple[str, ...]) -> str | None:
-        if value not in allowed:
-            self.fail(key_path, f"must be one of {', '.join(allowed)}; got {value!r}")
-            return None
-        return value
-
-
-def _kind(value: Any) -> str:
-    return (
-        f"{type(value).__name__} {value!r}" if not isinstance(value, (dict, list)) else type(value).__name__
-    )
-
-
 _TOP = {
     "name": "the run's name: data/runs/<name>/",
     "policy": "builtin or checkpoint",
@@ -174,27 +120,27 @@ _ACTIVATIONS = {"layers": "activation names", "at": "decision_square", "dtype": 
 
 def parse_spec(doc: YamlDoc) -> ExperimentSpec:
     """Validate a parsed YAML document into an ExperimentSpec; raises SpecError listing every problem."""
-    c = _Checker(doc)
-    top = c.mapping(doc.data, (), _TOP, required=("name", "policy", "mazes"))
+    c = Checker(doc)
+    top = c.mapping(doc.data, (), _TOP, required=("name", "policy", "mazes"), none_ok=True)
     name = top.get("name")
     if "name" in top and (not isinstance(name, str) or not re.fullmatch(NAME_PATTERN, name)):
         c.fail(("name",), f"must be letters, digits, '.', '_' or '-' (a folder name); got {name!r}")
 
-    pol = c.mapping(top.get("policy"), ("policy",), _POLICY)
+    pol = c.mapping(top.get("policy"), ("policy",), _POLICY, none_ok="policy" not in top)
     if "policy" in top and ("builtin" in pol) == ("checkpoint" in pol):
         c.fail(("policy",), "give exactly one of builtin or checkpoint")
     if "builtin" in pol:
         c.choice(pol["builtin"], ("policy", "builtin"), BUILTIN_AGENTS)
     if "checkpoint" in pol and not isinstance(pol["checkpoint"], str):
-        c.fail(("policy", "checkpoint"), f"must be a path; got {_kind(pol['checkpoint'])}")
+        c.fail(("policy", "checkpoint"), f"must be a path; got {describe_value(pol['checkpoint'])}")
     if "params" in pol and not isinstance(pol["params"], dict):
-        c.fail(("policy", "params"), f"must be a mapping; got {_kind(pol['params'])}")
+        c.fail(("policy", "params"), f"must be a mapping; got {describe_value(pol['params'])}")
     if "params" in pol and "checkpoint" in pol:
         c.fail(("policy", "params"), "params apply to built-in agents only")
     if "device" in pol:
         c.choice(pol["device"], ("policy", "device"), ("cpu", "cuda"))
 
-    mz = c.mapping(top.get("mazes"), ("mazes",), _MAZES, required=("n",))
+    mz = c.mapping(top.get("mazes"), ("mazes",), _MAZES, required=("n",), none_ok="mazes" not in top)
     for key in ("n",):
         if key in mz:
             c.integer(mz[key], ("mazes", key), 1)
@@ -213,7 +159,7 @@ def parse_spec(doc: YamlDoc) -> ExperimentSpec:
         except MazeprobeError as exc:
             c.fail(("mazes", "sizes"), str(exc))
 
-    ro = c.mapping(top.get("rollouts"), ("rollouts",), _ROLLOUTS)
+    ro = c.mapping(top.get("rollouts"), ("rollouts",), _ROLLOUTS, none_ok=True)
     if "per_maze" in ro:
         c.integer(ro["per_maze"], ("rollouts", "per_maze"), 1)
     if "max_steps" in ro:
@@ -225,7 +171,7 @@ def parse_spec(doc: YamlDoc) -> ExperimentSpec:
     if "chunk_mazes" in ro:
         c.integer(ro["chunk_mazes"], ("rollouts", "chunk_mazes"), 1)
 
-    rec = c.mapping(top.get("record"), ("record",), _RECORD)
+    rec = c.mapping(top.get("record"), ("record",), _RECORD, none_ok=True)
     if "decision_square_probs" in rec:
         c.boolean(rec["decision_square_probs"], ("record", "decision_square_probs"))
     acts = None
@@ -256,8 +202,7 @@ def parse_spec(doc: YamlDoc) -> ExperimentSpec:
             )
         except MazeprobeError as exc:
             c.fail(("mazes",), str(exc))
-    if c.problems:
-        raise SpecError("\n".join(c.problems))
+    c.raise_if_any()
 
     if acts is not None and "checkpoint" in pol:
         _check_layer_names(doc, acts[0])

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import os
 import time
-from importlib import metadata
 
 import numpy as np
 import pandas as pd
 from threadpoolctl import threadpool_limits
 
 from mazeprobe.errors import UsageError
+from mazeprobe.provenance import package_versions
 from mazeprobe.stats.data import INPUT_ATTR, load_input, prepare
 from mazeprobe.stats.errors import FitError
 from mazeprobe.stats.models import MODELS
@@ -18,16 +18,6 @@ from mazeprobe.stats.plan import AnalysisPlan, load_plan
 from mazeprobe.stats.result import FitResult, write_outputs
 
 _PACKAGES = ("mazeprobe", "statsmodels", "scikit-learn", "scipy", "numpy", "pandas")
-
-
-def _versions() -> dict[str, str | None]:
-    out: dict[str, str | None] = {}
-    for name in _PACKAGES:
-        try:
-            out[name] = metadata.version(name)
-        except metadata.PackageNotFoundError:
-            out[name] = None
-    return out
 
 
 def fit_plan(data: pd.DataFrame, plan: AnalysisPlan, jobs: int = 1) -> FitResult:
@@ -69,7 +59,7 @@ def fit_plan(data: pd.DataFrame, plan: AnalysisPlan, jobs: int = 1) -> FitResult
         models=models,
         input=dict(data.attrs.get(INPUT_ATTR, {})),
         warnings=list(prepared.warnings),
-        versions=_versions(),
+        versions=package_versions(_PACKAGES),
         seconds=time.perf_counter() - start,
     )
 

@@ -20,7 +20,6 @@ is reported as `file:line:col: key.path: what is wrong`; nothing is fitted until
 
 from __future__ import annotations
 
-import difflib
 import hashlib
 import json
 import os
@@ -30,7 +29,7 @@ from pathlib import Path
 from typing import Any
 
 from mazeprobe.maze.features import REGISTRY
-from mazeprobe.yamlio import KeyPath, SpecError, YamlDoc, load_yaml
+from mazeprobe.yamlio import Checker, KeyPath, YamlDoc, describe_value, load_yaml, suggest
 
 NAME_PATTERN = r"[A-Za-z0-9][A-Za-z0-9._-]*"
 
@@ -154,60 +153,6 @@ class AnalysisPlan:
 # --- validation ----------------------------------------------------------------------------------
 
 
-def _kind(value: Any) -> str:
-    return (
-        f"{type(value).__name__} {value!r}" if not isinstance(value, (dict, list)) else type(value).__name__
-    )
-
-
-class _Checker:
-    """Collects every problem in the document before raising one error that lists them all."""
-
-    def __init__(self, doc: YamlDoc) -> None:
-        self.doc = doc
-        self.problems: list[str] = []
-
-    def fail(self, key_path: KeyPath, message: str) -> None:
-        self.problems.append(str(self.doc.error(key_path, message)))
-
-    def mapping(self, value: Any, key_path: KeyPath, allowed: dict[str, str], required: tuple = ()) -> dict:
-        if not isinstance(value, dict):
-            self.fail(key_path, f"must be a mapping with keys {', '.join(allowed)}; got {_kind(value)}")
-            return {}
-        for key in value:
-            if key not in allowed:
-                hint = _suggest(str(key), allowed)
-                self.fail((*key_path, key), f"unknown key{hint}; allowed: {', '.join(allowed)}")
-        for key in required:
-            if key not in value:
-                self.fail(key_path, f"missing required key {key!r} ({allowed[key]})")
-        return value
-
-    def integer(self, value: Any, key_path: KeyPath, low: int) -> int | None:
-        if isinstance(value, bool) or not isinstance(value, int):
-            self.fail(key_path, f"must be an integer; got {_kind(value)}")
-            return None
-        if value < low:
-            self.fail(key_path, f"must be >= {low}; got {value}")
-            return None
-        return value
-
-    def number(self, value: Any, key_path: KeyPath, low: float, high: float | None, what: str):
-        """A number in the open interval (low, high); `what` describes the bounds for the message."""
-        if isinstance(value, bool) or not isinstance(value, (int, float)):
-            self.fail(key_path, f"must be a number; got {_kind(value)}")
-            return None
-        if not (value > low and (high is None or value < high)):
-            self.fail(key_path, f"must be {what}; got {value}")
-            return None
-        return float(value)
-
-
-def _suggest(name: str, known) -> str:
-    close = difflib.get_close_matches(name, list(known), n=1)
-    return f" (did you mean {close[0]!r}?)" if close else ""
-
-
 _TOP = {
     "name": "the plan's name",
     "description": "free text",
@@ -244,11 +189,11 @@ def _scalar_ok(kind: str, value: Any) -> bool:
     return isinstance(value, str)
 
 
-def _parse_filter(c: _Checker, raw: Any) -> tuple[Filter, ...]:
+def _parse_filter(c: Checker, raw: Any) -> tuple[Filter, ...]:
     if raw is None:
         return ()
     if not isinstance(raw, dict):
-        c.fail(("filter",), f"must be a mapping {{column: value}}; got {_kind(raw)}")
+        c.fail(("filter",), f"must be a mapping {{column: value}}; got {describe_value(raw)}")
         return ()
     columns = filter_columns()
     out = []
@@ -258,7 +203,7 @@ def _parse_filter(c: _Checker, raw: Any) -> tuple[Filter, ...]:
         if col not in columns:
             c.fail(
                 kp,
-                f"unknown column{_suggest(col, columns)}; a filter may name a maze feature "
+                f"unknown column{suggest(col, columns)}; a filter may name a maze feature "
                 "(mazeprobe features --list) or a run column (" + ", ".join(_RUN_COLUMNS) + ")",
             )
             continue
@@ -269,7 +214,7 @@ def _parse_filter(c: _Checker, raw: Any) -> tuple[Filter, ...]:
                 c.fail(kp, "an empty list keeps no rows")
             for i, v in enumerate(value):
                 if not _scalar_ok(kind, v):
-                    c.fail((*kp, i), f"must be {expect} ({col} is {kind}); got {_kind(v)}")
+                    c.fail((*kp, i), f"must be {expect} ({col} is {kind}); got {describe_value(v)}")
             out.append(Filter(col, "in", tuple(value)))
         elif isinstance(value, dict):
             if kind not in ("int", "float"):
@@ -280,7 +225,7 @@ def _parse_filter(c: _Checker, raw: Any) -> tuple[Filter, ...]:
             for key in ("min", "max"):
                 v = value.get(key)
                 if v is not None and not _scalar_ok("float", v):
-                    c.fail((*kp, key), f"must be a number; got {_kind(v)}")
+                    c.fail((*kp, key), f"must be a number; got {describe_value(v)}")
                 bounds.append(v)
             if not value:
                 c.fail(kp, "give min, max or both")
@@ -298,25 +243,25 @@ def _parse_filter(c: _Checker, raw: Any) -> tuple[Filter, ...]:
                 c.fail(
                     kp,
                     f"must be {expect} ({col} is {kind}), a list of them, or {{min, max}}; "
-                    f"got {_kind(value)}",
+                    f"got {describe_value(value)}",
                 )
             out.append(Filter(col, "eq", value))
     return tuple(out)
 
 
-def _parse_features(c: _Checker, raw: Any) -> tuple[str, ...]:
+def _parse_features(c: Checker, raw: Any) -> tuple[str, ...]:
     if not isinstance(raw, list) or not raw:
-        c.fail(("features",), f"must be a non-empty list of feature names; got {_kind(raw)}")
+        c.fail(("features",), f"must be a non-empty list of feature names; got {describe_value(raw)}")
         return ()
     seen: set[str] = set()
     for i, name in enumerate(raw):
         kp = ("features", i)
         if not isinstance(name, str):
-            c.fail(kp, f"must be a feature name; got {_kind(name)}")
+            c.fail(kp, f"must be a feature name; got {describe_value(name)}")
         elif name not in REGISTRY:
             c.fail(
                 kp,
-                f"unknown feature {name!r}{_suggest(name, REGISTRY)}; "
+                f"unknown feature {name!r}{suggest(name, REGISTRY)}; "
                 "`mazeprobe features --list` prints the known ones",
             )
         elif REGISTRY[name].kind == "str":
@@ -328,10 +273,10 @@ def _parse_features(c: _Checker, raw: Any) -> tuple[str, ...]:
     return tuple(x for x in raw if isinstance(x, str))
 
 
-def _parse_models(c: _Checker, raw: Any, outcome: str | None, n_features: int) -> list[tuple[dict, int]]:
+def _parse_models(c: Checker, raw: Any, outcome: str | None, n_features: int) -> list[tuple[dict, int]]:
     """Checked model entries as (settings, index in the list)."""
     if not isinstance(raw, list) or not raw:
-        c.fail(("models",), f"must be a non-empty list of {{kind: ...}}; got {_kind(raw)}")
+        c.fail(("models",), f"must be a non-empty list of {{kind: ...}}; got {describe_value(raw)}")
         return []
     out = []
     keys: dict[str, int] = {}
@@ -340,7 +285,7 @@ def _parse_models(c: _Checker, raw: Any, outcome: str | None, n_features: int) -
         if isinstance(entry, str):
             entry = {"kind": entry}  # `- vif` is short for `- {kind: vif}`
         if not isinstance(entry, dict):
-            c.fail(kp, f"must be a mapping {{kind: ...}} or a kind name; got {_kind(entry)}")
+            c.fail(kp, f"must be a mapping {{kind: ...}} or a kind name; got {describe_value(entry)}")
             continue
         kind = entry.get("kind")
         if "kind" not in entry:
@@ -349,7 +294,7 @@ def _parse_models(c: _Checker, raw: Any, outcome: str | None, n_features: int) -
         if kind not in MODEL_KINDS:
             c.fail(
                 (*kp, "kind"),
-                f"unknown model kind {kind!r}{_suggest(str(kind), MODEL_KINDS)}; "
+                f"unknown model kind {kind!r}{suggest(str(kind), MODEL_KINDS)}; "
                 f"known kinds: {', '.join(MODEL_KINDS)}",
             )
             continue
@@ -358,7 +303,7 @@ def _parse_models(c: _Checker, raw: Any, outcome: str | None, n_features: int) -
             if key not in allowed:
                 c.fail(
                     (*kp, key),
-                    f"unknown key for a {kind} model{_suggest(str(key), allowed)}; "
+                    f"unknown key for a {kind} model{suggest(str(key), allowed)}; "
                     f"allowed: {', '.join(allowed)}",
                 )
         name = entry.get("name", "")
@@ -394,19 +339,19 @@ def _parse_models(c: _Checker, raw: Any, outcome: str | None, n_features: int) -
 
 def parse_plan(doc: YamlDoc) -> AnalysisPlan:
     """Validate a parsed YAML document into an AnalysisPlan; raises SpecError listing every problem."""
-    c = _Checker(doc)
+    c = Checker(doc)
     top = c.mapping(doc.data, (), _TOP, required=("name", "outcome", "features", "models"))
     name = top.get("name")
     if "name" in top and (not isinstance(name, str) or not re.fullmatch(NAME_PATTERN, name)):
         c.fail(("name",), f"must be letters, digits, '.', '_' or '-'; got {name!r}")
     description = top.get("description", "")
     if not isinstance(description, str):
-        c.fail(("description",), f"must be text; got {_kind(description)}")
+        c.fail(("description",), f"must be text; got {describe_value(description)}")
     outcome = top.get("outcome")
     if "outcome" in top and outcome not in OUTCOMES:
         c.fail(
             ("outcome",),
-            f"unknown outcome {outcome!r}{_suggest(str(outcome), OUTCOMES)}; one of {', '.join(OUTCOMES)}",
+            f"unknown outcome {outcome!r}{suggest(str(outcome), OUTCOMES)}; one of {', '.join(OUTCOMES)}",
         )
     filters = _parse_filter(c, top.get("filter"))
     features = _parse_features(c, top["features"]) if "features" in top else ()
@@ -414,13 +359,12 @@ def parse_plan(doc: YamlDoc) -> AnalysisPlan:
         c.fail(("features",), f"the outcome {outcome} cannot also be a feature")
     standardize = top.get("standardize", True)
     if not isinstance(standardize, bool):
-        c.fail(("standardize",), f"must be true or false; got {_kind(standardize)}")
+        c.fail(("standardize",), f"must be true or false; got {describe_value(standardize)}")
     seed = top.get("seed", 0)
     if "seed" in top:
         c.integer(seed, ("seed",), 0)
     entries = _parse_models(c, top["models"], outcome, len(features)) if "models" in top else []
-    if c.problems:
-        raise SpecError("\n".join(c.problems))
+    c.raise_if_any()
 
     # single and drop-one score on the same splits as l1-logit unless they say otherwise
     l1 = next((e for e, _ in entries if e["kind"] == "l1-logit"), {})
