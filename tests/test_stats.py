@@ -480,3 +480,24 @@ def test_fits_are_repeatable(shipped_result):
     again = fit_plan(frame, plan)
     for key, m in result.models.items():
         pd.testing.assert_frame_equal(m.table, again.models[key].table)
+
+
+def test_noisy_cheese_distance_predicts_success_but_not_the_one_step_measure(tmp_path):
+    """Longer chains of stochastic moves: with per-step noise the decision-square-to-cheese step
+    distance predicts got_cheese, yet the one-step measure p_cheese_at_dsq does not depend on it once
+    the Euclidean distance is controlled for."""
+    spec_file = tmp_path / "noisy.yaml"
+    spec_file.write_text(
+        "name: noisy\npolicy: {builtin: noisy-cheese, params: {p: 0.6}}\n"
+        "mazes: {n: 2000, seed: 8, require_decision_square: true, exclude_cheese_top_right: 5}\n"
+        "rollouts: {per_maze: 1, max_steps: 120, seed: 1, chunk_mazes: 1000}\n"
+        "record: {decision_square_probs: true}\n"
+    )
+    data = load_input(run_experiment(load_spec(spec_file), tmp_path / "runs"))
+    features = ["steps_between_cheese_decision_square", "euc_dist_cheese_decision_square"]
+    behaviour = fit_plan(data, make_plan("b", "got_cheese", features, [{"kind": "logit"}])).to_json()
+    steps = behaviour["models"]["logit"]["features"]["steps_between_cheese_decision_square"]
+    assert steps["coef"] < 0 and steps["p"] < 0.001
+    one_step = fit_plan(data, make_plan("p", "p_cheese_at_dsq", features, [{"kind": "logit"}])).to_json()
+    steps = one_step["models"]["logit"]["features"]["steps_between_cheese_decision_square"]
+    assert steps["p"] > 0.05 and abs(steps["coef"]) < 1e-6
