@@ -501,3 +501,5 @@ def test_noisy_cheese_distance_predicts_success_but_not_the_one_step_measure(tmp
     one_step = fit_plan(data, make_plan("p", "p_cheese_at_dsq", features, [{"kind": "logit"}])).to_json()
     steps = one_step["models"]["logit"]["features"]["steps_between_cheese_decision_square"]
     assert steps["p"] > 0.05 and abs(steps["coef"]) < 1e-6
+    # the agent's one-step probability is the same everywhere: the fit says so rather than staying silent
+    assert any("is constant" in w for w in one_step["models"]["logit"]["warnings"])

@@ -359,6 +359,12 @@ def fit_logit(data: AnalysisData, spec: ModelSpec) -> ModelResult:
             f"{data.outcome} is a probability: a fractional logit (quasi-likelihood); "
             "llf, AIC, BIC and pseudo_r2 are quasi-likelihood values"
         )
+        spread = float(np.std(data.y))
+        if spread < 1e-9:
+            result.warnings.append(
+                f"{data.outcome} is constant (sd {spread:.1e}, value {float(np.mean(data.y)):.6g}): "
+                "every coefficient is 0 by construction and says nothing about the features"
+            )
     return result
 
 
