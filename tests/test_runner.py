@@ -146,18 +146,8 @@ def test_network_decision_square_probs_and_activations(roller, dsq_mazes, tmp_pa
 
 
 def _dsq_obs(roller, states, table):
-    from mazeprobe.maze.env import set_state_at
-
-    out = []
-    for start in range(0, len(states), roller.num_envs):
-        batch = list(range(start, min(start + roller.num_envs, len(states))))
-        for slot, i in enumerate(batch):
-            row = table.iloc[i]
-            set_state_at(
-                roller.env, slot, states[i].with_mouse(int(row.dsq_row), int(row.dsq_col)).to_bytes()
-            )
-        out.append(roller.env.observe()[1]["rgb"][: len(batch)].copy())
-    return np.concatenate(out)
+    dsq = zip(table["dsq_row"].astype(int), table["dsq_col"].astype(int), strict=True)
+    return roller.render([state.with_mouse(r, c) for state, (r, c) in zip(states, dsq, strict=True)])
 
 
 SPEC = """\
@@ -203,12 +193,7 @@ def test_network_run_directory_end_to_end(tmp_path):
     maze = pd.read_parquet(run_dir / "mazes.parquet")
     row = maze[maze["seed"] == first.seed]
     state = start_states(row.reset_index(drop=True), roller.loader)[0]
-    from mazeprobe.maze.env import set_state_at
-
-    set_state_at(
-        roller.env, 0, state.with_mouse(int(row.dsq_row.iloc[0]), int(row.dsq_col.iloc[0])).to_bytes()
-    )
-    obs = roller.env.observe()[1]["rgb"][:1]
+    obs = roller.render([state.with_mouse(int(row.dsq_row.iloc[0]), int(row.dsq_col.iloc[0]))])
     policy = NetworkPolicy.from_checkpoint(str(ckpt))
     _, cache = policy.action_probs_and_cache(obs, ["embedder.block2.res1.resadd_out"])
     np.testing.assert_allclose(

@@ -171,6 +171,17 @@ class Roller:
                 load(slot)
         return pd.DataFrame([results[j] for j in range(len(jobs))])
 
+    def render(self, states: Sequence[MazeState]) -> np.ndarray:
+        """The observation each state shows, (N, 64, 64, 3) uint8, loading the states into the slots
+        a batch at a time."""
+        parts = []
+        for start in range(0, len(states), self.num_envs):
+            batch = states[start : start + self.num_envs]
+            for slot, state in enumerate(batch):
+                set_state_at(self.env, slot, state.to_bytes())
+            parts.append(self.env.observe()[1]["rgb"][: len(batch)].copy())
+        return np.concatenate(parts) if parts else np.zeros((0, 64, 64, 3), dtype=np.uint8)
+
     def decision_square_view(
         self, policy: Policy, mazes: MazeBatch, states: Sequence[MazeState], layers: Sequence[str] = ()
     ) -> tuple[pd.DataFrame, dict[str, np.ndarray]]:
@@ -201,11 +212,7 @@ class Roller:
         policy.prepare(mazes)
         for start in range(0, len(idx), self.num_envs):
             batch = idx[start : start + self.num_envs]
-            obs = None
-            if policy.reads_pixels:
-                for slot, m in enumerate(batch):
-                    set_state_at(self.env, slot, states[m].with_mouse(*dsq[m]).to_bytes())
-                obs = self.env.observe()[1]["rgb"][: len(batch)]
+            obs = self.render([states[m].with_mouse(*dsq[m]) for m in batch]) if policy.reads_pixels else None
             if layers:
                 probs, cache = policy.action_probs_and_cache(obs, list(layers))
                 for name in layers:

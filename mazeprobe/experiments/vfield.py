@@ -11,7 +11,6 @@ import pandas as pd
 
 from mazeprobe.agents.base import GROUP_MATRIX, Policy
 from mazeprobe.experiments.rollout import Roller, maze_batch, start_states
-from mazeprobe.maze.env import set_state_at
 from mazeprobe.maze.geometry import WALL
 
 
@@ -26,19 +25,19 @@ def vector_field(policy: Policy, maze_row: pd.DataFrame, roller: Roller) -> pd.D
     cheese = state.cheese
     cells = [(r, c) for r in range(n) for c in range(n) if grid[r, c] != WALL and (r, c) != cheese]
     policy.prepare(mazes)
-    rows = []
-    for start in range(0, len(cells), roller.num_envs):
-        batch = cells[start : start + roller.num_envs]
-        for slot, (r, c) in enumerate(batch):
-            set_state_at(roller.env, slot, state.with_mouse(r, c).to_bytes())
-        obs = roller.env.observe()[1]["rgb"][: len(batch)]
-        positions = np.array(batch, dtype=np.int64)
-        groups = policy.action_probs(obs, np.zeros(len(batch), dtype=np.int64), positions) @ GROUP_MATRIX
-        rows.append(pd.DataFrame({
-            "row": positions[:, 0], "col": positions[:, 1],
-            "p_up": groups[:, 0], "p_down": groups[:, 1], "p_left": groups[:, 2], "p_right": groups[:, 3],
-        }))
-    return pd.concat(rows, ignore_index=True)
+    positions = np.array(cells, dtype=np.int64).reshape(-1, 2)
+    obs = roller.render([state.with_mouse(r, c) for r, c in cells]) if policy.reads_pixels else None
+    groups = policy.action_probs(obs, np.zeros(len(cells), dtype=np.int64), positions) @ GROUP_MATRIX
+    return pd.DataFrame(
+        {
+            "row": positions[:, 0],
+            "col": positions[:, 1],
+            "p_up": groups[:, 0],
+            "p_down": groups[:, 1],
+            "p_left": groups[:, 2],
+            "p_right": groups[:, 3],
+        }
+    )
 
 
 def vector_field_png(field: pd.DataFrame, maze_row: pd.DataFrame, path, cell: int = 24):

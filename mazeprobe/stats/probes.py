@@ -767,7 +767,6 @@ def decision_square_observations(mazes: pd.DataFrame, num_envs: int = 32) -> np.
     """The 64x64 observations (N, 64, 64, 3) uint8 with the mouse on each maze's decision square, in
     table order: what a run's network saw when its decision-square activations were recorded."""
     from mazeprobe.experiments.rollout import Roller, start_states
-    from mazeprobe.maze.env import set_state_at
 
     need = ["seed", "cheese_row", "cheese_col", "dsq_row", "dsq_col"]
     lacking = [c for c in need if c not in mazes.columns]
@@ -783,13 +782,7 @@ def decision_square_observations(mazes: pd.DataFrame, num_envs: int = 32) -> np.
     roller = Roller(_check_int(num_envs, "num_envs", 1))
     states = start_states(table, roller.loader)
     dsq = table[["dsq_row", "dsq_col"]].to_numpy(np.int64)
-    parts = []
-    for start in range(0, len(table), roller.num_envs):
-        batch = range(start, min(start + roller.num_envs, len(table)))
-        for slot, m in enumerate(batch):
-            set_state_at(roller.env, slot, states[m].with_mouse(*dsq[m]).to_bytes())
-        parts.append(roller.env.observe()[1]["rgb"][: len(batch)].copy())
-    return np.concatenate(parts) if parts else np.zeros((0, OBS_SIZE, OBS_SIZE, 3), np.uint8)
+    return roller.render([state.with_mouse(*dsq[m]) for m, state in enumerate(states)])
 
 
 def _run_scale(run_dir: Path, layer: str, shape: tuple[int, ...]) -> int:
