@@ -284,10 +284,16 @@ def write_mazes(frame: pd.DataFrame, path: str | os.PathLike, spec: SampleSpec |
     return path
 
 
+def arrow_to_frame(table: pa.Table) -> pd.DataFrame:
+    """Arrow -> pandas keeping null apart from 0 / false: ints, bools and strings become pandas'
+    nullable types (Int64, boolean, string)."""
+    nullable = {pa.int64(): pd.Int64Dtype(), pa.bool_(): pd.BooleanDtype(), pa.string(): pd.StringDtype()}
+    return table.to_pandas(types_mapper=nullable.get)
+
+
 def read_mazes(path: str | os.PathLike) -> pd.DataFrame:
     """Read a maze table; `grid` comes back as int8 arrays, nullable columns as pandas nullable types."""
     table = pq.read_table(path)
-    nullable = {pa.int64(): pd.Int64Dtype(), pa.bool_(): pd.BooleanDtype(), pa.string(): pd.StringDtype()}
-    frame = table.to_pandas(types_mapper=nullable.get)
+    frame = arrow_to_frame(table)
     frame["grid"] = [np.asarray(g, dtype=np.int8) for g in frame["grid"]]
     return frame

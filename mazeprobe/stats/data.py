@@ -18,6 +18,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from mazeprobe.errors import UsageError
+from mazeprobe.maze.sampling import arrow_to_frame
 from mazeprobe.stats.errors import FitError
 from mazeprobe.stats.plan import AnalysisPlan, Filter
 
@@ -62,9 +63,7 @@ def load_input(path: str | os.PathLike) -> pd.DataFrame:
         raise UsageError(f"{path}: not a run directory or a Parquet table ({exc})") from None
     if "grid" in table.column_names:
         table = table.drop(["grid"])  # maze layouts: large and never a regressor
-    # the nullable pandas types keep "undefined" (null) apart from 0 / false, as read_mazes does
-    nullable = {pa.int64(): pd.Int64Dtype(), pa.bool_(): pd.BooleanDtype(), pa.string(): pd.StringDtype()}
-    frame = table.to_pandas(types_mapper=nullable.get)
+    frame = arrow_to_frame(table)  # null stays apart from 0 / false, as in read_mazes
     frame.attrs[INPUT_ATTR] = {"kind": "table", "path": str(path.resolve()), "sha256": _sha256(path)}
     return frame
 
