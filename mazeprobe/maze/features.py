@@ -162,6 +162,16 @@ def cheese_quadrant(g: Geometry) -> np.ndarray:
     return np.where(ok, out, None)
 
 
+@feature("float")
+def euc_dist_cheese_top_right_quadrant(g: Geometry) -> np.ndarray:
+    """Euclidean distance from the cheese to the nearest cell of the top-right quadrant (row >= n//2
+    and col >= n//2, walls included); 0 when the cheese lies in it."""
+    r, c, ok = _cheese(g)
+    half = g.sizes // 2
+    # the nearest point of an axis-aligned square region: clamp each coordinate into it
+    return _euclid(np.maximum(half - r, 0), np.maximum(half - c, 0), 0, 0, ok)
+
+
 @feature("int")
 def steps_between_mouse_cheese(g: Geometry) -> np.ndarray:
     """Steps on the shortest path from the mouse to the cheese."""

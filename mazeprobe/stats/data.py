@@ -246,7 +246,9 @@ def prepare(frame: pd.DataFrame, plan: AnalysisPlan) -> AnalysisData:
             f"plan {plan.name}: too few {unit}: {len(y)} left after the filter and null "
             f"handling (need at least {MIN_ROWS})"
         )
-    if plan.outcome_kind == "binary":
+    # a rate is estimated honestly even at 0 or 1 (the agent never gets the cheese); the regressions
+    # need both outcome classes
+    if plan.outcome_kind == "binary" and any(m.kind != "rate" for m in plan.models):
         pos = int(y.sum())
         if min(pos, len(y) - pos) < MIN_PER_CLASS:
             raise FitError(

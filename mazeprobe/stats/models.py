@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 import statsmodels.api as sm
-from scipy.stats import rankdata
+from scipy.stats import norm, rankdata
 from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import GroupShuffleSplit, StratifiedShuffleSplit
 from statsmodels.stats.outliers_influence import variance_inflation_factor
@@ -596,6 +596,54 @@ def fit_vif(data: AnalysisData, spec: ModelSpec) -> ModelResult:
     return result
 
 
+def wilson_interval(rate: float, n: float, z: float) -> tuple[float, float]:
+    """Wilson's score interval for a binomial proportion `rate` out of `n` (n may be an effective,
+    non-integer sample size); it stays inside [0, 1] and is sensible at rates of 0 and 1."""
+    denom = 1 + z * z / n
+    centre = (rate + z * z / (2 * n)) / denom
+    half = z / denom * np.sqrt(rate * (1 - rate) / n + z * z / (4 * n * n))
+    # exactly 0 (1) at a rate of 0 (1), which rounding in centre - half would miss
+    low = 0.0 if rate <= 0 else max(0.0, centre - half)
+    high = 1.0 if rate >= 1 else min(1.0, centre + half)
+    return float(low), float(high)
+
+
+def fit_rate(data: AnalysisData, spec: ModelSpec) -> ModelResult:
+    """The outcome's mean over the analysed rows with a (1 - alpha) interval.
+
+    Binary outcome: Wilson's score interval; when mazes repeat (several rollouts each) the sample size
+    is divided by the design effect (the cluster-robust variance of the mean over the binomial one), as
+    episodes of one maze are not independent. Probability outcome (one row per maze): a normal interval
+    on the mean, clipped to [0, 1]. The features are not used.
+    """
+    alpha = spec.alpha if spec.alpha is not None else 0.05
+    z = float(norm.ppf(1 - alpha / 2))
+    y, n = data.y, data.n
+    rate = float(y.mean())
+    stats: dict = {"rate": rate}
+    if data.outcome_kind == "binary":
+        deff = 1.0
+        naive = rate * (1 - rate) / n
+        if data.repeated and naive > 0:
+            _, inverse = np.unique(data.groups, return_inverse=True)
+            sums = np.bincount(inverse, weights=y - rate)
+            deff = max(1.0, float((sums**2).sum() / n**2 / naive))
+        low, high = wilson_interval(rate, n / deff, z)
+        stats |= {
+            "ci_low": low,
+            "ci_high": high,
+            "successes": int(y.sum()),
+            "n_effective": n / deff,
+            "design_effect": deff,
+            "interval": "Wilson" + (", n divided by the design effect" if deff > 1 else ""),
+        }
+    else:
+        half = z * float(y.std(ddof=1)) / np.sqrt(n)
+        stats |= {"ci_low": max(0.0, rate - half), "ci_high": min(1.0, rate + half), "interval": "normal"}
+    stats |= {"alpha": alpha, "n": n, "n_clusters": data.n_clusters}
+    return ModelResult("rate", spec.key, stats, pd.DataFrame(index=pd.Index([], dtype=object)))
+
+
 def _need_binary(data: AnalysisData, spec: ModelSpec) -> None:
     if data.outcome_kind != "binary":
         raise FitError(f"{spec.kind} needs a binary outcome; {data.outcome} is a probability")
@@ -608,4 +656,5 @@ MODELS: dict[str, Callable[[AnalysisData, ModelSpec], ModelResult]] = {
     "drop-one": fit_drop_one,
     "sign-stability": fit_sign_stability,
     "vif": fit_vif,
+    "rate": fit_rate,
 }

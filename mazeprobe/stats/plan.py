@@ -13,7 +13,9 @@
       - {kind: drop-one}
       - {kind: sign-stability, subsets: 200}
       - {kind: vif}
+      - {kind: rate}                                        # the outcome's rate, with an interval
 
+A plan whose models are all `rate` may leave `features` empty (a rate reads no feature).
 A filter value is a scalar (equality), a list (any of) or {min, max} (inclusive range). Every problem
 is reported as `file:line:col: key.path: what is wrong`; nothing is fitted until the plan is valid.
 """
@@ -60,6 +62,7 @@ MODEL_KINDS: dict[str, str] = {
     "drop-one": "accuracy and AUC lost when each feature is dropped from the full set",
     "sign-stability": "how often each coefficient's sign flips over random feature subsets",
     "vif": "variance inflation factors and the correlation matrix",
+    "rate": "the outcome's mean with a 95% interval (Wilson for a binary outcome)",
 }
 BINARY_ONLY = ("l1-logit", "single", "drop-one")
 COV_TYPES = ("auto", "nonrobust", "cluster", "HC0", "HC1", "HC2", "HC3")
@@ -79,7 +82,7 @@ class ModelSpec:
     name: str = ""
     """Key of the model in the results; the kind unless given (needed to list a kind twice)."""
     alpha: float | None = None
-    """logit: 1 - confidence level of the intervals (0.05)."""
+    """logit, rate: 1 - confidence level of the intervals (0.05)."""
     cov_type: str | None = None
     """logit: auto (clustered by maze seed when seeds repeat, else nonrobust; HC0 for a fractional
     logit), or a statsmodels cov_type: nonrobust, cluster, HC0..HC3."""
@@ -170,6 +173,7 @@ _MODEL_KEYS: dict[str, dict[str, str]] = {
     "drop-one": {"C": "> 0", "splits": "integer >= 1", "test_size": "0 < test_size < 1"},
     "sign-stability": {"subsets": "integer >= 1"},
     "vif": {},
+    "rate": {"alpha": "0 < alpha < 1"},
 }
 _COMMON_MODEL_KEYS = {"kind": " | ".join(MODEL_KINDS), "name": "key of the model in the results"}
 
@@ -249,7 +253,9 @@ def _parse_filter(c: Checker, raw: Any) -> tuple[Filter, ...]:
     return tuple(out)
 
 
-def _parse_features(c: Checker, raw: Any) -> tuple[str, ...]:
+def _parse_features(c: Checker, raw: Any, rate_only: bool = False) -> tuple[str, ...]:
+    if rate_only and (raw is None or raw == []):
+        return ()
     if not isinstance(raw, list) or not raw:
         c.fail(("features",), f"must be a non-empty list of feature names; got {describe_value(raw)}")
         return ()
@@ -337,10 +343,18 @@ def _parse_models(c: Checker, raw: Any, outcome: str | None, n_features: int) ->
     return out
 
 
+def _rate_only(models: Any) -> bool:
+    """Whether every model entry is a `rate` (which reads no feature, so `features` may be empty)."""
+    if not isinstance(models, list) or not models:
+        return False
+    kinds = [m if isinstance(m, str) else m.get("kind") if isinstance(m, dict) else None for m in models]
+    return all(k == "rate" for k in kinds)
+
+
 def parse_plan(doc: YamlDoc) -> AnalysisPlan:
     """Validate a parsed YAML document into an AnalysisPlan; raises SpecError listing every problem."""
     c = Checker(doc)
-    top = c.mapping(doc.data, (), _TOP, required=("name", "outcome", "features", "models"))
+    top = c.mapping(doc.data, (), _TOP, required=("name", "outcome", "models"))
     name = top.get("name")
     if "name" in top and (not isinstance(name, str) or not re.fullmatch(NAME_PATTERN, name)):
         c.fail(("name",), f"must be letters, digits, '.', '_' or '-'; got {name!r}")
@@ -354,7 +368,10 @@ def parse_plan(doc: YamlDoc) -> AnalysisPlan:
             f"unknown outcome {outcome!r}{suggest(str(outcome), OUTCOMES)}; one of {', '.join(OUTCOMES)}",
         )
     filters = _parse_filter(c, top.get("filter"))
-    features = _parse_features(c, top["features"]) if "features" in top else ()
+    rate_only = _rate_only(top.get("models"))
+    if "features" not in top and not rate_only:
+        c.fail((), "missing required key 'features' (" + _TOP["features"] + ")")
+    features = _parse_features(c, top["features"], rate_only) if "features" in top else ()
     if outcome in features:
         c.fail(("features",), f"the outcome {outcome} cannot also be a feature")
     standardize = top.get("standardize", True)
@@ -380,6 +397,8 @@ def parse_plan(doc: YamlDoc) -> AnalysisPlan:
         settings: dict[str, Any] = {}
         if kind == "logit":
             settings = {"alpha": float(entry.get("alpha", 0.05)), "cov_type": entry.get("cov_type", "auto")}
+        elif kind == "rate":
+            settings = {"alpha": float(entry.get("alpha", 0.05))}
         elif kind in BINARY_ONLY:
             settings = {k: type(v)(entry.get(k, v)) for k, v in cv_defaults.items()}
         elif kind == "sign-stability":

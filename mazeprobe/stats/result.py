@@ -6,7 +6,8 @@
                 "l1-logit": {"accuracy_mean", "accuracy_sd", "auc_mean", "baseline_accuracy",
                              "features": {NAME: {"coef_mean", ...}}},
                 "sign-stability": {"features": {NAME: {"flip_rate", ...}}},
-                "vif": {"features": {NAME: {"vif"}}, "correlation": {NAME: {NAME: r}}}}}
+                "vif": {"features": {NAME: {"vif"}}, "correlation": {NAME: {NAME: r}}},
+                "rate": {"rate", "ci_low", "ci_high", "n", ...}}}
 
 Non-finite numbers are written as null (and named in the model's warnings).
 """
@@ -321,6 +322,16 @@ def _vif_text(key: str, m: ModelResult) -> list[str]:
     return [head, *_grid(["feature", "VIF", "most correlated with"], rows, left=-1)]
 
 
+def _rate_text(key: str, m: ModelResult) -> list[str]:
+    s = m.stats
+    level = round(100 * (1 - s["alpha"]))
+    count = f"{s['successes']} of {s['n']}" if "successes" in s else f"mean of {s['n']}"
+    return [
+        f"{key}: rate {_num(s['rate'])} ({count}), {level}% interval [{_num(s['ci_low'])}, "
+        f"{_num(s['ci_high'])}] ({s['interval']})"
+    ]
+
+
 _SUMMARIES = {
     "logit": _logit_text,
     "l1-logit": _l1_text,
@@ -328,6 +339,7 @@ _SUMMARIES = {
     "drop-one": _drop_text,
     "sign-stability": _sign_text,
     "vif": _vif_text,
+    "rate": _rate_text,
 }
 
 
