@@ -1,0 +1,295 @@
+"""`DIR/registry.lock`: an append-only hash chain of registrations.
+
+One JSON line per registration of one item (a question, or one forecaster's forecast on one question):
+
+    {"item": "forecast:garriga-alonso:goal-weirder", "sha256": "<of the canonical content>",
+     "registered_at": "2026-11-26T10:00:00.000Z", "commit": "<git commit or null>",
+     "prev": "<sha256 of the previous line's exact text, null on the first line>", "content": {...}}
+
+The canonical content is json.dumps(content, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+of the item's parsed mapping (dates as ISO strings, yes/no as strings); a forecast's content also holds
+its file's forecaster, source and made_at, which are part of the claim. The content is stored so that
+`verify` can say which field changed.
+
+Registering adds new items only. An item edited since its registration is refused: registering it again
+would launder the edit. `register(..., amend=True)` records the new content in a new line and keeps the
+old one. What the chain can catch: an edited, removed, inserted or reordered line before the last (the
+next line's `prev` no longer matches) and an edited `content` anywhere (it no longer matches `sha256`).
+What it cannot: a consistent rewrite of the last line or of the whole file; the commit history of the
+lock file in git is the anchor for that.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from mazeprobe.atomic import write_bytes
+from mazeprobe.provenance import git_commit
+from mazeprobe.registry.load import ItemRef, RegistryError, Scan, scan, sort_problems
+from mazeprobe.registry.model import Problem
+
+LOCK_NAME = "registry.lock"
+LINE_KEYS = ("item", "sha256", "registered_at", "commit", "prev", "content")
+
+
+def item_id_question(qid: str) -> str:
+    return f"question:{qid}"
+
+
+def item_id_forecast(forecaster: str, qid: str) -> str:
+    return f"forecast:{forecaster}:{qid}"
+
+
+def canonical_json(content: Any) -> str:
+    return json.dumps(content, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
+
+def content_hash(content: Any) -> str:
+    return hashlib.sha256(canonical_json(content).encode("utf-8")).hexdigest()
+
+
+def _line_hash(text: str) -> str:
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def utc_now() -> str:
+    """The current UTC time as ISO 8601 with milliseconds and a Z."""
+    return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+@dataclass(frozen=True)
+class LockEntry:
+    line: int
+    """1-based line number in registry.lock."""
+    item: str
+    sha256: str
+    registered_at: datetime
+    commit: str | None
+    content: dict
+
+
+def read_lock(root: str | Path) -> tuple[list[LockEntry], list[Problem]]:
+    """Every well-formed line of the lock, and the problems: malformed lines, a broken chain, content
+    that does not match its hash. No lock file: ([], [])."""
+    path = Path(root) / LOCK_NAME
+    if not path.exists():
+        return [], []
+    lines = path.read_text(encoding="utf-8").split("\n")
+    if lines and lines[-1] == "":
+        lines.pop()
+    entries: list[LockEntry] = []
+    problems: list[Problem] = []
+
+    def fail(n: int, message: str) -> None:
+        problems.append(Problem(path, n, 1, message))
+
+    for n, text in enumerate(lines, start=1):
+        try:
+            obj = json.loads(text)
+        except json.JSONDecodeError as exc:
+            fail(n, f"line {n} is not valid JSON ({exc.msg}); the lock was edited by hand")
+            continue
+        if not isinstance(obj, dict) or any(k not in obj for k in LINE_KEYS):
+            fail(n, f"line {n} is not a registration: it needs the keys {', '.join(LINE_KEYS)}")
+            continue
+        expected_prev = _line_hash(lines[n - 2]) if n > 1 else None
+        if (obj["prev"] or None) != expected_prev:
+            if n == 1:
+                fail(
+                    n,
+                    "chain broken at line 1: the first line must have prev null (earlier lines were removed)",
+                )
+            else:
+                fail(
+                    n,
+                    f"chain broken between lines {n - 1} and {n}: line {n} records a different hash for the "
+                    f"line before it (line {n - 1} was edited, or lines were removed, inserted or reordered)",
+                )
+        if not isinstance(obj["content"], dict) or content_hash(obj["content"]) != obj["sha256"]:
+            fail(n, f"line {n} ({obj['item']}): its content does not match its sha256 (the line was edited)")
+            continue
+        try:
+            when = datetime.fromisoformat(str(obj["registered_at"]))
+        except ValueError:
+            fail(n, f"line {n}: registered_at is not an ISO time: {obj['registered_at']!r}")
+            continue
+        if when.tzinfo is None:
+            when = when.replace(tzinfo=UTC)
+        entries.append(LockEntry(n, str(obj["item"]), obj["sha256"], when, obj["commit"], obj["content"]))
+    return entries, problems
+
+
+def latest(entries: list[LockEntry]) -> dict[str, LockEntry]:
+    """Each item's most recent registration."""
+    out: dict[str, LockEntry] = {}
+    for e in entries:
+        out[e.item] = e
+    return out
+
+
+def _read_lock_or_raise(root: str | Path) -> list[LockEntry]:
+    entries, problems = read_lock(root)
+    if problems:
+        raise RegistryError(
+            problems, header=f"{Path(root) / LOCK_NAME} is damaged (see `predictions verify`):"
+        )
+    return entries
+
+
+def registered_at(root: str | Path) -> dict[str, datetime]:
+    """Item id -> UTC time of its latest registration; RegistryError if the lock is damaged."""
+    return {item: e.registered_at for item, e in latest(_read_lock_or_raise(root)).items()}
+
+
+def changed_fields(old: Any, new: Any, prefix: str = "") -> list[str]:
+    """`field: old -> new` for every field that differs (nested mappings as dotted names)."""
+    if isinstance(old, dict) and isinstance(new, dict):
+        out: list[str] = []
+        for key in list(old) + [k for k in new if k not in old]:
+            name = f"{prefix}.{key}" if prefix else str(key)
+            if key not in new:
+                out.append(f"{name}: {_short(old[key])} -> (removed)")
+            elif key not in old:
+                out.append(f"{name}: (absent) -> {_short(new[key])}")
+            else:
+                out.extend(changed_fields(old[key], new[key], name))
+        return out
+    if canonical_json(old) == canonical_json(new):
+        return []
+    return [f"{prefix or 'content'}: {_short(old)} -> {_short(new)}"]
+
+
+def _short(value: Any, width: int = 60) -> str:
+    text = json.dumps(value, ensure_ascii=False)
+    return text if len(text) <= width else text[: width - 3] + "..."
+
+
+def _when(t: datetime) -> str:
+    return t.astimezone(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
+
+
+def status(current: Scan, entries: list[LockEntry]) -> dict[str, tuple[str, datetime | None]]:
+    """Item id -> ("registered" | "edited" | "new", time of its latest registration or None)."""
+    last = latest(entries)
+    out: dict[str, tuple[str, datetime | None]] = {}
+    for item, ref in current.items.items():
+        e = last.get(item)
+        if e is None:
+            out[item] = ("new", None)
+        else:
+            out[item] = ("registered" if e.sha256 == content_hash(ref.content) else "edited", e.registered_at)
+    return out
+
+
+def _edited_problem(ref: ItemRef, e: LockEntry, advice: str) -> Problem:
+    fields = "; ".join(changed_fields(e.content, ref.content))
+    return Problem(
+        ref.file,
+        ref.line,
+        ref.col,
+        f"{ref.item} edited since its registration at {_when(e.registered_at)}: {fields}{advice}",
+    )
+
+
+def register(root: str | Path, amend: bool = False, analysis_dir: str | Path | None = None) -> list[str]:
+    """Append a lock line for every item not yet registered; return their ids (empty: nothing written,
+    the lock stays byte-identical). Refuses (RegistryError, nothing written) when the registry has
+    problems, the lock is damaged, or an item changed since its registration (unless `amend`)."""
+    root = Path(root)
+    current = scan(root, analysis_dir)
+    problems = current.all_problems()
+    if problems:
+        raise RegistryError(problems, header=f"nothing registered: {len(problems)} problem(s)")
+    entries = _read_lock_or_raise(root)
+    last = latest(entries)
+    todo: list[ItemRef] = []
+    refused: list[Problem] = []
+    for item, ref in current.items.items():
+        e = last.get(item)
+        if e is None:
+            todo.append(ref)
+        elif e.sha256 != content_hash(ref.content):
+            if amend:
+                todo.append(ref)
+            else:
+                refused.append(
+                    _edited_problem(
+                        ref,
+                        e,
+                        ". Registering it again would hide the edit: restore it, or register with "
+                        "--amend to record the change (the first registration stays in the lock)",
+                    )
+                )
+    if refused:
+        raise RegistryError(
+            sort_problems(refused), header="nothing registered: items changed since registration"
+        )
+    if not todo:
+        return []
+    path = root / LOCK_NAME
+    text = path.read_text(encoding="utf-8") if path.exists() else ""
+    if text and not text.endswith("\n"):
+        text += "\n"
+    lines = text.split("\n")[:-1] if text else []
+    prev = _line_hash(lines[-1]) if lines else None
+    when, commit = utc_now(), git_commit()
+    for ref in todo:
+        line = json.dumps(
+            {
+                "item": ref.item,
+                "sha256": content_hash(ref.content),
+                "registered_at": when,
+                "commit": commit,
+                "prev": prev,
+                "content": json.loads(canonical_json(ref.content)),
+            },
+            ensure_ascii=False,
+        )
+        text += line + "\n"
+        prev = _line_hash(line)
+    write_bytes(path, text.encode("utf-8"))
+    return [ref.item for ref in todo]
+
+
+def _item_file(root: Path, item: str) -> Path:
+    kind, _, rest = item.partition(":")
+    if kind == "forecast":
+        return root / "forecasts" / f"{rest.split(':', 1)[0]}.yaml"
+    return root / "questions.yaml"
+
+
+def verify(root: str | Path, analysis_dir: str | Path | None = None) -> list[Problem]:
+    """Every registered item edited or deleted since registration (naming the fields that changed), and
+    every break in the lock's chain; empty when all is intact."""
+    root = Path(root)
+    path = root / LOCK_NAME
+    if not path.exists():
+        return [
+            Problem(path, 1, 1, "no registry.lock: nothing here is registered, so nothing can be verified")
+        ]
+    entries, problems = read_lock(root)
+    current = scan(root, analysis_dir)
+    # a file that does not parse: say so, rather than calling each of its items deleted
+    problems += [p for p in current.problems if p.file in current.unreadable]
+    for item, e in latest(entries).items():
+        ref = current.items.get(item)
+        if ref is None:
+            file = _item_file(root, item)
+            if file not in current.unreadable:
+                problems.append(
+                    Problem(
+                        path,
+                        e.line,
+                        1,
+                        f"{item} (registered at {_when(e.registered_at)}, lock line {e.line}) is no longer "
+                        f"in {file}",
+                    )
+                )
+        elif e.sha256 != content_hash(ref.content):
+            problems.append(_edited_problem(ref, e, ""))
+    return sort_problems(problems)

@@ -1,0 +1,88 @@
+"""The registry's plain data: questions, forecasts, resolutions, and the problems validation finds.
+
+Every record keeps the file and line it came from (so later errors can point at it) and its raw parsed
+mapping (the registered content is hashed from it). Yes/no fields hold the strings "yes" / "no" even
+where YAML 1.1 read an unquoted `yes` as a boolean.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+OUTCOMES = ("yes", "no", "unresolved", "ambiguous")
+"""What a resolution can say; only yes and no are scored."""
+
+METHODS = ("auto", "manual")
+"""How a question is resolved: by a registered rule on an analysis, or by a person with a rationale."""
+
+
+@dataclass(frozen=True)
+class Question:
+    id: str
+    text: str
+    source: str
+    group: str | None
+    """A mutually exclusive set: one forecaster's probabilities over all its members sum to 1."""
+    resolution: dict
+    """The raw `resolution:` mapping (method, analysis, model, quantity, rule, threshold, rules ...)."""
+    expected: str | None
+    """"yes" / "no" for a directional claim stated in the question, else None."""
+    file: Path
+    line: int
+    raw: dict
+
+
+@dataclass(frozen=True)
+class Forecast:
+    forecaster: str
+    question: str
+    probability: float | None
+    """In (0, 1); None for a directional claim."""
+    claim: str | None
+    """"yes" / "no" for a directional claim (recorded and resolved, not scored); None with a probability."""
+    note: str | None
+    made_at: str | None
+    """ISO date (or date-time) the forecast was made: the entry's own `made_at`, else the file's."""
+    source: str | None
+    file: Path
+    line: int
+    raw: dict
+
+
+@dataclass(frozen=True)
+class Resolution:
+    question: str
+    outcome: str
+    """One of OUTCOMES."""
+    method: str
+    """One of METHODS."""
+    evidence: str
+    """Auto: one readable line with the numbers that decided it. Manual: a link or citation."""
+    rationale: str | None
+    """Manual: why the resolver decided so. Auto: None."""
+    numbers: dict
+    file: Path
+    line: int
+    raw: dict
+    late: tuple[str, ...] = ()
+    """Forecast item ids (`forecast:F:QID`) of this question accepted although registered after the run
+    began (resolve --allow-late)."""
+
+
+@dataclass(frozen=True)
+class Registry:
+    root: Path
+    questions: dict[str, Question]
+    forecasts: list[Forecast]
+
+
+@dataclass(frozen=True)
+class Problem:
+    file: Path
+    line: int
+    col: int
+    message: str
+
+    def __str__(self) -> str:
+        return f"{self.file}:{self.line}:{self.col}: {self.message}"
