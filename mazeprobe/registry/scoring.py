@@ -1,0 +1,261 @@
+"""Score resolved forecasts: Brier and log score, CORP decompositions, intervals and pairwise skill.
+
+Input is the tidy forecast table (one row per forecast; see table.forecast_table). A row is scored when
+its probability and its outcome y are both finite; directional claims (no probability) are counted and
+checked against the outcome but never scored. Everything returned is plain JSON (floats, ints, str, None).
+
+Pairwise relative skill follows the issue: on the questions both forecasters answered, the geometric mean
+of the per-question score ratios a/b (exp of the mean log ratio), so a forecaster who answered only the easy
+questions is not compared with one who answered the hard ones. Per-question scores are never 0 because
+probabilities of exactly 0 or 1 are refused, so every ratio is finite. Values below 1 mean a is better.
+"""
+
+from __future__ import annotations
+
+import math
+import zlib
+from itertools import combinations, product
+
+import numpy as np
+import pandas as pd
+
+from mazeprobe.errors import UsageError
+from mazeprobe.registry.calibration import bootstrap_mean_ci, decompose, item_scores, reliability
+
+REQUIRED_COLUMNS = ("forecaster", "question", "probability", "y")
+ANECDOTAL_BELOW = 10  # fewer resolved forecasts than this: results are labelled anecdotal
+BASELINE_BRIER = 0.25  # a 50% forecast scores (0.5 - y)^2 = 0.25 whatever happens
+BASELINE_LOG = math.log(2.0)
+
+
+def _rng(seed: int, purpose: str, *names: str) -> np.random.Generator:
+    """A generator per (purpose, forecaster...), so adding a forecaster never changes another's numbers."""
+    key = zlib.crc32("\x1f".join((purpose, *names)).encode())
+    return np.random.default_rng([seed, key])
+
+
+def _check_table(table: pd.DataFrame) -> pd.DataFrame:
+    missing = [c for c in REQUIRED_COLUMNS if c not in table.columns]
+    if missing:
+        raise UsageError(f"forecast table lacks column(s): {', '.join(missing)}")
+    t = table.copy()
+    try:
+        t["probability"] = t["probability"].astype(float)
+        t["y"] = t["y"].astype(float)
+    except (TypeError, ValueError) as exc:
+        raise UsageError(f"forecast table: probability and y must be numbers ({exc})") from None
+    dup = t.duplicated(["forecaster", "question"], keep=False)
+    if dup.any():
+        first = t[dup].iloc[0]
+        raise UsageError(
+            f"forecast table has more than one row for forecaster {first['forecaster']!r}, "
+            f"question {first['question']!r}"
+        )
+    p = t["probability"]
+    bad = p.notna() & ~((p > 0) & (p < 1))
+    if bad.any():
+        row = t[bad].iloc[0]
+        raise UsageError(
+            f"forecast {row['forecaster']}:{row['question']} has probability {row['probability']}; "
+            "probabilities must lie strictly between 0 and 1 (0 and 1 give infinite log loss)"
+        )
+    y = t["y"]
+    if (y.notna() & ~y.isin((0.0, 1.0))).any():
+        raise UsageError("forecast table: y must be 1.0 (yes), 0.0 (no) or NaN (unresolved)")
+    return t
+
+
+def _opt(value: object) -> object:
+    """A table cell as JSON: NaN/NA become None, numpy scalars become Python ones."""
+    if value is None or (not isinstance(value, str) and pd.isna(value)):
+        return None
+    if isinstance(value, np.generic):
+        return value.item()
+    return value
+
+
+# --- pairwise skill -----------------------------------------------------------------------------
+
+
+def relative_skill(scores_a, scores_b) -> float:
+    """Geometric mean of per-question score ratios a/b (below 1: a scored better)."""
+    d = np.log(np.asarray(scores_a, dtype=float)) - np.log(np.asarray(scores_b, dtype=float))
+    if len(d) == 0:
+        raise UsageError("no common questions")
+    return float(np.exp(d.mean()))
+
+
+def permutation_p_value(scores_a, scores_b, *, n_perm: int, rng: np.random.Generator) -> float:
+    """Two-sided p-value for 'a and b are exchangeable': swap a's and b's forecast on each common question
+    with probability 1/2 (which flips the sign of that question's log score ratio) and count how often the
+    mean log ratio is at least as far from 0 as observed. When 2^n <= n_perm every swap pattern is
+    enumerated, which gives the exact p-value; otherwise (1 + hits) / (1 + n_perm)."""
+    d = np.log(np.asarray(scores_a, dtype=float)) - np.log(np.asarray(scores_b, dtype=float))
+    n = len(d)
+    if n == 0:
+        raise UsageError("no common questions")
+    observed = abs(d.mean())
+    tol = 1e-12 * max(1.0, observed)
+    if 2**n <= n_perm:
+        signs = np.array(list(product((1.0, -1.0), repeat=n)))
+        stats = np.abs(signs @ d / n)
+        return float(np.mean(stats >= observed - tol))
+    signs = rng.choice((1.0, -1.0), size=(n_perm, n))
+    stats = np.abs(signs @ d / n)
+    return float((1 + np.sum(stats >= observed - tol)) / (1 + n_perm))
+
+
+# --- per forecaster -----------------------------------------------------------------------------
+
+
+def _score_forecaster(name: str, rows: pd.DataFrame, *, n_boot: int, seed: int) -> dict:
+    scored = rows[rows["probability"].notna() & rows["y"].notna()].sort_values("question")
+    claims = rows[rows["probability"].isna()]
+    n = len(scored)
+    out: dict = {
+        "n_resolved": n,
+        "n_forecasts": int(rows["probability"].notna().sum()),
+        "anecdotal": n < ANECDOTAL_BELOW,
+        "baseline_brier": BASELINE_BRIER,
+        "baseline_log": BASELINE_LOG,
+    }
+    keys = ("brier", "log_score", "brier_skill", "log_skill", "brier_ci", "log_ci", "reliability")
+    keys += tuple(f"{s}_{part}" for s in ("brier", "log") for part in ("mcb", "dsc", "unc"))
+    out.update(dict.fromkeys(keys))
+    questions: dict[str, dict] = {}
+    if n:
+        p = scored["probability"].to_numpy()
+        y = scored["y"].to_numpy()
+        brier = item_scores(p, y, "brier")
+        log = item_scores(p, y, "log")
+        b, lg = decompose(p, y, "brier"), decompose(p, y, "log")
+        out.update(
+            brier=b.score,
+            log_score=lg.score,
+            brier_mcb=b.mcb,
+            brier_dsc=b.dsc,
+            brier_unc=b.unc,
+            log_mcb=lg.mcb,
+            log_dsc=lg.dsc,
+            log_unc=lg.unc,
+            brier_skill=1.0 - b.score / BASELINE_BRIER,
+            log_skill=1.0 - lg.score / BASELINE_LOG,
+            brier_ci=list(bootstrap_mean_ci(brier, n_boot=n_boot, rng=_rng(seed, "boot-brier", name))),
+            log_ci=list(bootstrap_mean_ci(log, n_boot=n_boot, rng=_rng(seed, "boot-log", name))),
+            reliability=reliability(p, y, n_resamples=n_boot, rng=_rng(seed, "band", name)).to_json(),
+        )
+        for i, row in enumerate(scored.itertuples(index=False)):
+            questions[str(row.question)] = {
+                "probability": float(row.probability),
+                "outcome": _opt(getattr(row, "outcome", None)) or ("yes" if row.y == 1.0 else "no"),
+                "y": float(row.y),
+                "brier": float(brier[i]),
+                "log": float(log[i]),
+                "late": bool(_opt(getattr(row, "late", False)) or False),
+            }
+    out["questions"] = questions
+    claim_rows: dict[str, dict] = {}
+    for row in claims.sort_values("question").itertuples(index=False):
+        claim = _opt(getattr(row, "claim", None))
+        y = _opt(row.y)
+        correct = None if y is None or claim is None else (claim == ("yes" if y == 1.0 else "no"))
+        claim_rows[str(row.question)] = {
+            "claim": claim,
+            "outcome": _opt(getattr(row, "outcome", None)),
+            "correct": correct,
+        }
+    out["claims"] = claim_rows
+    out["n_claims"] = len(claim_rows)
+    out["n_claims_resolved"] = sum(c["correct"] is not None for c in claim_rows.values())
+    out["claims_correct"] = sum(c["correct"] is True for c in claim_rows.values())
+    return out
+
+
+def score_table(table: pd.DataFrame, *, n_boot: int = 1000, n_perm: int = 2000, seed: int = 0) -> dict:
+    """Score every forecaster in the tidy forecast table; see the module doc for what is computed.
+
+    n_boot is the number of question resamples behind each 95% interval and also the number of outcome
+    resamples behind each 90% reliability consistency band; n_perm the permutations per pairwise test."""
+    if n_boot < 1 or n_perm < 1:
+        raise UsageError("n_boot and n_perm must be positive")
+    t = _check_table(table)
+    forecasters = sorted(str(f) for f in t["forecaster"].unique())
+    result: dict = {
+        "forecasters": {
+            f: _score_forecaster(f, t[t["forecaster"] == f], n_boot=n_boot, seed=seed) for f in forecasters
+        }
+    }
+    pairwise = []
+    for a, b in combinations(forecasters, 2):
+        qa, qb = result["forecasters"][a]["questions"], result["forecasters"][b]["questions"]
+        common = sorted(set(qa) & set(qb))
+        if not common:
+            continue
+        entry: dict = {"a": a, "b": b, "n_common": len(common)}
+        for score, key in (("brier", "relative_brier"), ("log", "relative_log")):
+            sa = [qa[q][score] for q in common]
+            sb = [qb[q][score] for q in common]
+            entry[key] = relative_skill(sa, sb)
+            p_key = "p_value" if score == "brier" else "p_value_log"
+            entry[p_key] = permutation_p_value(sa, sb, n_perm=n_perm, rng=_rng(seed, f"perm-{score}", a, b))
+        entry["anecdotal"] = len(common) < ANECDOTAL_BELOW
+        pairwise.append(entry)
+    result["pairwise"] = pairwise
+    result["n_questions"] = int(t["question"].nunique())
+    result["n_resolved_questions"] = int(t.loc[t["y"].notna(), "question"].nunique())
+    result["seed"] = seed
+    result["n_boot"] = n_boot
+    result["n_perm"] = n_perm
+    return result
+
+
+# --- text output --------------------------------------------------------------------------------
+
+
+def _num(value: float | None, digits: int = 3) -> str:
+    return "-" if value is None else f"{value:.{digits}f}"
+
+
+def _ci(ci: list[float] | None) -> str:
+    return "" if ci is None else f"[{ci[0]:.3f}, {ci[1]:.3f}]"
+
+
+def scores_text(scores: dict) -> str:
+    """A readable leaderboard for the terminal (`mazeprobe score --format text`)."""
+    lines = []
+    header = (
+        f"{'forecaster':<22}{'n':>4}  {'Brier':>6} {'95% CI':<17}{'log':>6} {'95% CI':<17}"
+        f"{'MCB':>7}{'DSC':>7}{'UNC':>7}  {'claims':>7}"
+    )
+    lines.append(header)
+    lines.append("-" * len(header))
+    anecdotal = False
+    for name, f in scores["forecasters"].items():
+        mark = "*" if f["anecdotal"] else " "
+        anecdotal |= f["anecdotal"]
+        claims = f"{f['claims_correct']}/{f['n_claims_resolved']}" if f["n_claims"] else "-"
+        lines.append(
+            f"{name[:21] + mark:<22}{f['n_resolved']:>4}  {_num(f['brier']):>6} {_ci(f['brier_ci']):<17}"
+            f"{_num(f['log_score']):>6} {_ci(f['log_ci']):<17}{_num(f['brier_mcb']):>7}"
+            f"{_num(f['brier_dsc']):>7}{_num(f['brier_unc']):>7}  {claims:>7}"
+        )
+    lines.append("")
+    lines.append(
+        "Brier: mean (p - y)^2; log: mean -ln P(outcome), nats; lower is better. A 50% forecast scores "
+        f"{BASELINE_BRIER:.3f} (Brier) and {BASELINE_LOG:.3f} (log)."
+    )
+    lines.append("MCB - DSC + UNC = Brier (CORP decomposition). claims: directional claims correct/resolved.")
+    if anecdotal:
+        lines.append(f"* anecdotal: fewer than {ANECDOTAL_BELOW} resolved forecasts")
+    if scores["pairwise"]:
+        lines.append("")
+        lines.append(f"{'a':<20}{'b':<20}{'common':>7}{'rel. Brier':>12}{'p':>8}{'rel. log':>10}{'p':>8}")
+        for e in scores["pairwise"]:
+            lines.append(
+                f"{e['a'][:19]:<20}{e['b'][:19]:<20}{e['n_common']:>7}{e['relative_brier']:>12.3f}"
+                f"{e['p_value']:>8.3f}{e['relative_log']:>10.3f}{e['p_value_log']:>8.3f}"
+            )
+        lines.append(
+            "relative: geometric mean of per-question score ratios a/b (< 1: a better); p: permutation test"
+        )
+    return "\n".join(lines)
