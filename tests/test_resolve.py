@@ -1,0 +1,513 @@
+"""Resolution rules on fitted tables, rule checking, the shipped registry, and `resolve` on a real run."""
+
+from __future__ import annotations
+
+import itertools
+import json
+import math
+import time
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from mazeprobe.cli import main
+from mazeprobe.errors import MazeprobeError
+from mazeprobe.experiments.run import read_manifest, run_experiment
+from mazeprobe.experiments.spec import load_spec
+from mazeprobe.maze.features import compute_features
+from mazeprobe.maze.geometry import maze_geometry, pad_grids
+from mazeprobe.registry.rules import QUANTITIES, RULES, check_resolution, evaluate
+from mazeprobe.stats import fit_plan, make_plan
+from mazeprobe.stats.models import wilson_interval
+from mazeprobe.yamlio import load_yaml
+
+NEG, POS, NULL = "euc_dist_cheese_top_right", "steps_between_cheese_decision_square", "cheese_coord_norm"
+
+
+def logit_fit(seed: int = 0, n: int = 600) -> dict:
+    """A logit fitted to a table whose outcome falls with NEG, rises with POS and ignores NULL."""
+    rng = np.random.default_rng(seed)
+    x = rng.normal(size=(n, 3))
+    y = rng.random(n) < 1 / (1 + np.exp(-(-1.0 * x[:, 0] + 1.0 * x[:, 1])))
+    frame = pd.DataFrame({NEG: x[:, 0], POS: x[:, 1], NULL: x[:, 2], "got_cheese": y})
+    return fit_plan(frame, make_plan("synthetic", "got_cheese", [NEG, POS, NULL], ["logit"])).to_json()
+
+
+def sig(feature: str, rule: str, **extra) -> dict:
+    return {
+        "method": "auto",
+        "analysis": "synthetic",
+        "model": "logit",
+        "quantity": f"features.{feature}.coef",
+        "rule": rule,
+        **extra,
+    }
+
+
+@pytest.fixture(scope="module")
+def fits():
+    return {"synthetic": logit_fit()}
+
+
+def test_significance_rules_resolve_yes_no_and_unresolved_on_a_fitted_table(fits):
+    table = fits["synthetic"]["models"]["logit"]["features"]
+    assert table[NULL]["ci_low"] < 0 < table[NULL]["ci_high"]  # the null feature's interval straddles 0
+    expected = {
+        (NEG, "negative-significant"): "yes",
+        (POS, "negative-significant"): "no",
+        (NULL, "negative-significant"): "unresolved",
+        (NEG, "positive-significant"): "no",
+        (POS, "positive-significant"): "yes",
+        (NULL, "positive-significant"): "unresolved",
+    }
+    for (feature, rule), outcome in expected.items():
+        result = evaluate(sig(feature, rule), fits)
+        assert result.outcome == outcome, (feature, rule)
+        row = table[feature]
+        assert result.numbers["coef"] == row["coef"] and result.numbers["ci_low"] == row["ci_low"]
+        assert result.numbers["p"] == row["p"]
+        assert result.evidence.startswith(
+            f"logit coef {row['coef']:.3g}, 95% CI [{row['ci_low']:.3g}, {row['ci_high']:.3g}], "
+            f"p {row['p']:.2g} ({feature}; synthetic, n 600)"
+        )
+        assert (result.reason is None) == (outcome != "unresolved")
+    assert "includes 0" in evaluate(sig(NULL, "negative-significant"), fits).reason
+
+
+def test_an_aliased_feature_is_unresolved_and_the_reason_names_its_partners():
+    rng = np.random.default_rng(3)
+    a, b = rng.integers(1, 20, 400), rng.integers(1, 20, 400)
+    frame = pd.DataFrame(
+        {
+            "steps_between_cheese_top_right": a + b,  # a tree: the sum of the two legs, exactly
+            "steps_between_decision_square_top_right": b,
+            "steps_between_cheese_decision_square": a,
+            "got_cheese": rng.random(400) < 1 / (1 + np.exp(0.2 * (a - 10))),
+        }
+    )
+    plan = make_plan("tree", "got_cheese", list(frame.columns[:3]), ["logit"])
+    fits = {"tree": fit_plan(frame, plan).to_json()}
+    res = {
+        "method": "auto",
+        "analysis": "tree",
+        "model": "logit",
+        "quantity": "features.steps_between_cheese_decision_square.coef",
+        "rule": "negative-significant",
+    }
+    result = evaluate(res, fits)
+    assert result.outcome == "unresolved"
+    assert "steps_between_cheese_decision_square is aliased in tree" in result.reason
+    assert "exact linear combination of steps_between_cheese_top_right" in result.reason
+    # listed first, the same feature is identified (the plan's order decides which one is left out)
+    plan = make_plan("tree", "got_cheese", list(frame.columns[[2, 0, 1]]), ["logit"])
+    assert evaluate(res, {"tree": fit_plan(frame, plan).to_json()}).outcome == "yes"
+
+
+def fake_fit(**values) -> dict:
+    """A fit JSON with one rate-like model whose model-level numbers are `values`."""
+    return {"plan": "p", "n": 10, "models": {"m": {"kind": "rate", "alpha": 0.05, **values}}}
+
+
+def threshold(rule: str, quantity: str, value: float) -> dict:
+    return {"analysis": "p", "model": "m", "quantity": quantity, "rule": rule, "threshold": value}
+
+
+def test_threshold_rules_and_missing_values():
+    fits = {"p": fake_fit(rate=0.4, ci_low=0.31, ci_high=0.5, other=None)}
+    r = evaluate({"method": "auto", **threshold("greater-than", "rate", 0.3)}, fits)
+    assert r.outcome == "yes" and r.numbers == {
+        "value": 0.4,
+        "threshold": 0.3,
+        "ci_low": 0.31,
+        "ci_high": 0.5,
+    }
+    assert r.evidence == "m rate 0.4 (95% CI [0.31, 0.5]) is > 0.3 (p, n 10)"
+    assert evaluate(threshold("greater-than", "rate", 0.4), fits).outcome == "no"  # not strictly greater
+    assert evaluate(threshold("less-than", "rate", 0.5), fits).outcome == "yes"
+    assert evaluate(threshold("less-than", "rate", 0.4), fits).outcome == "no"
+    for quantity in ("other", "absent", "rate.deeper"):
+        r = evaluate(threshold("greater-than", quantity, 0.3), fits)
+        assert r.outcome == "unresolved" and "missing or not finite" in r.reason
+    r = evaluate(
+        threshold("greater-than", "rate", 0.3), {"p": {"plan": "p", "error": "no row passes the filter"}}
+    )
+    assert (
+        r.outcome == "unresolved" and "could not be fitted on this run: no row passes the filter" in r.reason
+    )
+    assert evaluate(threshold("greater-than", "rate", 0.3), {}).outcome == "unresolved"
+
+
+def interval_fit(lo: float, hi: float, aliased: bool = False) -> dict:
+    row = {"coef": (lo + hi) / 2, "ci_low": lo, "ci_high": hi, "p": 0.5, "aliased": aliased}
+    return {"q": {"plan": "q", "n": 50, "models": {"logit": {"alpha": 0.05, "features": {POS: row}}}}}
+
+
+def test_no_effect_is_an_equivalence_test():
+    res = sig(POS, "no-effect", analysis="q", threshold=0.1)
+    assert evaluate(res, interval_fit(0.02, 0.3)).outcome == "no"  # excludes 0: still predictive
+    assert evaluate(res, interval_fit(-0.3, -0.02)).outcome == "no"  # either sign
+    assert evaluate(res, interval_fit(-0.05, 0.08)).outcome == "yes"  # inside +-0.1
+    r = evaluate(res, interval_fit(-0.05, 0.2))
+    assert r.outcome == "unresolved" and "too imprecise" in r.reason
+
+
+def test_all_of_and_any_of_use_three_valued_logic():
+    # three sub-rules whose outcomes are fixed: yes (0.5 > 0.3), no (0.1 > 0.3), unresolved (missing)
+    fits = {"p": fake_fit(a=0.5, b=0.1)}
+    sub = {
+        "yes": threshold("greater-than", "a", 0.3),
+        "no": threshold("greater-than", "b", 0.3),
+        "unresolved": threshold("greater-than", "c", 0.3),
+    }
+    all_of = {
+        ("yes", "yes"): "yes",
+        ("yes", "no"): "no",
+        ("yes", "unresolved"): "unresolved",
+        ("no", "no"): "no",
+        ("no", "unresolved"): "no",
+        ("unresolved", "unresolved"): "unresolved",
+    }
+    any_of = {
+        ("yes", "yes"): "yes",
+        ("yes", "no"): "yes",
+        ("yes", "unresolved"): "yes",
+        ("no", "no"): "no",
+        ("no", "unresolved"): "unresolved",
+        ("unresolved", "unresolved"): "unresolved",
+    }
+    for first, second in itertools.product(sub, repeat=2):
+        key = tuple(sorted((first, second), key=list(sub).index))
+        for rule, table in (("all-of", all_of), ("any-of", any_of)):
+            res = {"method": "auto", "analysis": "p", "rule": rule, "rules": [sub[first], sub[second]]}
+            r = evaluate(res, fits)
+            assert r.outcome == table[key], (rule, first, second)
+            assert r.numbers.get("rules[0].value") == {"yes": 0.5, "no": 0.1, "unresolved": None}[first]
+            assert (r.reason is None) == (r.outcome != "unresolved")
+
+
+def test_rate_model_gives_wilson_intervals_and_fits_a_rate_of_zero():
+    lo, hi = wilson_interval(0.5, 100, 1.959963984540054)
+    assert (round(lo, 4), round(hi, 4)) == (0.4038, 0.5962)  # the textbook 50 of 100
+    frame = pd.DataFrame({"got_cheese": [True] * 40 + [False] * 60, "seed": range(100)})
+    model = fit_plan(frame, make_plan("r", "got_cheese", [], ["rate"])).to_json()["models"]["rate"]
+    assert model["rate"] == 0.4 and model["successes"] == 40 and model["design_effect"] == 1.0
+    assert (model["ci_low"], model["ci_high"]) == wilson_interval(0.4, 100, 1.959963984540054)
+    none = fit_plan(frame.assign(got_cheese=False), make_plan("r", "got_cheese", [], ["rate"]))
+    stats = none.models["rate"].stats
+    assert stats["rate"] == 0 and stats["ci_low"] == 0 and 0.03 < stats["ci_high"] < 0.04  # 0 of 100
+    # two identical episodes per maze carry the information of one: the design effect is 2
+    twice = pd.concat([frame, frame])
+    stats = fit_plan(twice, make_plan("r", "got_cheese", [], ["rate"])).models["rate"].stats
+    assert stats["design_effect"] == pytest.approx(2.0) and stats["n_effective"] == pytest.approx(100)
+    assert (stats["ci_low"], stats["ci_high"]) == pytest.approx((model["ci_low"], model["ci_high"]))
+
+
+def test_quantity_schema_matches_what_each_model_kind_writes():
+    rng = np.random.default_rng(1)
+    x = rng.normal(size=(200, 2))
+    frame = pd.DataFrame(
+        {
+            NEG: x[:, 0],
+            POS: x[:, 1],
+            "seed": range(200),
+            "got_cheese": rng.random(200) < 1 / (1 + np.exp(-x[:, 0])),
+        }
+    )
+    models = [
+        "logit",
+        "vif",
+        "rate",
+        {"kind": "l1-logit", "splits": 3},
+        {"kind": "single", "splits": 3},
+        {"kind": "drop-one", "splits": 3},
+        {"kind": "sign-stability", "subsets": 3},
+    ]
+    doc = fit_plan(frame, make_plan("all", "got_cheese", [NEG, POS], models)).to_json()
+    assert set(QUANTITIES) == {m["kind"] for m in doc["models"].values()}
+    for model in doc["models"].values():
+        schema = QUANTITIES[model["kind"]]
+        numeric = {k for k, v in model.items() if isinstance(v, (int, float)) and not isinstance(v, bool)}
+        numeric -= {"seconds"}
+        assert numeric <= set(schema["model"]), model["kind"]
+        assert set(schema["model"]) - {"n_clusters"} <= set(model), model["kind"]
+        for row in model["features"].values():
+            assert set(schema.get("features", ())) == set(row) - {"aliased"}, model["kind"]
+        if "intercept" in model:
+            assert set(schema["intercept"]) == set(model["intercept"])
+
+
+PLAN = """\
+name: small
+filter: {has_decision_square: true}
+outcome: got_cheese
+features: [euc_dist_cheese_top_right, steps_between_cheese_decision_square]
+models: [logit, {kind: sign-stability, subsets: 5}]
+"""
+FRACTION_PLAN = """\
+name: frac
+outcome: p_cheese_at_dsq
+features: [euc_dist_cheese_top_right]
+models: [rate]
+"""
+
+
+def test_check_resolution_names_each_problem(tmp_path):
+    (tmp_path / "small.yaml").write_text(PLAN)
+    (tmp_path / "frac.yaml").write_text(FRACTION_PLAN)
+    (tmp_path / "broken.yaml").write_text("name: broken\noutcome: got_cheese\n")
+
+    def problems(**res):
+        return check_resolution({"method": "auto", "analysis": "small", "model": "logit", **res}, tmp_path)
+
+    assert problems(quantity=f"features.{NEG}.coef", rule="negative-significant") == []
+    assert problems(quantity=f"features.{NEG}.coef", rule="negative-signficant") == [
+        (
+            ("rule",),
+            f"unknown rule 'negative-signficant' (did you mean 'negative-significant'?); "
+            f"known: {', '.join(RULES)}",
+        )
+    ]
+    [(kp, msg)] = problems(
+        quantity="features.euc_dist_cheese_decision_square.coef", rule="negative-significant"
+    )
+    assert kp == ("quantity",) and msg.startswith(
+        "feature 'euc_dist_cheese_decision_square' is not in plan small"
+    )
+    [(kp, msg)] = problems(quantity=f"features.{NEG}.coef", rule="greater-than")
+    assert kp == () and "missing required key 'threshold'" in msg
+    [(kp, msg)] = problems(quantity=f"features.{NEG}.p", rule="negative-significant")
+    assert kp == ("quantity",) and "must be features.NAME.coef" in msg
+    [(kp, msg)] = problems(quantity=f"features.{NEG}.cof", rule="less-than", threshold=0.5)
+    assert "no per-feature 'cof' (did you mean 'coef'?)" in msg
+    [(kp, msg)] = problems(model="l1-logit", quantity="auc_mean", rule="greater-than", threshold=0.5)
+    assert kp == ("model",) and "plan small has no model 'l1-logit'" in msg and "logit, sign-stability" in msg
+    assert (
+        problems(
+            model="sign-stability", quantity=f"features.{POS}.flip_rate", rule="less-than", threshold=0.1
+        )
+        == []
+    )
+    [(kp, msg)] = problems(analysis="smal", quantity="n", rule="greater-than", threshold=1)
+    assert kp == ("analysis",) and "no analysis plan" in msg and "(did you mean 'small'?)" in msg
+    [(kp, msg)] = problems(analysis="broken", quantity="n", rule="greater-than", threshold=1)
+    assert "is not valid" in msg and "missing required key" in msg
+    [(kp, msg)] = check_resolution(
+        {
+            "method": "auto",
+            "analysis": "frac",
+            "model": "rate",
+            "quantity": "successes",
+            "rule": "greater-than",
+            "threshold": 3,
+        },
+        tmp_path,
+    )
+    assert "only for a binary outcome" in msg
+    found = check_resolution(
+        {
+            "method": "auto",
+            "analysis": "small",
+            "rule": "all-of",
+            "rules": [
+                {"model": "logit", "quantity": f"features.{NEG}.coef", "rule": "negative-significant"},
+                {
+                    "model": "logit",
+                    "quantity": "features.maze_size.coef",
+                    "rule": "negative-significant",
+                    "treshold": 1,
+                },
+            ],
+        },
+        tmp_path,
+    )
+    assert [kp for kp, _ in found] == [("rules", 1, "treshold"), ("rules", 1, "quantity")]
+    assert check_resolution({"method": "manual", "criteria": "a person checks"}, tmp_path) == []
+    assert check_resolution({"method": "automatic"}, tmp_path)[0][0] == ("method",)
+
+
+def test_shipped_registry_validates_and_matches_the_reference():
+    from mazeprobe.registry import load_registry, validate_registry
+
+    assert [str(p) for p in validate_registry("predictions")] == []
+    reg = load_registry("predictions")
+    auto = {q.id for q in reg.questions.values() if q.resolution["method"] == "auto"}
+    assert len(reg.questions) == 34 and len(auto) == 15
+    mine = {f.question: f for f in reg.forecasts if f.forecaster == "garriga-alonso"}
+    assert len(mine) == 34
+    assert mine["closer-cheese-topright-steps"].probability == 0.92
+    assert mine["retarget-0.1pct"].probability == 0.62 and mine["goal-weirder"].probability == 0.70
+    assert (
+        mine["tl-br-cheese-over-30pct"].claim == "no" and mine["tl-br-cheese-over-30pct"].probability is None
+    )
+    assert sum(mine[q].probability for q in ("goal-single-mesa", "goal-contextual", "goal-weirder")) == 1.0
+    # the step questions read a plan in which their feature is identified
+    assert reg.questions["closer-cheese-dsq-steps"].resolution["analysis"] == "behavioral-steps"
+
+
+def test_a_bad_quantity_in_questions_yaml_is_reported_at_its_line(tmp_path):
+    from mazeprobe.registry import validate_registry
+
+    (tmp_path / "analysis").mkdir()
+    (tmp_path / "analysis" / "small.yaml").write_text(PLAN)
+    root = tmp_path / "predictions"
+    root.mkdir()
+    (root / "questions.yaml").write_text(
+        "questions:\n"
+        "  - id: q1\n"
+        "    text: a question\n"
+        "    source: a test\n"
+        "    resolution:\n"
+        "      method: auto\n"
+        "      analysis: small\n"
+        "      model: logit\n"
+        "      quantity: features.maze_size.coef\n"
+        "      rule: negative-significant\n"
+    )
+    [problem] = validate_registry(root)
+    assert (problem.line, problem.col) == (
+        9,
+        7,
+    ) and "feature 'maze_size' is not in plan small" in problem.message
+
+
+def test_top_right_quadrant_distance_by_hand():
+    # an open 5x5 maze: the top-right quadrant is rows >= 2 and cols >= 2
+    def distance(row: int, col: int) -> float:
+        grid = np.zeros((5, 5), np.int8)
+        grid[row, col] = 2
+        g, s = pad_grids([grid])
+        return float(
+            compute_features(maze_geometry(g, s, np.array([(0, 0)])))[
+                "euc_dist_cheese_top_right_quadrant"
+            ].iloc[0]
+        )
+
+    assert distance(3, 3) == 0.0 and distance(2, 4) == 0.0  # inside, on its edge
+    assert distance(0, 4) == 2.0 and distance(3, 0) == 2.0  # straight below / left of it
+    assert distance(1, 1) == pytest.approx(math.sqrt(2))  # diagonal to its corner (2, 2)
+
+
+# --- end to end: a real run of the shard agent ----------------------------------------------------
+
+SPEC = """\
+name: {name}
+policy:
+  builtin: shard
+  params:
+    b0: 0.5
+    coefficients: {{euc_dist_cheese_top_right: -2.0, steps_between_cheese_decision_square: -1.0}}
+mazes: {{n: 300, seed: 4, require_decision_square: true, exclude_cheese_top_right: 5}}
+rollouts: {{per_maze: 1, max_steps: 200, actions: sample, seed: 0}}
+record: {{decision_square_probs: true}}
+"""
+QUESTIONS = """\
+questions:
+  - id: near-top-right
+    text: the closer the cheese to the top-right, the more often it is taken
+    source: test
+    resolution: {method: auto, analysis: mini, model: logit,
+                 quantity: features.euc_dist_cheese_top_right.coef, rule: negative-significant}
+  - id: steps-artifact
+    text: the step distance does not matter for the one-step choice
+    source: test
+    resolution: {method: auto, analysis: steps-artifact, model: logit,
+                 quantity: features.steps_between_cheese_decision_square.coef, rule: no-effect,
+                 threshold: 0.1}
+  - id: nearly-always
+    text: the agent gets the cheese in more than 99% of mazes
+    source: test
+    resolution: {method: auto, analysis: all-rate, model: rate, quantity: rate, rule: greater-than,
+                 threshold: 0.99}
+  - id: by-hand
+    text: a person decides
+    source: test
+    resolution: {method: manual}
+"""
+FORECASTS = """\
+forecaster: tester
+source: test
+made_at: 2026-01-01
+forecasts:
+  - {question: near-top-right, probability: 0.8}
+  - {question: nearly-always, claim: no}
+  - {question: by-hand, probability: 0.5}
+"""
+MINI = """\
+name: mini
+filter: {has_decision_square: true, cheese_in_top_right_5x5: false}
+outcome: got_cheese
+features: [euc_dist_cheese_top_right, steps_between_cheese_decision_square]
+models: [logit]
+"""
+
+
+def test_resolve_a_real_run_refusing_late_forecasts(tmp_path, capsys):
+    from mazeprobe.registry import load_registry, load_resolutions, register
+
+    analysis, root = tmp_path / "analysis", tmp_path / "predictions"
+    (root / "forecasts").mkdir(parents=True)
+    analysis.mkdir()
+    (analysis / "mini.yaml").write_text(MINI)
+    (analysis / "steps-artifact.yaml").write_text(open("analysis/steps-artifact.yaml").read())
+    (analysis / "all-rate.yaml").write_text("name: all-rate\noutcome: got_cheese\nmodels: [rate]\n")
+    (root / "questions.yaml").write_text(QUESTIONS)
+    (root / "forecasts" / "tester.yaml").write_text(FORECASTS)
+    spec = tmp_path / "spec.yaml"
+    spec.write_text(SPEC.format(name="early"))
+    early = run_experiment(load_spec(spec), tmp_path / "runs")
+
+    with pytest.raises(MazeprobeError) as err:
+        resolve(root, early)
+    text = str(err.value)
+    assert "forecast:tester:near-top-right: never registered" in text
+    assert "forecast:tester:nearly-always: never registered" in text and "by-hand" not in text  # manual
+    register(root)
+    assert main(["resolve", "--predictions", str(root), "--run", str(early)]) == 2
+    assert "forecast:tester:near-top-right: registered 20" in capsys.readouterr().err
+
+    assert main(["resolve", "--predictions", str(root), "--run", str(early), "--allow-late"]) == 0
+    out = capsys.readouterr().out
+    assert "near-top-right" in out and "accepted late" in out and f"wrote {early}/resolutions.yaml" in out
+    doc = load_yaml(early / "resolutions.yaml").data
+    assert doc["late"] == ["forecast:tester:near-top-right", "forecast:tester:nearly-always"]
+    assert doc["run"] == str(early) and doc["run_spec_hash"] == read_manifest(early)["spec_hash"]
+    got = {r["question"]: r for r in doc["resolutions"]}
+    assert set(got) == {"near-top-right", "steps-artifact", "nearly-always"}  # manual ones are not here
+    assert got["near-top-right"]["outcome"] == "yes" and got["near-top-right"]["numbers"]["coef"] < 0
+    # the shard agent's choice at the decision square depends on the step distance by construction
+    assert got["steps-artifact"]["outcome"] == "no" and got["steps-artifact"]["numbers"]["ci_high"] < 0
+    assert got["nearly-always"]["outcome"] == "no" and got["nearly-always"]["numbers"]["threshold"] == 0.99
+    fit = json.loads((early / "analyses" / "mini" / "result.json").read_text())
+    assert got["near-top-right"]["analysis_hash"] == fit["plan_hash"]
+    assert got["near-top-right"]["numbers"]["coef"] == fit["models"]["logit"]["features"][NEG]["coef"]
+    # the registry reads the file back, with the late forecasts marked
+    resolutions = load_resolutions([early / "resolutions.yaml"], load_registry(root))
+    assert {r.question: r.outcome for r in resolutions}["near-top-right"] == "yes"
+
+    # fits are reused while plan and run are unchanged, and refitted when the plan changes
+    stamp = (early / "analyses" / "mini" / "result.json").stat().st_mtime_ns
+    resolve(root, early, allow_late=True)
+    assert (early / "analyses" / "mini" / "result.json").stat().st_mtime_ns == stamp
+    (analysis / "mini.yaml").write_text(MINI.replace("[logit]", "[logit, vif]"))
+    resolve(root, early, allow_late=True)
+    assert (
+        json.loads((early / "analyses" / "mini" / "result.json").read_text())["plan_hash"] != fit["plan_hash"]
+    )
+    # --plan replaces the plan of that name
+    other = tmp_path / "other.yaml"
+    other.write_text(MINI.replace("features: [", "features: [maze_size, "))
+    resolve(root, early, allow_late=True, plan_paths=[other])
+    assert "maze_size" in json.loads((early / "analyses" / "mini" / "result.json").read_text())["features"]
+
+    # a run begun after the forecasts were registered needs no --allow-late
+    time.sleep(1.0)  # run start times are whole seconds
+    spec.write_text(SPEC.format(name="later"))
+    later = run_experiment(load_spec(spec), tmp_path / "runs")
+    assert load_yaml(resolve(root, later)).data["late"] == []
+
+
+def resolve(root, run, **kw):
+    from mazeprobe.registry.resolve import resolve_run
+
+    return resolve_run(root, run, **kw)
