@@ -563,6 +563,83 @@ def cmd_report(args: argparse.Namespace) -> int:
 # --- train and evaluate (issue 6) --- #
 
 
+def cmd_train(args: argparse.Namespace) -> int:
+    """Train an IMPALA maze network by imitating the shortest-path expert with DAgger relabelling.
+
+    Example: mazeprobe train --config analysis/train-r5.yaml --out models/reference-r5.pth --max-minutes 55
+             mazeprobe train --config analysis/train-r5.yaml --out models/reference-r5.pth --resume
+    The cheese lies in the top-right R x R region during training (placement region:5 by default). Every
+    evaluation point writes the checkpoint (the published format), NAME.pth.train (the state --resume
+    continues from) and NAME.train.json (the record the model card reads). Ctrl-C saves and stops.
+    """
+    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+
+    from mazeprobe.agents.train import load_config, train
+
+    config = load_config(args.config)
+    out = Path(args.out)
+    _check_writable(out)
+    columns = [
+        "[progress.description]{task.description}",
+        BarColumn(),
+        TextColumn("{task.completed:,.0f}/{task.total:,.0f} samples"),
+        TextColumn("loss {task.fields[loss]}  acc {task.fields[acc]}  held-out {task.fields[heldout]}"),
+        TimeElapsedColumn(),
+        TimeRemainingColumn(),
+    ]
+    with Progress(*columns, disable=args.quiet) as bar:
+        task = bar.add_task(f"train {out.stem}", total=config.samples, loss="-", acc="-", heldout="-")
+
+        def progress(record: dict) -> None:
+            fields = {"loss": f"{record['policy_loss']:.3f}", "acc": f"{record['accuracy']:.1%}"}
+            if "heldout_success" in record:
+                fields["heldout"] = f"{record['heldout_success']:.1%}"
+                bar.console.print(
+                    f"{record['samples']:>10,} samples: step accuracy {record['accuracy']:.1%}, "
+                    f"held-out success {record['heldout_success']:.1%}"
+                )
+            bar.update(task, completed=record["samples"], **fields)
+
+        result = train(
+            config,
+            out,
+            resume=args.resume,
+            max_minutes=args.max_minutes,
+            config_file=args.config,
+            progress=progress,
+        )
+    state = "finished" if result.finished else ("interrupted" if result.interrupted else "paused")
+    minutes = result.wall_seconds / 60
+    print(f"{state} at {result.samples:,} samples ({minutes:.1f} min in all): {result.checkpoint}")
+    if not result.finished:
+        print("continue with the same command and --resume")
+    return 0
+
+
+def cmd_evaluate(args: argparse.Namespace) -> int:
+    """Evaluate a checkpoint on training-distribution and test mazes and write its model card.
+
+    Example: mazeprobe evaluate models/reference-r5.pth --n 500
+    Training distribution: cheese in the top-right 5x5 (region:5). Test: natural placement, a decision
+    square, cheese outside the top-right 5x5. Each with sampled actions and with the argmax, at most 256
+    steps. The card (NAME.md, or --card) also shows the training record NAME.train.json when there is one.
+    """
+    from mazeprobe.agents.evaluate import evaluate, write_card
+
+    def progress(key: str, summary: dict) -> None:
+        if not args.quiet:
+            print(
+                f"{key:<20} got cheese {summary['got_cheese']:6.1%}   entered top-right 5x5 without it "
+                f"{summary['entered_top_right_5x5_without_cheese']:6.1%}   "
+                f"timed out {summary['timed_out']:6.1%}"
+            )
+
+    result = evaluate(args.checkpoint, n=args.n, max_steps=args.max_steps, progress=progress)
+    card = write_card(args.checkpoint, result, args.card)
+    print(f"wrote {card}")
+    return 0
+
+
 # --- parser ---------------------------------------------------------------------------------------
 
 
@@ -743,6 +820,24 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument("--n-perm", type=_positive_int, default=2000, help="permutations per pairwise test")
 
     # train and evaluate parsers (issue 6)
+    p = add("train", cmd_train)
+    p.add_argument("--config", help="a training config, e.g. analysis/train-r5.yaml (default: built-in)")
+    p.add_argument("--out", required=True, help="the checkpoint to write, e.g. models/NAME.pth")
+    p.add_argument("--resume", action="store_true", help="continue from OUT.train")
+    p.add_argument(
+        "--max-minutes",
+        type=float,
+        metavar="M",
+        help="stop (resumably) at the first evaluation point after M minutes",
+    )
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+
+    p = add("evaluate", cmd_evaluate)
+    p.add_argument("checkpoint", help="an IMPALA checkpoint")
+    p.add_argument("--n", type=_positive_int, default=500, help="mazes per suite (default 500)")
+    p.add_argument("--max-steps", type=_positive_int, default=256, help="steps before a timeout")
+    p.add_argument("--card", help="where to write the model card (default: next to the checkpoint, NAME.md)")
+    p.add_argument("--quiet", action="store_true", help="no per-suite lines")
 
     return parser
 

@@ -1,0 +1,138 @@
+"""Training the reference network: a short run end to end, resume, config errors, and the labels it learns
+from (the expert's moves, and where each square sits in the observation)."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from mazeprobe.agents.impala import load_checkpoint
+from mazeprobe.agents.train import WORLD, _cell_index, expert_field, load_config, train
+from mazeprobe.cli import main
+from mazeprobe.errors import UsageError
+from mazeprobe.experiments.rollout import Roller, start_states
+from mazeprobe.maze.geometry import distance_maps
+from mazeprobe.maze.sampling import SampleSpec, sample_mazes
+from mazeprobe.yamlio import SpecError
+
+TINY = """\
+samples: 512
+batch_size: 64
+envs: 8
+collect_steps: 8
+reuse: 2.0
+buffer: 1024
+beta_samples: 256
+eval_every: 256
+eval_mazes: 4
+max_steps: 32
+"""
+
+
+@pytest.fixture
+def tiny_config(tmp_path: Path) -> Path:
+    path = tmp_path / "tiny.yaml"
+    path.write_text(TINY)
+    return path
+
+
+def test_a_short_training_run_writes_a_checkpoint_that_loads(tmp_path, tiny_config, capsys):
+    out = tmp_path / "models" / "tiny.pth"
+    out.parent.mkdir()
+    assert main(["train", "--config", str(tiny_config), "--out", str(out), "--quiet"]) == 0
+    assert "finished at 512 samples" in capsys.readouterr().out
+    model = load_checkpoint(out)  # the published format, loaded with weights_only=True
+    assert model.embedder.block1.conv.out_channels == 16
+    record = json.loads(out.with_suffix(".train.json").read_text())
+    assert record["samples"] == 512 and record["finished"] is True
+    assert [h["samples"] for h in record["history"]] == [256, 512]
+    assert all(0.0 <= h["heldout_success"] <= 1.0 for h in record["history"])
+    assert record["states_collected"] == 512 // 64 // 2 * 64  # fresh states: samples / reuse
+
+
+def test_training_stops_resumably_and_resumes_where_it_stopped(tmp_path, tiny_config):
+    config = load_config(tiny_config)
+    out = tmp_path / "m.pth"
+    first = train(config, out, max_minutes=0.0)  # stops at the first evaluation point
+    assert (first.samples, first.finished) == (256, False)
+    weights_after_first = load_checkpoint(out).state_dict()
+    with pytest.raises(UsageError, match="--resume"):
+        train(config, out)  # would silently start over
+    second = train(config, out, resume=True)
+    assert (second.samples, second.finished) == (512, True)
+    assert [h["samples"] for h in second.history] == [256, 512]
+    changed = load_checkpoint(out).state_dict()
+    assert any(not np.array_equal(changed[k], weights_after_first[k]) for k in changed)
+    with pytest.raises(UsageError, match="differs"):
+        train(replace(config, lr=0.1), out, resume=True)
+
+
+def test_config_errors_name_file_line_and_key(tmp_path):
+    path = tmp_path / "bad.yaml"
+    path.write_text("samples: 100\nbatch_sise: 64\ngamma: 2.0\nplacement: region:0\n")
+    with pytest.raises(SpecError) as e:
+        load_config(path)
+    text = str(e.value)
+    assert f"{path}:2:1: batch_sise: unknown key (did you mean 'batch_size'?)" in text
+    assert f"{path}:3:1: gamma: must be in (0, 1]; got 2.0" in text
+    assert f"{path}:4:1: placement: unknown placement 'region:0'" in text
+
+
+@pytest.fixture(scope="module")
+def mazes():
+    table = sample_mazes(SampleSpec(n=24, seed=5, placement="region:5", sizes=(9, 25)))
+    roller = Roller(24)
+    return table, roller, roller.render(start_states(table, roller.loader))
+
+
+def test_following_the_expert_field_reaches_the_cheese_in_the_shortest_number_of_steps(mazes):
+    table = mazes[0]
+    deltas = {0: (1, 0), 1: (-1, 0), 2: (0, -1), 3: (0, 1)}
+    for row in table.itertuples():
+        n = row.maze_size
+        grid = np.ones((1, 25, 25), dtype=np.int8)
+        grid[0, :n, :n] = np.asarray(row.grid, dtype=np.int8).reshape(n, n)
+        cheese = np.array([[row.cheese_row, row.cheese_col]])
+        dist = distance_maps(grid, np.array([n]), cheese)[0]
+        field = expert_field(dist, n)
+        margin = (WORLD - n) // 2
+        r, c, steps = row.mouse_row, row.mouse_col, 0
+        while (r, c) != (row.cheese_row, row.cheese_col):
+            dr, dc = deltas[int(field[r + margin, c + margin])]
+            r, c, steps = r + dr, c + dc, steps + 1
+            assert grid[0, r, c] != 1, "the field walked into a wall"
+        assert steps == dist[row.mouse_row, row.mouse_col]
+        assert field[row.cheese_row + margin, row.cheese_col + margin] == -1
+        inside = np.zeros((WORLD, WORLD), dtype=bool)
+        inside[margin : margin + n, margin : margin + n] = True
+        assert (field[~inside] == -1).all()
+        assert (field[inside][grid[0, :n, :n].ravel() == 1] == -1).all()  # walls have no move
+
+
+def test_cell_index_finds_each_square_in_the_observation(mazes):
+    """The pixel under each square's centre (the cell head's read-out) separates walls from floor; the
+    same read-out shifted by one square does not."""
+    table, _, obs = mazes
+
+    def separation(shift: int) -> float:
+        rows, cols = _cell_index(64)
+        rows, cols = np.clip(rows.numpy() - shift, 0, 63), np.clip(cols.numpy() + shift, 0, 63)
+        scores = []
+        for i, row in enumerate(table.itertuples()):
+            n = row.maze_size
+            margin = (WORLD - n) // 2
+            wall = np.asarray(row.grid).reshape(n, n) == 1
+            colours = obs[i][rows[:, None], cols[None, :]].astype(float)
+            colours = colours[margin : margin + n, margin : margin + n]
+            mean_wall, mean_floor = colours[wall].mean(0), colours[~wall].mean(0)
+            to_wall = np.linalg.norm(colours - mean_wall, axis=-1)
+            nearer_wall = to_wall < np.linalg.norm(colours - mean_floor, axis=-1)
+            scores.append((nearer_wall == wall).mean())
+        return float(np.mean(scores))
+
+    assert separation(0) > 0.95
+    assert separation(1) < 0.85
