@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from mazeprobe.agents.impala import load_checkpoint
-from mazeprobe.agents.train import WORLD, _cell_index, expert_field, load_config, train
+from mazeprobe.agents.train import WORLD, _cell_index, expert_field, load_config, train, world_index
 from mazeprobe.cli import main
 from mazeprobe.errors import UsageError
 from mazeprobe.experiments.rollout import Roller, start_states
@@ -24,7 +24,8 @@ samples: 512
 batch_size: 64
 envs: 8
 collect_steps: 8
-reuse: 2.0
+scattered: 32
+reuse: 0.667
 buffer: 1024
 beta_samples: 256
 eval_every: 256
@@ -51,7 +52,8 @@ def test_a_short_training_run_writes_a_checkpoint_that_loads(tmp_path, tiny_conf
     assert record["samples"] == 512 and record["finished"] is True
     assert [h["samples"] for h in record["history"]] == [256, 512]
     assert all(0.0 <= h["heldout_success"] <= 1.0 for h in record["history"])
-    assert record["states_collected"] == 512 // 64 // 2 * 64  # fresh states: samples / reuse
+    # each phase: 8 slots x 8 steps played + 32 scattered = 96 fresh states, one update of 64
+    assert record["states_collected"] == 512 // 64 * 96
 
 
 def test_training_stops_resumably_and_resumes_where_it_stopped(tmp_path, tiny_config):
@@ -69,6 +71,10 @@ def test_training_stops_resumably_and_resumes_where_it_stopped(tmp_path, tiny_co
     assert any(not np.array_equal(changed[k], weights_after_first[k]) for k in changed)
     with pytest.raises(UsageError, match="differs"):
         train(replace(config, lr=0.1), out, resume=True)
+    third = train(replace(config, samples=640), out, resume=True)  # extending a finished run
+    assert (third.samples, third.finished) == (640, True)
+    record = json.loads(out.with_suffix(".train.json").read_text())
+    assert record["extended"] == [{"at_samples": 512, "from": 512, "to": 640}]
 
 
 def test_config_errors_name_file_line_and_key(tmp_path):
@@ -106,6 +112,8 @@ def test_following_the_expert_field_reaches_the_cheese_in_the_shortest_number_of
             r, c, steps = r + dr, c + dc, steps + 1
             assert grid[0, r, c] != 1, "the field walked into a wall"
         assert steps == dist[row.mouse_row, row.mouse_col]
+        start = world_index(np.array([[row.mouse_row, row.mouse_col]]), np.array([n]))[0]
+        assert field.ravel()[start] == field[row.mouse_row + margin, row.mouse_col + margin]
         assert field[row.cheese_row + margin, row.cheese_col + margin] == -1
         inside = np.zeros((WORLD, WORLD), dtype=bool)
         inside[margin : margin + n, margin : margin + n] = True

@@ -83,12 +83,13 @@ def _cell_index(size: int) -> tuple[torch.Tensor, torch.Tensor]:
 
 
 class CellHead(torch.nn.Module):
-    """Training only: the expert's move (UP, DOWN, LEFT, RIGHT) from every world square, predicted from the
-    block 1-3 maps at the pixel under the square's centre."""
+    """Training only: from the block 1-3 maps at the pixel under each world square's centre, the expert's
+    move (UP, DOWN, LEFT, RIGHT) from that square, and a logit for "the mouse is here" (a softmax over the
+    squares). The policy needs both, at the same place: where the mouse is, and which way to go there."""
 
     def __init__(self, scale: int) -> None:
         super().__init__()
-        self.linear = torch.nn.Linear((16 + 32 + 32) * scale, 4)
+        self.linear = torch.nn.Linear((16 + 32 + 32) * scale, 5)
 
     def forward(self, maps: list[torch.Tensor]) -> torch.Tensor:
         feats = []
@@ -98,7 +99,7 @@ class CellHead(torch.nn.Module):
             # (a (B, C, H, W) gradient made the network's backward pass twice as slow)
             nhwc = m.permute(0, 2, 3, 1)
             feats.append(nhwc.index_select(1, rows).index_select(2, cols))  # (B, 25, 25, C)
-        return self.linear(torch.cat(feats, dim=-1).float())  # (B, 25, 25, 4)
+        return self.linear(torch.cat(feats, dim=-1).float())  # (B, 25, 25, 5)
 
 
 @dataclass(frozen=True)
@@ -296,6 +297,7 @@ class Collector:
             "move": move_toward(self.dist, slot, pos),
             "dist": self.dist[slot, pos[:, 0], pos[:, 1]],
             "field": self.field[slot],
+            "mouse": world_index(pos, self.sizes[slot]),
         }
 
     @torch.no_grad()
@@ -306,7 +308,7 @@ class Collector:
         env = self.roller.env
         slots = np.arange(k)
         batch = MazeBatch(grids=self.grids, sizes=self.sizes, table=pd.DataFrame())
-        obs_out, move_out, dist_out, field_out = [], [], [], []
+        obs_out, move_out, dist_out, field_out, mouse_out = [], [], [], [], []
         for _ in range(steps):
             obs = env.observe()[1]["rgb"].copy()
             expert = move_toward(self.dist, slots, self.pos)
@@ -323,6 +325,7 @@ class Collector:
             move_out.append(expert)
             dist_out.append(self.dist[slots, self.pos[:, 0], self.pos[:, 1]])
             field_out.append(self.field.copy())
+            mouse_out.append(world_index(self.pos, self.sizes))
             env.act(actions.astype(np.int32))
             self.pos = apply_moves(batch, slots, self.pos, actions)
             self.steps += 1
@@ -336,7 +339,14 @@ class Collector:
             "move": np.concatenate(move_out),
             "dist": np.concatenate(dist_out),
             "field": np.concatenate(field_out),
+            "mouse": np.concatenate(mouse_out),
         }
+
+
+def world_index(pos: np.ndarray, sizes: np.ndarray) -> np.ndarray:
+    """Flat index (world row * 25 + world col) of inner-maze positions (B, 2) in mazes of side `sizes`."""
+    margin = (WORLD - sizes) // 2
+    return (pos[:, 0] + margin) * WORLD + pos[:, 1] + margin
 
 
 def expert_field(dist: np.ndarray, n: int) -> np.ndarray:
@@ -358,6 +368,7 @@ class Replay:
         "move": ((), np.int64),
         "dist": ((), np.int64),
         "field": ((WORLD, WORLD), np.int8),
+        "mouse": ((), np.int64),
     }
 
     def __init__(self, capacity: int) -> None:
@@ -413,11 +424,16 @@ def imitation_loss(
     }
     if cells is not None:
         field = torch.as_tensor(batch["field"], dtype=torch.int64, device=logp.device)
-        cell_loss = F.cross_entropy(cells.float().reshape(-1, 4), field.reshape(-1), ignore_index=-1)
-        loss = loss + config.cell_coef * cell_loss
+        moves = cells[..., :4]
+        cell_loss = F.cross_entropy(moves.reshape(-1, 4), field.reshape(-1), ignore_index=-1)
+        where = cells[..., 4].reshape(len(field), -1)  # (B, 625): a softmax over the squares
+        mouse = torch.as_tensor(batch["mouse"], device=logp.device)
+        mouse_loss = F.cross_entropy(where, mouse)
+        loss = loss + config.cell_coef * (cell_loss + mouse_loss)
         known = field >= 0
         stats["cell_loss"] = cell_loss.item()
-        stats["cell_accuracy"] = (cells.argmax(-1) == field)[known].float().mean().item()
+        stats["cell_accuracy"] = (moves.argmax(-1) == field)[known].float().mean().item()
+        stats["mouse_accuracy"] = (where.argmax(1) == mouse).float().mean().item()
     return loss, stats
 
 
@@ -492,6 +508,7 @@ def write_training_record(out: str | os.PathLike, config_file: str | None = None
         "machine": f"{platform.machine()}, {os.cpu_count()} CPU cores, {platform.system()}",
         "torch": torch.__version__,
         "history": counters["history"],
+        "extended": counters.get("extended", []),
     }
     path = out.with_suffix(".train.json")
     write_bytes(path, (json.dumps(record, indent=1) + "\n").encode())
@@ -537,10 +554,13 @@ def train(
         if not spath.exists():
             raise UsageError(f"{spath}: no training state to resume from (train without --resume first)")
         saved = _load_state(spath)
-        if saved["config"] != asdict(config):
-            changed = sorted(k for k in saved["config"] if saved["config"][k] != asdict(config).get(k))
+        changed = sorted(k for k in asdict(config) if saved["config"].get(k) != asdict(config)[k])
+        # Only `samples` may change, upwards: extending a run (the learning-rate schedule stretches to
+        # the new total from where it is); anything else would make the run's record a lie.
+        if changed and (changed != ["samples"] or config.samples < saved["counters"]["samples"]):
             raise UsageError(
-                f"{spath}: the config differs from the one this run started with ({', '.join(changed)})"
+                f"{spath}: the config differs from the one this run started with ({', '.join(changed)}); "
+                "only samples may grow when resuming"
             )
         model.load_state_dict(saved["model"])
         if head is not None:
@@ -548,6 +568,13 @@ def train(
         optimizer.load_state_dict(saved["optimizer"])
         counters = dict(saved["counters"])
         rng.bit_generator.state = saved["rng"]
+        if changed:
+            extended = {
+                "at_samples": counters["samples"],
+                "from": saved["config"]["samples"],
+                "to": config.samples,
+            }
+            counters["extended"] = [*counters.get("extended", []), extended]
     elif spath.exists():
         raise UsageError(f"{spath} exists: pass --resume to continue that run, or remove it to start over")
 
