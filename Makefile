@@ -15,15 +15,33 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP)
 
+# The whole loop on the shipped network (models/reference-r5.pth): register the shipped predictions (a
+# scratch copy, so predictions/registry.lock is untouched), run a batch experiment, fit, resolve, score and
+# write the calibration report. Re-running it resumes the run and reuses the fits.
+DEMO := data/demo
+RUN := data/runs/reference-demo
 demo: $(STAMP)
-	mkdir -p data
-	$(BIN)/mazeprobe sample --n 5000 --seed 0 --require-decision-square \
-		--exclude-cheese-top-right 5 --out data/demo-mazes.parquet
-	$(BIN)/mazeprobe show data/demo-mazes.parquet --row 0 --png data/demo-maze.png
-	$(BIN)/mazeprobe run analysis/behavioral-demo.yaml --out data/runs --resume
-	$(BIN)/mazeprobe show data/runs/behavioral-demo --episode 0 --png data/demo-episode.png
-	$(BIN)/mazeprobe vfield --builtin shard --seed 0 --png data/demo-vfield.png
-	$(BIN)/mazeprobe fit data/runs/behavioral-demo --plan analysis/behavioral.yaml
+	@echo "== 1/6 register the shipped predictions in a scratch copy: $(DEMO)/predictions"
+	rm -rf $(DEMO)/predictions && mkdir -p $(DEMO) && cp -r predictions $(DEMO)/predictions
+	$(BIN)/mazeprobe predictions validate $(DEMO)/predictions --analysis-dir analysis
+	$(BIN)/mazeprobe predictions register $(DEMO)/predictions --analysis-dir analysis
+	$(BIN)/mazeprobe predictions verify $(DEMO)/predictions --analysis-dir analysis
+	@echo "== 2/6 run the shipped network on 1,000 test mazes: $(RUN)"
+	$(BIN)/mazeprobe run analysis/reference-demo.yaml --out data/runs --resume
+	$(BIN)/mazeprobe show $(RUN) --episode 0 --png $(DEMO)/episode-0.png
+	$(BIN)/mazeprobe vfield --checkpoint models/reference-r5.pth --seed 0 --png $(DEMO)/vfield-seed-0.png
+	@echo "== 3/6 fit the published behavioural regression"
+	$(BIN)/mazeprobe fit $(RUN) --plan analysis/behavioral.yaml --jobs 2
+	@echo "== 4/6 resolve the auto questions from the run"
+	$(BIN)/mazeprobe resolve --predictions $(DEMO)/predictions --run $(RUN)
+	@echo "== 5/6 score the forecasters"
+	$(BIN)/mazeprobe score --predictions $(DEMO)/predictions --resolutions $(RUN)/resolutions.yaml
+	@echo "== 6/6 write the calibration report"
+	$(BIN)/mazeprobe report --predictions $(DEMO)/predictions --resolutions $(RUN)/resolutions.yaml \
+		--out $(DEMO)/report.html
+	$(BIN)/mazeprobe report --predictions $(DEMO)/predictions --resolutions $(RUN)/resolutions.yaml \
+		--out $(DEMO)/report.md
+	@echo "demo done: open $(DEMO)/report.html (also $(DEMO)/report.md, $(DEMO)/episode-0.png, $(DEMO)/vfield-seed-0.png)"
 
 test: $(STAMP)
 	$(BIN)/ruff check .

@@ -162,6 +162,9 @@ def write_card(checkpoint: str | os.PathLike, evaluation: dict, out: str | os.Pa
             f"| {suite} | {actions} | `{s['placement']}` | {s['filter']} | {s['got_cheese']:.1%} | "
             f"{s['entered_top_right_5x5_without_cheese']:.1%} | {s['timed_out']:.1%} |"
         )
+    notes = checkpoint.with_suffix(".notes.md")  # what the people who trained it want a reader to know
+    if notes.exists():
+        lines += ["", "## Notes", "", notes.read_text().strip()]
     lines += ["", "```json", json.dumps({"training": record, "evaluation": evaluation}, indent=1), "```", ""]
     write_bytes(out, "\n".join(lines).encode())
     return out
