@@ -27,7 +27,16 @@ from typing import Any
 
 from mazeprobe.errors import MazeprobeError
 from mazeprobe.registry.model import METHODS, Forecast, Problem, Question, Registry
-from mazeprobe.yamlio import KeyPath, SpecError, YamlDoc, describe_value, format_key_path, load_yaml, suggest
+from mazeprobe.yamlio import (
+    Checker,
+    KeyPath,
+    SpecError,
+    YamlDoc,
+    describe_value,
+    format_key_path,
+    load_yaml,
+    suggest,
+)
 
 ID_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")
 """Question ids, group names and forecaster ids (no ':' so that item ids `forecast:F:Q` split cleanly)."""
@@ -86,12 +95,13 @@ def default_analysis_dir(root: Path) -> Path:
 # --- positions and problems --------------------------------------------------------------------------
 
 
-class DocChecker:
-    """Problems in one parsed YAML file, each placed at the key (or list item) it concerns."""
+class DocChecker(Checker):
+    """Problems in one parsed YAML file, each placed at the key (or list item) it concerns; the yamlio
+    Checker's checks (mapping, integer, ...), collected as Problem records instead of strings."""
 
-    def __init__(self, doc: YamlDoc, problems: list[Problem]) -> None:
+    def __init__(self, doc: YamlDoc, problems: list[Problem]) -> None:  # shares the caller's list
         self.doc = doc
-        self.problems = problems
+        self.problems = problems  # type: ignore[assignment]
 
     def pos(self, key_path: KeyPath) -> tuple[int, int]:
         kp = tuple(key_path)
@@ -106,24 +116,6 @@ class DocChecker:
 
     def fail(self, key_path: KeyPath, message: str) -> None:
         self.problems.append(self.problem(key_path, message))
-
-    def mapping(self, value: Any, key_path: KeyPath, allowed: dict[str, str], required=()) -> dict:
-        """The mapping (or {} after reporting that it is not one); unknown and missing keys reported."""
-        if not isinstance(value, dict):
-            self.fail(
-                key_path, f"must be a mapping with keys {', '.join(allowed)}; got {describe_value(value)}"
-            )
-            return {}
-        for key in value:
-            if key not in allowed:
-                self.fail(
-                    (*key_path, key),
-                    f"unknown key{suggest(str(key), allowed)}; allowed: {', '.join(allowed)}",
-                )
-        for key in required:
-            if key not in value:
-                self.fail(key_path, f"missing required key {key!r} ({allowed[key]})")
-        return value
 
     def text(self, value: Any, key_path: KeyPath, optional: bool = False) -> str | None:
         if value is None and optional:
