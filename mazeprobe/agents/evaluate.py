@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from mazeprobe.agents.impala import count_parameters, load_checkpoint
+from mazeprobe.agents.impala import ImpalaCNN, count_parameters, load_checkpoint
 from mazeprobe.agents.network import NetworkPolicy
 from mazeprobe.atomic import write_bytes
 from mazeprobe.experiments.rollout import Roller, RolloutSettings, maze_batch, start_states
@@ -60,23 +60,33 @@ def summarise(episodes: pd.DataFrame) -> dict:
     }
 
 
+def play_episodes(
+    model: ImpalaCNN,
+    table: pd.DataFrame,
+    roller: Roller,
+    actions: str = "sample",
+    seed: int = 0,
+    max_steps: int = 256,
+) -> pd.DataFrame:
+    """Play each maze of a maze table once with the network; one episode row per maze (Roller.episodes)."""
+    settings = RolloutSettings(per_maze=1, max_steps=max_steps, actions=actions, seed=seed)
+    states = start_states(table, roller.loader)
+    return roller.episodes(NetworkPolicy(model.eval()), maze_batch(table), states, settings, engine="procgen")
+
+
 def evaluate(
     checkpoint: str | os.PathLike, n: int = 500, max_steps: int = 256, seed: int = EVAL_SEED, progress=None
 ) -> dict:
     """Play every suite once per maze; returns {"suites": {"train-dist/sample": {...}, ...}, ...}."""
     model = load_checkpoint(checkpoint)
-    policy = NetworkPolicy(model, checkpoint=str(checkpoint))
     roller = Roller(64)
     out: dict = {"checkpoint": str(checkpoint), "n_mazes": n, "max_steps": max_steps, "suites": {}}
     started = time.monotonic()
-    tables: dict[str, tuple] = {}
+    tables: dict[str, pd.DataFrame] = {}
     for suite in suites(n, seed):
         if suite.name not in tables:
-            table = sample_mazes(suite.spec)
-            tables[suite.name] = (table, maze_batch(table), start_states(table, roller.loader))
-        table, mazes, states = tables[suite.name]
-        settings = RolloutSettings(per_maze=1, max_steps=max_steps, actions=suite.actions, seed=0)
-        episodes = roller.episodes(policy, mazes, states, settings, engine="procgen")
+            tables[suite.name] = sample_mazes(suite.spec)
+        episodes = play_episodes(model, tables[suite.name], roller, suite.actions, 0, max_steps)
         key = f"{suite.name}/{suite.actions}"
         out["suites"][key] = {
             "placement": suite.spec.placement,

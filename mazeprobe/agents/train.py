@@ -35,11 +35,9 @@ uninterrupted one.
 
 from __future__ import annotations
 
-import contextlib
 import json
 import math
 import os
-import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, fields
@@ -51,11 +49,11 @@ import torch
 import torch.nn.functional as F
 
 from mazeprobe.agents.base import ACTION_GROUPS, MOVE_ACTIONS, MOVE_NAMES, MazeBatch, move_toward
+from mazeprobe.agents.evaluate import play_episodes, training_record_path
 from mazeprobe.agents.impala import ImpalaCNN, obs_to_tensor, random_impala, save_checkpoint
-from mazeprobe.agents.network import NetworkPolicy
-from mazeprobe.atomic import write_bytes
+from mazeprobe.atomic import atomic_path, write_bytes
 from mazeprobe.errors import UsageError
-from mazeprobe.experiments.rollout import Roller, RolloutSettings, apply_moves, maze_batch, start_states
+from mazeprobe.experiments.rollout import Roller, apply_moves, start_states
 from mazeprobe.maze.env import set_state_at
 from mazeprobe.maze.geometry import distance_maps
 from mazeprobe.maze.placement import parse_placement
@@ -444,21 +442,6 @@ def imitation_loss(
 # --- evaluation ---------------------------------------------------------------------------------------
 
 
-def success_rate(
-    model: ImpalaCNN,
-    table: pd.DataFrame,
-    roller: Roller,
-    actions: str = "sample",
-    seed: int = 0,
-    max_steps: int = 256,
-) -> pd.DataFrame:
-    """Play each maze once with the network; one episode row per maze (see Roller.episodes)."""
-    mazes = maze_batch(table)
-    states = start_states(table, roller.loader)
-    settings = RolloutSettings(per_maze=1, max_steps=max_steps, actions=actions, seed=seed)
-    return roller.episodes(NetworkPolicy(model.eval()), mazes, states, settings, engine="procgen")
-
-
 # --- training state ---------------------------------------------------------------------------------
 
 
@@ -475,15 +458,8 @@ def _save_state(path: Path, model, head, optimizer, counters, rng: np.random.Gen
         "rng": rng.bit_generator.state,
         "config": asdict(config),
     }
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            torch.save(state, f)
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp)
-        raise
+    with atomic_path(path) as tmp:
+        torch.save(state, tmp)
 
 
 def _load_state(path: Path) -> dict:
@@ -493,28 +469,25 @@ def _load_state(path: Path) -> dict:
         raise UsageError(f"{path}: cannot read the training state ({type(e).__name__}: {e})") from e
 
 
-def write_training_record(out: str | os.PathLike, config_file: str | None = None) -> Path:
+def write_training_record(out: Path, config: TrainConfig, counters: dict, config_file: str | None) -> Path:
     """`NAME.train.json` next to the checkpoint: config, samples seen, wall time, machine and the held-out
-    history, from the training state (small enough to commit with the checkpoint; the model card reads it)."""
+    history (small enough to commit with the checkpoint; the model card reads it)."""
     import platform
 
-    out = Path(out)
-    saved = _load_state(state_path(out))
-    counters = saved["counters"]
     record = {
         "checkpoint": out.name,
         "config_file": config_file,
-        "config": saved["config"],
+        "config": asdict(config),
         "samples": counters["samples"],
         "states_collected": counters.get("states", 0),
         "wall_seconds": round(counters["wall_seconds"], 1),
-        "finished": counters["samples"] >= saved["config"]["samples"],
+        "finished": counters["samples"] >= config.samples,
         "machine": f"{platform.machine()}, {os.cpu_count()} CPU cores, {platform.system()}",
         "torch": torch.__version__,
         "history": counters["history"],
         "extended": counters.get("extended", []),
     }
-    path = out.with_suffix(".train.json")
+    path = training_record_path(out)
     write_bytes(path, (json.dumps(record, indent=1) + "\n").encode())
     return path
 
@@ -608,7 +581,7 @@ def train(
             counters["history"] = [*counters["history"], record]
         save_checkpoint(model, out)
         _save_state(spath, model, head, optimizer, counters, rng, config)
-        write_training_record(out, config_file)
+        write_training_record(out, config, counters, config_file)
 
     interrupted = False
     try:
@@ -642,7 +615,7 @@ def train(
                 progress(record)
             if counters["samples"] >= next_eval or counters["samples"] >= config.samples:
                 next_eval += config.eval_every
-                episodes = success_rate(model, heldout, eval_roller, seed=config.seed)
+                episodes = play_episodes(model, heldout, eval_roller, seed=config.seed)
                 record = {
                     **record,
                     "heldout_success": float(episodes["got_cheese"].mean()),
