@@ -579,6 +579,7 @@ def cmd_train(args: argparse.Namespace) -> int:
     config = load_config(args.config)
     out = Path(args.out)
     _check_writable(out)
+    device = _training_device(args.device)
     columns = [
         "[progress.description]{task.description}",
         BarColumn(),
@@ -607,6 +608,7 @@ def cmd_train(args: argparse.Namespace) -> int:
             max_minutes=args.max_minutes,
             config_file=args.config,
             progress=progress,
+            device=device,
         )
     state = "finished" if result.finished else ("interrupted" if result.interrupted else "paused")
     minutes = result.wall_seconds / 60
@@ -614,6 +616,22 @@ def cmd_train(args: argparse.Namespace) -> int:
     if not result.finished:
         print("continue with the same command and --resume")
     return 0
+
+
+def _training_device(name: str):
+    import torch
+
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    try:
+        device = torch.device(name)
+    except RuntimeError as e:
+        raise UsageError(f"--device {name!r}: not a device name (auto, cpu, cuda, cuda:N)") from e
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise UsageError(f"--device {name}: this machine's torch sees no CUDA device (use cpu or auto)")
+    if device.type not in ("cpu", "cuda"):
+        raise UsageError(f"--device {name}: only cpu and cuda are supported")
+    return device
 
 
 def cmd_evaluate(args: argparse.Namespace) -> int:
@@ -829,6 +847,11 @@ def build_parser() -> argparse.ArgumentParser:
         type=float,
         metavar="M",
         help="stop (resumably) at the first evaluation point after M minutes",
+    )
+    p.add_argument(
+        "--device",
+        default="auto",
+        help="where the network trains: auto (cuda when there is one), cpu, cuda or cuda:N",
     )
     p.add_argument("--quiet", action="store_true", help="no progress bar")
 

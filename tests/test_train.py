@@ -9,9 +9,11 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
 
+from mazeprobe.agents.collect import WORLD, expert_field, world_index
 from mazeprobe.agents.impala import load_checkpoint
-from mazeprobe.agents.train import WORLD, _cell_index, expert_field, load_config, train, world_index
+from mazeprobe.agents.train import _cell_index, load_config, train
 from mazeprobe.cli import main
 from mazeprobe.errors import UsageError
 from mazeprobe.experiments.rollout import Roller, start_states
@@ -144,3 +146,19 @@ def test_cell_index_finds_each_square_in_the_observation(mazes):
 
     assert separation(0) > 0.95
     assert separation(1) < 0.85
+
+
+def test_collector_processes_feed_the_trainer(tmp_path, tiny_config):
+    """workers: 2 runs the collectors in two real processes (shared memory, published weights); the run
+    counts the same states and updates as in-process collection and writes a checkpoint that loads."""
+    config = replace(load_config(tiny_config), workers=2)
+    out = tmp_path / "pooled.pth"
+    result = train(config, out)
+    assert (result.samples, result.finished) == (512, True)
+    record = json.loads(out.with_suffix(".train.json").read_text())
+    assert record["states_collected"] == 512 // 64 * 96
+    assert record["config"]["workers"] == 2
+    state = torch.load(out.with_name(out.name + ".train"), weights_only=True)
+    # worker w plays stream chunks w, w + 2, ...: the saved next chunk is past every chunk used
+    assert state["counters"]["chunk"] >= 2
+    assert load_checkpoint(out).embedder.block1.conv.out_channels == 16

@@ -144,7 +144,7 @@ def write_card(checkpoint: str | os.PathLike, evaluation: dict, out: str | os.Pa
             f"| samples seen | {record['samples']:,} training samples (minibatch rows) |",
             f"| fresh labelled states | {record.get('states_collected', 0):,} |",
             f"| wall time | {record['wall_seconds'] / 60:.1f} min |",
-            f"| machine | {record['machine']} |",
+            f"| machine | {record['machine']}; trained on {record.get('device', 'cpu')} |",
             f"| torch | {record.get('torch', '?')} |",
             f"| finished | {record['finished']} |",
             "",

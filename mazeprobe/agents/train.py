@@ -48,20 +48,22 @@ import pandas as pd
 import torch
 import torch.nn.functional as F
 
-from mazeprobe.agents.base import ACTION_GROUPS, MOVE_ACTIONS, MOVE_NAMES, MazeBatch, move_toward
+from mazeprobe.agents.base import ACTION_GROUPS, MOVE_NAMES
+from mazeprobe.agents.collect import (
+    PACKET_FIELDS,
+    WORLD,
+    CollectorPool,
+    InProcessSource,
+)
 from mazeprobe.agents.evaluate import play_episodes, training_record_path
-from mazeprobe.agents.impala import ImpalaCNN, obs_to_tensor, random_impala, save_checkpoint
+from mazeprobe.agents.impala import ImpalaCNN, random_impala, save_checkpoint
 from mazeprobe.atomic import atomic_path, write_bytes
 from mazeprobe.errors import UsageError
-from mazeprobe.experiments.rollout import Roller, apply_moves, start_states
-from mazeprobe.maze.env import set_state_at
-from mazeprobe.maze.geometry import distance_maps
+from mazeprobe.experiments.rollout import Roller
 from mazeprobe.maze.placement import parse_placement
 from mazeprobe.maze.sampling import SampleSpec, sample_mazes
 from mazeprobe.yamlio import Checker, load_yaml
 
-SIDE = 25  # largest hard-mode maze side: slot grids are padded to it
-WORLD = 25  # procgen's maze world is 25x25 squares, the inner maze centred in it, drawn on 64x64 pixels
 MAP_NAMES = (
     "embedder.block1.res2.resadd_out",
     "embedder.block2.res2.resadd_out",
@@ -96,7 +98,7 @@ class CellHead(torch.nn.Module):
     def forward(self, maps: list[torch.Tensor]) -> torch.Tensor:
         feats = []
         for m in maps:
-            rows, cols = _cell_index(m.shape[-1])
+            rows, cols = (i.to(m.device) for i in _cell_index(m.shape[-1]))
             # (B, H, W, C): free for the channels-last maps, and keeps their gradients channels-last
             # (a (B, C, H, W) gradient made the network's backward pass twice as slow)
             nhwc = m.permute(0, 2, 3, 1)
@@ -146,6 +148,9 @@ class TrainConfig:
     """Weight of the cell head's loss (0 turns the head off)."""
     bf16: bool = True
     """Train under bfloat16 autocast (fp32 weights); false for full fp32."""
+    workers: int = 0
+    """Collector processes (collect.CollectorPool); 0 collects in the training process, deterministically.
+    Use them when the training step is fast (a GPU) and procgen would otherwise be the bottleneck."""
 
 
 _DOCS = {f.name: f.name for f in fields(TrainConfig)}
@@ -172,6 +177,7 @@ def load_config(path: str | os.PathLike | None) -> TrainConfig:
         "max_steps": 1,
         "eval_every": 1,
         "eval_mazes": 1,
+        "workers": 0,
     }
     for key, low in ints.items():
         if key in raw:
@@ -201,38 +207,6 @@ def load_config(path: str | os.PathLike | None) -> TrainConfig:
     return TrainConfig(**{k: v for k, v in values.items() if v is not None})
 
 
-# --- the maze stream --------------------------------------------------------------------------------
-
-
-class MazeStream:
-    """Fresh training mazes, in batches, from a seeded sampler; never a held-out level seed."""
-
-    def __init__(self, config: TrainConfig, exclude: set[int], roller: Roller, chunk: int) -> None:
-        self.config, self.exclude, self.roller = config, exclude, roller
-        self.chunk = chunk  # continues across resumes, so a resumed run sees new mazes
-        self.table = pd.DataFrame()
-        self.states: list = []
-        self.next = 0
-
-    def take(self) -> tuple[pd.Series, object]:
-        if self.next >= len(self.table):
-            spec = SampleSpec(
-                n=1024, seed=_stream_seed(self.config.seed, self.chunk), placement=self.config.placement
-            )
-            table = sample_mazes(spec)
-            self.table = table[~table["seed"].isin(self.exclude)].reset_index(drop=True)
-            self.states = start_states(self.table, self.roller.loader)
-            self.chunk += 1
-            self.next = 0
-        i = self.next
-        self.next += 1
-        return self.table.iloc[i], self.states[i]
-
-
-def _stream_seed(seed: int, chunk: int) -> int:
-    return (seed * 1_000_003 + 7919 * (chunk + 1)) % (2**31)
-
-
 def heldout_mazes(config: TrainConfig) -> pd.DataFrame:
     """The held-out evaluation mazes: the training placement, a sampling seed no stream chunk uses."""
     return sample_mazes(
@@ -244,149 +218,29 @@ def heldout_mazes(config: TrainConfig) -> pd.DataFrame:
     )
 
 
-# --- collection --------------------------------------------------------------------------------------
-
-
-class Collector:
-    """`envs` procgen slots, each playing a fresh training maze; records expert-labelled states."""
-
-    def __init__(
-        self, config: TrainConfig, stream: MazeStream, roller: Roller, rng: np.random.Generator
-    ) -> None:
-        self.config, self.stream, self.roller, self.rng = config, stream, roller, rng
-        k = config.envs
-        self.grids = np.ones((k, SIDE, SIDE), dtype=np.int8)
-        self.sizes = np.ones(k, dtype=np.int64)
-        self.dist = np.zeros((k, SIDE, SIDE), dtype=np.int64)
-        self.cheese = np.zeros((k, 2), dtype=np.int64)
-        self.pos = np.zeros((k, 2), dtype=np.int64)
-        self.steps = np.zeros(k, dtype=np.int64)
-        self.field = np.full((k, WORLD, WORLD), -1, dtype=np.int8)
-        self.states: list = [None] * k
-        self.episodes = 0
-        self.successes = 0
-        for slot in range(k):
-            self._load(slot)
-
-    def _load(self, slot: int) -> None:
-        row, state = self.stream.take()
-        n = int(row["maze_size"])
-        self.grids[slot] = 1
-        self.grids[slot, :n, :n] = np.asarray(row["grid"], dtype=np.int8).reshape(n, n)
-        self.sizes[slot] = n
-        self.cheese[slot] = (int(row["cheese_row"]), int(row["cheese_col"]))
-        self.dist[slot] = distance_maps(
-            self.grids[slot : slot + 1], self.sizes[slot : slot + 1], self.cheese[slot : slot + 1]
-        )[0]
-        self.pos[slot] = state.mouse
-        self.steps[slot] = 0
-        self.field[slot] = expert_field(self.dist[slot], n)
-        self.states[slot] = state
-        set_state_at(self.roller.env, slot, state.to_bytes())
-
-    def scattered(self, renderer: Roller, count: int) -> dict[str, np.ndarray]:
-        """`count` labelled states with the mouse on a random open square (not the cheese) of the mazes
-        now in the slots: every part of the maze, not only the squares near some path."""
-        slot = self.rng.integers(0, self.config.envs, count)
-        states, pos = [], np.zeros((count, 2), dtype=np.int64)
-        for i, k in enumerate(slot):
-            rows, cols = np.nonzero(self.dist[k] > 0)
-            j = self.rng.integers(0, len(rows))
-            pos[i] = rows[j], cols[j]
-            states.append(self.states[k].with_mouse(int(rows[j]), int(cols[j])))
-        return {
-            "obs": renderer.render(states),
-            "move": move_toward(self.dist, slot, pos),
-            "dist": self.dist[slot, pos[:, 0], pos[:, 1]],
-            "field": self.field[slot],
-            "mouse": world_index(pos, self.sizes[slot]),
-        }
-
-    @torch.no_grad()
-    def collect(self, model: ImpalaCNN, beta: float, steps: int) -> dict[str, np.ndarray]:
-        """`steps` env steps in every slot: observations, the expert's move 0..3, steps to the cheese and
-        the expert's move from every world square (the cell head's target)."""
-        k = self.config.envs
-        env = self.roller.env
-        slots = np.arange(k)
-        batch = MazeBatch(grids=self.grids, sizes=self.sizes, table=pd.DataFrame())
-        obs_out, move_out, dist_out, field_out, mouse_out = [], [], [], [], []
-        for _ in range(steps):
-            obs = env.observe()[1]["rgb"].copy()
-            expert = move_toward(self.dist, slots, self.pos)
-            actions = MOVE_ACTIONS[expert]
-            learner = self.rng.random(k) >= beta
-            if learner.any():
-                x = obs_to_tensor(obs[learner]).contiguous(memory_format=torch.channels_last)
-                logits, _ = model(x)
-                probs = torch.softmax(logits.double(), dim=1).numpy()
-                u = self.rng.random((int(learner.sum()), 1))
-                actions = actions.copy()
-                actions[learner] = np.minimum((probs.cumsum(1) < u).sum(1), 14)
-            obs_out.append(obs)
-            move_out.append(expert)
-            dist_out.append(self.dist[slots, self.pos[:, 0], self.pos[:, 1]])
-            field_out.append(self.field.copy())
-            mouse_out.append(world_index(self.pos, self.sizes))
-            env.act(actions.astype(np.int32))
-            self.pos = apply_moves(batch, slots, self.pos, actions)
-            self.steps += 1
-            got = (self.pos == self.cheese).all(1)
-            for slot in np.flatnonzero(got | (self.steps >= self.config.max_steps)):
-                self.episodes += 1
-                self.successes += int(got[slot])
-                self._load(slot)
-        return {
-            "obs": np.concatenate(obs_out),
-            "move": np.concatenate(move_out),
-            "dist": np.concatenate(dist_out),
-            "field": np.concatenate(field_out),
-            "mouse": np.concatenate(mouse_out),
-        }
-
-
-def world_index(pos: np.ndarray, sizes: np.ndarray) -> np.ndarray:
-    """Flat index (world row * 25 + world col) of inner-maze positions (B, 2) in mazes of side `sizes`."""
-    margin = (WORLD - sizes) // 2
-    return (pos[:, 0] + margin) * WORLD + pos[:, 1] + margin
-
-
-def expert_field(dist: np.ndarray, n: int) -> np.ndarray:
-    """(25, 25) int8 over the world grid: the expert's move (0..3) from each open square of the inner
-    n x n maze, -1 on walls, outside the maze and on the cheese. `dist`: the slot's distance map."""
-    rows, cols = np.nonzero(dist[:n, :n] > 0)
-    moves = move_toward(dist[None], np.zeros(len(rows), dtype=np.int64), np.stack([rows, cols], 1))
-    out = np.full((WORLD, WORLD), -1, dtype=np.int8)
-    margin = (WORLD - n) // 2
-    out[rows + margin, cols + margin] = moves
-    return out
-
-
 class Replay:
-    """A ring buffer of the most recent labelled states (named arrays, one row per state)."""
+    """A ring buffer of the most recent labelled states (named tensors on the training device)."""
 
-    SHAPES = {
-        "obs": ((64, 64, 3), np.uint8),
-        "move": ((), np.int64),
-        "dist": ((), np.int64),
-        "field": ((WORLD, WORLD), np.int8),
-        "mouse": ((), np.int64),
-    }
-
-    def __init__(self, capacity: int) -> None:
-        self.data = {k: np.zeros((capacity, *shape), dtype=dt) for k, (shape, dt) in self.SHAPES.items()}
+    def __init__(self, capacity: int, device: torch.device | str = "cpu") -> None:
+        self.device = torch.device(device)
+        self.data = {
+            k: torch.zeros(
+                (capacity, *shape), dtype=torch.from_numpy(np.zeros(0, dt)).dtype, device=self.device
+            )
+            for k, (shape, dt) in PACKET_FIELDS.items()
+        }
         self.capacity, self.size, self.head = capacity, 0, 0
 
     def add(self, batch: dict[str, np.ndarray]) -> None:
-        n = len(batch["obs"])
-        idx = (self.head + np.arange(n)) % self.capacity
+        n = min(len(batch["obs"]), self.capacity)
+        idx = torch.from_numpy((self.head + np.arange(n)) % self.capacity).to(self.device)
         for k, arr in self.data.items():
-            arr[idx] = batch[k]
+            arr[idx] = torch.from_numpy(np.ascontiguousarray(batch[k][-n:])).to(self.device)
         self.head = int((self.head + n) % self.capacity)
         self.size = min(self.capacity, self.size + n)
 
-    def sample(self, rng: np.random.Generator, n: int) -> dict[str, np.ndarray]:
-        idx = rng.integers(0, self.size, n)
+    def sample(self, rng: np.random.Generator, n: int) -> dict[str, torch.Tensor]:
+        idx = torch.from_numpy(rng.integers(0, self.size, n)).to(self.device)
         return {k: arr[idx] for k, arr in self.data.items()}
 
 
@@ -394,11 +248,13 @@ class Replay:
 
 
 def imitation_loss(
-    model: ImpalaCNN, head: CellHead | None, batch: dict[str, np.ndarray], config: TrainConfig
-) -> tuple[torch.Tensor, dict]:
+    model: ImpalaCNN, head: CellHead | None, batch: dict[str, torch.Tensor], config: TrainConfig
+) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
     """-log P(expert's move group) + value_coef * (value/10 - target/10)^2 + cell_coef * the cell head's
-    cross-entropy over open squares; and batch statistics."""
-    x = obs_to_tensor(batch["obs"], model.device).contiguous(memory_format=torch.channels_last)
+    cross-entropy over open squares; and batch statistics (0-d tensors: reading them waits for the device,
+    so the caller reads them once per phase)."""
+    # (B, 64, 64, 3) uint8 viewed as (B, 3, 64, 64): already channels-last in memory
+    x = batch["obs"].permute(0, 3, 1, 2).to(torch.float32).div_(255.0)
     maps: dict[str, torch.Tensor] = {}
 
     def keep(act: torch.Tensor, name: str) -> None:
@@ -412,30 +268,28 @@ def imitation_loss(
     logits, value = logits.float(), value.float()
     logp = torch.log_softmax(logits, dim=1)
     group_logp = torch.logsumexp(logp[:, :, None].masked_fill(~GROUP_MASK.to(logp.device), -math.inf), dim=1)
-    target = torch.as_tensor(batch["move"], device=logp.device)
+    target = batch["move"]
     policy_loss = F.nll_loss(group_logp, target)
-    value_target = torch.as_tensor(
-        10.0 * config.gamma ** (np.maximum(batch["dist"], 1) - 1), dtype=torch.float32
-    )
-    value_loss = F.mse_loss(value / 10.0, value_target.to(value.device) / 10.0)
+    value_target = 10.0 * config.gamma ** (batch["dist"].clamp(min=1) - 1).to(torch.float32)
+    value_loss = F.mse_loss(value / 10.0, value_target / 10.0)
     loss = policy_loss + config.value_coef * value_loss
     stats = {
-        "policy_loss": policy_loss.item(),
-        "value_loss": value_loss.item(),
-        "accuracy": (group_logp.argmax(1) == target).float().mean().item(),
+        "policy_loss": policy_loss.detach(),
+        "value_loss": value_loss.detach(),
+        "accuracy": (group_logp.argmax(1) == target).float().mean(),
     }
     if cells is not None:
-        field = torch.as_tensor(batch["field"], dtype=torch.int64, device=logp.device)
+        field = batch["field"].long()
         moves = cells[..., :4]
         cell_loss = F.cross_entropy(moves.reshape(-1, 4), field.reshape(-1), ignore_index=-1)
         where = cells[..., 4].reshape(len(field), -1)  # (B, 625): a softmax over the squares
-        mouse = torch.as_tensor(batch["mouse"], device=logp.device)
+        mouse = batch["mouse"]
         mouse_loss = F.cross_entropy(where, mouse)
         loss = loss + config.cell_coef * (cell_loss + mouse_loss)
         known = field >= 0
-        stats["cell_loss"] = cell_loss.item()
-        stats["cell_accuracy"] = (moves.argmax(-1) == field)[known].float().mean().item()
-        stats["mouse_accuracy"] = (where.argmax(1) == mouse).float().mean().item()
+        stats["cell_loss"] = cell_loss.detach()
+        stats["cell_accuracy"] = (moves.argmax(-1) == field)[known].float().mean()
+        stats["mouse_accuracy"] = (where.argmax(1) == mouse).float().mean()
     return loss, stats
 
 
@@ -483,6 +337,7 @@ def write_training_record(out: Path, config: TrainConfig, counters: dict, config
         "wall_seconds": round(counters["wall_seconds"], 1),
         "finished": counters["samples"] >= config.samples,
         "machine": f"{platform.machine()}, {os.cpu_count()} CPU cores, {platform.system()}",
+        "device": counters.get("device", "cpu"),
         "torch": torch.__version__,
         "history": counters["history"],
         "extended": counters.get("extended", []),
@@ -510,28 +365,32 @@ def train(
     max_minutes: float | None = None,
     config_file: str | None = None,
     progress: Callable[[dict], None] | None = None,
+    device: str | torch.device = "cpu",
 ) -> TrainResult:
     """Train (or continue training) and write the checkpoint `out` plus its training state `out.train`.
 
     Stops when `config.samples` training samples are done, or after `max_minutes` (at the next
     evaluation point, so the saved state is consistent). `progress(record)` gets a dict after every
     training phase (samples, loss, accuracy, beta, collection success) and after every evaluation
-    (adds heldout_success)."""
+    (adds heldout_success). `device`: where the network trains (and plays its held-out mazes); the
+    collectors always run on the CPU."""
     out = Path(out).absolute()
     out.parent.mkdir(parents=True, exist_ok=True)
     spath = state_path(out)
+    device = torch.device(device)
     torch.manual_seed(config.seed)
-    model = random_impala(config.scale, config.seed).to(memory_format=torch.channels_last)
-    head = CellHead(config.scale) if config.cell_coef > 0 else None
+    model = random_impala(config.scale, config.seed).to(device, memory_format=torch.channels_last)
+    head = CellHead(config.scale).to(device) if config.cell_coef > 0 else None
     params = list(model.parameters()) + (list(head.parameters()) if head is not None else [])
-    optimizer = torch.optim.Adam(params, lr=config.lr)
+    optimizer = torch.optim.Adam(params, lr=config.lr, fused=device.type == "cuda")
     rng = np.random.default_rng(config.seed)
     counters = {"samples": 0, "chunk": 0, "wall_seconds": 0.0, "episodes": 0, "history": []}
     if resume:
         if not spath.exists():
             raise UsageError(f"{spath}: no training state to resume from (train without --resume first)")
         saved = _load_state(spath)
-        changed = sorted(k for k in asdict(config) if saved["config"].get(k) != asdict(config)[k])
+        saved_config = {**asdict(TrainConfig()), "workers": 0, **saved["config"]}  # older states: no workers
+        changed = sorted(k for k in asdict(config) if saved_config.get(k) != asdict(config)[k])
         # Only `samples` may change, upwards: extending a run (the learning-rate schedule stretches to
         # the new total from where it is); anything else would make the run's record a lie.
         if changed and (changed != ["samples"] or config.samples < saved["counters"]["samples"]):
@@ -554,19 +413,23 @@ def train(
             counters["extended"] = [*counters.get("extended", []), extended]
     elif spath.exists():
         raise UsageError(f"{spath} exists: pass --resume to continue that run, or remove it to start over")
+    if device.type == "cuda":
+        torch.backends.cudnn.benchmark = True  # fixed input shapes: let cuDNN pick its fastest kernels
 
-    roller = Roller(config.envs)
     eval_roller = Roller(min(64, config.eval_mazes))
     heldout = heldout_mazes(config)
-    stream = MazeStream(config, set(heldout["seed"].tolist()), roller, counters["chunk"])
-    collector = Collector(config, stream, roller, rng)
-    replay = Replay(config.buffer)
-    renderer = Roller(64) if config.scattered else None
-    fresh = config.envs * config.collect_steps + config.scattered
-    updates = max(1, round(fresh * config.reuse / config.batch_size))
+    exclude = set(heldout["seed"].tolist())
+    if config.workers:
+        source = CollectorPool(config, exclude, counters["chunk"], model)
+    else:
+        source = InProcessSource(config, exclude, counters["chunk"], rng)
+    replay = Replay(config.buffer, device)
+    owed = 0.0  # updates earned by fresh states (reuse * states / batch_size) and not yet made
+    ended = reached = 0
     started = time.monotonic()
     base_wall = counters["wall_seconds"]
     next_eval = (counters["samples"] // config.eval_every + 1) * config.eval_every
+    counters["device"] = torch.cuda.get_device_name(device) if device.type == "cuda" else "cpu"
 
     def beta_now() -> float:
         if config.beta_samples == 0:
@@ -575,7 +438,7 @@ def train(
         return config.beta_start + (config.beta_end - config.beta_start) * frac
 
     def checkpoint_now(record: dict | None) -> None:
-        counters["chunk"] = stream.chunk
+        counters["chunk"] = source.chunk
         counters["wall_seconds"] = base_wall + time.monotonic() - started
         if record is not None:
             counters["history"] = [*counters["history"], record]
@@ -586,13 +449,14 @@ def train(
     interrupted = False
     try:
         while counters["samples"] < config.samples:
-            model.eval()
-            fresh_states = collector.collect(model, beta_now(), config.collect_steps)
-            replay.add(fresh_states)
-            counters["states"] = counters.get("states", 0) + len(fresh_states["obs"])
-            if config.scattered:
-                replay.add(collector.scattered(renderer, config.scattered))
-                counters["states"] += config.scattered
+            packet, n_ended, n_reached = source.next(model, beta_now())
+            ended, reached = ended + n_ended, reached + n_reached
+            replay.add(packet)
+            counters["states"] = counters.get("states", 0) + len(packet["obs"])
+            owed += len(packet["obs"]) * config.reuse / config.batch_size
+            updates, owed = int(owed), owed - int(owed)
+            if updates == 0:
+                continue
             model.train()
             stats = []
             frac = min(1.0, counters["samples"] / config.samples)
@@ -608,8 +472,8 @@ def train(
             record = {
                 "samples": counters["samples"],
                 "beta": round(beta_now(), 4),
-                **{k: float(np.mean([s[k] for s in stats])) for k in stats[0]},
-                "collect_success": collector.successes / max(1, collector.episodes),
+                **{k: torch.stack([s[k] for s in stats]).mean().item() for k in stats[0]},
+                "collect_success": reached / max(1, ended),
             }
             if progress:
                 progress(record)
@@ -621,7 +485,7 @@ def train(
                     "heldout_success": float(episodes["got_cheese"].mean()),
                     "wall_seconds": round(base_wall + time.monotonic() - started, 1),
                 }
-                collector.episodes = collector.successes = 0
+                ended = reached = 0
                 checkpoint_now(record)
                 if progress:
                     progress(record)
@@ -631,6 +495,8 @@ def train(
         # the model and counters agree after every optimiser step: keep what was done
         interrupted = True
         checkpoint_now(None)
+    finally:
+        source.close()
     return TrainResult(
         out,
         counters["samples"],
