@@ -17,10 +17,16 @@ install: $(STAMP)
 
 # The whole loop on the shipped network (models/reference-r5.pth): register the shipped predictions (a
 # scratch copy, so predictions/registry.lock is untouched), run a batch experiment, fit, resolve, score and
-# write the calibration report. Re-running it resumes the run and reuses the fits.
+# write the calibration report. Re-running it resumes the run and reuses the fits; a new checkpoint starts
+# the run over (resume refuses to mix two networks' episodes).
 DEMO := data/demo
 RUN := data/runs/reference-demo
-demo: $(STAMP)
+RUN_STAMP := data/runs/.reference-demo-checkpoint
+$(RUN_STAMP): models/reference-r5.pth
+	rm -rf $(RUN)
+	mkdir -p data/runs && touch $@
+
+demo: $(STAMP) $(RUN_STAMP)
 	@echo "== 1/6 register the shipped predictions in a scratch copy: $(DEMO)/predictions"
 	rm -rf $(DEMO)/predictions && mkdir -p $(DEMO) && cp -r predictions $(DEMO)/predictions
 	$(BIN)/mazeprobe predictions validate $(DEMO)/predictions --analysis-dir analysis

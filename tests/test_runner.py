@@ -18,7 +18,7 @@ from mazeprobe.experiments.rollout import (
     path_positions,
     start_states,
 )
-from mazeprobe.experiments.run import load_run, run_experiment
+from mazeprobe.experiments.run import RunError, load_run, prepare_run, run_experiment
 from mazeprobe.experiments.spec import load_spec
 from mazeprobe.maze.geometry import WALL
 from mazeprobe.maze.sampling import SampleSpec, sample_mazes
@@ -199,6 +199,18 @@ def test_network_run_directory_end_to_end(tmp_path):
     np.testing.assert_allclose(
         array[first.row], cache["embedder.block2.res1.resadd_out"][0], atol=2e-2, rtol=1e-2
     )
+
+
+def test_resuming_with_a_retrained_checkpoint_at_the_same_path_is_refused(tmp_path):
+    ckpt = save_checkpoint(random_impala(1, seed=0), tmp_path / "net.pth")
+    spec_file = tmp_path / "net.yaml"
+    spec_file.write_text(SPEC.format(name="net", policy=f"checkpoint: {ckpt}", actions="argmax", extra=""))
+    spec = load_spec(spec_file)
+    run_dir = prepare_run(spec, tmp_path / "runs")
+    assert prepare_run(spec, tmp_path / "runs", resume=True) == run_dir  # same bytes: resumes
+    save_checkpoint(random_impala(1, seed=1), ckpt)  # retrained in place
+    with pytest.raises(RunError, match="changed since this run started"):
+        prepare_run(spec, tmp_path / "runs", resume=True)
 
 
 @pytest.mark.parametrize(

@@ -35,7 +35,7 @@ from mazeprobe.errors import MazeprobeError, UsageError
 from mazeprobe.experiments.rollout import Roller, maze_batch, start_states
 from mazeprobe.experiments.spec import ExperimentSpec, RolloutSpec
 from mazeprobe.maze.sampling import read_mazes, sample_mazes, write_mazes
-from mazeprobe.provenance import git_commit, package_versions
+from mazeprobe.provenance import file_sha256, git_commit, package_versions
 
 DEFAULT_RUNS_DIR = Path("data/runs")
 NUM_ENVS = 64
@@ -204,6 +204,7 @@ def prepare_run(
                 f"{run_dir} was started from a different spec (hash {manifest['spec_hash'][:12]}, "
                 f"this one {spec.hash[:12]}); resume needs the same spec"
             )
+        _check_same_checkpoint(run_dir, manifest["policy"])
         return run_dir
     if resume and run_dir.exists() and any(run_dir.iterdir()):
         raise RunError(f"{run_dir} has no manifest.json: nothing to resume")
@@ -240,11 +241,27 @@ def _resolve_policy(spec: ExperimentSpec, table: pd.DataFrame, device: str | Non
         return {
             "name": "checkpoint",
             "checkpoint": str(path.resolve()),
+            "sha256": file_sha256(path),
             "device": device or spec.policy.device,
         }
     from mazeprobe.agents import make_policy
 
     return make_policy(builtin=spec.policy.builtin, params=spec.policy.params, table=table).describe()
+
+
+def _check_same_checkpoint(run_dir: Path, policy: dict) -> None:
+    """A retrained checkpoint at the same path must not continue a run started with the old one: the
+    run would mix two networks' episodes."""
+    if policy.get("name") != "checkpoint" or "sha256" not in policy:
+        return
+    path = Path(policy["checkpoint"])
+    now = file_sha256(path) if path.is_file() else "missing"
+    if now != policy["sha256"]:
+        raise RunError(
+            f"{run_dir}: policy.checkpoint {path} changed since this run started (sha256 "
+            f"{policy['sha256'][:12]}, now {now[:12]}); resuming would mix two networks' episodes: "
+            "remove the run directory or choose another name or --out"
+        )
 
 
 def completed_episodes(run_dir: Path) -> int:

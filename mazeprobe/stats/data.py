@@ -7,7 +7,6 @@ raises FitError instead of producing a table of NaNs.
 
 from __future__ import annotations
 
-import hashlib
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -19,6 +18,7 @@ import pyarrow.parquet as pq
 
 from mazeprobe.errors import UsageError
 from mazeprobe.maze.sampling import arrow_to_frame
+from mazeprobe.provenance import file_sha256
 from mazeprobe.stats.errors import FitError
 from mazeprobe.stats.plan import AnalysisPlan, Filter
 
@@ -29,14 +29,6 @@ INPUT_ATTR = "mazeprobe_input"
 
 
 # --- input ---------------------------------------------------------------------------------------
-
-
-def _sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with path.open("rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
 
 
 def load_input(path: str | os.PathLike) -> pd.DataFrame:
@@ -64,7 +56,7 @@ def load_input(path: str | os.PathLike) -> pd.DataFrame:
     if "grid" in table.column_names:
         table = table.drop(["grid"])  # maze layouts: large and never a regressor
     frame = arrow_to_frame(table)  # null stays apart from 0 / false, as in read_mazes
-    frame.attrs[INPUT_ATTR] = {"kind": "table", "path": str(path.resolve()), "sha256": _sha256(path)}
+    frame.attrs[INPUT_ATTR] = {"kind": "table", "path": str(path.resolve()), "sha256": file_sha256(path)}
     return frame
 
 
