@@ -240,15 +240,16 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 def run_summary(run_dir: Path) -> str:
     """Outcome rates of a finished run, for the terminal."""
+    from mazeprobe.experiments.rollout import outcome_rates
     from mazeprobe.experiments.run import load_run
 
     frame = load_run(run_dir)
-    top_right_only = (frame["entered_top_right_5x5"] & ~frame["got_cheese"]).mean()
+    rates = outcome_rates(frame)
     lines = [
-        f"episodes: {len(frame)} on {frame['seed'].nunique()} mazes",
-        f"got the cheese: {frame['got_cheese'].mean():.1%}   "
-        f"entered the top-right 5x5 without it: {top_right_only:.1%}   "
-        f"timed out: {frame['timed_out'].mean():.1%}",
+        f"episodes: {rates['episodes']} on {frame['seed'].nunique()} mazes",
+        f"got the cheese: {rates['got_cheese']:.1%}   "
+        f"entered the top-right 5x5 without it: {rates['entered_top_right_5x5_without_cheese']:.1%}   "
+        f"timed out: {rates['timed_out']:.1%}",
     ]
     if "p_cheese_at_dsq" in frame:
         lines.append(
@@ -574,12 +575,13 @@ def cmd_train(args: argparse.Namespace) -> int:
     """
     from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
+    from mazeprobe.agents.impala import resolve_device
     from mazeprobe.agents.train import load_config, train
 
     config = load_config(args.config)
     out = Path(args.out)
     _check_writable(out)
-    device = _training_device(args.device)
+    device = resolve_device(args.device)
     columns = [
         "[progress.description]{task.description}",
         BarColumn(),
@@ -616,22 +618,6 @@ def cmd_train(args: argparse.Namespace) -> int:
     if not result.finished:
         print("continue with the same command and --resume")
     return 0
-
-
-def _training_device(name: str):
-    import torch
-
-    if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    try:
-        device = torch.device(name)
-    except RuntimeError as e:
-        raise UsageError(f"--device {name!r}: not a device name (auto, cpu, cuda, cuda:N)") from e
-    if device.type == "cuda" and not torch.cuda.is_available():
-        raise UsageError(f"--device {name}: this machine's torch sees no CUDA device (use cpu or auto)")
-    if device.type not in ("cpu", "cuda"):
-        raise UsageError(f"--device {name}: only cpu and cuda are supported")
-    return device
 
 
 def cmd_evaluate(args: argparse.Namespace) -> int:

@@ -22,7 +22,7 @@ import pandas as pd
 from mazeprobe.agents.impala import ImpalaCNN, count_parameters, load_checkpoint
 from mazeprobe.agents.network import NetworkPolicy
 from mazeprobe.atomic import write_bytes
-from mazeprobe.experiments.rollout import Roller, RolloutSettings, maze_batch, start_states
+from mazeprobe.experiments.rollout import Roller, RolloutSettings, maze_batch, outcome_rates, start_states
 from mazeprobe.maze.sampling import SampleSpec, sample_mazes
 
 EVAL_SEED = 2_000_000_011  # sampling seed of evaluation mazes (training streams use seeds < 2**31)
@@ -46,18 +46,6 @@ def suites(n: int, seed: int = EVAL_SEED) -> list[Suite]:
         Suite("test", test, "sample"),
         Suite("test", test, "argmax"),
     ]
-
-
-def summarise(episodes: pd.DataFrame) -> dict:
-    """Outcome rates of a set of episodes."""
-    got = episodes["got_cheese"]
-    return {
-        "episodes": len(episodes),
-        "got_cheese": float(got.mean()),
-        "entered_top_right_5x5_without_cheese": float((episodes["entered_top_right_5x5"] & ~got).mean()),
-        "timed_out": float(episodes["timed_out"].mean()),
-        "mean_steps_when_got_cheese": float(episodes.loc[got, "steps"].mean()) if got.any() else None,
-    }
 
 
 def play_episodes(
@@ -91,7 +79,7 @@ def evaluate(
         out["suites"][key] = {
             "placement": suite.spec.placement,
             "filter": _describe_filter(suite.spec),
-            **summarise(episodes),
+            **outcome_rates(episodes),
         }
         if progress:
             progress(key, out["suites"][key])

@@ -31,7 +31,6 @@ import contextlib
 import math
 import os
 import re
-import tempfile
 import time
 import warnings
 from collections.abc import Callable, Iterable, Iterator, Mapping
@@ -43,6 +42,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from mazeprobe.atomic import atomic_path
 from mazeprobe.errors import MazeprobeError, UsageError
 
 N_ACTIONS = 15
@@ -277,7 +277,10 @@ def expected_state_shapes(scale: int) -> dict[str, tuple[int, ...]]:
     return {k: tuple(v.shape) for k, v in model.state_dict().items()}
 
 
-def _resolve_device(device: str | torch.device) -> torch.device:
+def resolve_device(device: str | torch.device) -> torch.device:
+    """A torch device from "cpu", "cuda", "cuda:N" or "auto" (cuda when there is one); clear errors."""
+    if device == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
     try:
         dev = torch.device(device)
     except (RuntimeError, TypeError) as e:
@@ -348,7 +351,7 @@ def model_from_state_dict(
 
     Any mismatch raises one CheckpointError naming `source` and listing every missing, unexpected and
     mis-shaped key, so a bad file is diagnosed in one go."""
-    dev = _resolve_device(device)
+    dev = resolve_device(device)
     scale = _infer_scale(state)
     # Key names do not depend on the scale, so missing/unexpected keys are reported even without one.
     expected = expected_state_shapes(scale if isinstance(scale, int) else 1)
@@ -394,7 +397,7 @@ def load_checkpoint(path: str | os.PathLike[str], device: str | torch.device = "
 
     Only tensors and plain containers are unpickled (weights_only=True), so a hostile file cannot run code."""
     path = Path(path)
-    dev = _resolve_device(device)
+    dev = resolve_device(device)
     if not path.is_file():
         raise CheckpointError(f"{path}: no such checkpoint file")
     try:
@@ -415,21 +418,12 @@ def load_checkpoint(path: str | os.PathLike[str], device: str | torch.device = "
 
 
 def save_checkpoint(model: ImpalaCNN, path: str | os.PathLike[str]) -> Path:
-    """Write `{'model_state_dict': ...}` (CPU tensors) atomically: a temp file in the same folder, then
-    os.replace, so a crash never leaves a half-written checkpoint under `path`."""
+    """Write `{'model_state_dict': ...}` (CPU tensors) atomically (atomic_path: a temporary name, then a
+    rename), so a crash never leaves a half-written checkpoint under `path`."""
     path = Path(path)
     state = {k: v.detach().cpu() for k, v in model.state_dict().items()}
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            torch.save({STATE_KEY: state}, f)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp)
-        raise
+    with atomic_path(path) as tmp:
+        torch.save({STATE_KEY: state}, tmp)
     return path
 
 

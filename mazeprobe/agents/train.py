@@ -1,6 +1,7 @@
 """Train a reference maze network: imitation of the shortest-path expert with DAgger relabelling.
 
-The whole algorithm is here, top to bottom:
+The whole algorithm is here, top to bottom, except the collection itself (steps 1-3), which lives in
+mazeprobe/agents/collect.py so that it can also run in collector processes:
 
 1. A vector of procgen envs plays mazes whose cheese lies in the top-right R x R region (R = 5, the
    goal-misgeneralization training distribution). Every episode is a fresh maze.

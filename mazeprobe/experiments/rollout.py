@@ -319,6 +319,18 @@ def _episode_record(seed, rollout, n, path, got, ret) -> dict:
     }
 
 
+def outcome_rates(episodes: pd.DataFrame) -> dict:
+    """Outcome rates of a set of episodes (rows as `Roller.episodes` writes them)."""
+    got = episodes["got_cheese"]
+    return {
+        "episodes": len(episodes),
+        "got_cheese": float(got.mean()),
+        "entered_top_right_5x5_without_cheese": float((episodes["entered_top_right_5x5"] & ~got).mean()),
+        "timed_out": float(episodes["timed_out"].mean()),
+        "mean_steps_when_got_cheese": float(episodes.loc[got, "steps"].mean()) if got.any() else None,
+    }
+
+
 def path_positions(path: Sequence[int], maze_size: int) -> list[tuple[int, int]]:
     """Decode an episode's `path` column (row * maze_size + col per step) into (row, col) pairs."""
     return [(int(p) // maze_size, int(p) % maze_size) for p in path]
