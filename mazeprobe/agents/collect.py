@@ -15,8 +15,10 @@ mouse) plus how many collection episodes ended and how many of those reached the
 from __future__ import annotations
 
 import queue
+import traceback
 from typing import TYPE_CHECKING
 
+import numba
 import numpy as np
 import pandas as pd
 import torch
@@ -250,8 +252,8 @@ class CollectorPool:
 
     Each worker owns `slots` packet buffers. It takes a free slot, reloads the published weights if they
     changed, fills the slot and reports it ready; the trainer copies the packet out and frees the slot.
-    Worker w of W plays maze-stream chunks chunk + w, chunk + w + W, ..., so no two workers (and no
-    resumed run) play the same maze.
+    Worker w of W plays maze-stream chunks chunk + w, chunk + w + W, ..., so no two workers play the same
+    maze, and a resumed run starts past every chunk whose mazes reached the trainer.
     """
 
     def __init__(
@@ -327,11 +329,7 @@ class CollectorPool:
 
 def _worker_main(i, config, exclude, chunk, shared, free, ready) -> None:
     buffers, weights, version, beta, lock, stop = shared
-    import traceback
-
     try:
-        import numba
-
         torch.set_num_threads(1)  # one core per worker: the pool is the parallelism
         numba.set_num_threads(1)
         rng = np.random.default_rng([config.seed, chunk, i])
