@@ -136,7 +136,8 @@ def write_card(checkpoint: str | os.PathLike, evaluation: dict, out: str | os.Pa
             f"| torch | {record.get('torch', '?')} |",
             f"| finished | {record['finished']} |",
             "",
-            "Held-out success during training (200 training-distribution mazes, sampled actions):",
+            f"Held-out success during training ({cfg['eval_mazes']} training-distribution mazes, sampled "
+            "actions):",
             "",
             "| samples | step accuracy | held-out success |",
             "|---:|---:|---:|",

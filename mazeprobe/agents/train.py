@@ -52,7 +52,7 @@ import pandas as pd
 import torch
 import torch.nn.functional as F
 
-from mazeprobe.agents.base import ACTION_GROUPS, MOVE_NAMES
+from mazeprobe.agents.base import GROUP_MATRIX
 from mazeprobe.agents.collect import (
     PACKET_FIELDS,
     WORLD,
@@ -76,9 +76,7 @@ MAP_NAMES = (
 
 
 # (15, 4) mask: which actions belong to each move group, UP, DOWN, LEFT, RIGHT (base.MOVE_NAMES order).
-GROUP_MASK = torch.zeros(15, 4, dtype=torch.bool)
-for _m, _name in enumerate(MOVE_NAMES):
-    GROUP_MASK[list(ACTION_GROUPS[_name]), _m] = True
+GROUP_MASK = torch.from_numpy(GROUP_MATRIX > 0)
 
 
 def _cell_index(size: int) -> tuple[torch.Tensor, torch.Tensor]:
@@ -297,9 +295,6 @@ def imitation_loss(
     return loss, stats
 
 
-# --- evaluation ---------------------------------------------------------------------------------------
-
-
 # --- training state ---------------------------------------------------------------------------------
 
 
@@ -388,7 +383,7 @@ def train(
     params = list(model.parameters()) + (list(head.parameters()) if head is not None else [])
     optimizer = torch.optim.Adam(params, lr=config.lr, fused=device.type == "cuda")
     rng = np.random.default_rng(config.seed)
-    counters = {"samples": 0, "chunk": 0, "wall_seconds": 0.0, "episodes": 0, "history": []}
+    counters = {"samples": 0, "chunk": 0, "wall_seconds": 0.0, "history": []}
     if resume:
         if not spath.exists():
             raise UsageError(f"{spath}: no training state to resume from (train without --resume first)")
