@@ -7,6 +7,7 @@ import os
 import platform
 import subprocess
 from collections.abc import Iterable
+from datetime import UTC, datetime
 from importlib import metadata
 from pathlib import Path
 
@@ -44,3 +45,9 @@ def file_sha256(path: str | os.PathLike) -> str:
         for block in iter(lambda: f.read(1 << 20), b""):
             h.update(block)
     return h.hexdigest()
+
+
+def utc_stamp(t: datetime | None = None, timespec: str = "seconds") -> str:
+    """`t` (default: now) in UTC as ISO 8601 ending in Z, as manifests, locks and resolutions record it."""
+    t = datetime.now(UTC) if t is None else t.astimezone(UTC)
+    return t.isoformat(timespec=timespec).replace("+00:00", "Z")

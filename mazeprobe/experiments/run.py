@@ -21,7 +21,6 @@ import multiprocessing as mp
 import os
 from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor, as_completed
-from datetime import UTC, datetime
 from functools import lru_cache
 from pathlib import Path
 
@@ -35,7 +34,7 @@ from mazeprobe.errors import MazeprobeError, UsageError
 from mazeprobe.experiments.rollout import Roller, maze_batch, start_states
 from mazeprobe.experiments.spec import ExperimentSpec, RolloutSpec
 from mazeprobe.maze.sampling import read_mazes, sample_mazes, write_mazes
-from mazeprobe.provenance import file_sha256, git_commit, package_versions
+from mazeprobe.provenance import file_sha256, git_commit, package_versions, utc_stamp
 
 DEFAULT_RUNS_DIR = Path("data/runs")
 NUM_ENVS = 64
@@ -57,10 +56,6 @@ def _atomic_parquet(table: pa.Table, path: Path) -> None:
 def _atomic_npy(array: np.ndarray, path: Path) -> None:
     with atomic_path(path, suffix=".npy") as tmp:
         np.save(tmp, array)
-
-
-def _now() -> str:
-    return datetime.now(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
 
 
 def read_manifest(run_dir: str | os.PathLike) -> dict:
@@ -221,7 +216,7 @@ def prepare_run(
         "n_mazes": len(table),
         "versions": package_versions(_PACKAGES),
         "git_commit": git_commit(),
-        "started_at": _now(),
+        "started_at": utc_stamp(),
         "ended_at": None,
         "status": "running",
     }
@@ -340,7 +335,7 @@ def finalize(run_dir: Path) -> None:
             (run_dir / target).parent.mkdir(parents=True, exist_ok=True)
             _atomic_parquet(pa.concat_tables([pq.read_table(f) for f in files]), run_dir / target)
     manifest = read_manifest(run_dir)
-    manifest["ended_at"] = _now()
+    manifest["ended_at"] = utc_stamp()
     manifest["status"] = "complete"
     _write_manifest(run_dir, manifest)
 

@@ -20,6 +20,7 @@ import yaml
 
 from mazeprobe.atomic import atomic_path
 from mazeprobe.errors import UsageError
+from mazeprobe.provenance import utc_stamp
 from mazeprobe.registry.load import ID_PATTERN, RegistryError, scan, sort_problems
 from mazeprobe.registry.lock import item_id_forecast, registered_at
 from mazeprobe.registry.model import Problem
@@ -108,7 +109,7 @@ def set_forecast(
     when = registered_at(root).get(item)
     if when is not None:
         raise RegistryError(
-            f"{item} is locked: registered at {when.isoformat(timespec='seconds').replace('+00:00', 'Z')}; "
+            f"{item} is locked: registered at {utc_stamp(when)}; "
             "a registered forecast cannot be changed (forecasts on other questions can still be added)"
         )
     today = datetime.now(UTC).date().isoformat()

@@ -29,7 +29,7 @@ from pathlib import Path
 from typing import Any
 
 from mazeprobe.atomic import write_bytes
-from mazeprobe.provenance import git_commit
+from mazeprobe.provenance import git_commit, utc_stamp
 from mazeprobe.registry.load import ItemRef, RegistryError, Scan, scan, sort_problems
 from mazeprobe.registry.model import Problem
 
@@ -55,11 +55,6 @@ def content_hash(content: Any) -> str:
 
 def _line_hash(text: str) -> str:
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
-
-
-def utc_now() -> str:
-    """The current UTC time as ISO 8601 with milliseconds and a Z."""
-    return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 @dataclass(frozen=True)
@@ -169,10 +164,6 @@ def _short(value: Any, width: int = 60) -> str:
     return text if len(text) <= width else text[: width - 3] + "..."
 
 
-def _when(t: datetime) -> str:
-    return t.astimezone(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
-
-
 def status(current: Scan, entries: list[LockEntry]) -> dict[str, tuple[str, datetime | None]]:
     """Item id -> ("registered" | "edited" | "new", time of its latest registration or None)."""
     last = latest(entries)
@@ -192,7 +183,7 @@ def _edited_problem(ref: ItemRef, e: LockEntry, advice: str) -> Problem:
         ref.file,
         ref.line,
         ref.col,
-        f"{ref.item} edited since its registration at {_when(e.registered_at)}: {fields}{advice}",
+        f"{ref.item} edited since its registration at {utc_stamp(e.registered_at)}: {fields}{advice}",
     )
 
 
@@ -237,7 +228,7 @@ def register(root: str | Path, amend: bool = False, analysis_dir: str | Path | N
         text += "\n"
     lines = text.split("\n")[:-1] if text else []
     prev = _line_hash(lines[-1]) if lines else None
-    when, commit = utc_now(), git_commit()
+    when, commit = utc_stamp(timespec="milliseconds"), git_commit()
     for ref in todo:
         line = json.dumps(
             {
@@ -286,8 +277,8 @@ def verify(root: str | Path, analysis_dir: str | Path | None = None) -> list[Pro
                         path,
                         e.line,
                         1,
-                        f"{item} (registered at {_when(e.registered_at)}, lock line {e.line}) is no longer "
-                        f"in {file}",
+                        f"{item} (registered at {utc_stamp(e.registered_at)}, lock line {e.line}) is no "
+                        f"longer in {file}",
                     )
                 )
         elif e.sha256 != content_hash(ref.content):

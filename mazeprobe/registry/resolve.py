@@ -21,6 +21,7 @@ import yaml
 
 from mazeprobe.atomic import write_bytes
 from mazeprobe.errors import MazeprobeError, UsageError
+from mazeprobe.provenance import utc_stamp
 from mazeprobe.registry.rules import evaluate
 
 RESOLUTIONS_NAME = "resolutions.yaml"
@@ -40,10 +41,6 @@ def _parse_time(text: str, what: str) -> datetime:
     except ValueError:
         raise MazeprobeError(f"{what}: not an ISO time: {text!r}") from None
     return t if t.tzinfo else t.replace(tzinfo=UTC)
-
-
-def _now() -> str:
-    return datetime.now(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
 
 
 def late_forecasts(registry, qids: Iterable[str], started: datetime) -> list[tuple[str, datetime | None]]:
@@ -82,13 +79,12 @@ def _load_plans(names: list[str], analysis_dir: Path, plan_paths: Iterable[str |
     return out
 
 
-def _fit_all(plans: dict, run_dir: Path, spec_hash: str) -> tuple[dict, dict]:
-    """Fit JSON per plan name (or {"error": ...}), and which were reused."""
+def _fit_all(plans: dict, run_dir: Path, spec_hash: str) -> dict:
+    """Fit JSON per plan name (or {"error": ...}); a saved fit of the same plan and run is reused."""
     from mazeprobe.stats import fit_plan, load_input, write_outputs
     from mazeprobe.stats.errors import FitError
 
     fits: dict[str, dict] = {}
-    reused: dict[str, bool] = {}
     frame = None
     for name, (plan, _) in plans.items():
         out = run_dir / "analyses" / name
@@ -99,18 +95,18 @@ def _fit_all(plans: dict, run_dir: Path, spec_hash: str) -> tuple[dict, dict]:
             except (OSError, json.JSONDecodeError):
                 doc = {}
             if doc.get("plan_hash") == plan.hash and doc.get("input", {}).get("spec_hash") == spec_hash:
-                fits[name], reused[name] = doc, True
+                fits[name] = doc
                 continue
         if frame is None:
             frame = load_input(run_dir)  # read once for every plan
         try:
             result = fit_plan(frame, plan)
         except FitError as exc:
-            fits[name], reused[name] = {"plan": name, "error": str(exc)}, False
+            fits[name] = {"plan": name, "error": str(exc)}
             continue
         write_outputs(result, out, "all")
-        fits[name], reused[name] = result.to_json(), False
-    return fits, reused
+        fits[name] = result.to_json()
+    return fits
 
 
 def resolve_run(
@@ -154,7 +150,7 @@ def resolve_run(
         )
     names = list(dict.fromkeys(n for q in questions for n in _plan_names(q.resolution)))
     plans = _load_plans(names, default_analysis_dir(root), plan_paths or [])
-    fits, _ = _fit_all(plans, run_dir, manifest.get("spec_hash"))
+    fits = _fit_all(plans, run_dir, manifest.get("spec_hash"))
 
     entries = []
     for q in questions:
@@ -181,7 +177,7 @@ def resolve_run(
         "run": str(run_dir),
         "run_spec_hash": manifest.get("spec_hash"),
         "run_started_at": manifest.get("started_at"),
-        "resolved_at": _now(),
+        "resolved_at": utc_stamp(),
         "predictions": str(root.resolve()),
         "late": [item for item, _ in late],
         "resolutions": entries,
