@@ -27,7 +27,7 @@ SCORES = ("brier", "log")
 # --- per-item scores ----------------------------------------------------------------------------
 
 
-def _check(p: np.ndarray, y: np.ndarray, *, open_interval: bool) -> tuple[np.ndarray, np.ndarray]:
+def _check(p: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     p = np.asarray(p, dtype=float)
     y = np.asarray(y, dtype=float)
     if p.shape != y.shape or p.ndim != 1:
@@ -36,18 +36,14 @@ def _check(p: np.ndarray, y: np.ndarray, *, open_interval: bool) -> tuple[np.nda
         )
     if not np.all(np.isin(y, (0.0, 1.0))):
         raise UsageError("outcomes must be 0 or 1")
-    if open_interval and np.any((p <= 0) | (p >= 1) | ~np.isfinite(p)):
-        raise UsageError(
-            "forecast probabilities must lie strictly between 0 and 1 (0 and 1 give infinite log loss)"
-        )
-    if not open_interval and np.any((p < 0) | (p > 1) | ~np.isfinite(p)):
+    if np.any((p < 0) | (p > 1) | ~np.isfinite(p)):
         raise UsageError("probabilities must lie in [0, 1]")
     return p, y
 
 
 def brier_scores(p, y) -> np.ndarray:
     """Per-item Brier score (p - y)^2 (0-1 scale, lower is better)."""
-    p, y = _check(p, y, open_interval=False)
+    p, y = _check(p, y)
     return (p - y) ** 2
 
 
@@ -56,7 +52,7 @@ def log_scores(p, y) -> np.ndarray:
 
     P(y) = 0 is infinite loss; P(y) = 1 scores 0, which is what lets recalibrated forecasts of exactly 0 or
     1 (a PAV block whose outcomes all agree) enter the decomposition."""
-    p, y = _check(p, y, open_interval=False)
+    p, y = _check(p, y)
     prob = np.where(y == 1.0, p, 1.0 - p)
     with np.errstate(divide="ignore"):
         return -np.log(prob)
@@ -111,7 +107,7 @@ class Pooled:
 
 
 def pool_ties(p, y) -> Pooled:
-    p, y = _check(p, y, open_interval=False)
+    p, y = _check(p, y)
     x, inverse, counts = np.unique(p, return_inverse=True, return_counts=True)
     positives = np.bincount(inverse, weights=y, minlength=len(x))
     return Pooled(x=x, counts=counts, positives=positives, inverse=inverse)
@@ -139,7 +135,7 @@ class Decomposition:
 
 def decompose(p, y, score: str = "brier") -> Decomposition:
     """CORP decomposition S(p) = MCB - DSC + UNC of the mean score `score` ("brier" or "log")."""
-    p, y = _check(p, y, open_interval=False)
+    p, y = _check(p, y)
     if len(p) == 0:
         raise UsageError("no resolved forecasts to decompose")
     p_hat = recalibrate(p, y)

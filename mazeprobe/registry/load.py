@@ -341,16 +341,15 @@ def _scan_questions(out: Scan, path: Path, analysis_dir, replace: dict[Path, Pat
                 c.fail(rkp, f"must be a mapping with a method (auto or manual); got {describe_value(res)}")
             elif "method" not in res:
                 c.fail(rkp, "missing required key 'method' (auto or manual)")
-            elif res["method"] not in METHODS:
-                hint = suggest(str(res["method"]), METHODS)
-                c.fail((*rkp, "method"), f"must be one of {', '.join(METHODS)}; got {res['method']!r}{hint}")
-            elif res["method"] == "manual":
-                n = len(out.problems)
-                c.mapping(res, rkp, MANUAL_RESOLUTION_KEYS)
-                ok_res = len(out.problems) == n
             else:
-                auto.append((i, qid, res))
-                ok_res = True
+                method = c.choice(res["method"], (*rkp, "method"), METHODS)
+                if method == "manual":
+                    n = len(out.problems)
+                    c.mapping(res, rkp, MANUAL_RESOLUTION_KEYS)
+                    ok_res = len(out.problems) == n
+                elif method == "auto":
+                    auto.append((i, qid, res))
+                    ok_res = True
         if qid is not None and text and source and ok_res:
             out.questions[qid] = Question(
                 id=qid,

@@ -18,7 +18,7 @@ import pandas as pd
 
 from mazeprobe.atomic import write_bytes
 from mazeprobe.errors import UsageError
-from mazeprobe.registry.scoring import ANECDOTAL_BELOW, BASELINE_BRIER, BASELINE_LOG
+from mazeprobe.registry.scoring import ANECDOTAL_BELOW, BASELINE_BRIER, BASELINE_LOG, ci_text
 
 FORMATS = ("html", "md")
 ANECDOTAL = f"anecdotal: fewer than {ANECDOTAL_BELOW} resolved forecasts"
@@ -30,10 +30,6 @@ TITLE = "Forecast calibration report"
 
 def _num(value: float | None, digits: int = 3) -> str:
     return "–" if value is None or (isinstance(value, float) and math.isnan(value)) else f"{value:.{digits}f}"
-
-
-def _ci(ci: list[float] | None) -> str:
-    return "" if ci is None else f"[{ci[0]:.3f}, {ci[1]:.3f}]"
 
 
 def _cell(value: object) -> str:
@@ -271,9 +267,9 @@ def _html_leaderboard(scores: dict) -> list[str]:
         out.append(
             f'<tr><td class="num">{rank}</td><td><strong>{_e(name)}</strong>{badge}</td>'
             f'<td class="num">{f["n_resolved"]}</td>'
-            f'<td class="num">{_num(f["brier"])}<small>{_ci(f["brier_ci"])}</small></td>'
+            f'<td class="num">{_num(f["brier"])}<small>{ci_text(f["brier_ci"])}</small></td>'
             f'<td class="num">{skill}</td>'
-            f'<td class="num">{_num(f["log_score"])}<small>{_ci(f["log_ci"])}</small></td>'
+            f'<td class="num">{_num(f["log_score"])}<small>{ci_text(f["log_ci"])}</small></td>'
             f'<td class="num">{_num(f["brier_mcb"])}</td><td class="num">{_num(f["brier_dsc"])}</td>'
             f'<td class="num">{_num(f["brier_unc"])}</td><td class="num">{claims}</td></tr>'
         )
@@ -499,10 +495,10 @@ def _md(table: pd.DataFrame, scores: dict, generated: str) -> str:
                 label,
                 str(f["n_resolved"]),
                 _num(f["brier"]),
-                _ci(f["brier_ci"]),
+                ci_text(f["brier_ci"]),
                 skill,
                 _num(f["log_score"]),
-                _ci(f["log_ci"]),
+                ci_text(f["log_ci"]),
                 _num(f["brier_mcb"]),
                 _num(f["brier_dsc"]),
                 _num(f["brier_unc"]),

@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from mazeprobe.errors import UsageError
+from mazeprobe.registry.model import METHODS
 from mazeprobe.yamlio import SpecError, describe_value, suggest
 
 RULES: dict[str, str] = {
@@ -37,8 +38,6 @@ RULES: dict[str, str] = {
     "all-of": "over `rules`: no if any is no, yes if all are yes, else unresolved",
     "any-of": "over `rules`: yes if any is yes, no if all are no, else unresolved",
 }  # fmt: skip
-METHODS = ("auto", "manual")
-OUTCOMES = ("yes", "no", "unresolved", "ambiguous")
 _INTERVAL_RULES = ("negative-significant", "positive-significant", "no-effect")
 _THRESHOLD_RULES = ("greater-than", "less-than", "no-effect")
 _COMBINATORS = ("all-of", "any-of")

@@ -216,7 +216,8 @@ def _num(value: float | None, digits: int = 3) -> str:
     return "-" if value is None else f"{value:.{digits}f}"
 
 
-def _ci(ci: list[float] | None) -> str:
+def ci_text(ci: list[float] | None) -> str:
+    """A 95% interval as `[lo, hi]` to 3 decimals ('' when there is none)."""
     return "" if ci is None else f"[{ci[0]:.3f}, {ci[1]:.3f}]"
 
 
@@ -235,8 +236,8 @@ def scores_text(scores: dict) -> str:
         anecdotal |= f["anecdotal"]
         claims = f"{f['claims_correct']}/{f['n_claims_resolved']}" if f["n_claims"] else "-"
         lines.append(
-            f"{name[:21] + mark:<22}{f['n_resolved']:>4}  {_num(f['brier']):>6} {_ci(f['brier_ci']):<17}"
-            f"{_num(f['log_score']):>6} {_ci(f['log_ci']):<17}{_num(f['brier_mcb']):>7}"
+            f"{name[:21] + mark:<22}{f['n_resolved']:>4}  {_num(f['brier']):>6} {ci_text(f['brier_ci']):<17}"
+            f"{_num(f['log_score']):>6} {ci_text(f['log_ci']):<17}{_num(f['brier_mcb']):>7}"
             f"{_num(f['brier_dsc']):>7}{_num(f['brier_unc']):>7}  {claims:>7}"
         )
     lines.append("")
