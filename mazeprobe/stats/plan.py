@@ -374,9 +374,7 @@ def parse_plan(doc: YamlDoc) -> AnalysisPlan:
     features = _parse_features(c, top["features"], rate_only) if "features" in top else ()
     if outcome in features:
         c.fail(("features",), f"the outcome {outcome} cannot also be a feature")
-    standardize = top.get("standardize", True)
-    if not isinstance(standardize, bool):
-        c.fail(("standardize",), f"must be true or false; got {describe_value(standardize)}")
+    standardize = c.boolean(top.get("standardize", True), ("standardize",))
     seed = top.get("seed", 0)
     if "seed" in top:
         c.integer(seed, ("seed",), 0)

@@ -41,6 +41,7 @@ import os
 import warnings
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -308,30 +309,21 @@ def _flat(X: np.ndarray) -> np.ndarray:
 # --- the generic probe ------------------------------------------------------------------------------
 
 
-def _f_classif_safe(X: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    # relu maps have constant (all-zero) activations, whose F is undefined: rank them last, quietly
+def _quiet_f(test: Callable, X: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """`test` (f_classif or f_regression) without its warnings, and with usable ranks: relu maps have
+    constant (all-zero) activations, whose F is undefined, so they rank last; a perfectly separating
+    activation (infinite F) ranks first."""
     with warnings.catch_warnings(), np.errstate(divide="ignore", invalid="ignore"):
         warnings.simplefilter("ignore", (RuntimeWarning, UserWarning))
-        f, p = f_classif(X, y)
-    return _clean_f(f, p)
-
-
-def _f_regression_safe(X: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    with warnings.catch_warnings(), np.errstate(divide="ignore", invalid="ignore"):
-        warnings.simplefilter("ignore", (RuntimeWarning, UserWarning))
-        f, p = f_regression(X, y)
-    return _clean_f(f, p)
-
-
-def _clean_f(f: np.ndarray, p: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    big = np.finfo(f.dtype).max  # a perfectly separating activation ranks first, not as NaN
+        f, p = test(X, y)
+    big = np.finfo(f.dtype).max
     return np.nan_to_num(f, nan=0.0, posinf=big), np.nan_to_num(p, nan=1.0)
 
 
 def _pipeline(task: str, k: int | None, seed: int) -> Pipeline:
     steps: list[tuple[str, Any]] = []
     if k is not None:
-        score = _f_classif_safe if task == "classification" else _f_regression_safe
+        score = partial(_quiet_f, f_classif if task == "classification" else f_regression)
         steps.append(("select", SelectKBest(score, k=k)))
     steps.append(("scale", StandardScaler()))
     if task == "regression":
