@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import cached_property
 
 import numpy as np
 import pandas as pd
@@ -72,12 +73,19 @@ def start_states(table: pd.DataFrame, loader: LevelLoader) -> list[MazeState]:
 
 
 class Roller:
-    """A vector env of `num_envs` maze envs, reused across calls (creating envs is slow)."""
+    """A vector env of `num_envs` maze envs, reused across calls (creating envs is slow, so they are
+    made on first use: agents played on the grid alone never need them)."""
 
     def __init__(self, num_envs: int = 64) -> None:
         self.num_envs = num_envs
-        self.env = make_env(num_envs, num_threads=0)
-        self.loader = LevelLoader(num_envs)
+
+    @cached_property
+    def env(self):
+        return make_env(self.num_envs, num_threads=0)
+
+    @cached_property
+    def loader(self) -> LevelLoader:
+        return LevelLoader(self.num_envs)
 
     def episodes(
         self,
