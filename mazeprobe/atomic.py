@@ -25,6 +25,17 @@ def atomic_path(path: str | os.PathLike, suffix: str = "") -> Iterator[Path]:
         tmp.unlink(missing_ok=True)
 
 
+def write_parquet(table, path: str | os.PathLike) -> None:
+    """A pyarrow Table (or a DataFrame, without its index) to Parquet, atomically."""
+    import pyarrow as pa  # here, not at the top: most users of this module write no Parquet
+    import pyarrow.parquet as pq
+
+    if not isinstance(table, pa.Table):
+        table = pa.Table.from_pandas(table, preserve_index=False)
+    with atomic_path(path) as tmp:
+        pq.write_table(table, tmp)
+
+
 def write_bytes(path: str | os.PathLike, data: bytes) -> None:
     with atomic_path(path) as tmp:
         tmp.write_bytes(data)

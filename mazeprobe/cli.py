@@ -319,7 +319,7 @@ def cmd_probe(args: argparse.Namespace) -> int:
     Example: mazeprobe probe data/runs/net-demo --layer embedder.block2.res1.resadd_out --k 1000
     Writes RUN_DIR/probes/<layer>.parquet (one row per probe x metric) unless --out says otherwise.
     """
-    from mazeprobe.atomic import atomic_path
+    from mazeprobe.atomic import write_parquet
     from mazeprobe.stats.probes import probe_run, results_table
 
     run_dir = Path(args.run)
@@ -329,8 +329,7 @@ def cmd_probe(args: argparse.Namespace) -> int:
     table = results_table(results)
     out = Path(args.out) if args.out else run_dir / "probes" / f"{args.layer}.parquet"
     out.parent.mkdir(parents=True, exist_ok=True)
-    with atomic_path(out) as tmp:
-        table.to_parquet(tmp, index=False)
+    write_parquet(table, out)
     main_rows = table[table["primary"]]
     print(f"probes on {args.layer} ({int(main_rows['n_samples'].iloc[0])} samples, {args.folds}-fold CV)")
     print(
@@ -494,7 +493,7 @@ def cmd_resolve(args: argparse.Namespace) -> int:
     width = max(len(r["question"]) for r in rows)
     print(f"{'question':<{width}}  {'outcome':<10}  evidence / reason")
     for r in rows:
-        outcome = r["outcome"] if isinstance(r["outcome"], str) else ("yes" if r["outcome"] else "no")
+        outcome = r["outcome"]  # resolve_run writes the strings yes, no, unresolved (quoted)
         detail = r.get("reason") or r.get("evidence") or ""
         detail = detail if len(detail) <= 110 else detail[:107] + "..."
         print(f"{r['question']:<{width}}  {outcome:<10}  {detail}")

@@ -29,7 +29,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from mazeprobe.atomic import atomic_path, write_bytes
+from mazeprobe.atomic import atomic_path, write_bytes, write_parquet
 from mazeprobe.errors import MazeprobeError, UsageError
 from mazeprobe.experiments.rollout import Roller, maze_batch, start_states
 from mazeprobe.experiments.spec import ExperimentSpec, RolloutSpec
@@ -46,11 +46,6 @@ class RunError(MazeprobeError):
 
 
 # --- small file helpers ----------------------------------------------------------------------------
-
-
-def _atomic_parquet(table: pa.Table, path: Path) -> None:
-    with atomic_path(path) as tmp:
-        pq.write_table(table, tmp)
 
 
 def _atomic_npy(array: np.ndarray, path: Path) -> None:
@@ -129,7 +124,7 @@ def run_chunk(run_dir: str | os.PathLike, index: int) -> dict:
     settings = RolloutSpec(**spec["rollouts"])
     chunks = run_dir / "chunks"
     episodes = roller.episodes(policy, mazes, states, settings)
-    _atomic_parquet(_episodes_arrow(episodes), chunks / f"episodes-{index:05d}.parquet")
+    write_parquet(_episodes_arrow(episodes), chunks / f"episodes-{index:05d}.parquet")
 
     record = spec["record"]
     acts = record.get("activations")
@@ -137,7 +132,7 @@ def run_chunk(run_dir: str | os.PathLike, index: int) -> dict:
         layers = acts["layers"] if acts else []
         dsq, arrays = roller.decision_square_view(policy, mazes, states, layers)
         if record["decision_square_probs"]:
-            _atomic_parquet(
+            write_parquet(
                 pa.Table.from_pandas(dsq, preserve_index=False), chunks / f"dsq-{index:05d}.parquet"
             )
         for layer, array in arrays.items():
@@ -149,7 +144,7 @@ def run_chunk(run_dir: str | os.PathLike, index: int) -> dict:
             idx = pd.DataFrame(
                 {"seed": seeds.to_numpy(np.int64), "chunk": index, "row": np.arange(len(seeds))}
             )
-            _atomic_parquet(
+            write_parquet(
                 pa.Table.from_pandas(idx, preserve_index=False), chunks / f"act-index-{index:05d}.parquet"
             )
     summary = {"chunk": index, "mazes": len(part), "episodes": len(episodes)}
@@ -333,7 +328,7 @@ def finalize(run_dir: Path) -> None:
         files = [chunks / f"{stem}-{i:05d}.parquet" for i in range(n)]
         if all(f.exists() for f in files):
             (run_dir / target).parent.mkdir(parents=True, exist_ok=True)
-            _atomic_parquet(pa.concat_tables([pq.read_table(f) for f in files]), run_dir / target)
+            write_parquet(pa.concat_tables([pq.read_table(f) for f in files]), run_dir / target)
     manifest = read_manifest(run_dir)
     manifest["ended_at"] = utc_stamp()
     manifest["status"] = "complete"

@@ -24,9 +24,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pyarrow as pa
-import pyarrow.parquet as pq
 
-from mazeprobe.atomic import atomic_path, write_bytes
+from mazeprobe.atomic import atomic_path, write_bytes, write_parquet
 from mazeprobe.errors import UsageError
 from mazeprobe.stats.models import ModelResult
 from mazeprobe.stats.plan import AnalysisPlan
@@ -363,9 +362,7 @@ def _formats(format: str | Iterable[str]) -> list[str]:
 
 
 def _write_parquet(frame: pd.DataFrame, path: Path, index: bool = False) -> None:
-    table = pa.Table.from_pandas(frame, preserve_index=index)
-    with atomic_path(path) as tmp:
-        pq.write_table(table, tmp)
+    write_parquet(pa.Table.from_pandas(frame, preserve_index=index), path)
 
 
 def _write_csv(frame: pd.DataFrame, path: Path, index: bool = False) -> None:
