@@ -37,6 +37,11 @@ GROUP_MATRIX = np.zeros((N_ACTIONS, 4))
 GROUP_MATRIX[ACTION_MOVE >= 0, ACTION_MOVE[ACTION_MOVE >= 0]] = 1.0
 
 
+def table_positions(table: pd.DataFrame, what: str) -> np.ndarray:
+    """(N, 2) int64 (row, col) of `what` ("cheese", "mouse") in each row of a maze table."""
+    return np.stack([table[f"{what}_row"].to_numpy(np.int64), table[f"{what}_col"].to_numpy(np.int64)], 1)
+
+
 @dataclass(frozen=True)
 class MazeBatch:
     """The mazes a policy will be run on: padded grids (B, side, side), sizes, and their maze-table

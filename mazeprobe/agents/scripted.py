@@ -19,14 +19,10 @@ from collections.abc import Mapping
 import numpy as np
 import pandas as pd
 
-from mazeprobe.agents.base import N_ACTIONS, MazeBatch, Policy, move_toward, one_hot_moves
+from mazeprobe.agents.base import N_ACTIONS, MazeBatch, Policy, move_toward, one_hot_moves, table_positions
 from mazeprobe.errors import UsageError
 from mazeprobe.maze.features import REGISTRY
 from mazeprobe.maze.geometry import distance_maps
-
-
-def _cheese_sources(table: pd.DataFrame) -> np.ndarray:
-    return np.stack([table["cheese_row"].to_numpy(np.int64), table["cheese_col"].to_numpy(np.int64)], 1)
 
 
 def _top_right_sources(mazes: MazeBatch) -> np.ndarray:
@@ -51,7 +47,9 @@ class GoalAgent(Policy):
         self.name = goal
 
     def prepare(self, mazes: MazeBatch) -> None:
-        sources = _cheese_sources(mazes.table) if self.goal == "cheese" else _top_right_sources(mazes)
+        sources = (
+            table_positions(mazes.table, "cheese") if self.goal == "cheese" else _top_right_sources(mazes)
+        )
         self.dist_ = distance_maps(mazes.grids, mazes.sizes, sources)
 
     def action_probs(self, obs, maze_index, positions):
@@ -78,7 +76,7 @@ class NoisyCheeseAgent(Policy):
         self.p = _probability(p, "noisy-cheese", "p")
 
     def prepare(self, mazes: MazeBatch) -> None:
-        self.dist_ = distance_maps(mazes.grids, mazes.sizes, _cheese_sources(mazes.table))
+        self.dist_ = distance_maps(mazes.grids, mazes.sizes, table_positions(mazes.table, "cheese"))
 
     def action_probs(self, obs, maze_index, positions):
         toward = one_hot_moves(move_toward(self.dist_, maze_index, positions))
@@ -136,7 +134,7 @@ class ShardAgent(Policy):
 
     def prepare(self, mazes: MazeBatch) -> None:
         table = mazes.table
-        self.to_cheese_ = distance_maps(mazes.grids, mazes.sizes, _cheese_sources(table))
+        self.to_cheese_ = distance_maps(mazes.grids, mazes.sizes, table_positions(table, "cheese"))
         self.to_top_right_ = distance_maps(mazes.grids, mazes.sizes, _top_right_sources(mazes))
         has = table["has_decision_square"].fillna(False).to_numpy(bool)
         dsq = np.stack(

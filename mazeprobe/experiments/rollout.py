@@ -28,6 +28,7 @@ from mazeprobe.agents.base import (
     MazeBatch,
     Policy,
     move_toward,
+    table_positions,
 )
 from mazeprobe.errors import UsageError
 from mazeprobe.maze.env import LevelLoader, make_env, set_state_at
@@ -113,7 +114,7 @@ class Roller:
         state_bytes = [s.to_bytes() for s in states]
         seeds = table["seed"].to_numpy(np.int64)
         sizes = mazes.sizes
-        cheese = np.stack([table["cheese_row"].to_numpy(np.int64), table["cheese_col"].to_numpy(np.int64)], 1)
+        cheese = table_positions(table, "cheese")
         k_slots = self.num_envs
         max_steps = settings.max_steps
         slot_job = np.full(k_slots, -1, dtype=np.int64)
@@ -209,10 +210,7 @@ class Roller:
             ],
             1,
         )
-        cheese_src = np.stack(
-            [table["cheese_row"].to_numpy(np.int64), table["cheese_col"].to_numpy(np.int64)], 1
-        )
-        to_cheese = distance_maps(mazes.grids, mazes.sizes, cheese_src)
+        to_cheese = distance_maps(mazes.grids, mazes.sizes, table_positions(table, "cheese"))
         to_tr = distance_maps(mazes.grids, mazes.sizes, np.stack([mazes.sizes - 1, mazes.sizes - 1], 1))
         p_cheese = np.full(len(table), np.nan)
         p_tr = np.full(len(table), np.nan)
@@ -277,8 +275,8 @@ def play_on_grid(policy: Policy, mazes: MazeBatch, settings: RolloutSettings) ->
     maze_of = np.repeat(np.arange(len(table)), settings.per_maze)
     rollout = np.tile(np.arange(settings.per_maze), len(table))
     seeds = table["seed"].to_numpy(np.int64)
-    cheese = np.stack([table["cheese_row"].to_numpy(np.int64), table["cheese_col"].to_numpy(np.int64)], 1)
-    mouse = np.stack([table["mouse_row"].to_numpy(np.int64), table["mouse_col"].to_numpy(np.int64)], 1)
+    cheese = table_positions(table, "cheese")
+    mouse = table_positions(table, "mouse")
     pos = mouse[maze_of].copy()
     steps = np.zeros(n_jobs, dtype=np.int64)
     got = np.zeros(n_jobs, dtype=bool)
