@@ -11,6 +11,8 @@ from datetime import UTC, datetime
 from importlib import metadata
 from pathlib import Path
 
+from mazeprobe.errors import UsageError
+
 
 def package_versions(names: Iterable[str]) -> dict[str, str | None]:
     """Python's version and each named distribution's (None when it is not installed)."""
@@ -51,3 +53,13 @@ def utc_stamp(t: datetime | None = None, timespec: str = "seconds") -> str:
     """`t` (default: now) in UTC as ISO 8601 ending in Z, as manifests, locks and resolutions record it."""
     t = datetime.now(UTC) if t is None else t.astimezone(UTC)
     return t.isoformat(timespec=timespec).replace("+00:00", "Z")
+
+
+def parse_utc(text: object, what: str = "time") -> datetime:
+    """An ISO 8601 time (a trailing Z allowed; no zone means UTC) as an aware UTC datetime; UsageError
+    naming `what` when it is not one."""
+    try:
+        t = datetime.fromisoformat(str(text).replace("Z", "+00:00"))
+    except ValueError:
+        raise UsageError(f"{what}: not an ISO 8601 time: {text!r}") from None
+    return t.replace(tzinfo=UTC) if t.tzinfo is None else t.astimezone(UTC)

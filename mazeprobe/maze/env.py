@@ -14,8 +14,9 @@ from collections.abc import Sequence
 import numpy as np
 
 from mazeprobe.maze import codec
+from mazeprobe.maze.procgen import NOOP
 
-NOOP_ACTION = 4
+NOOP_ACTION = NOOP  # the name older code imports
 ENV_NAME = "maze"
 
 

@@ -22,6 +22,7 @@ import pandas as pd
 
 from mazeprobe.errors import UsageError
 from mazeprobe.maze.geometry import Geometry
+from mazeprobe.maze.procgen import REGION_SIZE, to_world
 
 KINDS = ("int", "float", "bool", "str")
 
@@ -148,7 +149,7 @@ def dsq_col(g: Geometry) -> np.ndarray:
 def cheese_in_top_right_5x5(g: Geometry) -> np.ndarray:
     """Whether the cheese lies in the top-right 5x5 region (row >= n-5 and col >= n-5)."""
     r, c, ok = _cheese(g)
-    lo = g.sizes - 5
+    lo = g.sizes - REGION_SIZE
     return np.where(ok, (r >= lo) & (c >= lo), -1)
 
 
@@ -263,8 +264,8 @@ def euc_dist_cheese_decision_square(g: Geometry) -> np.ndarray:
 def cheese_coord_norm(g: Geometry) -> np.ndarray:
     """Euclidean norm of the cheese's (row, col) in the OUTER 25x25 grid (inner + margin)."""
     r, c, ok = _cheese(g)
-    margin = (25 - g.sizes) // 2
-    return _euclid(r + margin, c + margin, 0, 0, ok)
+    wr, wc = to_world(r, c, g.sizes)
+    return _euclid(wr, wc, 0, 0, ok)
 
 
 # --- taxicab (L1) variants ------------------------------------------------------------------------

@@ -16,11 +16,9 @@ import numba
 import numpy as np
 
 from mazeprobe.errors import UsageError
+from mazeprobe.maze.procgen import CHEESE, REGION_SIZE, WALL
 
 Position = tuple[int, int]
-WALL = 1
-CHEESE = 2
-REGION_SIZE = 5
 
 # Neighbour order (UP, DOWN, LEFT, RIGHT) fixes which shortest path is returned when several exist
 # (only in edited mazes with loops; procgen mazes are trees).

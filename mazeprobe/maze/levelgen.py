@@ -30,12 +30,14 @@ import numpy as np
 from numba import njit, prange, types
 from numba.extending import intrinsic
 
-WORLD_DIM = 25
+from mazeprobe.maze.procgen import CHEESE, OPEN, WALL, WORLD_SIDE
+
+WORLD_DIM = WORLD_SIDE
 # Number of maze sizes hard mode draws from: randn((world_dim - 1) / 2) -> n = 3, 5, ..., 25.
 _NUM_SIZES = (WORLD_DIM - 1) // 2
 MAX_SEED = 2**31 - 1  # exclusive: procgen's level seeds are non-negative int32 below this
 
-OPEN, WALL, CHEESE = 0, 1, 2
+__all__ = ["CHEESE", "MAX_SEED", "OPEN", "WALL", "WORLD_DIM", "generate_levels"]
 
 # std::mt19937 parameters.
 _N = 624

@@ -13,7 +13,6 @@ import numpy as np
 
 from mazeprobe.atomic import atomic_path
 from mazeprobe.maze.geometry import (
-    WALL,
     Position,
     cheese_position,
     decision_square,
@@ -21,6 +20,7 @@ from mazeprobe.maze.geometry import (
     top_right_region_mask,
     top_right_square,
 )
+from mazeprobe.maze.procgen import WALL
 
 LEGEND = "# wall   . open   : open in the top-right 5x5   M mouse   C cheese   D decision square   o path"
 

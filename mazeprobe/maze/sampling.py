@@ -14,7 +14,7 @@ from __future__ import annotations
 import json
 import multiprocessing as mp
 import os
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -24,7 +24,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from mazeprobe.atomic import atomic_path
+from mazeprobe.atomic import write_parquet
 from mazeprobe.errors import UsageError
 from mazeprobe.maze.features import compute_features
 from mazeprobe.maze.geometry import Geometry, maze_geometry
@@ -278,10 +278,14 @@ def write_mazes(frame: pd.DataFrame, path: str | os.PathLike, spec: SampleSpec |
     """Write the maze table atomically (temporary file, then rename)."""
     path = Path(path)
     meta = {"sample_spec": asdict(spec)} if spec else None
-    table = mazes_to_arrow(frame, meta)
-    with atomic_path(path) as tmp:
-        pq.write_table(table, tmp)
+    write_parquet(mazes_to_arrow(frame, meta), path)
     return path
+
+
+def row_grid(row: Mapping) -> np.ndarray:
+    """The (n, n) int8 inner grid of one maze-table row (row 0 at the bottom)."""
+    n = int(row["maze_size"])
+    return np.asarray(row["grid"], dtype=np.int8).reshape(n, n)
 
 
 def arrow_to_frame(table: pa.Table) -> pd.DataFrame:

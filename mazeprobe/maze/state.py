@@ -16,8 +16,8 @@ import numpy as np
 
 from mazeprobe.errors import MazeEditError, StateFormatError
 from mazeprobe.maze import codec
+from mazeprobe.maze.procgen import CHEESE, OPEN, WALL
 
-OPEN, WALL, CHEESE = 0, 1, 2
 CODE_NAMES = {OPEN: "open", WALL: "wall", CHEESE: "cheese"}
 
 # procgen object id -> mazeprobe code, as a lookup table over the ids that occur in maze grids.
