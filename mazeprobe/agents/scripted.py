@@ -19,20 +19,20 @@ from collections.abc import Mapping
 import numpy as np
 import pandas as pd
 
-from mazeprobe.agents.base import N_ACTIONS, MazeBatch, Policy, move_toward, one_hot_moves, table_positions
+from mazeprobe.agents.base import (
+    N_ACTIONS,
+    MazeBatch,
+    Policy,
+    decision_squares,
+    move_toward,
+    one_hot_moves,
+    table_positions,
+    uniform_moves,
+)
 from mazeprobe.errors import UsageError
 from mazeprobe.maze.features import REGISTRY
 from mazeprobe.maze.geometry import distance_maps
-
-
-def _top_right_sources(mazes: MazeBatch) -> np.ndarray:
-    return np.stack([mazes.sizes - 1, mazes.sizes - 1], 1)
-
-
-def _uniform_moves(batch: int) -> np.ndarray:
-    out = np.zeros((batch, N_ACTIONS))
-    out[:, [5, 3, 1, 7]] = 0.25
-    return out
+from mazeprobe.validation import check_number, check_probability
 
 
 class GoalAgent(Policy):
@@ -48,7 +48,7 @@ class GoalAgent(Policy):
 
     def prepare(self, mazes: MazeBatch) -> None:
         sources = (
-            table_positions(mazes.table, "cheese") if self.goal == "cheese" else _top_right_sources(mazes)
+            table_positions(mazes.table, "cheese") if self.goal == "cheese" else mazes.top_right_squares()
         )
         self.dist_ = distance_maps(mazes.grids, mazes.sizes, sources)
 
@@ -73,14 +73,14 @@ class NoisyCheeseAgent(Policy):
     reads_pixels = False
 
     def __init__(self, p: float = 0.9) -> None:
-        self.p = _probability(p, "noisy-cheese", "p")
+        self.p = check_probability(p, "noisy-cheese: p")
 
     def prepare(self, mazes: MazeBatch) -> None:
         self.dist_ = distance_maps(mazes.grids, mazes.sizes, table_positions(mazes.table, "cheese"))
 
     def action_probs(self, obs, maze_index, positions):
         toward = one_hot_moves(move_toward(self.dist_, maze_index, positions))
-        return self.p * toward + (1 - self.p) * _uniform_moves(len(positions))
+        return self.p * toward + (1 - self.p) * uniform_moves(len(positions))
 
     def describe(self) -> dict:
         return {"name": self.name, "p": self.p}
@@ -100,16 +100,18 @@ class ShardAgent(Policy):
         sds: Mapping[str, float] | None = None,
         epsilon: float = 0.0,
     ) -> None:
-        self.b0 = float(b0)
-        self.coefficients = {str(k): float(v) for k, v in (coefficients or {}).items()}
+        self.b0 = check_number(b0, "shard: b0")
+        self.coefficients = {
+            str(k): check_number(v, f"shard: coefficients.{k}") for k, v in (coefficients or {}).items()
+        }
         unknown = sorted(set(self.coefficients) - set(REGISTRY))
         if unknown:
             raise UsageError(
                 f"shard coefficients name unknown features {unknown}; see `mazeprobe features --list`"
             )
-        self.means = dict(means or {})
-        self.sds = dict(sds or {})
-        self.epsilon = _probability(epsilon, "shard", "epsilon")
+        self.means = {str(k): check_number(v, f"shard: means.{k}") for k, v in (means or {}).items()}
+        self.sds = {str(k): check_number(v, f"shard: sds.{k}") for k, v in (sds or {}).items()}
+        self.epsilon = check_probability(epsilon, "shard: epsilon")
 
     def fit_scaling(self, table: pd.DataFrame) -> ShardAgent:
         """Estimate the z-scoring means/sds not given, on the whole sampled maze table."""
@@ -135,16 +137,8 @@ class ShardAgent(Policy):
     def prepare(self, mazes: MazeBatch) -> None:
         table = mazes.table
         self.to_cheese_ = distance_maps(mazes.grids, mazes.sizes, table_positions(table, "cheese"))
-        self.to_top_right_ = distance_maps(mazes.grids, mazes.sizes, _top_right_sources(mazes))
-        has = table["has_decision_square"].fillna(False).to_numpy(bool)
-        dsq = np.stack(
-            [
-                table["dsq_row"].astype("Int64").fillna(-1).to_numpy(np.int64),
-                table["dsq_col"].astype("Int64").fillna(-1).to_numpy(np.int64),
-            ],
-            1,
-        )
-        dsq[~has] = -1
+        self.to_top_right_ = distance_maps(mazes.grids, mazes.sizes, mazes.top_right_squares())
+        dsq, _ = decision_squares(table)
         self.dsq_ = dsq
         self.from_dsq_ = distance_maps(mazes.grids, mazes.sizes, dsq)
         self.p_ = self.p_cheese(table)
@@ -163,7 +157,7 @@ class ShardAgent(Policy):
         p = np.where(at_dsq, self.p_[maze_index], np.where(cheese_side, 1.0, 0.0))[:, None]
         probs = p * to_cheese + (1 - p) * to_top_right
         if self.epsilon:
-            probs = (1 - self.epsilon) * probs + self.epsilon * _uniform_moves(len(positions))
+            probs = (1 - self.epsilon) * probs + self.epsilon * uniform_moves(len(positions))
         return probs
 
     def describe(self) -> dict:
@@ -175,16 +169,6 @@ class ShardAgent(Policy):
             "sds": self.sds,
             "epsilon": self.epsilon,
         }
-
-
-def _probability(value: float, agent: str, key: str) -> float:
-    try:
-        value = float(value)
-    except (TypeError, ValueError):
-        raise UsageError(f"{agent}: {key} must be a number in [0, 1]; got {value!r}") from None
-    if not 0.0 <= value <= 1.0:
-        raise UsageError(f"{agent}: {key} must be in [0, 1]; got {value}")
-    return value
 
 
 BUILTIN_AGENTS = ("cheese", "top-right", "random", "shard", "noisy-cheese")

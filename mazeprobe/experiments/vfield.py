@@ -9,9 +9,9 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from mazeprobe.agents.base import GROUP_MATRIX, Policy
-from mazeprobe.experiments.rollout import Roller, maze_batch, start_states
-from mazeprobe.maze.geometry import WALL
+from mazeprobe.maze.procgen import WALL
+from mazeprobe.maze.sampling import row_grid
+from mazeprobe.sim import GROUP_MATRIX, Policy, Roller, maze_batch, start_states
 
 
 def vector_field(policy: Policy, maze_row: pd.DataFrame, roller: Roller) -> pd.DataFrame:
@@ -44,8 +44,7 @@ def vector_field_png(field: pd.DataFrame, maze_row: pd.DataFrame, path, cell: in
     """Draw the field as arrows on the maze (no shortest paths, so the arrows stay readable)."""
     from mazeprobe.maze.render import MazePicture
 
-    n = int(maze_row["maze_size"].iloc[0])
-    grid = np.asarray(maze_row["grid"].iloc[0], dtype=np.int8).reshape(n, n)
+    grid = row_grid(maze_row.iloc[0])
     picture = MazePicture(grid, (0, 0), cell=cell, shortest_paths=False)
     for f in field.itertuples():
         picture.arrow(f.row, f.col, f.p_right - f.p_left, f.p_up - f.p_down)
