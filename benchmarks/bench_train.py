@@ -36,7 +36,7 @@ def collection_rate(source, model, beta: float, seconds: float) -> float:
 
 
 def step_rate(config, model, head, packet: dict, device: torch.device, seconds: float) -> float:
-    from mazeprobe.agents.train import Replay, imitation_loss
+    from mazeprobe.training.trainer import Replay, imitation_loss
 
     replay = Replay(len(packet["obs"]), device)
     replay.add(packet)
@@ -70,9 +70,9 @@ def main() -> int:
     ap.add_argument("--device", default="cpu", help="where the training step runs")
     args = ap.parse_args()
 
-    from mazeprobe.agents.collect import CollectorPool, InProcessSource
     from mazeprobe.agents.impala import random_impala
-    from mazeprobe.agents.train import CellHead, heldout_mazes, load_config
+    from mazeprobe.training.collect import CollectorPool, InProcessSource
+    from mazeprobe.training.trainer import CellHead, heldout_mazes, load_config
 
     config = load_config(ROOT / "analysis" / "train-r5.yaml")
     beta = config.beta_end

@@ -11,14 +11,14 @@ import numpy as np
 import pytest
 import torch
 
-from mazeprobe.agents.collect import WORLD, expert_field, world_index
 from mazeprobe.agents.impala import load_checkpoint
-from mazeprobe.agents.train import _cell_index, load_config, train
 from mazeprobe.cli import main
 from mazeprobe.errors import UsageError
-from mazeprobe.experiments.rollout import Roller, start_states
 from mazeprobe.maze.geometry import distance_maps
 from mazeprobe.maze.sampling import SampleSpec, sample_mazes
+from mazeprobe.sim import Roller, start_states
+from mazeprobe.training.collect import WORLD, expert_field, world_index
+from mazeprobe.training.trainer import _cell_index, load_config, train
 from mazeprobe.yamlio import SpecError
 
 TINY = """\

@@ -44,9 +44,9 @@ from torch import nn
 
 from mazeprobe.atomic import atomic_path
 from mazeprobe.errors import MazeprobeError, UsageError
+from mazeprobe.maze.procgen import N_ACTIONS, OBS_SIZE
+from mazeprobe.validation import check_int
 
-N_ACTIONS = 15
-OBS_SIZE = 64
 HIDDEN = 256
 # The "model_state_dict" wrapper key used by the published checkpoints (and by save_checkpoint).
 STATE_KEY = "model_state_dict"
@@ -129,9 +129,7 @@ class ImpalaEmbedder(nn.Module):
 
 
 def _check_scale(scale: Any) -> int:
-    if isinstance(scale, bool) or not isinstance(scale, int | np.integer) or scale < 1:
-        raise UsageError(f"scale must be an integer >= 1, got {scale!r}")
-    return int(scale)
+    return check_int(scale, "scale", 1)
 
 
 class ImpalaCNN(nn.Module):
@@ -325,6 +323,25 @@ def random_impala(scale: int, seed: int) -> ImpalaCNN:
                 bound = 1.0 / math.sqrt(fan_in)
                 p.uniform_(-bound, bound, generator=gen)
     return model
+
+
+def random_weight_activations(
+    obs_uint8: np.ndarray, layer: str, scale: int, seed: int, batch_size: int = 256
+) -> np.ndarray:
+    """`layer`'s activations (N, ...) float32 of `random_impala(scale, seed)` on procgen uint8
+    observations (N, 64, 64, 3): the random-weight control of a probe."""
+    shapes = activation_shapes(scale)
+    if layer not in shapes:
+        raise UsageError(f"unknown activation name {layer!r}; valid names are: {', '.join(shapes)}")
+    batch_size = check_int(batch_size, "batch_size", 1)
+    model = random_impala(scale, check_int(seed, "seed", 0)).eval()
+    obs = np.asarray(obs_uint8)
+    out = np.empty((len(obs), *shapes[layer]), dtype=np.float32)
+    with torch.no_grad():
+        for start in range(0, len(obs), batch_size):
+            _, _, cache = model.run_with_cache(obs_to_tensor(obs[start : start + batch_size]), [layer])
+            out[start : start + batch_size] = cache[layer].float().numpy()
+    return out
 
 
 def count_parameters(model: nn.Module) -> int:

@@ -16,29 +16,25 @@ from __future__ import annotations
 
 import queue
 import traceback
-from typing import TYPE_CHECKING
 
 import numba
 import numpy as np
 import pandas as pd
 import torch
 
-from mazeprobe.agents.base import MOVE_ACTIONS, MazeBatch, move_toward
 from mazeprobe.agents.impala import ImpalaCNN, obs_to_tensor
-from mazeprobe.experiments.rollout import Roller, apply_moves, start_states
 from mazeprobe.maze.env import set_state_at
 from mazeprobe.maze.geometry import distance_maps
-from mazeprobe.maze.sampling import SampleSpec, sample_mazes
+from mazeprobe.maze.procgen import N_ACTIONS, OBS_SIZE, WORLD_SIDE, world_margin
+from mazeprobe.maze.sampling import SampleSpec, row_grid, sample_mazes
+from mazeprobe.sim import MOVE_ACTIONS, MazeBatch, Roller, apply_moves, move_toward, start_states
+from mazeprobe.training.config import TrainConfig
 
-if TYPE_CHECKING:
-    from mazeprobe.agents.train import TrainConfig
-
-SIDE = 25  # largest hard-mode maze side: slot grids are padded to it
-WORLD = 25  # procgen's maze world is 25x25 squares, the inner maze centred in it, drawn on 64x64 pixels
+WORLD = WORLD_SIDE  # slot grids are padded to the world's side, the largest hard-mode maze
 
 # one row per labelled state
 PACKET_FIELDS = {
-    "obs": ((64, 64, 3), np.uint8),
+    "obs": ((OBS_SIZE, OBS_SIZE, 3), np.uint8),
     "move": ((), np.int64),
     "dist": ((), np.int64),
     "field": ((WORLD, WORLD), np.int8),
@@ -91,9 +87,9 @@ class Collector:
     ) -> None:
         self.config, self.stream, self.roller, self.rng = config, stream, roller, rng
         k = config.envs
-        self.grids = np.ones((k, SIDE, SIDE), dtype=np.int8)
+        self.grids = np.ones((k, WORLD, WORLD), dtype=np.int8)
         self.sizes = np.ones(k, dtype=np.int64)
-        self.dist = np.zeros((k, SIDE, SIDE), dtype=np.int64)
+        self.dist = np.zeros((k, WORLD, WORLD), dtype=np.int64)
         self.cheese = np.zeros((k, 2), dtype=np.int64)
         self.pos = np.zeros((k, 2), dtype=np.int64)
         self.steps = np.zeros(k, dtype=np.int64)
@@ -108,7 +104,7 @@ class Collector:
         row, state = self.stream.take()
         n = int(row["maze_size"])
         self.grids[slot] = 1
-        self.grids[slot, :n, :n] = np.asarray(row["grid"], dtype=np.int8).reshape(n, n)
+        self.grids[slot, :n, :n] = row_grid(row)
         self.sizes[slot] = n
         self.cheese[slot] = (int(row["cheese_row"]), int(row["cheese_col"]))
         self.dist[slot] = distance_maps(
@@ -158,7 +154,7 @@ class Collector:
                 probs = torch.softmax(logits.double(), dim=1).cpu().numpy()
                 u = self.rng.random((int(learner.sum()), 1))
                 actions = actions.copy()
-                actions[learner] = np.minimum((probs.cumsum(1) < u).sum(1), 14)
+                actions[learner] = np.minimum((probs.cumsum(1) < u).sum(1), N_ACTIONS - 1)
             obs_out.append(obs)
             move_out.append(expert)
             dist_out.append(self.dist[slots, self.pos[:, 0], self.pos[:, 1]])
@@ -183,7 +179,7 @@ class Collector:
 
 def world_index(pos: np.ndarray, sizes: np.ndarray) -> np.ndarray:
     """Flat index (world row * 25 + world col) of inner-maze positions (B, 2) in mazes of side `sizes`."""
-    margin = (WORLD - sizes) // 2
+    margin = world_margin(sizes)
     return (pos[:, 0] + margin) * WORLD + pos[:, 1] + margin
 
 
@@ -193,7 +189,7 @@ def expert_field(dist: np.ndarray, n: int) -> np.ndarray:
     rows, cols = np.nonzero(dist[:n, :n] > 0)
     moves = move_toward(dist[None], np.zeros(len(rows), dtype=np.int64), np.stack([rows, cols], 1))
     out = np.full((WORLD, WORLD), -1, dtype=np.int8)
-    margin = (WORLD - n) // 2
+    margin = world_margin(n)
     out[rows + margin, cols + margin] = moves
     return out
 

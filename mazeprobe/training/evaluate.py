@@ -11,19 +11,29 @@ The evaluation mazes are drawn with their own sampling seeds, distinct from the 
 
 from __future__ import annotations
 
-import json
 import os
 import time
 from dataclasses import dataclass
-from pathlib import Path
 
 import pandas as pd
 
 from mazeprobe.agents.impala import ImpalaCNN, count_parameters, load_checkpoint
 from mazeprobe.agents.network import NetworkPolicy
-from mazeprobe.atomic import write_bytes
-from mazeprobe.experiments.rollout import Roller, RolloutSettings, maze_batch, outcome_rates, start_states
 from mazeprobe.maze.sampling import SampleSpec, sample_mazes
+from mazeprobe.sim import Roller, RolloutSettings, maze_batch, outcome_rates, start_states
+from mazeprobe.training.card import write_card
+from mazeprobe.training.config import card_path, training_record_path
+
+__all__ = [
+    "EVAL_SEED",
+    "Suite",
+    "card_path",
+    "evaluate",
+    "play_episodes",
+    "suites",
+    "training_record_path",
+    "write_card",
+]
 
 EVAL_SEED = 2_000_000_011  # sampling seed of evaluation mazes (training streams use seeds < 2**31)
 
@@ -97,73 +107,3 @@ def _describe_filter(spec: SampleSpec) -> str:
             f"cheese outside the top-right {spec.exclude_cheese_top_right}x{spec.exclude_cheese_top_right}"
         )
     return ", ".join(parts) or "none"
-
-
-def training_record_path(checkpoint: Path) -> Path:
-    return checkpoint.with_suffix(".train.json")
-
-
-def card_path(checkpoint: Path) -> Path:
-    return checkpoint.with_suffix(".md")
-
-
-def write_card(checkpoint: str | os.PathLike, evaluation: dict, out: str | os.PathLike | None = None) -> Path:
-    """The model card (Markdown) next to the checkpoint: training record plus this evaluation."""
-    checkpoint = Path(checkpoint)
-    record_file = training_record_path(checkpoint)
-    record = json.loads(record_file.read_text()) if record_file.exists() else None
-    out = Path(out) if out else card_path(checkpoint)
-    lines = [f"# Model card: {checkpoint.name}", ""]
-    if record:
-        cfg = record["config"]
-        lines += [
-            f"An IMPALA policy network (scale {cfg['scale']}, {evaluation['parameters']:,} parameters, the "
-            "published layer names and checkpoint format) trained by `mazeprobe train` to imitate the "
-            "shortest-path expert with DAgger relabelling, on hard-mode procgen mazes whose cheese always "
-            f"lies in the top-right region (`{cfg['placement']}`). It acts from the 64x64 RGB observation "
-            "alone.",
-            "",
-            "## Training",
-            "",
-            "| | |",
-            "|---|---|",
-            f"| config | `{record.get('config_file') or 'defaults'}` (copied below) |",
-            f"| seed | {cfg['seed']} |",
-            f"| samples seen | {record['samples']:,} training samples (minibatch rows) |",
-            f"| fresh labelled states | {record.get('states_collected', 0):,} |",
-            f"| wall time | {record['wall_seconds'] / 60:.1f} min |",
-            f"| machine | {record['machine']}; trained on {record.get('device', 'cpu')} |",
-            f"| torch | {record.get('torch', '?')} |",
-            f"| finished | {record['finished']} |",
-            "",
-            f"Held-out success during training ({cfg['eval_mazes']} training-distribution mazes, sampled "
-            "actions):",
-            "",
-            "| samples | step accuracy | held-out success |",
-            "|---:|---:|---:|",
-        ]
-        for h in record["history"]:
-            lines.append(f"| {h['samples']:,} | {h['accuracy']:.3f} | {h['heldout_success']:.1%} |")
-        lines += ["", "```yaml", *(f"{k}: {v}" for k, v in cfg.items()), "```", ""]
-    lines += [
-        "## Evaluation (`mazeprobe evaluate`)",
-        "",
-        f"{evaluation['n_mazes']} mazes per suite, one episode each, at most {evaluation['max_steps']} "
-        "steps; the evaluation mazes were never trained on.",
-        "",
-        "| suite | actions | placement | filter | got cheese | entered top-right 5x5 without cheese "
-        "| timed out |",
-        "|---|---|---|---|---:|---:|---:|",
-    ]
-    for key, s in evaluation["suites"].items():
-        suite, actions = key.split("/")
-        lines.append(
-            f"| {suite} | {actions} | `{s['placement']}` | {s['filter']} | {s['got_cheese']:.1%} | "
-            f"{s['entered_top_right_5x5_without_cheese']:.1%} | {s['timed_out']:.1%} |"
-        )
-    notes = checkpoint.with_suffix(".notes.md")  # what the people who trained it want a reader to know
-    if notes.exists():
-        lines += ["", "## Notes", "", notes.read_text().strip()]
-    lines += ["", "```json", json.dumps({"training": record, "evaluation": evaluation}, indent=1), "```", ""]
-    write_bytes(out, "\n".join(lines).encode())
-    return out

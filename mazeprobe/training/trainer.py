@@ -1,7 +1,7 @@
 """Train a reference maze network: imitation of the shortest-path expert with DAgger relabelling.
 
 The whole algorithm is here, top to bottom, except the collection itself (steps 1-3), which lives in
-mazeprobe/agents/collect.py so that it can also run in collector processes:
+mazeprobe/training/collect.py so that it can also run in collector processes:
 
 1. A vector of procgen envs plays mazes whose cheese lies in the top-right R x R region (R = 5, the
    goal-misgeneralization training distribution). Every episode is a fresh maze.
@@ -28,7 +28,7 @@ held-out success stayed at 25% (the small mazes), with 48-69% accuracy on fresh 
 alone taught the trunk the field but left the policy at chance for 450k samples; adding the mouse's
 square made the policy learn at once. That recipe reached 47.5% held-out success after 2.2M samples (58
 minutes on 2 CPU cores, batch 256) and was still rising; with 14 collector processes feeding one GPU
-(`workers`, collect.CollectorPool) it reached 98% after 11.5M samples in 5.5 minutes (batch 512). See
+(`workers`, training.collect.CollectorPool) it reached 98% after 11.5M samples in 5.5 minutes (batch 512). See
 models/reference-r5.md for the shipped run.
 
 Training is seeded and resumable: a training state next to the checkpoint (`NAME.pth.train`: weights,
@@ -44,7 +44,7 @@ import math
 import os
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import numpy as np
@@ -52,21 +52,36 @@ import pandas as pd
 import torch
 import torch.nn.functional as F
 
-from mazeprobe.agents.base import GROUP_MATRIX
-from mazeprobe.agents.collect import (
-    PACKET_FIELDS,
-    WORLD,
-    CollectorPool,
-    InProcessSource,
-)
-from mazeprobe.agents.evaluate import play_episodes, training_record_path
 from mazeprobe.agents.impala import ImpalaCNN, random_impala, save_checkpoint
 from mazeprobe.atomic import atomic_path, write_bytes
 from mazeprobe.errors import UsageError
-from mazeprobe.experiments.rollout import Roller
-from mazeprobe.maze.placement import parse_placement
+from mazeprobe.maze.procgen import CHEESE_REWARD, WORLD_SIDE
 from mazeprobe.maze.sampling import SampleSpec, sample_mazes
-from mazeprobe.yamlio import Checker, load_yaml
+from mazeprobe.sim import GROUP_MATRIX, Roller
+from mazeprobe.training.collect import PACKET_FIELDS, CollectorPool, InProcessSource
+from mazeprobe.training.config import (
+    TrainConfig,
+    card_path,
+    load_config,
+    state_path,
+    training_record_path,
+)
+from mazeprobe.training.evaluate import play_episodes
+
+__all__ = [
+    "CellHead",
+    "Replay",
+    "TrainConfig",
+    "TrainResult",
+    "card_path",
+    "heldout_mazes",
+    "imitation_loss",
+    "load_config",
+    "state_path",
+    "train",
+    "training_record_path",
+    "write_training_record",
+]
 
 MAP_NAMES = (
     "embedder.block1.res2.resadd_out",
@@ -84,7 +99,7 @@ def _cell_index(size: int) -> tuple[torch.Tensor, torch.Tensor]:
     size x size map; world row 0 is at the bottom (image row 0 is the top). Checked against rendered
     frames: the pixel under a square's centre tells walls from floor on 98% of squares; a shift by one
     square drops that to 53-77%."""
-    centre = ((torch.arange(WORLD) + 0.5) / WORLD * size).long()
+    centre = ((torch.arange(WORLD_SIDE) + 0.5) / WORLD_SIDE * size).long()
     return size - 1 - centre, centre
 
 
@@ -107,106 +122,6 @@ class CellHead(torch.nn.Module):
             feats.append(nhwc.index_select(1, rows).index_select(2, cols))  # (B, 25, 25, C)
         return self.linear(torch.cat(feats, dim=-1).float())  # (B, 25, 25, 5)
 
-
-@dataclass(frozen=True)
-class TrainConfig:
-    scale: int = 1
-    """IMPALA width multiplier (1 = channels 16, 32, 32, the smallest)."""
-    seed: int = 0
-    """Seeds the weights, the maze stream, the expert/learner coin flips and the minibatches."""
-    placement: str = "region:5"
-    """Cheese placement during training (region:5: the top-right 5x5, as in the published set-up)."""
-    samples: int = 2_200_000
-    """Training samples (minibatch rows) in total."""
-    batch_size: int = 256
-    lr: float = 5e-4
-    lr_end: float = 5e-5
-    """The learning rate follows a cosine from lr down to lr_end over the run."""
-    envs: int = 64
-    """Env slots played in parallel during collection."""
-    collect_steps: int = 16
-    """Env steps per slot between training phases: envs * collect_steps fresh states each time."""
-    reuse: float = 1.5
-    """Each fresh state is trained on about this many times (updates per phase follow from it)."""
-    buffer: int = 60_000
-    """Replay buffer capacity in states (12 KiB each)."""
-    beta_start: float = 1.0
-    beta_end: float = 0.2
-    beta_samples: int = 600_000
-    """beta decays linearly from beta_start to beta_end over this many training samples."""
-    max_steps: int = 256
-    """Collection episodes stop here (a learner stuck in a loop gets a fresh maze)."""
-    value_coef: float = 0.1
-    gamma: float = 0.99
-    """Discount of the value target 10 * gamma**(steps to the cheese - 1) (scaled by 1/10 in the loss)."""
-    eval_every: int = 250_000
-    """Training samples between held-out evaluations (and checkpoints)."""
-    eval_mazes: int = 200
-    """Held-out training-distribution mazes (never trained on), played with sampled actions."""
-    scattered: int = 1024
-    """Extra labelled states per training phase with the mouse on a random open square of a current maze
-    (rendered, not played): cheap, and they cover the squares no path visits."""
-    cell_coef: float = 0.5
-    """Weight of the cell head's loss (0 turns the head off)."""
-    bf16: bool = True
-    """Train under bfloat16 autocast (fp32 weights); false for full fp32."""
-    workers: int = 0
-    """Collector processes (collect.CollectorPool); 0 collects in the training process, deterministically.
-    Use them when the training step is fast (a GPU) and procgen would otherwise be the bottleneck."""
-
-
-_DOCS = {f.name: f.name for f in fields(TrainConfig)}
-
-
-def load_config(path: str | os.PathLike | None) -> TrainConfig:
-    """A TrainConfig from YAML (missing keys keep their defaults); problems as file:line:col."""
-    if path is None:
-        return TrainConfig()
-    doc = load_yaml(path)
-    c = Checker(doc)
-    raw = c.mapping(doc.data, (), _DOCS, none_ok=True)
-    values: dict = {}
-    ints = {
-        "scale": 1,
-        "seed": 0,
-        "samples": 1,
-        "batch_size": 1,
-        "envs": 1,
-        "collect_steps": 1,
-        "buffer": 1,
-        "scattered": 0,
-        "beta_samples": 0,
-        "max_steps": 1,
-        "eval_every": 1,
-        "eval_mazes": 1,
-        "workers": 0,
-    }
-    for key, low in ints.items():
-        if key in raw:
-            values[key] = c.integer(raw[key], (key,), low=low)
-    for key, what, lo, hi in (
-        ("lr", "a positive number", 0.0, None),
-        ("lr_end", "a positive number", 0.0, None),
-        ("reuse", "a positive number", 0.0, None),
-        ("value_coef", "a non-negative number", -1e-12, None),
-        ("cell_coef", "a non-negative number", -1e-12, None),
-        ("gamma", "in (0, 1]", 0.0, 1.0 + 1e-12),
-        ("beta_start", "in [0, 1]", -1e-12, 1.0 + 1e-12),
-        ("beta_end", "in [0, 1]", -1e-12, 1.0 + 1e-12),
-    ):
-        if key in raw:
-            values[key] = c.number(raw[key], (key,), lo, hi, what)
-    if "placement" in raw:
-        try:
-            values["placement"] = str(parse_placement(str(raw["placement"])))
-        except UsageError as e:
-            c.fail(("placement",), str(e))
-    if "bf16" in raw:
-        values["bf16"] = c.boolean(raw["bf16"], ("bf16",))
-    c.raise_if_any()
-    if values.get("buffer", 1) < values.get("batch_size", TrainConfig.batch_size):
-        raise doc.error(("buffer",), "must be at least batch_size")
-    return TrainConfig(**{k: v for k, v in values.items() if v is not None})
 
 
 def heldout_mazes(config: TrainConfig) -> pd.DataFrame:
@@ -272,8 +187,8 @@ def imitation_loss(
     group_logp = torch.logsumexp(logp[:, :, None].masked_fill(~GROUP_MASK.to(logp.device), -math.inf), dim=1)
     target = batch["move"]
     policy_loss = F.nll_loss(group_logp, target)
-    value_target = 10.0 * config.gamma ** (batch["dist"].clamp(min=1) - 1).to(torch.float32)
-    value_loss = F.mse_loss(value / 10.0, value_target / 10.0)
+    value_target = CHEESE_REWARD * config.gamma ** (batch["dist"].clamp(min=1) - 1).to(torch.float32)
+    value_loss = F.mse_loss(value / CHEESE_REWARD, value_target / CHEESE_REWARD)
     loss = policy_loss + config.value_coef * value_loss
     stats = {
         "policy_loss": policy_loss.detach(),
@@ -296,10 +211,6 @@ def imitation_loss(
 
 
 # --- training state ---------------------------------------------------------------------------------
-
-
-def state_path(out: Path) -> Path:
-    return out.with_name(out.name + ".train")
 
 
 def _save_state(path: Path, model, head, optimizer, counters, rng: np.random.Generator, config) -> None:
