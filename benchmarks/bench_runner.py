@@ -89,7 +89,7 @@ def runner_episodes(roller, policy, table, max_steps: int):
     """The runner's whole path for a table, as a run chunk takes it: grids, start states (through the
     roller's level loader) for policies that read pixels, and the episodes (scripted agents are played
     on the grid alone). Creating the Roller is left out: it is made once and reused across calls."""
-    from mazeprobe.experiments.rollout import RolloutSettings, maze_batch, start_states
+    from mazeprobe.sim import RolloutSettings, maze_batch, start_states
 
     mazes = maze_batch(table)
     states = start_states(table, roller.loader) if policy.reads_pixels else None
@@ -180,8 +180,8 @@ def main() -> int:
     from mazeprobe.agents.impala import forward_rate, random_impala
     from mazeprobe.agents.network import NetworkPolicy
     from mazeprobe.agents.scripted import builtin_policy
-    from mazeprobe.experiments.rollout import Roller
     from mazeprobe.maze.sampling import SampleSpec, sample_mazes
+    from mazeprobe.sim import Roller
 
     if args.threads:
         torch.set_num_threads(args.threads)
@@ -247,7 +247,7 @@ def main() -> int:
             return p.action_probs(obs, index, pos)
 
         def base(sub, p=policy):
-            from mazeprobe.experiments.rollout import maze_batch
+            from mazeprobe.sim import maze_batch
 
             p.prepare(maze_batch(sub))  # distance maps for these mazes, computed once up front
             return baseline_episodes(act, sub, True, max_steps)

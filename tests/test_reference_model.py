@@ -10,8 +10,8 @@ import numpy as np
 
 from mazeprobe.agents.impala import count_parameters, load_checkpoint
 from mazeprobe.agents.network import NetworkPolicy
-from mazeprobe.experiments.rollout import Roller, maze_batch, start_states
 from mazeprobe.maze.sampling import SampleSpec, sample_mazes
+from mazeprobe.sim import Roller, maze_batch, start_states
 
 CHECKPOINT = Path(__file__).resolve().parent.parent / "models" / "reference-r5.pth"
 # Natural placement, a decision square, cheese outside the top-right 5x5 (sampling seed 11):

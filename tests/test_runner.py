@@ -11,17 +11,17 @@ from mazeprobe.agents import make_policy
 from mazeprobe.agents.impala import activation_shapes, random_impala, save_checkpoint
 from mazeprobe.agents.network import NetworkPolicy
 from mazeprobe.errors import UsageError
-from mazeprobe.experiments.rollout import (
+from mazeprobe.experiments.run import RunError, load_run, prepare_run, run_experiment
+from mazeprobe.experiments.spec import load_spec
+from mazeprobe.maze.geometry import WALL
+from mazeprobe.maze.sampling import SampleSpec, sample_mazes
+from mazeprobe.sim import (
     Roller,
     RolloutSettings,
     maze_batch,
     path_positions,
     start_states,
 )
-from mazeprobe.experiments.run import RunError, load_run, prepare_run, run_experiment
-from mazeprobe.experiments.spec import load_spec
-from mazeprobe.maze.geometry import WALL
-from mazeprobe.maze.sampling import SampleSpec, sample_mazes
 from mazeprobe.yamlio import SpecError
 
 

@@ -1,22 +1,16 @@
-"""Running a batch experiment into a run directory, in chunks that can resume and scale out.
-
-    data/runs/<name>/
-      manifest.json          the spec, its hash, the resolved policy, versions, git commit, times, status
-      mazes.parquet          the sampled mazes (the maze layer's schema)
-      episodes.parquet       one row per episode (seed, rollout, got_cheese, ..., path)
-      dsq_probs.parquet      per maze: p_cheese_at_dsq, p_top_right_at_dsq (when recorded)
-      activations/<layer>/chunk-NNNNN.npy + activations/index.parquet (seed -> file, row)
-      chunks/                per-chunk outputs and done-markers (the unit of resume)
+"""Running a batch experiment into a run directory (mazeprobe.experiments.rundir), in chunks that can
+resume and scale out.
 
 Each chunk of mazes is computed from the run directory alone (so any process, local or a Dask worker,
-can compute it), written file by file through temporary names, and marked done last. `resume` skips
-the chunks marked done; a chunk computed twice (a retried Dask task) writes identical files.
+can compute it), written file by file through temporary names, and marked done last; the done marker
+records each file's size and sha256. `resume` skips the chunks whose marker and files agree and
+recomputes the others; a chunk computed twice (a retried Dask task) writes identical files.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
-import math
 import multiprocessing as mp
 import os
 from collections.abc import Callable
@@ -29,54 +23,74 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from mazeprobe.atomic import atomic_path, write_bytes, write_parquet
-from mazeprobe.errors import MazeprobeError, UsageError
-from mazeprobe.experiments.rollout import Roller, maze_batch, start_states
+from mazeprobe.atomic import write_bytes, write_parquet
+from mazeprobe.errors import UsageError
+from mazeprobe.experiments.activations import write_chunk as write_activation_chunk
+from mazeprobe.experiments.rundir import RunDir, RunError, strict_json
 from mazeprobe.experiments.spec import ExperimentSpec, RolloutSpec
-from mazeprobe.maze.sampling import read_mazes, sample_mazes, write_mazes
+from mazeprobe.maze.sampling import sample_mazes, write_mazes
 from mazeprobe.provenance import file_sha256, git_commit, package_versions, utc_stamp
+from mazeprobe.sim import Roller, episodes_table, maze_batch, start_states
 
 DEFAULT_RUNS_DIR = Path("data/runs")
 NUM_ENVS = 64
 _PACKAGES = ("mazeprobe", "procgen-mirror", "numpy", "torch", "pandas", "pyarrow", "numba", "dask")
 
-
-class RunError(MazeprobeError):
-    """A run directory that cannot be started or resumed as asked."""
-
-
-# --- small file helpers ----------------------------------------------------------------------------
-
-
-def _atomic_npy(array: np.ndarray, path: Path) -> None:
-    with atomic_path(path, suffix=".npy") as tmp:
-        np.save(tmp, array)
+__all__ = [
+    "DEFAULT_RUNS_DIR",
+    "RunError",
+    "chunk_count",
+    "completed_episodes",
+    "execute",
+    "finalize",
+    "load_run",
+    "pending_chunks",
+    "prepare_run",
+    "read_manifest",
+    "run_chunk",
+    "run_experiment",
+]
 
 
 def read_manifest(run_dir: str | os.PathLike) -> dict:
-    path = Path(run_dir) / "manifest.json"
-    try:
-        return json.loads(path.read_text())
-    except FileNotFoundError:
-        raise RunError(f"{run_dir} is not a run directory: no manifest.json") from None
-    except json.JSONDecodeError as exc:
-        raise RunError(f"{path}: not valid JSON ({exc})") from None
+    """The run's manifest (see RunDir.manifest)."""
+    return RunDir(run_dir).manifest()
 
 
-def _write_manifest(run_dir: Path, manifest: dict) -> None:
-    write_bytes(run_dir / "manifest.json", (json.dumps(manifest, indent=2, sort_keys=True) + "\n").encode())
+def load_run(run_dir: str | os.PathLike) -> pd.DataFrame:
+    """One row per episode, joined with its maze's features (and decision-square probabilities)."""
+    return RunDir(run_dir).load()
 
 
 # --- one chunk -------------------------------------------------------------------------------------
 
 
-def chunk_count(run_dir: Path) -> int:
-    manifest = read_manifest(run_dir)
-    return math.ceil(manifest["n_mazes"] / manifest["spec"]["rollouts"]["chunk_mazes"])
+def chunk_count(run_dir: str | os.PathLike) -> int:
+    return RunDir(run_dir).chunk_count()
 
 
-def _done_marker(run_dir: Path, index: int) -> Path:
-    return run_dir / "chunks" / f"done-{index:05d}.json"
+def _file_record(path: Path) -> dict:
+    data = path.read_bytes()
+    return {"size": len(data), "sha256": hashlib.sha256(data).hexdigest()}
+
+
+def chunk_done(run: RunDir, index: int) -> dict | None:
+    """The chunk's done marker when it and every file it lists are intact, else None (recompute it)."""
+    marker = run.done_marker(index)
+    try:
+        summary = strict_json(marker.read_text(), str(marker))
+    except (OSError, RunError):
+        return None
+    files = summary.get("files") if isinstance(summary, dict) else None
+    if not isinstance(files, dict):
+        return None  # a marker from before files were recorded: recompute rather than trust it
+    for rel, want in files.items():
+        path = run.path / rel
+        if not path.is_file() or path.stat().st_size != want.get("size"):
+            return None
+        if file_sha256(path) != want.get("sha256"):
+            return None
+    return summary
 
 
 @lru_cache(maxsize=1)
@@ -85,20 +99,25 @@ def _roller() -> Roller:
 
 
 @lru_cache(maxsize=4)
-def _run_context(run_dir: str, spec_hash: str):
+def _run_context(run_dir: str, spec_hash: str, device: str):
     # per process: the maze table and the policy, reused across the chunks this process computes
     from mazeprobe.agents import make_policy
-    from mazeprobe.agents.network import NetworkPolicy
 
-    manifest = read_manifest(run_dir)
-    table = read_mazes(Path(run_dir) / "mazes.parquet")
+    run = RunDir(run_dir)
+    manifest = run.manifest()
+    table = run.mazes()
     pol = manifest["policy"]
     if pol.get("checkpoint"):
-        policy = NetworkPolicy.from_checkpoint(pol["checkpoint"], device=pol.get("device", "cpu"))
+        policy = make_policy(checkpoint=pol["checkpoint"], device=device)
     else:
         params = {k: v for k, v in pol.items() if k not in ("name",)}
         policy = make_policy(builtin=pol["name"], params=params)
     return manifest, table, policy
+
+
+def run_device(manifest: dict) -> str:
+    """The device this invocation computes on (older manifests kept it in the policy record)."""
+    return manifest.get("device") or manifest["policy"].get("device") or "cpu"
 
 
 def run_chunk(run_dir: str | os.PathLike, index: int) -> dict:
@@ -106,25 +125,27 @@ def run_chunk(run_dir: str | os.PathLike, index: int) -> dict:
 
     Safe to call again for the same chunk (a retried or duplicated task): it writes the same files.
     """
-    run_dir = Path(run_dir)
-    marker = _done_marker(run_dir, index)
-    if marker.exists():
-        return json.loads(marker.read_text())
-    manifest = read_manifest(run_dir)
-    manifest, table, policy = _run_context(str(run_dir), manifest["spec_hash"])
+    run = RunDir(run_dir)
+    done = chunk_done(run, index)
+    if done is not None:
+        return done
+    manifest = run.manifest()
+    manifest, table, policy = _run_context(str(run.path), manifest["spec_hash"], run_device(manifest))
     spec = manifest["spec"]
     size = spec["rollouts"]["chunk_mazes"]
     part = table.iloc[index * size : (index + 1) * size].reset_index(drop=True)
     if part.empty:
-        raise RunError(f"{run_dir}: chunk {index} is beyond the {len(table)} mazes")
+        raise RunError(f"{run.path}: chunk {index} is beyond the {len(table)} mazes")
     roller = _roller()
     mazes = maze_batch(part)
     # procgen start states only for policies that look at the pixels (scripted agents play on the grid)
     states = start_states(part, roller.loader) if policy.reads_pixels else None
     settings = RolloutSpec(**spec["rollouts"])
-    chunks = run_dir / "chunks"
+    written: list[Path] = []
     episodes = roller.episodes(policy, mazes, states, settings)
-    write_parquet(_episodes_arrow(episodes), chunks / f"episodes-{index:05d}.parquet")
+    path = run.chunk_file("episodes", index)
+    write_parquet(episodes_table(episodes), path)
+    written.append(path)
 
     record = spec["record"]
     acts = record.get("activations")
@@ -132,40 +153,20 @@ def run_chunk(run_dir: str | os.PathLike, index: int) -> dict:
         layers = acts["layers"] if acts else []
         dsq, arrays = roller.decision_square_view(policy, mazes, states, layers)
         if record["decision_square_probs"]:
-            write_parquet(
-                pa.Table.from_pandas(dsq, preserve_index=False), chunks / f"dsq-{index:05d}.parquet"
-            )
-        for layer, array in arrays.items():
-            folder = run_dir / "activations" / layer
-            folder.mkdir(parents=True, exist_ok=True)
-            _atomic_npy(array.astype(acts["dtype"]), folder / f"chunk-{index:05d}.npy")
+            path = run.chunk_file("dsq", index)
+            write_parquet(pa.Table.from_pandas(dsq, preserve_index=False), path)
+            written.append(path)
         if acts:
             seeds = part.loc[part["has_decision_square"].fillna(False).to_numpy(bool), "seed"]
-            idx = pd.DataFrame(
-                {"seed": seeds.to_numpy(np.int64), "chunk": index, "row": np.arange(len(seeds))}
-            )
-            write_parquet(
-                pa.Table.from_pandas(idx, preserve_index=False), chunks / f"act-index-{index:05d}.parquet"
-            )
-    summary = {"chunk": index, "mazes": len(part), "episodes": len(episodes)}
-    write_bytes(marker, json.dumps(summary).encode())
+            written += write_activation_chunk(run, index, arrays, seeds.to_numpy(np.int64), acts["dtype"])
+    summary = {
+        "chunk": index,
+        "mazes": len(part),
+        "episodes": len(episodes),
+        "files": {str(p.relative_to(run.path)): _file_record(p) for p in written},
+    }
+    write_bytes(run.done_marker(index), json.dumps(summary, sort_keys=True).encode())
     return summary
-
-
-def _episodes_arrow(frame: pd.DataFrame) -> pa.Table:
-    return pa.table(
-        {
-            "seed": pa.array(frame["seed"], pa.int64()),
-            "rollout": pa.array(frame["rollout"], pa.int64()),
-            "got_cheese": pa.array(frame["got_cheese"], pa.bool_()),
-            "reached_top_right_square": pa.array(frame["reached_top_right_square"], pa.bool_()),
-            "entered_top_right_5x5": pa.array(frame["entered_top_right_5x5"], pa.bool_()),
-            "steps": pa.array(frame["steps"], pa.int64()),
-            "timed_out": pa.array(frame["timed_out"], pa.bool_()),
-            "return": pa.array(frame["return"], pa.float64()),
-            "path": pa.array([list(p) for p in frame["path"]], pa.list_(pa.int16())),
-        }
-    )
 
 
 # --- the whole run ---------------------------------------------------------------------------------
@@ -177,31 +178,41 @@ def prepare_run(
     resume: bool = False,
     device: str | None = None,
 ) -> Path:
-    """Create (or, with resume, check) the run directory: manifest, mazes, resolved policy."""
+    """Create (or, with resume, check) the run directory: manifest, mazes, resolved policy.
+
+    `device` (auto, cpu, cuda; default the spec's) says where this invocation computes; it is not part
+    of the spec's identity, so a run may be resumed on another device, and each invocation's device is
+    recorded in the manifest."""
     # absolute, so that worker processes started elsewhere (Dask) find the same directory
-    run_dir = Path(out_dir).resolve() / spec.name
-    manifest_path = run_dir / "manifest.json"
-    if manifest_path.exists():
-        manifest = read_manifest(run_dir)
+    run = RunDir(Path(out_dir).resolve() / spec.name)
+    device = _resolve_device(device or spec.policy.device)
+    if run.manifest_path.exists():
+        manifest = run.manifest()
         if not resume:
-            status = manifest.get("status")
             raise RunError(
-                f"{run_dir} already holds a run ({status}); pass --resume to finish it, or choose "
-                "another name or --out"
+                f"{run.path} already holds a run ({manifest.get('status')}); pass --resume to finish it, or "
+                "choose another name or --out"
             )
         if manifest["spec_hash"] != spec.hash:
             raise RunError(
-                f"{run_dir} was started from a different spec (hash {manifest['spec_hash'][:12]}, "
+                f"{run.path} was started from a different spec (hash {manifest['spec_hash'][:12]}, "
                 f"this one {spec.hash[:12]}); resume needs the same spec"
             )
-        _check_same_checkpoint(run_dir, manifest["policy"])
-        return run_dir
-    if resume and run_dir.exists() and any(run_dir.iterdir()):
-        raise RunError(f"{run_dir} has no manifest.json: nothing to resume")
-    (run_dir / "chunks").mkdir(parents=True, exist_ok=True)
+        _check_same_checkpoint(run, manifest["policy"])
+        _record_invocation(manifest, device)
+        run.write_manifest(manifest)
+        return run.path
+    leftover = _leftover(run)
+    if leftover:
+        raise RunError(
+            f"{run.path} holds run files ({', '.join(leftover[:3])}{', ...' if len(leftover) > 3 else ''}) "
+            "but no manifest.json, so nothing says which spec made them: remove the directory to start "
+            "over, or choose another name or --out"
+        )
     table = sample_mazes(spec.mazes)
-    write_mazes(table, run_dir / "mazes.parquet", spec.mazes)
-    policy = _resolve_policy(spec, table, device)
+    policy = _resolve_policy(spec, table)
+    run.chunks_dir.mkdir(parents=True, exist_ok=True)
+    write_mazes(table, run.mazes_path, spec.mazes)
     manifest = {
         "name": spec.name,
         "spec": spec.to_dict(),
@@ -215,31 +226,59 @@ def prepare_run(
         "ended_at": None,
         "status": "running",
     }
-    _write_manifest(run_dir, manifest)
-    return run_dir
+    _record_invocation(manifest, device)
+    run.write_manifest(manifest)
+    return run.path
 
 
-def _resolve_policy(spec: ExperimentSpec, table: pd.DataFrame, device: str | None) -> dict:
-    """The policy settings workers rebuild it from, with derived values (z-scoring) filled in."""
+def _leftover(run: RunDir) -> list[str]:
+    """Files of a directory without a manifest that a start would have to trust: anything but the maze
+    table and empty folders that an interrupted start leaves before its manifest."""
+    if not run.path.exists():
+        return []
+    return sorted(
+        str(p.relative_to(run.path))
+        for p in run.path.rglob("*")
+        if p.is_file() and p != run.mazes_path and not p.name.startswith(f".{run.MAZES}.tmp")
+    )
+
+
+def _resolve_device(device: str) -> str:
+    """auto -> cuda or cpu; cuda without a GPU is refused here, before anything is written."""
+    if device == "cpu":
+        return "cpu"  # no torch import for scripted agents
+    from mazeprobe.agents.impala import resolve_device
+
+    return resolve_device(device).type
+
+
+def _record_invocation(manifest: dict, device: str) -> None:
+    manifest["device"] = device
+    manifest.setdefault("invocations", []).append({"at": utc_stamp(), "device": device})
+
+
+def _resolve_policy(spec: ExperimentSpec, table) -> dict:
+    """The policy settings workers rebuild it from, with derived values (z-scoring, the network's
+    scale) filled in."""
     if spec.policy.checkpoint:
         path = Path(spec.policy.checkpoint)
         if not path.is_file():
             raise RunError(f"policy.checkpoint: no such file {path}")
         from mazeprobe.agents.impala import load_checkpoint
 
-        load_checkpoint(path, device="cpu")  # fail now, with the checkpoint's own message
+        model = load_checkpoint(path, device="cpu")  # fail now, with the checkpoint's own message
         return {
             "name": "checkpoint",
             "checkpoint": str(path.resolve()),
             "sha256": file_sha256(path),
-            "device": device or spec.policy.device,
+            "scale": model.scale,
         }
     from mazeprobe.agents import make_policy
 
     return make_policy(builtin=spec.policy.builtin, params=spec.policy.params, table=table).describe()
 
 
-def _check_same_checkpoint(run_dir: Path, policy: dict) -> None:
+def _check_same_checkpoint(run: RunDir, policy: dict) -> None:
     """A retrained checkpoint at the same path must not continue a run started with the old one: the
     run would mix two networks' episodes."""
     if policy.get("name") != "checkpoint" or "sha256" not in policy:
@@ -248,27 +287,25 @@ def _check_same_checkpoint(run_dir: Path, policy: dict) -> None:
     now = file_sha256(path) if path.is_file() else "missing"
     if now != policy["sha256"]:
         raise RunError(
-            f"{run_dir}: policy.checkpoint {path} changed since this run started (sha256 "
+            f"{run.path}: policy.checkpoint {path} changed since this run started (sha256 "
             f"{policy['sha256'][:12]}, now {now[:12]}); resuming would mix two networks' episodes: "
             "remove the run directory or choose another name or --out"
         )
 
 
-def completed_episodes(run_dir: Path) -> int:
-    """Episodes in the chunks already marked done."""
-    return sum(
-        json.loads(_done_marker(run_dir, i).read_text())["episodes"]
-        for i in range(chunk_count(run_dir))
-        if _done_marker(run_dir, i).exists()
-    )
+def completed_episodes(run_dir: str | os.PathLike) -> int:
+    """Episodes in the chunks already done (marker and files intact)."""
+    run = RunDir(run_dir)
+    return sum(s["episodes"] for i in range(run.chunk_count()) if (s := chunk_done(run, i)) is not None)
 
 
-def pending_chunks(run_dir: Path) -> list[int]:
-    return [i for i in range(chunk_count(run_dir)) if not _done_marker(run_dir, i).exists()]
+def pending_chunks(run_dir: str | os.PathLike) -> list[int]:
+    run = RunDir(run_dir)
+    return [i for i in range(run.chunk_count()) if chunk_done(run, i) is None]
 
 
 def execute(
-    run_dir: Path,
+    run_dir: str | os.PathLike,
     workers: int = 1,
     scheduler: str | None = None,
     progress: Callable[[dict], None] | None = None,
@@ -279,6 +316,7 @@ def execute(
     todo = pending_chunks(run_dir)
     if not todo:
         return
+    report = progress or (lambda _summary: None)
     if scheduler:
         from distributed import Client
         from distributed import as_completed as dask_completed
@@ -286,23 +324,17 @@ def execute(
         with Client(scheduler, timeout="20s") as client:
             futures = [client.submit(run_chunk, str(run_dir), i, pure=False, retries=3) for i in todo]
             for fut in dask_completed(futures):
-                summary = fut.result()
-                if progress:
-                    progress(summary)
+                report(fut.result())
     elif workers <= 1:
         for i in todo:
-            summary = run_chunk(run_dir, i)
-            if progress:
-                progress(summary)
+            report(run_chunk(run_dir, i))
     else:
         with ProcessPoolExecutor(
             workers, mp_context=mp.get_context("spawn"), initializer=_quiet_threads
         ) as pool:
             futures = [pool.submit(run_chunk, str(run_dir), i) for i in todo]
             for fut in as_completed(futures):
-                summary = fut.result()
-                if progress:
-                    progress(summary)
+                report(fut.result())
 
 
 def _quiet_threads() -> None:
@@ -314,25 +346,26 @@ def _quiet_threads() -> None:
     numba.set_num_threads(1)
 
 
-def finalize(run_dir: Path) -> None:
+def finalize(run_dir: str | os.PathLike) -> None:
     """Gather the chunk files into the run's tables and mark the manifest complete."""
-    if pending_chunks(run_dir):
-        raise RunError(f"{run_dir}: chunks {pending_chunks(run_dir)} are not done; run again with --resume")
-    chunks = run_dir / "chunks"
-    n = chunk_count(run_dir)
+    run = RunDir(run_dir)
+    pending = pending_chunks(run.path)
+    if pending:
+        raise RunError(f"{run.path}: chunks {pending} are not done; run again with --resume")
+    n = run.chunk_count()
     for stem, target in (
-        ("episodes", "episodes.parquet"),
-        ("dsq", "dsq_probs.parquet"),
-        ("act-index", "activations/index.parquet"),
+        ("episodes", run.episodes_path),
+        ("dsq", run.dsq_path),
+        ("act-index", run.activation_index_path),
     ):
-        files = [chunks / f"{stem}-{i:05d}.parquet" for i in range(n)]
+        files = [run.chunk_file(stem, i) for i in range(n)]
         if all(f.exists() for f in files):
-            (run_dir / target).parent.mkdir(parents=True, exist_ok=True)
-            write_parquet(pa.concat_tables([pq.read_table(f) for f in files]), run_dir / target)
-    manifest = read_manifest(run_dir)
+            target.parent.mkdir(parents=True, exist_ok=True)
+            write_parquet(pa.concat_tables([pq.read_table(f) for f in files]), target)
+    manifest = run.manifest()
     manifest["ended_at"] = utc_stamp()
     manifest["status"] = "complete"
-    _write_manifest(run_dir, manifest)
+    run.write_manifest(manifest)
 
 
 def run_experiment(
@@ -343,28 +376,20 @@ def run_experiment(
     resume: bool = False,
     device: str | None = None,
     progress: Callable[[dict], None] | None = None,
+    on_start: Callable[[Path, int, int], None] | None = None,
 ) -> Path:
-    """Prepare, execute and finalize a run; returns the run directory."""
+    """Prepare, execute and finalize a run; returns the run directory.
+
+    `on_start(run_dir, total_episodes, done_episodes)` is called once the directory is prepared, before
+    any chunk runs (a progress bar's total); `progress(summary)` after each chunk."""
     if workers < 1:
         raise UsageError(f"workers must be >= 1; got {workers}")
+    if scheduler and workers > 1:
+        raise UsageError("give workers or scheduler, not both")
     run_dir = prepare_run(spec, out_dir, resume=resume, device=device)
+    if on_start is not None:
+        total = RunDir(run_dir).manifest()["n_mazes"] * spec.rollouts.per_maze
+        on_start(run_dir, total, completed_episodes(run_dir))
     execute(run_dir, workers=workers, scheduler=scheduler, progress=progress)
     finalize(run_dir)
     return run_dir
-
-
-def load_run(run_dir: str | os.PathLike) -> pd.DataFrame:
-    """One row per episode, joined with its maze's features (and decision-square probabilities)."""
-    run_dir = Path(run_dir)
-    manifest = read_manifest(run_dir)
-    if manifest.get("status") != "complete":
-        raise RunError(
-            f"{run_dir}: the run is not complete ({manifest.get('status')}); finish it with --resume"
-        )
-    mazes = read_mazes(run_dir / "mazes.parquet").drop(columns=["grid"])
-    episodes = pq.read_table(run_dir / "episodes.parquet").to_pandas()
-    frame = episodes.merge(mazes, on="seed", how="left", validate="many_to_one")
-    dsq = run_dir / "dsq_probs.parquet"
-    if dsq.exists():
-        frame = frame.merge(pq.read_table(dsq).to_pandas(), on="seed", how="left", validate="many_to_one")
-    return frame

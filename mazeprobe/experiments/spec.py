@@ -20,18 +20,18 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import re
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from mazeprobe.agents.scripted import BUILTIN_AGENTS
 from mazeprobe.errors import MazeprobeError
-from mazeprobe.experiments.rollout import RolloutSettings
 from mazeprobe.maze.placement import PLACEMENT_HELP
 from mazeprobe.maze.sampling import SampleSpec, parse_sizes
-from mazeprobe.yamlio import Checker, YamlDoc, describe_value, load_yaml
+from mazeprobe.sim import RolloutSettings
+from mazeprobe.validation import NAME_HELP, NAME_PATTERN
+from mazeprobe.yamlio import Checker, YamlDoc, check_kind, describe_value, load_yaml
 
-NAME_PATTERN = r"[A-Za-z0-9][A-Za-z0-9._-]*"
+DEVICES = ("auto", "cpu", "cuda")
 ACTIVATION_MOMENTS = ("decision_square",)
 ACTIVATION_DTYPES = ("float16", "float32")
 
@@ -42,6 +42,7 @@ class PolicySpec:
     params: dict = field(default_factory=dict)
     checkpoint: str | None = None
     device: str = "cpu"
+    """auto, cpu or cuda: where the network runs unless `mazeprobe run --device` says otherwise."""
 
 
 @dataclass(frozen=True)
@@ -81,11 +82,17 @@ class ExperimentSpec:
 
     @property
     def hash(self) -> str:
-        text = json.dumps(self.to_dict(), sort_keys=True, separators=(",", ":"))
+        """sha256 of the canonical content. The device is where a run computes, not what it computes,
+        so it is hashed as its default: a run resumes on any device (and hashes made before the device
+        left the identity stay valid)."""
+        content = self.to_dict()
+        content["policy"]["device"] = PolicySpec.device
+        text = json.dumps(content, sort_keys=True, separators=(",", ":"))
         return hashlib.sha256(text.encode()).hexdigest()
 
 
 _TOP = {
+    "kind": "experiment (optional: tells this file from an analysis plan or a training config)",
     "name": "the run's name: data/runs/<name>/",
     "policy": "builtin or checkpoint",
     "mazes": "which mazes to sample",
@@ -96,7 +103,7 @@ _POLICY = {
     "builtin": f"one of {', '.join(BUILTIN_AGENTS)}",
     "params": "the built-in agent's parameters",
     "checkpoint": "path to an IMPALA checkpoint (.pth)",
-    "device": "cpu or cuda",
+    "device": "auto, cpu or cuda (not part of the spec's identity)",
 }
 _MAZES = {
     "n": "number of mazes",
@@ -120,11 +127,12 @@ _ACTIVATIONS = {"layers": "activation names", "at": "decision_square", "dtype": 
 
 def parse_spec(doc: YamlDoc) -> ExperimentSpec:
     """Validate a parsed YAML document into an ExperimentSpec; raises SpecError listing every problem."""
+    check_kind(doc, "experiment")
     c = Checker(doc)
     top = c.mapping(doc.data, (), _TOP, required=("name", "policy", "mazes"), none_ok=True)
     name = top.get("name")
-    if "name" in top and (not isinstance(name, str) or not re.fullmatch(NAME_PATTERN, name)):
-        c.fail(("name",), f"must be letters, digits, '.', '_' or '-' (a folder name); got {name!r}")
+    if "name" in top and (not isinstance(name, str) or not NAME_PATTERN.fullmatch(name)):
+        c.fail(("name",), f"must be {NAME_HELP} (a folder name); got {name!r}")
 
     pol = c.mapping(top.get("policy"), ("policy",), _POLICY, none_ok="policy" not in top)
     if "policy" in top and ("builtin" in pol) == ("checkpoint" in pol):
@@ -138,7 +146,7 @@ def parse_spec(doc: YamlDoc) -> ExperimentSpec:
     if "params" in pol and "checkpoint" in pol:
         c.fail(("policy", "params"), "params apply to built-in agents only")
     if "device" in pol:
-        c.choice(pol["device"], ("policy", "device"), ("cpu", "cuda"))
+        c.choice(pol["device"], ("policy", "device"), DEVICES)
 
     mz = c.mapping(top.get("mazes"), ("mazes",), _MAZES, required=("n",), none_ok="mazes" not in top)
     for key in ("n",):
