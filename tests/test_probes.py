@@ -17,10 +17,10 @@ from sklearn.model_selection import KFold, cross_val_score
 from mazeprobe.agents.impala import random_impala, save_checkpoint
 from mazeprobe.agents.network import NetworkPolicy
 from mazeprobe.errors import MazeprobeError, UsageError
-from mazeprobe.experiments.rollout import Roller, maze_batch, start_states
 from mazeprobe.experiments.run import run_experiment
 from mazeprobe.experiments.spec import ActivationSpec, ExperimentSpec, PolicySpec, RecordSpec, RolloutSpec
 from mazeprobe.maze.sampling import SampleSpec, read_mazes, sample_mazes
+from mazeprobe.sim import Roller, maze_batch, start_states
 from mazeprobe.stats.errors import FitError
 from mazeprobe.stats.probes import (
     ActivationDataError,

@@ -17,6 +17,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from mazeprobe.errors import UsageError
+from mazeprobe.experiments.rundir import RunDir
 from mazeprobe.maze.sampling import arrow_to_frame
 from mazeprobe.provenance import file_sha256
 from mazeprobe.stats.errors import FitError
@@ -32,20 +33,13 @@ INPUT_ATTR = "mazeprobe_input"
 
 
 def load_input(path: str | os.PathLike) -> pd.DataFrame:
-    """A run directory (one row per episode, joined with maze features; see load_run) or a Parquet
+    """A run directory (one row per episode, joined with maze features; see RunDir.load) or a Parquet
     table with the same columns. Where it came from is kept in `frame.attrs["mazeprobe_input"]`."""
     path = Path(path)
     if path.is_dir():
-        from mazeprobe.experiments.run import load_run, read_manifest
-
-        manifest = read_manifest(path)
-        frame = load_run(path)
-        frame.attrs[INPUT_ATTR] = {
-            "kind": "run",
-            "path": str(path.resolve()),
-            "run": manifest.get("name"),
-            "spec_hash": manifest.get("spec_hash"),
-        }
+        run = RunDir(path)
+        frame = run.load()
+        frame.attrs[INPUT_ATTR] = run.identity()
         return frame
     if not path.exists():
         raise UsageError(f"{path}: no such file or run directory")

@@ -25,34 +25,24 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import re
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
 from mazeprobe.maze.features import REGISTRY
-from mazeprobe.yamlio import Checker, KeyPath, YamlDoc, describe_value, load_yaml, suggest
+from mazeprobe.sim.episodes import DSQ_COLUMNS, EPISODE_COLUMNS, outcome_columns
+from mazeprobe.validation import NAME_HELP, NAME_PATTERN
+from mazeprobe.yamlio import Checker, KeyPath, YamlDoc, check_kind, describe_value, load_yaml, suggest
 
-NAME_PATTERN = r"[A-Za-z0-9][A-Za-z0-9._-]*"
+OUTCOMES: dict[str, str] = outcome_columns()
+"""Outcome columns of a run (mazeprobe.sim.EPISODE_COLUMNS and DSQ_COLUMNS) and how each is modelled."""
 
-OUTCOMES: dict[str, str] = {
-    "got_cheese": "binary",
-    "reached_top_right_square": "binary",
-    "entered_top_right_5x5": "binary",
-    "timed_out": "binary",
-    "p_cheese_at_dsq": "fraction",
-    "p_top_right_at_dsq": "fraction",
-}
-"""Outcome columns of a run (mazeprobe.experiments.run.load_run) and how each is modelled."""
-
-# columns of load_run's frame that are not maze features, with the kind of value a filter compares
+# columns of a run's joined frame (RunDir.load) that are not maze features, with the kind of value a
+# filter compares
 _RUN_COLUMNS: dict[str, str] = {
-    "seed": "int",
-    "rollout": "int",
+    **{c.name: c.kind for c in EPISODE_COLUMNS if c.kind != "path"},
     "placement": "str",
-    "steps": "int",
-    "return": "float",
-    **{name: ("bool" if kind == "binary" else "float") for name, kind in OUTCOMES.items()},
+    **{c.name: c.kind for c in DSQ_COLUMNS},
 }
 
 MODEL_KINDS: dict[str, str] = {
@@ -157,6 +147,7 @@ class AnalysisPlan:
 
 
 _TOP = {
+    "kind": "analysis-plan (optional: tells this file from an experiment spec or a training config)",
     "name": "the plan's name",
     "description": "free text",
     "filter": "{column: value | [values] | {min, max}}",
@@ -313,8 +304,8 @@ def _parse_models(c: Checker, raw: Any, outcome: str | None, n_features: int) ->
                     f"allowed: {', '.join(allowed)}",
                 )
         name = entry.get("name", "")
-        if "name" in entry and (not isinstance(name, str) or not re.fullmatch(NAME_PATTERN, name)):
-            c.fail((*kp, "name"), f"must be letters, digits, '.', '_' or '-'; got {name!r}")
+        if "name" in entry and (not isinstance(name, str) or not NAME_PATTERN.fullmatch(name)):
+            c.fail((*kp, "name"), f"must be {NAME_HELP}; got {name!r}")
         key = name or kind
         if key in keys:
             c.fail(kp, f"a second model with key {key!r} (models[{keys[key]}]); give one a distinct name")
@@ -353,11 +344,12 @@ def _rate_only(models: Any) -> bool:
 
 def parse_plan(doc: YamlDoc) -> AnalysisPlan:
     """Validate a parsed YAML document into an AnalysisPlan; raises SpecError listing every problem."""
+    check_kind(doc, "analysis-plan")
     c = Checker(doc)
     top = c.mapping(doc.data, (), _TOP, required=("name", "outcome", "models"))
     name = top.get("name")
-    if "name" in top and (not isinstance(name, str) or not re.fullmatch(NAME_PATTERN, name)):
-        c.fail(("name",), f"must be letters, digits, '.', '_' or '-'; got {name!r}")
+    if "name" in top and (not isinstance(name, str) or not NAME_PATTERN.fullmatch(name)):
+        c.fail(("name",), f"must be {NAME_HELP}; got {name!r}")
     description = top.get("description", "")
     if not isinstance(description, str):
         c.fail(("description",), f"must be text; got {describe_value(description)}")

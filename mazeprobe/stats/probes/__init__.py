@@ -1,0 +1,96 @@
+"""Linear probes on decision-square activations: where does the network keep the cheese?
+
+Every probe is scored on held-out data by seeded K-fold cross-validation and always next to two
+controls, so a number is never reported without its baseline:
+
+* shuffled: the same probe, same folds, on targets permuted across mazes (what the probe finds in
+  activations that carry no information about this particular maze's cheese);
+* random weights: the same probe on activations of the same layer of an ImpalaCNN with random weights,
+  computed on the same observations (what the architecture and the pixels give away on their own).
+
+selectivity = score - control score (for error metrics such as MAE: control - score), so a positive
+selectivity always means "better than the control".
+
+The probes (the published analysis's settings: logistic C = 10 with balanced classes, ridge alpha = 100):
+
+* `coordinate_probes`: the cheese's row and column as multinomial classes (LogisticRegression) and as
+  numbers (Ridge), from all activations flattened;
+* `sparse_probes`: the same, after keeping the top-K activations by ANOVA F-test, chosen inside each
+  training fold (selection on all data would leak the test fold's labels into the features);
+* `pixel_probe`: for a conv map (N, C, H, W), each position's C-vector is one sample, labelled 1 iff the
+  cheese's tile maps to that position; one logistic regression shared by all positions.
+
+Features are standardised inside each fold (so C and alpha mean the same for every layer). Cheese
+coordinates default to the OUTER 25x25 grid (`cheese_outer_row/col`, row 0 at the bottom), which is what
+the pixels show; the inner-grid coordinates also depend on the maze's size (`coords="inner"`).
+
+    layer = "embedder.block2.res1.resadd_out"
+    run = RunDir("data/runs/probe")
+    X, seeds = load_activations(run, layer)                 # mazeprobe.experiments
+    targets = probe_targets(run.mazes(), seeds)
+    obs = decision_square_observations(targets)             # mazeprobe.sim: what the network saw
+    X_random = random_weight_activations(obs, layer, scale=4, seed=0)   # mazeprobe.agents.impala
+    results_table(coordinate_probes(X, targets, X_random=X_random, layer=layer))
+
+The fitting functions take activations and targets as arrays and frames; only `probe_run` (run.py)
+reads a run directory.
+
+or all of it at once: `probe_run("data/runs/probe", layer)`.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+from mazeprobe.stats.probes.cheese import (
+    COORDS,
+    coordinate_probes,
+    grid_to_spatial,
+    pixel_probe,
+    probe_targets,
+    sparse_probes,
+)
+from mazeprobe.stats.probes.cv import FIT_THREADS, LOGISTIC_C, MAX_ITER, RIDGE_ALPHA, TASKS, fit_probe
+from mazeprobe.stats.probes.result import METRICS, ProbeResult, results_table
+from mazeprobe.stats.probes.run import PROBES, probe_run
+
+# Names that live in the layers below now (run-directory files, the simulator, the network), re-exported
+# on first use so that fitting probes on arrays never imports torch or procgen.
+_BELOW = {
+    "ActivationDataError": "mazeprobe.experiments.activations",
+    "load_activations": "mazeprobe.experiments.activations",
+    "decision_square_observations": "mazeprobe.sim.observe",
+    "random_weight_activations": "mazeprobe.agents.impala",
+}
+
+
+def __getattr__(name: str) -> Any:
+    if name in _BELOW:
+        import importlib
+
+        return getattr(importlib.import_module(_BELOW[name]), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+__all__ = [
+    "COORDS",
+    "FIT_THREADS",
+    "LOGISTIC_C",
+    "MAX_ITER",
+    "METRICS",
+    "PROBES",
+    "RIDGE_ALPHA",
+    "TASKS",
+    "ActivationDataError",
+    "ProbeResult",
+    "coordinate_probes",
+    "decision_square_observations",
+    "fit_probe",
+    "grid_to_spatial",
+    "load_activations",
+    "pixel_probe",
+    "probe_run",
+    "probe_targets",
+    "random_weight_activations",
+    "results_table",
+    "sparse_probes",
+]
