@@ -176,3 +176,46 @@ class Checker:
             self.fail(key_path, f"must be one of {', '.join(allowed)}; got {value!r}{hint}")
             return None
         return value
+
+
+# --- which kind of file a YAML document is -------------------------------------------------------
+
+FILE_KINDS: dict[str, tuple[str, str]] = {
+    "experiment": ("an experiment spec", "mazeprobe run"),
+    "analysis-plan": ("an analysis plan", "mazeprobe fit --plan, and resolution rules"),
+    "training-config": ("a training config", "mazeprobe train --config"),
+}
+"""The YAML files mazeprobe reads from analysis/: kind -> (what it is, what reads it)."""
+
+# Keys only one kind has: they tell an older file without `kind:` apart.
+_MARKERS: dict[str, tuple[str, ...]] = {
+    "experiment": ("policy", "mazes", "rollouts", "record", "interventions", "retargeting"),
+    "analysis-plan": ("outcome", "models", "features", "filter", "standardize"),
+    "training-config": ("samples", "batch_size", "beta_start", "beta_end", "collect_steps", "envs", "lr"),
+}
+KIND_HELP = " | ".join(FILE_KINDS)
+
+
+def file_kind(data: Any) -> str | None:
+    """The kind a parsed document declares (`kind:`) or, without one, the kind its keys show."""
+    if not isinstance(data, dict):
+        return None
+    if isinstance(data.get("kind"), str):
+        return data["kind"]
+    found = [kind for kind, keys in _MARKERS.items() if any(k in data for k in keys)]
+    return found[0] if len(found) == 1 else None
+
+
+def check_kind(doc: YamlDoc, expected: str) -> None:
+    """Refuse a file of another kind before checking its keys, naming the kind it is."""
+    kind = file_kind(doc.data)
+    if "kind" in (doc.data if isinstance(doc.data, dict) else {}) and kind not in FILE_KINDS:
+        raise doc.error(
+            ("kind",), f"unknown kind {kind!r}{suggest(str(kind), FILE_KINDS)}; one of {KIND_HELP}"
+        )
+    if kind is not None and kind != expected:
+        what, reader = FILE_KINDS[kind]
+        raise doc.error(
+            ("kind",) if "kind" in doc.data else (),
+            f"this file is {what} (kind: {kind}, read by {reader}), not {FILE_KINDS[expected][0]}",
+        )

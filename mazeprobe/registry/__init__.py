@@ -5,13 +5,22 @@ Files live in a predictions directory (`predictions/` in this repository):
 """
 
 from mazeprobe.registry.edit import set_forecast
-from mazeprobe.registry.load import RegistryError, load_registry, validate_registry
-from mazeprobe.registry.lock import item_id_forecast, item_id_question, register, registered_at, verify
-from mazeprobe.registry.model import Forecast, Problem, Question, Registry, Resolution
+from mazeprobe.registry.load import load_registry, validate_registry
+from mazeprobe.registry.lock import register, registered_at, verify
+from mazeprobe.registry.model import (
+    Forecast,
+    Problem,
+    Question,
+    Registry,
+    Resolution,
+    item_id_forecast,
+    item_id_question,
+)
 from mazeprobe.registry.report import render_report, write_report
 from mazeprobe.registry.resolutions import load_resolutions
 from mazeprobe.registry.scoring import score_table
 from mazeprobe.registry.table import forecast_table
+from mazeprobe.registry.yamlcheck import RegistryError
 
 __all__ = [
     "Forecast",

@@ -21,9 +21,10 @@ import yaml
 from mazeprobe.atomic import atomic_path
 from mazeprobe.errors import UsageError
 from mazeprobe.provenance import utc_stamp
-from mazeprobe.registry.load import ID_PATTERN, RegistryError, scan, sort_problems
-from mazeprobe.registry.lock import item_id_forecast, registered_at
-from mazeprobe.registry.model import Problem
+from mazeprobe.registry.load import scan
+from mazeprobe.registry.lock import registered_at
+from mazeprobe.registry.model import Problem, item_id_forecast
+from mazeprobe.registry.yamlcheck import ID_PATTERN, RegistryError, sort_problems
 
 
 @dataclass(frozen=True)

@@ -19,27 +19,30 @@ checked for that group.
 from __future__ import annotations
 
 import math
-import re
 from dataclasses import dataclass, field
-from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
-from mazeprobe.errors import MazeprobeError
-from mazeprobe.registry.model import METHODS, Forecast, Problem, Question, Registry
-from mazeprobe.yamlio import (
-    Checker,
-    KeyPath,
-    SpecError,
-    YamlDoc,
-    describe_value,
-    format_key_path,
-    load_yaml,
-    suggest,
+from mazeprobe.registry.model import (
+    METHODS,
+    Forecast,
+    Problem,
+    Question,
+    Registry,
+    item_id_forecast,
+    item_id_question,
+    parse_item_id,
 )
-
-ID_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")
-"""Question ids, group names and forecaster ids (no ':' so that item ids `forecast:F:Q` split cleanly)."""
+from mazeprobe.registry.resolutions import check_resolution_file
+from mazeprobe.registry.yamlcheck import (
+    DocChecker,
+    RegistryError,
+    parse_yaml,
+    plain,
+    sort_problems,
+    yes_no,
+)
+from mazeprobe.yamlio import KeyPath, describe_value, suggest
 
 GROUP_TOLERANCE = 0.01
 
@@ -76,121 +79,10 @@ FORECAST_KEYS = {
 }
 
 
-class RegistryError(MazeprobeError, ValueError):
-    """A predictions directory, lock or resolution file with problems; the message lists every one,
-    after an optional header line."""
-
-    def __init__(self, problems: list[Problem] | str, header: str | None = None) -> None:
-        self.problems = [] if isinstance(problems, str) else list(problems)
-        lines = [problems] if isinstance(problems, str) else [str(p) for p in self.problems]
-        super().__init__("\n".join(([header] if header else []) + lines))
-
-
 def default_analysis_dir(root: Path) -> Path:
     """`analysis/` beside the predictions directory when it exists, else `./analysis`."""
     beside = Path(root).resolve().parent / "analysis"
     return beside if beside.is_dir() else Path("analysis")
-
-
-# --- positions and problems --------------------------------------------------------------------------
-
-
-class DocChecker(Checker):
-    """Problems in one parsed YAML file, each placed at the key (or list item) it concerns; the yamlio
-    Checker's checks (mapping, integer, ...), collected as Problem records instead of strings."""
-
-    def __init__(self, doc: YamlDoc, problems: list[Problem]) -> None:  # shares the caller's list
-        self.doc = doc
-        self.problems = problems  # type: ignore[assignment]
-
-    def pos(self, key_path: KeyPath) -> tuple[int, int]:
-        kp = tuple(key_path)
-        while kp and kp not in self.doc.positions:
-            kp = kp[:-1]
-        return self.doc.positions.get(kp, (1, 1))
-
-    def problem(self, key_path: KeyPath, message: str) -> Problem:
-        line, col = self.pos(key_path)
-        dotted = format_key_path(key_path)
-        return Problem(self.doc.path, line, col, f"{dotted + ': ' if dotted else ''}{message}")
-
-    def fail(self, key_path: KeyPath, message: str) -> None:
-        self.problems.append(self.problem(key_path, message))
-
-    def text(self, value: Any, key_path: KeyPath, optional: bool = False) -> str | None:
-        if value is None and optional:
-            return None
-        if not isinstance(value, str) or not value.strip():
-            self.fail(key_path, f"must be a non-empty string; got {describe_value(value)}")
-            return None
-        return value
-
-    def ident(self, value: Any, key_path: KeyPath, what: str) -> str | None:
-        if not isinstance(value, str) or not ID_PATTERN.fullmatch(value):
-            self.fail(
-                key_path,
-                f"{what} must be a name of letters, digits, '.', '_' or '-' (no spaces or ':'); "
-                f"got {describe_value(value)}",
-            )
-            return None
-        return value
-
-    def yes_no(self, value: Any, key_path: KeyPath) -> str | None:
-        out = yes_no(value)
-        if out is None:
-            self.fail(key_path, f"must be yes or no; got {describe_value(value)}")
-        return out
-
-    def when(self, value: Any, key_path: KeyPath) -> str | None:
-        out = iso_when(value)
-        if out is None:
-            self.fail(
-                key_path, f"must be a date like 2023-03-01 (or an ISO date-time); got {describe_value(value)}"
-            )
-        return out
-
-
-def yes_no(value: Any) -> str | None:
-    """ "yes" / "no" from a YAML value: YAML 1.1 reads an unquoted yes/no as a boolean."""
-    if value is True or value == "yes":
-        return "yes"
-    if value is False or value == "no":
-        return "no"
-    return None
-
-
-def iso_when(value: Any) -> str | None:
-    """An ISO date or date-time string from a YAML date, datetime or ISO string; None if it is none."""
-    if isinstance(value, (date, datetime)):
-        return value.isoformat()
-    if isinstance(value, str):
-        for parse in (date.fromisoformat, datetime.fromisoformat):
-            try:
-                parse(value)
-                return value
-            except ValueError:
-                pass
-    return None
-
-
-def parse_yaml(path: Path, problems: list[Problem], text_path: Path | None = None) -> YamlDoc | None:
-    """load_yaml, with a syntax error turned into a Problem at the parser's line and column.
-
-    `text_path`: read the text from this file instead (a candidate edit), but name `path` in messages."""
-    try:
-        doc = load_yaml(text_path or path)
-    except SpecError as exc:
-        message = str(exc)
-        shown = str(text_path or path)
-        rest = message[len(shown) + 1 :] if message.startswith(shown + ":") else message
-        match = re.match(r"(\d+):(\d+): (.*)", rest, re.S)
-        if match:
-            problems.append(Problem(path, int(match[1]), int(match[2]), match[3]))
-        else:
-            problems.append(Problem(path, 1, 1, rest.strip()))
-        return None
-    doc.path = path
-    return doc
 
 
 # --- the scan: everything validate, load, lock and edit need ----------------------------------------
@@ -225,21 +117,6 @@ class Scan:
 
     def registry(self) -> Registry:
         return Registry(root=self.root, questions=dict(self.questions), forecasts=list(self.forecasts))
-
-
-def sort_problems(problems: list[Problem]) -> list[Problem]:
-    return sorted(problems, key=lambda p: (str(p.file), p.line, p.col, p.message))
-
-
-def plain(value: Any) -> Any:
-    """A JSON-ready copy of parsed YAML: dates become ISO strings, mapping keys strings."""
-    if isinstance(value, dict):
-        return {str(k): plain(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [plain(v) for v in value]
-    if isinstance(value, (date, datetime)):
-        return value.isoformat()
-    return value
 
 
 def _yes_no_fields(mapping: dict, keys: tuple[str, ...]) -> dict:
@@ -288,8 +165,6 @@ def scan(
                 _scan_forecasts(out, path, replace)
     manual = root / "resolutions-manual.yaml"
     if manual.exists() and (root / "questions.yaml") not in out.unreadable:
-        from mazeprobe.registry.resolutions import check_resolution_file
-
         _, problems = check_resolution_file(manual, out.questions)
         out.problems.extend(problems)
     return out
@@ -324,7 +199,8 @@ def _scan_questions(out: Scan, path: Path, analysis_dir, replace: dict[Path, Pat
                 c.fail((*kp, "id"), f"duplicate question id {qid!r} (first at line {first_line[qid]})")
                 continue
             first_line[qid] = line
-            out.items[f"question:{qid}"] = ItemRef(f"question:{qid}", question_content(q), path, line, col)
+            item = item_id_question(qid)
+            out.items[item] = ItemRef(item, question_content(q), path, line, col)
         text = c.text(q.get("text"), (*kp, "text")) if "text" in q else None
         source = c.text(q.get("source"), (*kp, "source")) if "source" in q else None
         group = q.get("group")
@@ -424,7 +300,7 @@ def _scan_forecasts(out: Scan, path: Path, replace: dict[Path, Path]) -> None:
         entries = []
     who = forecaster or path.stem
     question_ids = {
-        ref.item.split(":", 1)[1] for ref in out.items.values() if ref.item.startswith("question:")
+        parse_item_id(ref.item)[1] for ref in out.items.values() if parse_item_id(ref.item)[0] == "question"
     }
     check_known = Path(out.root / "questions.yaml") not in out.unreadable
     first_line: dict[str, int] = {}
@@ -450,7 +326,7 @@ def _scan_forecasts(out: Scan, path: Path, replace: dict[Path, Path]) -> None:
                 first_line[qid] = line
                 if check_known and qid not in question_ids:
                     c.fail((*kp, "question"), f"unknown question {qid!r}{suggest(qid, question_ids)}")
-                item = f"forecast:{who}:{qid}"
+                item = item_id_forecast(who, qid)
                 content = forecast_content(who, top.get("source"), top.get("made_at"), e)
                 out.items[item] = ItemRef(item, content, path, line, col)
         probability = claim = None
@@ -537,7 +413,10 @@ def _check_groups(c: DocChecker, forecaster: str, valid: dict[str, Forecast], ou
                 forecaster,
                 group,
                 Problem(
-                    first.file, first.line, out.items[f"forecast:{forecaster}:{first.question}"].col, message
+                    first.file,
+                    first.line,
+                    out.items[item_id_forecast(forecaster, first.question)].col,
+                    message,
                 ),
             )
         )

@@ -24,25 +24,21 @@ from __future__ import annotations
 import hashlib
 import json
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 from mazeprobe.atomic import write_bytes
-from mazeprobe.provenance import git_commit, utc_stamp
-from mazeprobe.registry.load import ItemRef, RegistryError, Scan, scan, sort_problems
-from mazeprobe.registry.model import Problem
+from mazeprobe.errors import UsageError
+from mazeprobe.provenance import git_commit, parse_utc, utc_stamp
+from mazeprobe.registry.load import ItemRef, Scan, scan
+from mazeprobe.registry.model import Problem, parse_item_id
+from mazeprobe.registry.model import item_id_forecast as item_id_forecast  # the names older code imports
+from mazeprobe.registry.model import item_id_question as item_id_question
+from mazeprobe.registry.yamlcheck import RegistryError, sort_problems
 
 LOCK_NAME = "registry.lock"
 LINE_KEYS = ("item", "sha256", "registered_at", "commit", "prev", "content")
-
-
-def item_id_question(qid: str) -> str:
-    return f"question:{qid}"
-
-
-def item_id_forecast(forecaster: str, qid: str) -> str:
-    return f"forecast:{forecaster}:{qid}"
 
 
 def canonical_json(content: Any) -> str:
@@ -109,12 +105,10 @@ def read_lock(root: str | Path) -> tuple[list[LockEntry], list[Problem]]:
             fail(n, f"line {n} ({obj['item']}): its content does not match its sha256 (the line was edited)")
             continue
         try:
-            when = datetime.fromisoformat(str(obj["registered_at"]))
-        except ValueError:
+            when = parse_utc(obj["registered_at"])
+        except UsageError:
             fail(n, f"line {n}: registered_at is not an ISO time: {obj['registered_at']!r}")
             continue
-        if when.tzinfo is None:
-            when = when.replace(tzinfo=UTC)
         entries.append(LockEntry(n, str(obj["item"]), obj["sha256"], when, obj["commit"], obj["content"]))
     return entries, problems
 
@@ -248,9 +242,9 @@ def register(root: str | Path, amend: bool = False, analysis_dir: str | Path | N
 
 
 def _item_file(root: Path, item: str) -> Path:
-    kind, _, rest = item.partition(":")
+    kind, _, forecaster = parse_item_id(item)
     if kind == "forecast":
-        return root / "forecasts" / f"{rest.split(':', 1)[0]}.yaml"
+        return root / "forecasts" / f"{forecaster}.yaml"
     return root / "questions.yaml"
 
 

@@ -17,6 +17,25 @@ METHODS = ("auto", "manual")
 """How a question is resolved: by a registered rule on an analysis, or by a person with a rationale."""
 
 
+def item_id_question(qid: str) -> str:
+    """The registered item id of a question: `question:QID`."""
+    return f"question:{qid}"
+
+
+def item_id_forecast(forecaster: str, qid: str) -> str:
+    """The registered item id of one forecaster's forecast on one question: `forecast:F:QID`."""
+    return f"forecast:{forecaster}:{qid}"
+
+
+def parse_item_id(item: str) -> tuple[str, str, str | None]:
+    """(kind, question id, forecaster or None) of an item id."""
+    kind, _, rest = item.partition(":")
+    if kind == "forecast":
+        forecaster, _, qid = rest.partition(":")
+        return kind, qid, forecaster
+    return kind, rest, None
+
+
 @dataclass(frozen=True)
 class Question:
     id: str

@@ -30,8 +30,8 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
-from mazeprobe.registry.load import DocChecker, RegistryError, parse_yaml, plain, sort_problems, yes_no
 from mazeprobe.registry.model import OUTCOMES, Problem, Question, Registry, Resolution
+from mazeprobe.registry.yamlcheck import DocChecker, RegistryError, parse_yaml, plain, sort_problems, yes_no
 from mazeprobe.yamlio import KeyPath, describe_value, suggest
 
 MANUAL_KEYS = {

@@ -14,17 +14,18 @@ from __future__ import annotations
 import json
 import os
 from collections.abc import Iterable, Mapping
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 
 import yaml
 
 from mazeprobe.atomic import write_bytes
 from mazeprobe.errors import MazeprobeError, UsageError
+from mazeprobe.experiments.rundir import RunDir
 from mazeprobe.provenance import utc_stamp
 from mazeprobe.registry.rules import evaluate
 
-RESOLUTIONS_NAME = "resolutions.yaml"
+RESOLUTIONS_NAME = RunDir.RESOLUTIONS
 
 
 def _plan_names(res: Mapping, inherited: str | None = None) -> list[str]:
@@ -35,18 +36,11 @@ def _plan_names(res: Mapping, inherited: str | None = None) -> list[str]:
     return [analysis] if analysis else []
 
 
-def _parse_time(text: str, what: str) -> datetime:
-    try:
-        t = datetime.fromisoformat(str(text).replace("Z", "+00:00"))
-    except ValueError:
-        raise MazeprobeError(f"{what}: not an ISO time: {text!r}") from None
-    return t if t.tzinfo else t.replace(tzinfo=UTC)
-
-
 def late_forecasts(registry, qids: Iterable[str], started: datetime) -> list[tuple[str, datetime | None]]:
     """Forecasts on the questions `qids` that were registered after `started` or never registered, as
     (item id, registration time or None)."""
-    from mazeprobe.registry.lock import item_id_forecast, registered_at
+    from mazeprobe.registry.lock import registered_at
+    from mazeprobe.registry.model import item_id_forecast
 
     when = registered_at(registry.root)
     wanted = set(qids)
@@ -79,7 +73,7 @@ def _load_plans(names: list[str], analysis_dir: Path, plan_paths: Iterable[str |
     return out
 
 
-def _fit_all(plans: dict, run_dir: Path, spec_hash: str) -> dict:
+def _fit_all(plans: dict, run: RunDir, spec_hash: str) -> dict:
     """Fit JSON per plan name (or {"error": ...}); a saved fit of the same plan and run is reused."""
     from mazeprobe.stats import fit_plan, load_input, write_outputs
     from mazeprobe.stats.errors import FitError
@@ -87,7 +81,7 @@ def _fit_all(plans: dict, run_dir: Path, spec_hash: str) -> dict:
     fits: dict[str, dict] = {}
     frame = None
     for name, (plan, _) in plans.items():
-        out = run_dir / "analyses" / name
+        out = run.analysis_dir(name)
         old = out / "result.json"
         if old.is_file():
             try:
@@ -98,7 +92,7 @@ def _fit_all(plans: dict, run_dir: Path, spec_hash: str) -> dict:
                 fits[name] = doc
                 continue
         if frame is None:
-            frame = load_input(run_dir)  # read once for every plan
+            frame = load_input(run.path)  # read once for every plan
         try:
             result = fit_plan(frame, plan)
         except FitError as exc:
@@ -118,16 +112,11 @@ def resolve_run(
     """Evaluate every auto question of `predictions_dir` on the run in `run_dir`; write and return
     RUN_DIR/resolutions.yaml. `plan_paths`: plan files used instead of analysis/<name>.yaml for the
     plans they name. Raises MazeprobeError naming each late forecast unless `allow_late`."""
-    from mazeprobe.experiments.run import read_manifest
     from mazeprobe.registry.load import default_analysis_dir, load_registry
 
-    root, run_dir = Path(predictions_dir), Path(run_dir).resolve()
-    manifest = read_manifest(run_dir)
-    if manifest.get("status") != "complete":
-        raise UsageError(
-            f"{run_dir}: the run is not complete ({manifest.get('status')}); finish it with --resume"
-        )
-    started = _parse_time(manifest.get("started_at"), f"{run_dir}/manifest.json started_at")
+    root, run = Path(predictions_dir), RunDir(Path(run_dir).resolve())
+    manifest = run.require_complete()
+    started = run.started_at()
     registry = load_registry(root)
     questions = sorted(
         (q for q in registry.questions.values() if q.resolution.get("method") == "auto"),
@@ -150,7 +139,7 @@ def resolve_run(
         )
     names = list(dict.fromkeys(n for q in questions for n in _plan_names(q.resolution)))
     plans = _load_plans(names, default_analysis_dir(root), plan_paths or [])
-    fits = _fit_all(plans, run_dir, manifest.get("spec_hash"))
+    fits = _fit_all(plans, run, manifest.get("spec_hash"))
 
     entries = []
     for q in questions:
@@ -174,7 +163,7 @@ def resolve_run(
         entry |= {"numbers": result.numbers, "evidence": result.evidence, "reason": result.reason}
         entries.append(entry)
     doc = {
-        "run": str(run_dir),
+        "run": str(run.path),
         "run_spec_hash": manifest.get("spec_hash"),
         "run_started_at": manifest.get("started_at"),
         "resolved_at": utc_stamp(),
@@ -182,7 +171,7 @@ def resolve_run(
         "late": [item for item, _ in late],
         "resolutions": entries,
     }
-    path = run_dir / RESOLUTIONS_NAME
+    path = run.resolutions_path
     text = "# written by `mazeprobe resolve`; do not edit (run it again)\n"
     text += yaml.safe_dump(doc, sort_keys=False, allow_unicode=True, width=4096)  # one line each
     write_bytes(path, text.encode("utf-8"))

@@ -9,9 +9,17 @@ from pathlib import Path
 
 import pandas as pd
 
-from mazeprobe.registry.load import RegistryError, scan
-from mazeprobe.registry.lock import LOCK_NAME, item_id_forecast, item_id_question, read_lock, status
-from mazeprobe.registry.model import Forecast, Problem, Registry, Resolution
+from mazeprobe.registry.load import scan
+from mazeprobe.registry.lock import LOCK_NAME, read_lock, status
+from mazeprobe.registry.model import (
+    Forecast,
+    Problem,
+    Registry,
+    Resolution,
+    item_id_forecast,
+    item_id_question,
+)
+from mazeprobe.registry.yamlcheck import RegistryError
 
 TABLE_COLUMNS = (
     "forecaster",
