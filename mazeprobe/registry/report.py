@@ -65,8 +65,6 @@ def _questions(table: pd.DataFrame) -> list[dict]:
         for key in ("text", "group", "outcome", "evidence", "method"):
             if not q[key]:
                 q[key] = _cell(row.get(key))
-        if not q.get("rationale"):
-            q["rationale"] = _cell(row.get("rationale"))
         prob = row.get("probability")
         has_prob = prob is not None and not pd.isna(prob)
         q["forecasts"][str(row["forecaster"])] = {
@@ -88,13 +86,6 @@ def _forecast_text(f: dict | None, scored: dict | None = None, claim: dict | Non
     if claim and claim["correct"] is not None:
         text += " · correct" if claim["correct"] else " · wrong"
     return text + (" (late)" if f["late"] else "")
-
-
-def _evidence(q: dict) -> str:
-    parts = [q["evidence"]]
-    if q.get("rationale") and q["rationale"] != q["evidence"]:
-        parts.insert(0, q["rationale"])
-    return " — ".join(p for p in parts if p)
 
 
 # --- SVG reliability diagram --------------------------------------------------------------------
@@ -397,7 +388,7 @@ def _html_questions(table: pd.DataFrame, scores: dict) -> list[str]:
             f'<tr><td class="question"><span class="qid">{_e(q["id"])}</span>{_e(q["text"])}</td>'
             f"<td>{_e(q['group'])}</td>{''.join(cells)}"
             f'<td class="outcome">{_outcome_badge(q["outcome"])}{method}</td>'
-            f'<td class="evidence">{_e(_evidence(q))}</td></tr>'
+            f'<td class="evidence">{_e(q["evidence"])}</td></tr>'
         )
     out.append("</tbody></table></div>")
     out.append(
@@ -630,7 +621,7 @@ def _md(table: pd.DataFrame, scores: dict, generated: str) -> str:
                 )
                 for n in names
             ]
-            + [_m(outcome), _m(_evidence(q))]
+            + [_m(outcome), _m(q["evidence"])]
         )
     out += _md_table(["question", "group", *[_m(n) for n in names], "outcome", "evidence"], rows)
     out += [
