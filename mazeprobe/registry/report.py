@@ -24,6 +24,48 @@ FORMATS = ("html", "md")
 ANECDOTAL = f"anecdotal: fewer than {ANECDOTAL_BELOW} resolved forecasts"
 TITLE = "Forecast calibration report"
 
+# The explanatory notes, one text each, shown by both the HTML and the Markdown renderer.
+LEADERBOARD_NOTE = (
+    "Lower is better. Brier: mean (p − y)², 0–1; log score: mean −ln P(outcome) in nats. "
+    f"Always saying 50% scores {BASELINE_BRIER:.3f} (Brier) and {BASELINE_LOG:.3f} (log); "
+    f"skill vs 50% = 1 − Brier / {BASELINE_BRIER:g} (higher is better). MCB/DSC/UNC: CORP decomposition of "
+    "the Brier score (Brier = MCB − DSC + UNC). Intervals: percentile bootstrap over questions. "
+    "Claims: directional claims (no probability), correct / resolved; not scored."
+)
+DECOMPOSITION_NOTE = (
+    "score = MCB − DSC + UNC (miscalibration − discrimination + uncertainty). MCB: how much recalibrating "
+    "the forecasts (replacing each by its recalibrated probability, the CEP) would improve the score; DSC: "
+    "how much the recalibrated forecasts beat the base rate issued everywhere; UNC: the score of that base "
+    "rate, which depends only on the outcomes."
+)
+PAIRWISE_NOTE = (
+    "Relative score: geometric mean over the common questions of the per-question score ratio a/b; below 1 "
+    "means a scored better. p: two-sided permutation test that swaps a's and b's forecast on each common "
+    "question at random."
+)
+QUESTIONS_NOTE = (
+    "late: registered after the experiment that resolved it began (accepted with --allow-late). "
+    "Evidence links are shown as text."
+)
+METHOD = (
+    (
+        "Scored forecasts",
+        "A forecast is scored when it has a probability and its question resolved yes or no; unresolved and "
+        "ambiguous questions and directional claims are not scored.",
+    ),
+    (
+        "CORP reliability diagram",
+        "Dimitriadis, Gneiting & Jordan (2021): the isotonic (pool-adjacent-violators) regression of "
+        "outcomes on forecasts, with tied forecasts pooled first, gives the recalibrated probabilities; the "
+        "consistency band resamples outcomes from the forecasts themselves and refits.",
+    ),
+    (
+        "Anecdotal",
+        f"Results on fewer than {ANECDOTAL_BELOW} resolved forecasts say little about a forecaster and are "
+        "labelled anecdotal.",
+    ),
+)
+
 
 # --- shared helpers -----------------------------------------------------------------------------
 
@@ -236,6 +278,11 @@ def _e(text: object) -> str:
     return html.escape(_cell(text), quote=True)
 
 
+def _note(text: str) -> str:
+    """Our own prose: escaped as page text (quotes need no escaping outside attributes)."""
+    return html.escape(text, quote=False)
+
+
 def _outcome_badge(outcome: str) -> str:
     cls = outcome if outcome in ("yes", "no", "unresolved", "ambiguous") else "pending"
     return f'<span class="badge {cls}">{_e(outcome or "not resolved")}</span>'
@@ -265,14 +312,7 @@ def _html_leaderboard(scores: dict) -> list[str]:
             f'<td class="num">{_num(f["brier_unc"])}</td><td class="num">{claims}</td></tr>'
         )
     out.append("</tbody></table></div>")
-    out.append(
-        '<p class="note">Lower is better. Brier: mean (p − y)², 0–1; '
-        "log score: mean −ln P(outcome) in nats. "
-        f"Always saying 50% scores {BASELINE_BRIER:.3f} (Brier) and {BASELINE_LOG:.3f} (log); "
-        "skill vs 50% = 1 − Brier / 0.25. MCB/DSC/UNC: CORP decomposition of the Brier score "
-        "(Brier = MCB − DSC + UNC). Intervals: percentile bootstrap over questions. "
-        "Claims: directional claims (no probability), correct / resolved; not scored.</p>"
-    )
+    out.append(f'<p class="note">{_note(LEADERBOARD_NOTE)}</p>')
     return out
 
 
@@ -321,11 +361,7 @@ def _html_decomposition(scores: dict) -> list[str]:
                 f'<td class="num">{_num(f[pre + "_unc"])}</td></tr>'
             )
     out.append("</tbody></table></div>")
-    out.append(
-        '<p class="note">score = MCB − DSC + UNC. MCB: how much recalibrating the forecasts (the step curve) '
-        "would improve the score; DSC: how much the recalibrated forecasts beat the base rate issued "
-        "everywhere; UNC: the score of that base rate, which depends only on the outcomes.</p>"
-    )
+    out.append(f'<p class="note">{_note(DECOMPOSITION_NOTE)}</p>')
     return out
 
 
@@ -348,11 +384,7 @@ def _html_pairwise(scores: dict) -> list[str]:
             f'<td class="num">{_num(e.get("p_value_log"))}</td></tr>'
         )
     out.append("</tbody></table></div>")
-    out.append(
-        '<p class="note">Relative score: geometric mean over the common questions of the per-question score '
-        "ratio a/b; below 1 means a scored better. p: two-sided permutation test that swaps a's and b's "
-        "forecast on each common question at random.</p>"
-    )
+    out.append(f'<p class="note">{_note(PAIRWISE_NOTE)}</p>')
     return out
 
 
@@ -391,10 +423,7 @@ def _html_questions(table: pd.DataFrame, scores: dict) -> list[str]:
             f'<td class="evidence">{_e(q["evidence"])}</td></tr>'
         )
     out.append("</tbody></table></div>")
-    out.append(
-        '<p class="note">late: registered after the experiment that resolved it began (accepted with '
-        "--allow-late). Evidence links are shown as text.</p>"
-    )
+    out.append(f'<p class="note">{_note(QUESTIONS_NOTE)}</p>')
     return out
 
 
@@ -427,14 +456,7 @@ def _html(table: pd.DataFrame, scores: dict, generated: str) -> str:
         *_html_questions(table, scores),
         "<h2>Method</h2>",
         '<dl class="method">',
-        "<dt>Scored forecasts</dt><dd>A forecast is scored when it has a probability and its question "
-        "resolved yes or no; unresolved and ambiguous questions and directional claims are not scored.</dd>",
-        "<dt>CORP reliability diagram</dt><dd>Dimitriadis, Gneiting &amp; Jordan (2021): the isotonic "
-        "(pool-adjacent-violators) regression of outcomes on forecasts, with tied forecasts pooled first, "
-        "gives the recalibrated probabilities; the consistency band resamples outcomes from the forecasts "
-        "themselves and refits.</dd>",
-        f"<dt>Anecdotal</dt><dd>Results on fewer than {ANECDOTAL_BELOW} resolved forecasts say little "
-        "about a forecaster and are labelled anecdotal.</dd>",
+        *(f"<dt>{_note(term)}</dt><dd>{_note(text)}</dd>" for term, text in METHOD),
         "</dl>",
         "</main></body></html>",
     ]
@@ -516,10 +538,7 @@ def _md(table: pd.DataFrame, scores: dict, generated: str) -> str:
     )
     out += [
         "",
-        "Lower is better. Brier: mean (p − y)²; log score: mean −ln P(outcome), nats. "
-        f"Always saying 50% scores {BASELINE_BRIER:.3f} (Brier) and {BASELINE_LOG:.3f} (log). "
-        "Brier = MCB − DSC + UNC (CORP). Intervals: "
-        "percentile bootstrap over questions. Claims: directional claims, correct / resolved; not scored.",
+        LEADERBOARD_NOTE,
         "",
         "## Reliability (CORP)",
         "",
@@ -575,7 +594,7 @@ def _md(table: pd.DataFrame, scores: dict, generated: str) -> str:
     out += _md_table(["forecaster", "score", "value", "MCB", "DSC", "UNC"], rows, right={2, 3, 4, 5})
     out += [
         "",
-        "score = MCB − DSC + UNC: miscalibration − discrimination + uncertainty.",
+        DECOMPOSITION_NOTE,
         "",
         "## Pairwise skill",
         "",
@@ -585,7 +604,7 @@ def _md(table: pd.DataFrame, scores: dict, generated: str) -> str:
             [
                 _m(e["a"]),
                 _m(e["b"]),
-                str(e["n_common"]),
+                str(e["n_common"]) + (" (anecdotal)" if e.get("anecdotal") else ""),
                 _num(e["relative_brier"]),
                 _num(e["p_value"]),
                 _num(e["relative_log"]),
@@ -600,8 +619,7 @@ def _md(table: pd.DataFrame, scores: dict, generated: str) -> str:
         )
         out += [
             "",
-            "Relative score: geometric mean of per-question score ratios a/b on common questions "
-            "(below 1: a better); p: two-sided permutation test swapping a's and b's forecasts.",
+            PAIRWISE_NOTE,
         ]
     else:
         out.append("Pairwise comparisons need two forecasters with common resolved questions.")
@@ -626,7 +644,11 @@ def _md(table: pd.DataFrame, scores: dict, generated: str) -> str:
     out += _md_table(["question", "group", *[_m(n) for n in names], "outcome", "evidence"], rows)
     out += [
         "",
-        "(late): registered after the experiment that resolved it began (accepted with --allow-late).",
+        QUESTIONS_NOTE,
+        "",
+        "## Method",
+        "",
+        *(f"- **{term}**: {text}" for term, text in METHOD),
     ]
     return "\n".join(out) + "\n"
 
