@@ -101,7 +101,7 @@ class Cell:
 
     text: str = ""
     lead: str = ""  # an identifier shown bold before the text (a question id)
-    strong: bool = False  # the row's subject (a forecaster on the leaderboard): bold in HTML
+    strong: bool = False  # the row's subject (a leaderboard forecaster): bold in HTML, plain in Markdown
     tone: str = ""  # show the text itself as a badge of this tone: an outcome (yes, no, pending, ...)
     aside: str = ""  # a parenthetical remark: how the outcome was decided
     badges: tuple[Badge, ...] = ()
