@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import html as htmllib
 import json
 import re
 from datetime import UTC, datetime
@@ -13,7 +14,19 @@ import pytest
 
 from mazeprobe.cli import main
 from mazeprobe.errors import UsageError
-from mazeprobe.registry.report import ANECDOTAL, format_for, render_report, write_report
+from mazeprobe.registry.report import (
+    ANECDOTAL,
+    SECTIONS,
+    Cell,
+    Column,
+    Section,
+    build_report,
+    format_for,
+    render_html,
+    render_markdown,
+    render_report,
+    write_report,
+)
 from mazeprobe.registry.scoring import score_table
 
 EVIL = "Is <script>alert('x')</script> & a | pipe escaped?"
@@ -177,6 +190,72 @@ def test_report_for_claims_only():
     html = render_report(table, scores, "html")
     assert "No resolved probability forecasts yet" in html and "<svg" not in html
     assert "Pairwise comparisons need two forecasters" in render_report(table, scores, "md")
+
+
+def _claims_only() -> tuple[pd.DataFrame, dict]:
+    table = report_table()
+    table = table[table["forecaster"] == "alice"].assign(probability=np.nan, claim="yes")
+    return table, score_table(table, n_boot=10, n_perm=10)
+
+
+@pytest.mark.parametrize("case", ["full", "claims-only"])
+def test_both_renderers_show_the_same_notes(rendered, case):
+    """Every explanatory text comes from the one section model: each renderer shows exactly the model's
+    notes, in order, and writes none of its own."""
+    table, scores = (rendered[0], rendered[1]) if case == "full" else _claims_only()
+    report = build_report(table, scores, generated_at=WHEN)
+    html, md = render_html(report), render_markdown(report)
+    notes = [s.empty if s.is_empty else s.note for s in report.sections if s.note or s.is_empty]
+    assert len(notes) >= 4  # leaderboard, decomposition, pairwise, questions
+    # HTML: the <p class="note"> paragraphs are the model's notes (the figure legend is a separate key)
+    assert [htmllib.unescape(n) for n in re.findall(r'<p class="note">(.*?)</p>', html)] == notes
+    # Markdown: every paragraph that is not a heading, table, list or flag is a model text, in order
+    paragraphs = [b for b in md.split("\n\n")[2:] if not b.startswith(("#", "|", "*", "- "))]
+    expected = []
+    for s in report.sections:
+        if s.is_empty:
+            expected.append(s.empty)
+            continue
+        expected += [s.data_note] if s.data_note else []
+        expected += [f.empty for f in s.figures if f.draw is None]
+        expected += [s.note] if s.note else []
+    assert paragraphs == expected
+    assert set(notes) <= set(paragraphs)
+    # the method definitions, in both
+    method = next(s for s in report.sections if s.title == "Method")
+    for term, text in method.definitions:
+        assert (
+            f"<dt>{htmllib.escape(term, quote=False)}</dt><dd>{htmllib.escape(text, quote=False)}</dd>"
+            in html
+        )
+        assert f"- **{term}**: {text}" in md
+
+
+def test_a_new_section_needs_only_a_builder(rendered):
+    """A section added by one builder function shows in both formats, escaped, with an inline drawing in
+    HTML and its text stand-in in Markdown; a builder returning None leaves its section out."""
+    table, scores, _, _ = rendered
+
+    def runs(table: pd.DataFrame, scores: dict) -> Section:
+        row = (Cell(EVIL, draw=lambda: '<svg class="tiny"></svg>'), Cell("1000", detail="all finished"))
+        return Section(
+            "Runs",
+            (Column("run"), Column("episodes", "num")),
+            (row,),
+            note="The runs this report resolved against.",
+        )
+
+    report = build_report(table, scores, generated_at=WHEN, builders=(runs, lambda t, s: None, *SECTIONS))
+    assert [s.title for s in report.sections][:2] == ["Runs", "Leaderboard"]
+    html, md = render_html(report), render_markdown(report)
+    assert "<h2>Runs</h2>" in html and '<td><svg class="tiny"></svg></td>' in html
+    assert '<td class="num">1000<small>all finished</small></td>' in html
+    assert '<p class="note">The runs this report resolved against.</p>' in html
+    assert "## Runs" in md and "The runs this report resolved against." in md
+    assert "| Is \\<script>alert('x')\\</script> & a \\| pipe escaped? | 1000 · all finished |" in md
+    assert html.count("<script") == 0 and render_report(table, scores, "html", generated_at=WHEN) == (
+        render_html(build_report(table, scores, generated_at=WHEN))
+    )
 
 
 # --- CLI ----------------------------------------------------------------------------------------

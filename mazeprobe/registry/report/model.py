@@ -1,0 +1,444 @@
+"""What the calibration report says, built once: a title, a meta line and a list of sections, from the tidy
+forecast table (question texts, outcomes, evidence) and the dict from scoring.score_table (every number).
+
+html.py and markdown.py only decide how each kind of content looks; every number, cell and explanatory
+note is written here, once, so the two formats cannot drift apart. A new section (the runs a report
+resolved against, forecasts not yet registered, ...) is one builder function added to SECTIONS.
+
+What a section can hold, in the order renderers show it:
+- figures: each a drawing (SVG) with a caption, and the drawn numbers as a table for renderers that
+  cannot draw (Markdown);
+- a table: columns and rows of cells (a cell may carry its own small drawing);
+- definitions: (term, text) pairs;
+- a note under all of it. `empty` replaces body and note when the section has nothing to show.
+
+Text here is plain (unescaped); each renderer escapes it for its format.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from functools import partial
+
+import pandas as pd
+
+from mazeprobe.registry.report.svg import reliability_svg
+from mazeprobe.registry.scoring import ANECDOTAL_BELOW, BASELINE_BRIER, BASELINE_LOG, ci_text
+
+TITLE = "Forecast calibration report"
+ANECDOTAL = f"anecdotal: fewer than {ANECDOTAL_BELOW} resolved forecasts"
+
+# --- the explanatory notes: each text once, shown by every renderer ------------------------------
+
+LEADERBOARD_NOTE = (
+    "Lower is better. Brier: mean (p − y)², 0–1; log score: mean −ln P(outcome) in nats. "
+    f"Always saying 50% scores {BASELINE_BRIER:.3f} (Brier) and {BASELINE_LOG:.3f} (log); "
+    f"skill vs 50% = 1 − Brier / {BASELINE_BRIER:g} (higher is better). MCB/DSC/UNC: CORP decomposition of "
+    "the Brier score (Brier = MCB − DSC + UNC). Intervals: percentile bootstrap over questions. "
+    "Claims: directional claims (no probability), correct / resolved; not scored."
+)
+# The reliability section shows pictures in HTML and their numbers in Markdown: the legend keys the
+# drawing, RELIABILITY_DATA_NOTE the table that stands in for it.
+RELIABILITY_DATA_NOTE = (
+    "At each distinct forecast value: how many forecasts, the observed frequency of yes, the "
+    "recalibrated probability (CEP, isotonic fit with ties pooled) and the consistency band under "
+    "perfect calibration."
+)
+NO_RELIABILITY = "No resolved probability forecasts yet."
+DECOMPOSITION_NOTE = (
+    "score = MCB − DSC + UNC (miscalibration − discrimination + uncertainty). MCB: how much recalibrating "
+    "the forecasts (replacing each by its recalibrated probability, the CEP) would improve the score; DSC: "
+    "how much the recalibrated forecasts beat the base rate issued everywhere; UNC: the score of that base "
+    "rate, which depends only on the outcomes."
+)
+PAIRWISE_NOTE = (
+    "Relative score: geometric mean over the common questions of the per-question score ratio a/b; below 1 "
+    "means a scored better. p: two-sided permutation test that swaps a's and b's forecast on each common "
+    "question at random."
+)
+NO_PAIRWISE = "Pairwise comparisons need two forecasters with common resolved questions."
+QUESTIONS_NOTE = (
+    "late: registered after the experiment that resolved it began (accepted with --allow-late). "
+    "Evidence links are shown as text."
+)
+METHOD = (
+    (
+        "Scored forecasts",
+        "A forecast is scored when it has a probability and its question resolved yes or no; unresolved and "
+        "ambiguous questions and directional claims are not scored.",
+    ),
+    (
+        "CORP reliability diagram",
+        "Dimitriadis, Gneiting & Jordan (2021): the isotonic (pool-adjacent-violators) regression of "
+        "outcomes on forecasts, with tied forecasts pooled first, gives the recalibrated probabilities; the "
+        "consistency band resamples outcomes from the forecasts themselves and refits.",
+    ),
+    (
+        "Anecdotal",
+        f"Results on fewer than {ANECDOTAL_BELOW} resolved forecasts say little about a forecaster and are "
+        "labelled anecdotal.",
+    ),
+)
+
+
+# --- the section model --------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Badge:
+    """A short flag beside a value (anecdotal, late): a coloured pill in HTML, "(text)" in Markdown."""
+
+    text: str
+    tone: str  # which flag it is, so HTML can colour it: anecdotal | late
+
+
+@dataclass(frozen=True)
+class Cell:
+    """One table value. Renderers place its pieces in a fixed order: lead, text, aside, badges, detail."""
+
+    text: str = ""
+    lead: str = ""  # an identifier shown bold before the text (a question id)
+    strong: bool = False  # the row's subject (a leaderboard forecaster): bold in HTML, plain in Markdown
+    tone: str = ""  # show the text itself as a badge of this tone: an outcome (yes, no, pending, ...)
+    aside: str = ""  # a parenthetical remark: how the outcome was decided
+    badges: tuple[Badge, ...] = ()
+    detail: str = ""  # a secondary value: a 95% CI, a forecast's Brier score, whether a claim was right
+    draw: Callable[[], str] | None = None  # a small inline SVG; `text` stands in where nothing is drawn
+
+
+@dataclass(frozen=True)
+class Column:
+    header: str
+    # What the values are, so each renderer can style them: text | num | forecast | question | outcome |
+    # evidence. Markdown right-aligns num only; forecasts mix numbers and words and read better left.
+    kind: str = "text"
+    # Names the cells' detail (e.g. "95% CI"): HTML stacks it under the value, Markdown gives it a column
+    # of its own. Without it, a cell's detail follows the value inline.
+    detail: str = ""
+    short: str = ""  # the header in Markdown, read in narrow terminals (the note spells it out)
+
+
+Row = tuple[Cell | None, ...]  # None: no entry (a forecaster who did not answer the question)
+
+
+@dataclass(frozen=True)
+class Figure:
+    title: str
+    draw: Callable[[], str] | None  # SVG markup; None: nothing to draw and `empty` says why
+    columns: tuple[Column, ...] = ()  # the numbers drawn, for a renderer that cannot draw
+    rows: tuple[Row, ...] = ()
+    caption: tuple[str, ...] = ()  # lines under the drawing; badges follow the first
+    badges: tuple[Badge, ...] = ()
+    empty: str = ""
+
+
+@dataclass(frozen=True)
+class Section:
+    title: str
+    columns: tuple[Column, ...] = ()
+    rows: tuple[Row, ...] = ()
+    figures: tuple[Figure, ...] = ()
+    definitions: tuple[tuple[str, str], ...] = ()
+    note: str = ""  # explains the section; every renderer shows it under the body
+    empty: str = ""  # shown instead of body and note when there are no rows, figures or definitions
+    legend: tuple[str, ...] = ()  # keys to the drawings, shown where figures are drawn
+    data_title: str = ""  # the title where figures are shown as their tables instead (default: title)
+    data_note: str = ""  # explains those tables, shown before them
+
+    @property
+    def is_empty(self) -> bool:
+        return not (self.rows or self.figures or self.definitions) and bool(self.empty)
+
+
+@dataclass(frozen=True)
+class Report:
+    title: str
+    meta: str
+    sections: tuple[Section, ...]
+
+
+# --- the view of the table and the scores -------------------------------------------------------
+
+
+def _num(value: float | None, digits: int = 3) -> str:
+    return "–" if value is None or (isinstance(value, float) and math.isnan(value)) else f"{value:.{digits}f}"
+
+
+def _cell(value: object) -> str:
+    """A table value as text; NaN/None become ""."""
+    if value is None or (not isinstance(value, str) and pd.isna(value)):
+        return ""
+    return str(value)
+
+
+def _leaderboard_order(scores: dict) -> list[str]:
+    """Best Brier first; forecasters with nothing scored last, by name."""
+    fs = scores["forecasters"]
+    return sorted(fs, key=lambda f: (fs[f]["brier"] is None, fs[f]["brier"] or 0.0, f))
+
+
+def _questions(table: pd.DataFrame) -> list[dict]:
+    """One entry per question in first-seen order: text, group, outcome, evidence, and each forecast."""
+    out: dict[str, dict] = {}
+    for row in table.to_dict("records"):
+        qid = str(row["question"])
+        q = out.setdefault(
+            qid,
+            {
+                "id": qid,
+                "text": "",
+                "group": "",
+                "outcome": "",
+                "evidence": "",
+                "method": "",
+                "forecasts": {},
+            },
+        )
+        for key in ("text", "group", "outcome", "evidence", "method"):
+            if not q[key]:
+                q[key] = _cell(row.get(key))
+        prob = row.get("probability")
+        has_prob = prob is not None and not pd.isna(prob)
+        q["forecasts"][str(row["forecaster"])] = {
+            "probability": float(prob) if has_prob else None,
+            "claim": _cell(row.get("claim")) or None,
+            # a missing value (None/NaN) is not late; bool(NaN) would say it is
+            "late": bool(_cell(row.get("late"))) and bool(row.get("late")),
+        }
+    return list(out.values())
+
+
+def _anecdotal(flag: bool, text: str = ANECDOTAL) -> tuple[Badge, ...]:
+    return (Badge(text, "anecdotal"),) if flag else ()
+
+
+# --- section builders: (table, scores) -> Section, or None to leave the section out --------------
+
+Builder = Callable[[pd.DataFrame, dict], Section | None]
+
+
+def leaderboard(table: pd.DataFrame, scores: dict) -> Section:
+    fs = scores["forecasters"]
+    rows = []
+    for rank, name in enumerate(_leaderboard_order(scores), 1):
+        f = fs[name]
+        rows.append(
+            (
+                Cell(str(rank)),
+                Cell(name, strong=True, badges=_anecdotal(f["anecdotal"])),
+                Cell(str(f["n_resolved"])),
+                Cell(_num(f["brier"]), detail=ci_text(f["brier_ci"])),
+                Cell("–" if f["brier_skill"] is None else f"{f['brier_skill']:+.1%}"),
+                Cell(_num(f["log_score"]), detail=ci_text(f["log_ci"])),
+                Cell(_num(f["brier_mcb"])),
+                Cell(_num(f["brier_dsc"])),
+                Cell(_num(f["brier_unc"])),
+                Cell(f"{f['claims_correct']} / {f['n_claims_resolved']}" if f["n_claims"] else "–"),
+            )
+        )
+    columns = (
+        Column("#", "num"),
+        Column("forecaster"),
+        Column("resolved", "num"),
+        Column("Brier", "num", detail="95% CI"),
+        Column("skill vs 50%", "num"),
+        Column("log score", "num", detail="95% CI"),
+        Column("MCB", "num"),
+        Column("DSC", "num"),
+        Column("UNC", "num"),
+        Column("claims correct", "num"),
+    )
+    return Section("Leaderboard", columns, tuple(rows), note=LEADERBOARD_NOTE)
+
+
+def _reliability_figure(name: str, f: dict) -> Figure:
+    rel = f.get("reliability")
+    if not rel:
+        return Figure(name, None, empty=NO_RELIABILITY)
+    columns = (
+        Column("forecast", "num"),
+        Column("n", "num"),
+        Column("observed", "num"),
+        Column("CEP", "num"),
+        Column(f"{rel['level']:.0%} band"),
+        Column(""),
+    )
+    rows = tuple(
+        (
+            Cell(f"{x:.2f}"),
+            Cell(str(n)),
+            Cell(f"{o:.3f}"),
+            Cell(f"{c:.3f}"),
+            Cell(f"[{lo:.3f}, {hi:.3f}]"),
+            # the tolerance keeps a CEP that sits on the band's edge from reading as outside
+            Cell("outside" if c < lo - 1e-12 or c > hi + 1e-12 else ""),
+        )
+        for x, n, o, c, lo, hi in zip(
+            rel["x"],
+            rel["counts"],
+            rel["observed"],
+            rel["cep"],
+            rel["band_low"],
+            rel["band_high"],
+            strict=True,
+        )
+    )
+    caption = (
+        f"{f['n_resolved']} resolved forecasts at {len(rel['x'])} distinct values.",
+        f"Brier {_num(f['brier'])} = MCB {_num(f['brier_mcb'])} − DSC {_num(f['brier_dsc'])} "
+        f"+ UNC {_num(f['brier_unc'])}",
+    )
+    return Figure(
+        name,
+        partial(reliability_svg, name, rel),
+        columns,
+        rows,
+        caption=caption,
+        badges=_anecdotal(f["anecdotal"]),
+    )
+
+
+def reliability(table: pd.DataFrame, scores: dict) -> Section:
+    fs = scores["forecasters"]
+    figures = tuple(_reliability_figure(name, fs[name]) for name in _leaderboard_order(scores))
+    level = next((f["reliability"]["level"] for f in fs.values() if f.get("reliability")), 0.9)
+    legend = (
+        "— blue step curve: CORP recalibrated probability (isotonic fit of the outcomes on the forecasts, "
+        "tied forecasts pooled)",
+        "● points: distinct forecast values, area ∝ count",
+        "grey bars: how many forecasts at each value",
+        "dashed: perfect calibration",
+        f"shaded: {level:.0%} consistency band (where the curve falls if the forecasts were calibrated)",
+    )
+    return Section(
+        "Reliability diagrams (CORP)",
+        figures=figures,
+        legend=legend,
+        data_title="Reliability (CORP)",
+        data_note=RELIABILITY_DATA_NOTE,
+    )
+
+
+def decomposition(table: pd.DataFrame, scores: dict) -> Section:
+    fs = scores["forecasters"]
+    rows = tuple(
+        (
+            Cell(name),
+            Cell(label),
+            Cell(_num(fs[name][key])),
+            Cell(_num(fs[name][pre + "_mcb"])),
+            Cell(_num(fs[name][pre + "_dsc"])),
+            Cell(_num(fs[name][pre + "_unc"])),
+        )
+        for name in _leaderboard_order(scores)
+        for label, key, pre in (("Brier", "brier", "brier"), ("log (nats)", "log_score", "log"))
+    )
+    columns = (
+        Column("forecaster"),
+        Column("score"),
+        Column("value", "num"),
+        Column("MCB (miscalibration)", "num", short="MCB"),
+        Column("DSC (discrimination)", "num", short="DSC"),
+        Column("UNC (uncertainty)", "num", short="UNC"),
+    )
+    return Section("Score decomposition", columns, rows, note=DECOMPOSITION_NOTE)
+
+
+def pairwise(table: pd.DataFrame, scores: dict) -> Section:
+    rows = tuple(
+        (
+            Cell(e["a"]),
+            Cell(e["b"]),
+            Cell(str(e["n_common"]), badges=_anecdotal(bool(e.get("anecdotal")), "anecdotal")),
+            Cell(_num(e["relative_brier"])),
+            Cell(_num(e["p_value"])),
+            Cell(_num(e["relative_log"])),
+            Cell(_num(e.get("p_value_log"))),
+        )
+        for e in scores["pairwise"]
+    )
+    columns = (
+        Column("a"),
+        Column("b"),
+        Column("common questions", "num", short="common"),
+        Column("relative Brier a/b", "num"),
+        Column("p", "num"),
+        Column("relative log a/b", "num"),
+        Column("p", "num"),
+    )
+    return Section("Pairwise skill", columns, rows, note=PAIRWISE_NOTE, empty=NO_PAIRWISE)
+
+
+def _forecast_cell(f: dict | None, scored: dict | None, claim: dict | None) -> Cell | None:
+    """The probability (with its Brier score once resolved) or the claim (with whether it was right). A
+    forecast has one or the other, so at most one detail."""
+    if f is None:
+        return None
+    text = f"{f['probability']:.2f}" if f["probability"] is not None else f"claim: {f['claim'] or '?'}"
+    detail = f"Brier {scored['brier']:.3f}" if scored else ""
+    if claim and claim["correct"] is not None:
+        detail = "correct" if claim["correct"] else "wrong"
+    return Cell(text, badges=(Badge("late", "late"),) if f["late"] else (), detail=detail)
+
+
+def _outcome_tone(outcome: str) -> str:
+    return outcome if outcome in ("yes", "no", "unresolved", "ambiguous") else "pending"
+
+
+def questions(table: pd.DataFrame, scores: dict) -> Section:
+    fs = scores["forecasters"]
+    names = _leaderboard_order(scores)
+    rows = tuple(
+        (
+            Cell(q["text"], lead=q["id"]),
+            Cell(q["group"]),
+            *(
+                _forecast_cell(
+                    q["forecasts"].get(n),
+                    fs[n]["questions"].get(q["id"]),
+                    fs[n].get("claims", {}).get(q["id"]),
+                )
+                for n in names
+            ),
+            Cell(q["outcome"] or "not resolved", tone=_outcome_tone(q["outcome"]), aside=q["method"]),
+            Cell(q["evidence"]),
+        )
+        for q in _questions(table)
+    )
+    columns = (
+        Column("question", "question"),
+        Column("group"),
+        *(Column(n, "forecast") for n in names),
+        Column("outcome", "outcome"),
+        Column("evidence", "evidence"),
+    )
+    return Section("Questions", columns, rows, note=QUESTIONS_NOTE)
+
+
+def method(table: pd.DataFrame, scores: dict) -> Section:
+    return Section("Method", definitions=METHOD)
+
+
+SECTIONS: tuple[Builder, ...] = (leaderboard, reliability, decomposition, pairwise, questions, method)
+
+
+def build_report(
+    table: pd.DataFrame,
+    scores: dict,
+    *,
+    generated_at: datetime | None = None,
+    builders: Sequence[Builder] = SECTIONS,
+) -> Report:
+    """The report's content, in the order of `builders`; a builder returning None leaves its section out."""
+    when = (generated_at or datetime.now(UTC)).astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC")
+    meta = (
+        f"Generated {when} by mazeprobe · {len(scores['forecasters'])} forecaster(s) · "
+        f"{scores['n_questions']} question(s), {scores.get('n_resolved_questions', 0)} resolved · "
+        f"{len(table)} forecast(s) · seed {scores['seed']}, {scores.get('n_boot', '?')} bootstrap resamples, "
+        f"{scores.get('n_perm', '?')} permutations"
+    )
+    sections = tuple(s for s in (build(table, scores) for build in builders) if s is not None)
+    return Report(TITLE, meta, sections)
