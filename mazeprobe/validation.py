@@ -77,7 +77,8 @@ def check_probability(value: Any, name: str, open_interval: bool = False) -> flo
     inside = 0.0 < number < 1.0 if open_interval else 0.0 <= number <= 1.0
     if not inside:
         what = "strictly between 0 and 1" if open_interval else "in [0, 1]"
-        raise UsageError(f"{name} must be a number {what}; got {value!r}")
+        why = " (0 and 1 give an infinite log loss when wrong)" if open_interval and number in (0, 1) else ""
+        raise UsageError(f"{name} must be a number {what}; got {value!r}{why}")
     return number
 
 

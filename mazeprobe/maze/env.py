@@ -2,8 +2,9 @@
 
 Creating an env per level seed and reading its state costs milliseconds (about 8 ms a maze in
 `make bench`); instead, `LevelLoader` keeps one vector env and sends each of its envs to a level
-through its state (anchor-facts.md): write [s, s+1) as the level seed range and cur_time = timeout - 1,
-set the state, take one no-op step; the episode times out and procgen resets into level s.
+through its state: write [s, s+1) as the level seed range and cur_time = timeout - 1, set the state,
+take one no-op step; the episode times out and procgen resets into level s (tests/test_state.py checks
+the mazes equal those of fresh one-level envs).
 """
 
 from __future__ import annotations

@@ -30,9 +30,14 @@ from mazeprobe.maze.features import compute_features
 from mazeprobe.maze.geometry import Geometry, maze_geometry
 from mazeprobe.maze.placement import parse_placement, place_cheese
 from mazeprobe.maze.state import inner_grid_from_world
+from mazeprobe.validation import check_int, is_int
 
 MAX_LEVEL_SEED = 2**31 - 2  # procgen needs level_seed + 1 to fit in an int32
 CHUNK = 2048
+MAZE_BYTES = 2048
+"""About what one maze costs in memory while sampling (grid, geometry, features, a pandas row)."""
+MAX_MAZES = 2_000_000
+"""The most mazes one table may hold (about 4 GiB while sampling): 10,000 is the published study."""
 
 
 @dataclass(frozen=True)
@@ -55,14 +60,16 @@ class SampleSpec:
     """If set, candidate level seeds are start_level, start_level+1, ... instead of pseudo-random."""
 
     def __post_init__(self) -> None:
-        if not isinstance(self.n, (int, np.integer)) or self.n <= 0:
-            raise UsageError(f"n must be a positive integer; got {self.n!r}")
-        if not isinstance(self.seed, (int, np.integer)) or self.seed < 0:
-            raise UsageError(f"seed must be a non-negative integer; got {self.seed!r}")
+        if is_int(self.n) and self.n > MAX_MAZES:
+            raise UsageError(
+                f"n must be at most {MAX_MAZES:,}; got {self.n:,}, which would need about "
+                f"{self.n * MAZE_BYTES / 2**30:,.1f} GiB of memory for the maze table alone"
+            )
+        check_int(self.n, "n", 1)
+        check_int(self.seed, "seed", 0)
         object.__setattr__(self, "placement", str(parse_placement(self.placement)))
-        r = self.exclude_cheese_top_right
-        if r is not None and (not isinstance(r, (int, np.integer)) or r < 1):
-            raise UsageError(f"exclude_cheese_top_right must be an integer >= 1; got {r!r}")
+        if self.exclude_cheese_top_right is not None:
+            check_int(self.exclude_cheese_top_right, "exclude_cheese_top_right", 1)
         if self.sizes is not None:
             lo, hi = self.sizes
             if not (1 <= lo <= hi):

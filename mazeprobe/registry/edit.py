@@ -11,7 +11,6 @@ keeps an existing note.
 from __future__ import annotations
 
 import json
-import math
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -24,7 +23,8 @@ from mazeprobe.provenance import utc_stamp
 from mazeprobe.registry.load import scan
 from mazeprobe.registry.lock import registered_at
 from mazeprobe.registry.model import Problem, item_id_forecast
-from mazeprobe.registry.yamlcheck import ID_PATTERN, RegistryError, sort_problems
+from mazeprobe.registry.yamlcheck import RegistryError, sort_problems
+from mazeprobe.validation import check_name, check_probability
 
 
 @dataclass(frozen=True)
@@ -94,14 +94,11 @@ def set_forecast(
     """Add or (before it is registered) update `forecaster`'s forecast on `question`: a probability, or a
     directional claim ("yes" / "no"). RegistryError if it is registered or the result does not validate."""
     root = Path(root)
-    if not isinstance(forecaster, str) or not ID_PATTERN.fullmatch(forecaster):
-        raise UsageError(f"forecaster id must be letters, digits, '.', '_' or '-'; got {forecaster!r}")
+    check_name(forecaster, "forecaster id")
     if (probability is None) == (claim is None):
         raise UsageError("give a probability or a claim (yes or no), not both and not neither")
     if probability is not None:
-        if not math.isfinite(probability) or not 0 < probability < 1:
-            extra = " (0 and 1 give an infinite log loss when wrong)" if probability in (0, 1) else ""
-            raise UsageError(f"probability must be strictly between 0 and 1; got {probability:g}{extra}")
+        probability = check_probability(probability, "probability", open_interval=True)
     if claim is not None and claim not in ("yes", "no"):
         raise UsageError(f"claim must be yes or no; got {claim!r}")
     if not (root / "questions.yaml").exists():

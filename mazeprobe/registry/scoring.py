@@ -4,7 +4,7 @@ Input is the tidy forecast table (one row per forecast; see table.forecast_table
 its probability and its outcome y are both finite; directional claims (no probability) are counted and
 checked against the outcome but never scored. Everything returned is plain JSON (floats, ints, str, None).
 
-Pairwise relative skill follows the issue: on the questions both forecasters answered, the geometric mean
+Pairwise relative skill: on the questions both forecasters answered, the geometric mean
 of the per-question score ratios a/b (exp of the mean log ratio), so a forecaster who answered only the easy
 questions is not compared with one who answered the hard ones. Per-question scores are never 0 because
 probabilities of exactly 0 or 1 are refused, so every ratio is finite. Values below 1 mean a is better.

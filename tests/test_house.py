@@ -1,0 +1,95 @@
+"""The house's conventions: file kinds told apart, old import paths kept, one owner per fact, the device
+outside a spec's identity."""
+
+from __future__ import annotations
+
+import importlib
+import sys
+import warnings
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+
+from mazeprobe.experiments.spec import load_spec
+from mazeprobe.stats.plan import load_plan
+from mazeprobe.training.config import load_config
+from mazeprobe.yamlio import SpecError, file_kind, load_yaml
+
+ANALYSIS = Path(__file__).resolve().parent.parent / "analysis"
+LOADERS = {"experiment": load_spec, "analysis-plan": load_plan, "training-config": load_config}
+SHIPPED = {
+    "reference-demo.yaml": "experiment",
+    "behavioral.yaml": "analysis-plan",
+    "train-r5.yaml": "training-config",
+}
+
+
+@pytest.mark.parametrize("name", sorted(SHIPPED))
+@pytest.mark.parametrize("loader", sorted(LOADERS))
+def test_each_loader_refuses_the_other_kinds_naming_the_kind(name, loader):
+    kind = SHIPPED[name]
+    if loader == kind:
+        LOADERS[loader](ANALYSIS / name)  # loads
+        return
+    with pytest.raises(SpecError) as info:
+        LOADERS[loader](ANALYSIS / name)
+    message = str(info.value)
+    assert message.startswith(f"{ANALYSIS / name}:")
+    assert f"(kind: {kind}" in message and (" not an " in message or " not a " in message)
+
+
+def test_every_shipped_yaml_in_analysis_declares_its_kind():
+    for path in sorted(ANALYSIS.glob("*.yaml")):
+        assert file_kind(load_yaml(path).data) == load_yaml(path).data.get("kind"), path
+
+
+def test_a_file_without_kind_is_told_apart_by_its_keys(tmp_path):
+    plan = tmp_path / "p.yaml"
+    plan.write_text("name: p\noutcome: got_cheese\nfeatures: [maze_size]\nmodels: [logit]\n")
+    with pytest.raises(SpecError, match="this file is an analysis plan"):
+        load_spec(plan)
+    assert load_plan(plan).name == "p"
+    unknown = tmp_path / "u.yaml"
+    unknown.write_text("kind: experimnet\nname: x\n")
+    with pytest.raises(SpecError, match="unknown kind 'experimnet' \\(did you mean 'experiment'\\?\\)"):
+        load_spec(unknown)
+
+
+def test_the_device_is_not_part_of_a_spec_identity():
+    spec = load_spec(ANALYSIS / "reference-demo.yaml")
+    on_gpu = replace(spec, policy=replace(spec.policy, device="cuda"))
+    assert on_gpu.hash == spec.hash
+    other = replace(spec, rollouts=replace(spec.rollouts, max_steps=spec.rollouts.max_steps + 1))
+    assert other.hash != spec.hash
+
+
+@pytest.mark.parametrize(
+    "old, new, names",
+    [
+        ("mazeprobe.agents.train", "mazeprobe.training.trainer", ["train", "load_config", "TrainConfig"]),
+        ("mazeprobe.agents.collect", "mazeprobe.training.collect", ["CollectorPool", "expert_field"]),
+        ("mazeprobe.agents.evaluate", "mazeprobe.training.evaluate", ["evaluate", "write_card"]),
+        ("mazeprobe.experiments.rollout", "mazeprobe.sim", ["Roller", "maze_batch", "path_positions"]),
+    ],
+)
+def test_old_module_paths_still_import_with_a_warning(old, new, names):
+    sys.modules.pop(old, None)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        module = importlib.import_module(old)
+    assert any(issubclass(w.category, DeprecationWarning) and new in str(w.message) for w in caught)
+    target = importlib.import_module(new)
+    for name in names:
+        assert getattr(module, name) is getattr(target, name)
+
+
+def test_procgen_facts_have_one_owner():
+    from mazeprobe.agents import base, impala
+    from mazeprobe.maze import env, geometry, levelgen, procgen, state
+    from mazeprobe.training import collect
+
+    assert levelgen.WORLD_DIM == collect.WORLD == procgen.WORLD_SIDE == 25
+    assert base.N_ACTIONS == impala.N_ACTIONS == procgen.N_ACTIONS == 15
+    assert env.NOOP_ACTION == base.NOOP == procgen.NOOP
+    assert geometry.WALL is procgen.WALL and state.CHEESE is procgen.CHEESE
