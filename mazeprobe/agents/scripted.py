@@ -14,6 +14,7 @@ All randomness is in the action distributions; the runner's seeded sampling make
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Mapping
 
 import numpy as np
@@ -54,6 +55,20 @@ class GoalAgent(Policy):
 
     def action_probs(self, obs, maze_index, positions):
         return one_hot_moves(move_toward(self.dist_, maze_index, positions))
+
+
+class CheeseAgent(GoalAgent):
+    """The shortest path to the cheese."""
+
+    def __init__(self) -> None:
+        super().__init__("cheese")
+
+
+class TopRightAgent(GoalAgent):
+    """The shortest path to the top-right square (n-1, n-1)."""
+
+    def __init__(self) -> None:
+        super().__init__("top-right")
 
 
 class RandomAgent(Policy):
@@ -171,31 +186,36 @@ class ShardAgent(Policy):
         }
 
 
-BUILTIN_AGENTS = ("cheese", "top-right", "random", "shard", "noisy-cheese")
-_PARAMS = {
-    "cheese": set(),
-    "top-right": set(),
-    "random": set(),
-    "shard": {"b0", "coefficients", "means", "sds", "epsilon"},
-    "noisy-cheese": {"p"},
+AGENTS: dict[str, type[Policy]] = {
+    "cheese": CheeseAgent,
+    "top-right": TopRightAgent,
+    "random": RandomAgent,
+    "shard": ShardAgent,
+    "noisy-cheese": NoisyCheeseAgent,
 }
+"""Every built-in agent by name: its parameters are its constructor's, and its `describe()` gives them back
+(with derived values filled in) so that a worker process rebuilds the same agent."""
+BUILTIN_AGENTS = tuple(AGENTS)
+
+
+def agent_params(name: str) -> tuple[str, ...]:
+    """The parameters a built-in agent takes (its constructor's keyword names)."""
+    signature = inspect.signature(AGENTS[name].__init__)
+    return tuple(p for p in signature.parameters if p != "self")
 
 
 def builtin_policy(name: str, params: Mapping | None = None, table: pd.DataFrame | None = None) -> Policy:
     """A built-in agent by name. For `shard`, `table` (the whole sampled maze table) supplies the
     z-scoring means/sds that `params` does not give."""
-    if name not in _PARAMS:
+    if name not in AGENTS:
         raise UsageError(f"unknown built-in agent {name!r}; expected one of {', '.join(BUILTIN_AGENTS)}")
     params = dict(params or {})
-    extra = sorted(set(params) - _PARAMS[name])
+    allowed = agent_params(name)
+    extra = sorted(set(params) - set(allowed))
     if extra:
-        allowed = ", ".join(sorted(_PARAMS[name])) or "none"
-        raise UsageError(f"agent {name!r} takes no parameter(s) {extra}; allowed: {allowed}")
-    if name in ("cheese", "top-right"):
-        return GoalAgent(name)
-    if name == "random":
-        return RandomAgent()
-    if name == "noisy-cheese":
-        return NoisyCheeseAgent(**params)
-    agent = ShardAgent(**params)
-    return agent.fit_scaling(table) if table is not None else agent
+        raise UsageError(
+            f"agent {name!r} takes no parameter(s) {extra}; allowed: {', '.join(allowed) or 'none'}"
+        )
+    agent = AGENTS[name](**params)
+    fit = getattr(agent, "fit_scaling", None)
+    return fit(table) if fit is not None and table is not None else agent
