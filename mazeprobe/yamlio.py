@@ -53,40 +53,120 @@ def format_key_path(key_path: KeyPath) -> str:
     return out
 
 
-def _positions(node: yaml.Node, prefix: KeyPath, out: dict[KeyPath, tuple[int, int]]) -> None:
+MAX_NODES = 200_000
+"""The most nodes a document may hold once its aliases are expanded. A handful of `&name` / `*name`
+anchors (the shipped questions use a few) stays far below; an alias bomb (each level doubling the last)
+passes it within a few levels and is refused before anything walks the expanded tree."""
+
+
+class _Loader(yaml.SafeLoader):
+    """The safe loader, with dates that do not exist (2026-02-30) reported at their line and column."""
+
+    def construct_yaml_timestamp(self, node):
+        try:
+            return super().construct_yaml_timestamp(node)
+        except (ValueError, OverflowError) as exc:
+            raise yaml.constructor.ConstructorError(
+                None, None, f"{node.value!r} is not a valid date or time ({exc})", node.start_mark
+            ) from None
+
+
+_Loader.add_constructor("tag:yaml.org,2002:timestamp", _Loader.construct_yaml_timestamp)
+
+
+def _where(path: Path, node: yaml.Node) -> str:
+    return f"{path}:{node.start_mark.line + 1}:{node.start_mark.column + 1}"
+
+
+def _expanded_size(root: yaml.Node, path: Path) -> int:
+    """Nodes in the document with every alias expanded (counted without expanding anything); a
+    recursive alias or a size above MAX_NODES is refused."""
+    sizes: dict[int, int] = {}
+    active: set[int] = set()
+
+    def size(node: yaml.Node) -> int:
+        key = id(node)
+        if key in sizes:
+            return sizes[key]
+        if key in active:
+            raise SpecError(f"{_where(path, node)}: invalid YAML: an alias that contains itself")
+        active.add(key)
+        total = 1
+        if isinstance(node, yaml.MappingNode):
+            total += sum(size(k) + size(v) for k, v in node.value)
+        elif isinstance(node, yaml.SequenceNode):
+            total += sum(size(item) for item in node.value)
+        active.discard(key)
+        if total > MAX_NODES:
+            raise SpecError(
+                f"{_where(path, node)}: invalid YAML: its aliases expand to more than {MAX_NODES:,} values "
+                "(an alias bomb?); write the values out, or nest fewer aliases"
+            )
+        sizes[key] = total
+        return total
+
+    return size(root)
+
+
+def _positions(node: yaml.Node, prefix: KeyPath, out: dict[KeyPath, tuple[int, int]], path: Path) -> None:
+    """Where each key path sits; a key given twice in one mapping is refused, naming both lines."""
     if isinstance(node, yaml.MappingNode):
+        seen: dict[str, int] = {}
         for key_node, value_node in node.value:
-            kp = (*prefix, str(key_node.value))
-            out[kp] = (key_node.start_mark.line + 1, key_node.start_mark.column + 1)
-            _positions(value_node, kp, out)
+            name = str(key_node.value)
+            line = key_node.start_mark.line + 1
+            merge = key_node.tag == "tag:yaml.org,2002:merge"
+            if isinstance(key_node, yaml.ScalarNode) and name in seen and not merge:
+                raise SpecError(
+                    f"{_where(path, key_node)}: invalid YAML: duplicate key {name!r} (first at line "
+                    f"{seen[name]}); a mapping holds each key once"
+                )
+            seen[name] = line
+            kp = (*prefix, name)
+            out[kp] = (line, key_node.start_mark.column + 1)
+            _positions(value_node, kp, out, path)
     elif isinstance(node, yaml.SequenceNode):
         for i, item in enumerate(node.value):
             kp = (*prefix, i)
             out[kp] = (item.start_mark.line + 1, item.start_mark.column + 1)
-            _positions(item, kp, out)
+            _positions(item, kp, out, path)
+
+
+def parse_yaml_text(text: str, path: Path) -> YamlDoc:
+    """YAML text -> YamlDoc (positions included), refusing duplicate keys, impossible dates and alias
+    bombs; every problem is a SpecError at `path`'s line and column."""
+    loader = _Loader(text)
+    doc = YamlDoc(path=path, data=None)
+    try:
+        node = loader.get_single_node()
+        if node is not None:
+            _expanded_size(node, path)
+            _positions(node, (), doc.positions, path)
+            doc.data = loader.construct_document(node)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f"{path}:{mark.line + 1}:{mark.column + 1}" if mark else str(path)
+        problem = getattr(exc, "problem", None) or str(exc)
+        raise SpecError(f"{where}: invalid YAML: {problem}") from None
+    except RecursionError:
+        raise SpecError(f"{path}: invalid YAML: nested too deeply") from None
+    finally:
+        loader.dispose()
+    return doc
 
 
 def load_yaml(path: str | os.PathLike) -> YamlDoc:
-    """Parse a YAML file safely; syntax errors become SpecError with the file, line and column."""
+    """Parse a YAML file safely (see parse_yaml_text); unreadable files are SpecError too."""
     path = Path(path)
+    if path.is_dir():
+        raise SpecError(f"{path}: is a directory, not a YAML file")
     try:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
         raise SpecError(f"{path}: no such file") from None
     except (OSError, UnicodeDecodeError) as exc:
         raise SpecError(f"{path}: cannot read: {exc}") from None
-    try:
-        data = yaml.safe_load(text)
-        node = yaml.compose(text, Loader=yaml.SafeLoader)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f"{path}:{mark.line + 1}:{mark.column + 1}" if mark else str(path)
-        problem = getattr(exc, "problem", None) or str(exc)
-        raise SpecError(f"{where}: invalid YAML: {problem}") from None
-    doc = YamlDoc(path=path, data=data)
-    if node is not None:
-        _positions(node, (), doc.positions)
-    return doc
+    return parse_yaml_text(text, path)
 
 
 # --- validation helpers shared by every YAML file mazeprobe reads ---------------------------------
