@@ -160,6 +160,66 @@ class ImpalaCNN(nn.Module):
         values = self.fc_value_out(self.fc_value(hidden))
         return logits, values.reshape(-1)
 
+    # --- the forward pass in stages: what runs below and above a residual-stream point ----------------
+
+    def _stages(self) -> list[tuple[str, Callable[[torch.Tensor], torch.Tensor]]]:
+        """The forward pass as (name of the activation it ends at, step), in order; the last step runs
+        from relu3 to the policy logits."""
+        out: list[tuple[str, Callable[[torch.Tensor], torch.Tensor]]] = []
+        for b in (1, 2, 3):
+            block = getattr(self.embedder, f"block{b}")
+            out.append((f"embedder.block{b}.conv_out", lambda x, blk=block: blk.conv_out(blk.conv(x))))
+            out.append(
+                (f"embedder.block{b}.maxpool_out", lambda x, blk=block: blk.maxpool_out(blk.maxpool(x)))
+            )
+            out.append((f"embedder.block{b}.res1.resadd_out", block.res1))
+            out.append((f"embedder.block{b}.res2.resadd_out", block.res2))
+        return out
+
+    def split_points(self) -> list[str]:
+        """The activations the forward pass can be split at (forward_to / forward_from)."""
+        return [name for name, _ in self._stages()]
+
+    def _split_index(self, layer: str) -> int:
+        names = self.split_points()
+        if layer not in names:
+            raise UsageError(
+                f"the forward pass cannot be split at {layer!r}; split points: {', '.join(names)}"
+            )
+        return names.index(layer)
+
+    def forward_to(self, x: torch.Tensor, layer: str) -> torch.Tensor:
+        """The activation `layer` (a split point) for input x (B, 3, 64, 64), computing nothing above it."""
+        end = self._split_index(layer)
+        for _, step in self._stages()[: end + 1]:
+            x = step(x)
+        return x
+
+    def forward_from(self, act: torch.Tensor, layer: str) -> tuple[torch.Tensor, torch.Tensor]:
+        """(logits, values) from the activation of `layer` (a split point) onwards, as if it had come out of
+        that layer: the layers below are not run again, the hooks above it fire as usual."""
+        start = self._split_index(layer)
+        x = act
+        for _, step in self._stages()[start + 1 :]:
+            x = step(x)
+        x = self.embedder.relu3_out(F.relu(x))
+        x = self.embedder.flatten_out(x.flatten(start_dim=1))
+        hidden = self.embedder.relufc_out(F.relu(self.embedder.fc_out(self.embedder.fc(x))))
+        logits = self.fc_policy_out(self.fc_policy(hidden))
+        values = self.fc_value_out(self.fc_value(hidden))
+        return logits, values.reshape(-1)
+
+    @contextlib.contextmanager
+    def edited(self, edits: Any, maze: Any, renderer: Any = None) -> Iterator[ImpalaCNN]:
+        """Every forward pass inside the block runs with `edits` (an Edit or a list of them, see
+        mazeprobe.agents.edits) prepared for one maze (a one-row maze table): for example
+        `with net.edited(CheeseVector(layer), maze): net(x)`."""
+        from mazeprobe.agents.edits import prepare_edits
+
+        prepared = prepare_edits(edits, self, maze, renderer=renderer)
+        with self.hooks(prepared.hooks(None)):
+            yield self
+
     def hook_points(self) -> dict[str, HookPoint]:
         """Every HookPoint by its dotted module path, in forward order."""
         return {name: m for name, m in self.named_modules() if isinstance(m, HookPoint)}

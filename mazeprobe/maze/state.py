@@ -146,6 +146,21 @@ class MazeState:
         grid[grid == CHEESE] = OPEN
         return self._with_inner(grid)
 
+    def with_top_right_corridor(self) -> MazeState:
+        """The same maze with an L-shaped corridor opened in the wall ring around it: straight up from the
+        maze's top-right square (n-1, n-1) to the world's top row, then right along that row to the
+        world's top-right corner (the "top-right vector" of the published work). A maze that fills the
+        world has no ring: the state comes back unchanged."""
+        n, m, w = self.maze_size, self.margin, self.world_dim
+        world = np.array(self.fields["grid"], dtype=np.int32)
+        top = m + n - 1  # the maze's top-right square in world coordinates (row and col)
+        world[top : w, top] = codec.PROCGEN_SPACE  # up the column, rows top..w-1
+        world[w - 1, top : w] = codec.PROCGEN_SPACE  # along the world's top row to its corner
+        world.setflags(write=False)
+        fields = dict(self.fields)
+        fields["grid"] = world
+        return MazeState(MappingProxyType(fields))
+
     def with_cell(self, row: int, col: int, code: int) -> MazeState:
         """Set one inner cell to open (0) or wall (1); the cheese moves only with `with_cheese`."""
         self._check_inside(row, col, "cell")

@@ -77,18 +77,20 @@ class Roller:
         states: Sequence[MazeState] | None,
         settings: RolloutSettings,
         engine: str = "auto",
+        stop_at: np.ndarray | None = None,
     ) -> pd.DataFrame:
         """Play `settings.per_maze` episodes on every maze; one row per episode.
 
         `engine`: "procgen" steps the live envs; "grid" plays on the grid alone (only for policies
-        that do not read pixels); "auto" picks "grid" when the policy allows it.
+        that do not read pixels); "auto" picks "grid" when the policy allows it. `stop_at` (M, 2): an
+        episode also ends when the mouse stands on its maze's square (a target to reach).
         """
         if engine not in ("auto", "procgen", "grid"):
             raise UsageError(f"engine must be auto, procgen or grid; got {engine!r}")
         if engine == "grid" and policy.reads_pixels:
             raise UsageError(f"policy {policy.name!r} reads pixels: it needs the procgen engine")
         if engine == "grid" or (engine == "auto" and not policy.reads_pixels):
-            return play_on_grid(policy, mazes, settings)
+            return play_on_grid(policy, mazes, settings, stop_at)
         if states is None:
             raise UsageError("the procgen engine needs the mazes' start states (start_states)")
         table = mazes.table
@@ -143,6 +145,8 @@ class Roller:
 
             got = reward[active] > 0
             done = got | (steps[active] >= max_steps)
+            if stop_at is not None:
+                done |= (pos[active] == stop_at[maze_idx]).all(axis=1)
             for i in np.flatnonzero(done):
                 slot = active[i]
                 m = maze_idx[i]
@@ -195,7 +199,7 @@ class Roller:
             batch = idx[start : start + self.num_envs]
             obs = self.render([states[m].with_mouse(*dsq[m]) for m in batch]) if policy.reads_pixels else None
             if layers:
-                probs, cache = policy.action_probs_and_cache(obs, list(layers))
+                probs, cache = policy.action_probs_and_cache(obs, list(layers), batch)
                 for name in layers:
                     acts[name].append(cache[name])
             else:
@@ -241,7 +245,9 @@ def apply_moves(mazes: MazeBatch, maze_idx: np.ndarray, pos: np.ndarray, actions
     return np.where(free[:, None], target, pos)
 
 
-def play_on_grid(policy: Policy, mazes: MazeBatch, settings: RolloutSettings) -> pd.DataFrame:
+def play_on_grid(
+    policy: Policy, mazes: MazeBatch, settings: RolloutSettings, stop_at: np.ndarray | None = None
+) -> pd.DataFrame:
     """All episodes in lockstep on the grid alone, for policies that do not read pixels."""
     table = mazes.table
     n_jobs = len(table) * settings.per_maze
@@ -267,6 +273,8 @@ def play_on_grid(policy: Policy, mazes: MazeBatch, settings: RolloutSettings) ->
         reached = (pos[a] == cheese[maze_of[a]]).all(axis=1)
         got[a] = reached
         done[a] = reached | (steps[a] >= settings.max_steps)
+        if stop_at is not None:
+            done[a] |= (pos[a] == stop_at[maze_of[a]]).all(axis=1)
     return pd.DataFrame(
         [
             episode_record(

@@ -1,0 +1,125 @@
+"""Concrete changes to one layer's output, per context (a maze, or a maze with a target square), and the
+hooks that apply them on every forward pass.
+
+An edit (mazeprobe.agents.edits) is prepared into a `Patch`: for each context, either an addition to the
+layer's activation (C, H, W), or a replacement of some of its entries (a mask and the values that take
+their place). A batch of forward passes says which context each row belongs to, so one batch can mix
+mazes, squares and targets.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+HookFn = Callable[[torch.Tensor, str], torch.Tensor | None]
+
+
+@dataclass
+class Patch:
+    """One edit's change to `layer`, for each of M contexts."""
+
+    layer: str
+    add: torch.Tensor | None = None
+    """(M, C, H, W): added to the activation."""
+    mask: torch.Tensor | None = None
+    """(M, C, H, W) bool: which entries are replaced..."""
+    value: torch.Tensor | None = None
+    """(M, C, H, W): ...and by what."""
+    info: dict | None = None
+    """What the edit was prepared from (donor seeds, means' sample), for the run's records."""
+
+    def apply(self, act: torch.Tensor, rows: torch.Tensor) -> torch.Tensor:
+        """The activation (B, C, H, W) with this patch applied, row i in context rows[i]."""
+        if self.add is not None:
+            act = act + self.add[rows].to(act.dtype)
+        if self.mask is not None:
+            act = torch.where(self.mask[rows], self.value[rows].to(act.dtype), act)
+        return act
+
+    def edited_counts(self) -> np.ndarray:
+        """(M,) activations of the layer this patch changes per forward pass, per context: the entries it
+        replaces, plus the entries it adds something non-zero to."""
+        changed = torch.zeros_like(self.mask if self.mask is not None else self.add, dtype=torch.bool)
+        if self.mask is not None:
+            changed |= self.mask
+        if self.add is not None:
+            changed |= self.add != 0
+        return changed.flatten(1).sum(1).cpu().numpy().astype(np.int64)
+
+    def take(self, contexts: np.ndarray) -> Patch:
+        """The patch for a subset (or repetition) of its contexts."""
+        idx = torch.as_tensor(np.asarray(contexts, dtype=np.int64), device=self._device())
+        pick = lambda t: None if t is None else t[idx]  # noqa: E731 - three fields, one rule
+        return Patch(self.layer, pick(self.add), pick(self.mask), pick(self.value), self.info)
+
+    def _device(self) -> torch.device:
+        return next(t for t in (self.add, self.mask, self.value) if t is not None).device
+
+
+@dataclass
+class PreparedEdits:
+    """The patches of one intervention (edits composed in order) for M contexts."""
+
+    patches: list[Patch]
+    contexts: int
+    layer_sizes: dict[str, int]
+    """Activations per forward pass of each patched layer (C * H * W)."""
+    network_size: int
+    """Activations per forward pass of the whole network (every named hook point once)."""
+
+    @property
+    def layers(self) -> list[str]:
+        return list(dict.fromkeys(p.layer for p in self.patches))
+
+    def hooks(self, rows: torch.Tensor | np.ndarray | None = None) -> list[tuple[str, HookFn]]:
+        """Forward hooks applying every patch; `rows` gives each batch row's context (None: context 0 for
+        every row, whatever the batch size)."""
+        out: list[tuple[str, HookFn]] = []
+        for patch in self.patches:
+
+            def fn(act: torch.Tensor, _name: str, _p: Patch = patch) -> torch.Tensor:
+                return _p.apply(act, self._rows(rows, act))
+
+            out.append((patch.layer, fn))
+        return out
+
+    def apply(self, layer: str, act: torch.Tensor, rows: torch.Tensor | np.ndarray | None) -> torch.Tensor:
+        """Every patch of `layer` applied to an activation computed without them (a split forward pass)."""
+        for patch in self.patches:
+            if patch.layer == layer:
+                act = patch.apply(act, self._rows(rows, act))
+        return act
+
+    def _rows(self, rows, act: torch.Tensor) -> torch.Tensor:
+        if rows is None:
+            return torch.zeros(len(act), dtype=torch.long, device=act.device)
+        return torch.as_tensor(np.asarray(rows, dtype=np.int64), device=act.device)
+
+    def edited_counts(self) -> np.ndarray:
+        """(M,) activations changed per forward pass per context, over all patched layers. Two patches on
+        one layer that touch the same entry count it twice (an upper bound)."""
+        total = np.zeros(self.contexts, dtype=np.int64)
+        for patch in self.patches:
+            total += patch.edited_counts()
+        return total
+
+    def edited_fractions(self) -> tuple[np.ndarray, np.ndarray]:
+        """(M,) the changed activations as a fraction of the patched layers' sizes, and of the network's."""
+        counts = self.edited_counts()
+        layer_total = sum(self.layer_sizes[layer] for layer in self.layers) or 1
+        return counts / layer_total, counts / self.network_size
+
+    def take(self, contexts: Sequence[int] | np.ndarray) -> PreparedEdits:
+        contexts = np.asarray(contexts, dtype=np.int64)
+        return PreparedEdits(
+            [p.take(contexts) for p in self.patches], len(contexts), self.layer_sizes, self.network_size
+        )
+
+
+def no_edits(contexts: int, network_size: int) -> PreparedEdits:
+    """The unedited network (the intervention `none`)."""
+    return PreparedEdits([], contexts, {}, network_size)
