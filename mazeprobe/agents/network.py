@@ -8,8 +8,8 @@ import numpy as np
 import torch
 
 from mazeprobe.agents.base import Policy
-from mazeprobe.agents.patches import PreparedEdits
 from mazeprobe.agents.impala import ImpalaCNN, load_checkpoint, obs_to_tensor
+from mazeprobe.agents.patches import PreparedEdits
 
 
 class NetworkPolicy(Policy):
