@@ -34,6 +34,7 @@ import numpy as np
 import pandas as pd
 import torch
 
+from mazeprobe.agents.obs import obs_to_tensor
 from mazeprobe.agents.patches import Patch, PreparedEdits
 from mazeprobe.errors import UsageError
 from mazeprobe.maze.procgen import map_position, to_world
@@ -115,8 +116,6 @@ class EditContext:
     @torch.no_grad()
     def activations(self, states: Sequence, layer: str, batch: int = 256) -> torch.Tensor:
         """(N, ...) float32 activations of `layer` for the rendered states, on the model's device."""
-        from mazeprobe.agents.impala import obs_to_tensor  # the network's own input conversion
-
         parts = []
         for start in range(0, len(states), batch):
             x = obs_to_tensor(self.renderer.render(states[start : start + batch]), self.model.device)

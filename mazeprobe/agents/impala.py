@@ -42,6 +42,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from mazeprobe.agents.obs import _check_obs, obs_to_tensor
 from mazeprobe.atomic import atomic_path
 from mazeprobe.errors import MazeprobeError, UsageError
 from mazeprobe.maze.procgen import N_ACTIONS, OBS_SIZE
@@ -348,23 +349,6 @@ def resolve_device(device: str | torch.device) -> torch.device:
     if dev.type not in ("cpu", "cuda"):
         raise UsageError(f"device must be 'cpu' or 'cuda', got {device!r}")
     return dev
-
-
-def _check_obs(obs: np.ndarray) -> np.ndarray:
-    obs = np.asarray(obs)
-    if obs.dtype != np.uint8 or obs.ndim != 4 or obs.shape[1:] != (OBS_SIZE, OBS_SIZE, 3):
-        raise UsageError(
-            f"expected procgen observations as uint8 (B, 64, 64, 3), got {obs.dtype} {tuple(obs.shape)}"
-        )
-    return obs
-
-
-def obs_to_tensor(obs: np.ndarray, device: str | torch.device = "cpu") -> torch.Tensor:
-    """Procgen uint8 (B, 64, 64, 3) HWC observations -> float32 (B, 3, 64, 64) / 255 on `device`."""
-    obs = _check_obs(obs)
-    # Move the uint8 bytes first (4x less to copy than float32), then reorder and scale on the device.
-    t = torch.from_numpy(np.ascontiguousarray(obs)).to(device)
-    return t.permute(0, 3, 1, 2).contiguous().to(torch.float32).div_(255.0)
 
 
 def random_impala(scale: int, seed: int) -> ImpalaCNN:

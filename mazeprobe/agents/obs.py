@@ -1,0 +1,27 @@
+"""Procgen observations as the network takes them: uint8 (B, 64, 64, 3) HWC in, float32 (B, 3, 64, 64)
+scaled to [0, 1] out, no other normalisation (as the published network was trained)."""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+from mazeprobe.errors import UsageError
+from mazeprobe.maze.procgen import OBS_SIZE
+
+
+def _check_obs(obs: np.ndarray) -> np.ndarray:
+    obs = np.asarray(obs)
+    if obs.dtype != np.uint8 or obs.ndim != 4 or obs.shape[1:] != (OBS_SIZE, OBS_SIZE, 3):
+        raise UsageError(
+            f"expected procgen observations as uint8 (B, 64, 64, 3), got {obs.dtype} {tuple(obs.shape)}"
+        )
+    return obs
+
+
+def obs_to_tensor(obs: np.ndarray, device: str | torch.device = "cpu") -> torch.Tensor:
+    """Procgen uint8 (B, 64, 64, 3) HWC observations -> float32 (B, 3, 64, 64) / 255 on `device`."""
+    obs = _check_obs(obs)
+    # Move the uint8 bytes first (4x less to copy than float32), then reorder and scale on the device.
+    t = torch.from_numpy(np.ascontiguousarray(obs)).to(device)
+    return t.permute(0, 3, 1, 2).contiguous().to(torch.float32).div_(255.0)
