@@ -23,8 +23,17 @@ import os
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+from mazeprobe.agents.impala import activation_names
 from mazeprobe.agents.scripted import BUILTIN_AGENTS
 from mazeprobe.errors import MazeprobeError
+from mazeprobe.experiments.intervention_spec import (
+    InterventionSpec,
+    RankingSpec,
+    RetargetingSpec,
+    parse_interventions,
+    parse_ranking,
+    parse_retargeting,
+)
 from mazeprobe.maze.placement import PLACEMENT_HELP
 from mazeprobe.maze.sampling import SampleSpec, parse_sizes
 from mazeprobe.sim import RolloutSettings
@@ -62,6 +71,9 @@ class ActivationSpec:
 class RecordSpec:
     decision_square_probs: bool = False
     activations: ActivationSpec | None = None
+    vfield_tv: bool = True
+    """With interventions: each edit's vector-field difference from the unedited network, per maze
+    (every open square rendered and evaluated: the costliest measure; false leaves it out)."""
 
 
 @dataclass(frozen=True)
@@ -71,13 +83,24 @@ class ExperimentSpec:
     mazes: SampleSpec
     rollouts: RolloutSpec = RolloutSpec()
     record: RecordSpec = RecordSpec()
+    interventions: tuple[InterventionSpec, ...] = ()
+    retargeting: RetargetingSpec | None = None
+    channel_ranking: RankingSpec = RankingSpec()
     source: str = ""
     """The file the spec came from (not part of its identity)."""
 
     def to_dict(self) -> dict:
-        """The canonical content of the spec (what its hash covers)."""
+        """The canonical content of the spec (what its hash covers). Sections added after the first
+        release appear only when used, so the hashes of specs without them stay what they were."""
         out = asdict(self)
         out.pop("source")
+        out["interventions"] = [i.to_dict() for i in self.interventions]
+        if not self.interventions:
+            for key in ("interventions", "retargeting", "channel_ranking"):
+                out.pop(key)
+            out["record"].pop("vfield_tv")
+        elif out["retargeting"] is None:
+            out.pop("retargeting")
         return out
 
     @property
@@ -98,6 +121,9 @@ _TOP = {
     "mazes": "which mazes to sample",
     "rollouts": "how to play them",
     "record": "what to record besides episodes",
+    "interventions": "edits of the network to measure beside the unedited one",
+    "retargeting": "{targets_per_maze, remove_cheese, rollouts_per_target, seed}",
+    "channel_ranking": "{n, seed}: how {ranking: cheese-channels} channel sets are ranked",
 }
 _POLICY = {
     "builtin": f"one of {', '.join(BUILTIN_AGENTS)}",
@@ -121,7 +147,11 @@ _ROLLOUTS = {
     "seed": "action-sampling seed",
     "chunk_mazes": "mazes per chunk",
 }
-_RECORD = {"decision_square_probs": "true/false", "activations": "{layers, at, dtype}"}
+_RECORD = {
+    "decision_square_probs": "true/false",
+    "activations": "{layers, at, dtype}",
+    "vfield_tv": "true/false: with interventions, the vector-field difference per maze (default true)",
+}
 _ACTIVATIONS = {"layers": "activation names", "at": "decision_square", "dtype": "float16 or float32"}
 
 
@@ -197,6 +227,19 @@ def parse_spec(doc: YamlDoc) -> ExperimentSpec:
             c.fail(("record", "activations"), "activations are recorded for checkpoint policies only")
         acts = (layers, a.get("at", "decision_square"), a.get("dtype", "float16"))
 
+    if "vfield_tv" in rec:
+        c.boolean(rec["vfield_tv"], ("record", "vfield_tv"))
+    layers = set(activation_names())
+    interventions = parse_interventions(c, top.get("interventions"), layers, Path(doc.path).parent)
+    retargeting = parse_retargeting(c, top.get("retargeting"))
+    ranking = parse_ranking(c, top.get("channel_ranking"))
+    if top.get("interventions") and "checkpoint" not in pol:
+        c.fail(("interventions",), "interventions edit a network: the policy must be a checkpoint")
+    if any(i.per_target for i in interventions) and retargeting is None:
+        c.fail(("interventions",), "a clamp `at: target` needs targets: add a retargeting section")
+    if retargeting is not None and not top.get("interventions"):
+        c.fail(("retargeting",), "retargeting measures interventions: list some under interventions")
+
     if not c.problems:
         try:
             mazes = SampleSpec(
@@ -227,14 +270,16 @@ def parse_spec(doc: YamlDoc) -> ExperimentSpec:
         record=RecordSpec(
             decision_square_probs=rec.get("decision_square_probs", False),
             activations=ActivationSpec(tuple(acts[0]), acts[1], acts[2]) if acts else None,
+            vfield_tv=rec.get("vfield_tv", True),
         ),
+        interventions=interventions,
+        retargeting=retargeting,
+        channel_ranking=ranking,
         source=str(doc.path),
     )
 
 
 def _check_layer_names(doc: YamlDoc, layers: list[str]) -> None:
-    from mazeprobe.agents.impala import activation_names
-
     valid = set(activation_names())
     for i, layer in enumerate(layers):
         if layer not in valid:

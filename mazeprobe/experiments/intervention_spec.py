@@ -1,0 +1,229 @@
+"""The interventions part of an experiment spec: which edits to measure, and how to retarget.
+
+    interventions:
+      - {id: cv, edit: cheese-vector, layer: embedder.block2.res1.resadd_out, coefficient: -1}
+      - {id: zero-top5, edit: zero-ablate, layer: embedder.block2.res1.resadd_out,
+         channels: {ranking: cheese-channels, top: 5}}
+      - {id: clamp-top1, edit: clamp, layer: embedder.block2.res1.resadd_out,
+         channels: {ranking: cheese-channels, top: 1}, value: 5.5, at: target}
+      - {id: cv+tr, edits: [{edit: cheese-vector, layer: L}, {edit: top-right-vector, layer: L}]}
+    retargeting: {targets_per_maze: 5, remove_cheese: true, rollouts_per_target: 1, seed: 0}
+    channel_ranking: {n: 1000, seed: 0}     # how a {ranking: cheese-channels} channel set is ranked
+
+The unedited network (id `none`) is always measured too, on the same mazes with the same rollout seeds.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from mazeprobe.agents.edits import DONORS, EDITS, RANKINGS, Channels, Clamp, Edit, edit_from_spec
+from mazeprobe.validation import NAME_HELP, NAME_PATTERN, is_number
+from mazeprobe.yamlio import Checker, KeyPath, describe_value
+
+NONE = "none"
+MAX_TARGETS = 1000
+MAX_RANKING_MAZES = 100_000
+
+_COMMON = {
+    "id": "the intervention's name in the outputs",
+    "edit": " | ".join(EDITS),
+    "layer": "an activation name",
+}
+_KIND_KEYS: dict[str, dict[str, str]] = {
+    "add": {"tensor": "a .npy file holding a (C, H, W) array", "coefficient": "a number (default 1)"},
+    "cheese-vector": {"coefficient": "a number (default -1)", "source_seed": "a level seed (transfer)"},
+    "top-right-vector": {"coefficient": "a number (default 1)", "source_seed": "a level seed (transfer)"},
+    "zero-ablate": {"channels": "a list of channels or {ranking: cheese-channels, top: K}"},
+    "mean-ablate": {
+        "channels": "a list of channels or {ranking: cheese-channels, top: K}",
+        "n": "mazes the mean is taken over (default 100)",
+        "seed": "their sampling seed (default 0)",
+    },
+    "resample": {
+        "channels": "a list of channels or {ranking: cheese-channels, top: K}",
+        "donor": " | ".join(DONORS),
+        "seed": "seed of the donor choice (default 0)",
+    },
+    "clamp": {
+        "channels": "a list of channels or {ranking: cheese-channels, top: K}",
+        "value": "the value written (default 5.5)",
+        "at": "target, or [row, col]",
+        "background": "the value of the rest of those channels (default: left as computed)",
+    },
+}
+_RETARGETING = {
+    "targets_per_maze": "target squares drawn per maze (default 5)",
+    "remove_cheese": "true (default): the cheese is taken out of the maze while retargeting",
+    "rollouts_per_target": "episodes per target (default 1)",
+    "seed": "seed of the target draw (default 0)",
+}
+_RANKING = {"n": "mazes the channels are ranked on (default 1000)", "seed": "their sampling seed"}
+
+
+@dataclass(frozen=True)
+class InterventionSpec:
+    id: str
+    edits: tuple[Edit, ...]
+
+    @property
+    def per_target(self) -> bool:
+        """Whether an edit aims at each retargeting target in turn (then results are per target)."""
+        return any(isinstance(e, Clamp) and e.at == "target" for e in self.edits)
+
+    def to_dict(self) -> dict:
+        return {"id": self.id, "edits": [e.to_spec() for e in self.edits]}
+
+    def ranked_layers(self) -> list[str]:
+        """Layers whose cheese-channel ranking a channel set names."""
+        return [
+            e.layer
+            for e in self.edits
+            if isinstance(getattr(e, "channels", None), Channels) and e.channels.ranking
+        ]
+
+
+@dataclass(frozen=True)
+class RetargetingSpec:
+    targets_per_maze: int = 5
+    remove_cheese: bool = True
+    rollouts_per_target: int = 1
+    seed: int = 0
+
+
+@dataclass(frozen=True)
+class RankingSpec:
+    n: int = 1000
+    seed: int = 0
+
+
+def _channels(c: Checker, value: Any, kp: KeyPath) -> None:
+    if isinstance(value, dict):
+        c.mapping(value, kp, {"ranking": " | ".join(RANKINGS), "top": "how many (>= 1)"}, ("ranking", "top"))
+        if "ranking" in value:
+            c.choice(value["ranking"], (*kp, "ranking"), RANKINGS)
+        if "top" in value:
+            c.integer(value["top"], (*kp, "top"), 1)
+    elif isinstance(value, list):
+        for i, ch in enumerate(value):
+            c.integer(ch, (*kp, i), 0)
+    else:
+        c.fail(
+            kp,
+            "must be a list of channels or {ranking: cheese-channels, top: K}; got " + describe_value(value),
+        )
+
+
+def _number(c: Checker, entry: dict, key: str, kp: KeyPath, allow_null: bool = False) -> None:
+    if key not in entry or (allow_null and entry[key] is None):
+        return
+    if not is_number(entry[key]):
+        c.fail((*kp, key), f"must be a finite number; got {describe_value(entry[key])}")
+
+
+def _edit(c: Checker, entry: Any, kp: KeyPath, layers: set[str], base: Path) -> dict | None:
+    """One checked edit entry (the keys edit_from_spec reads), or None after reporting its problems."""
+    if not isinstance(entry, dict):
+        c.fail(kp, f"must be a mapping {{edit: KIND, layer: ...}}; got {describe_value(entry)}")
+        return None
+    kind = entry.get("edit")
+    if kind not in EDITS:
+        c.choice(kind, (*kp, "edit"), tuple(EDITS)) if "edit" in entry else c.fail(kp, "missing key 'edit'")
+        return None
+    n = len(c.problems)
+    c.mapping(entry, kp, {**_COMMON, **_KIND_KEYS[kind]}, ("edit", "layer"))
+    if "layer" in entry and entry["layer"] not in layers:
+        c.fail((*kp, "layer"), f"unknown activation {entry['layer']!r}; e.g. embedder.block2.res1.resadd_out")
+    for key in ("coefficient", "value"):
+        _number(c, entry, key, kp)
+    _number(c, entry, "background", kp, allow_null=True)
+    if "channels" in entry:
+        _channels(c, entry["channels"], (*kp, "channels"))
+    elif "channels" in _KIND_KEYS[kind]:
+        c.fail(kp, f"missing key 'channels' ({_KIND_KEYS[kind]['channels']})")
+    if "source_seed" in entry:
+        c.integer(entry["source_seed"], (*kp, "source_seed"), 0)
+    if "seed" in entry:
+        c.integer(entry["seed"], (*kp, "seed"), 0)
+    if "n" in entry:
+        c.integer(entry["n"], (*kp, "n"), 1, 10_000)
+    if "donor" in entry:
+        c.choice(entry["donor"], (*kp, "donor"), DONORS)
+    if "at" in entry:
+        at = entry["at"]
+        square = isinstance(at, list) and len(at) == 2 and all(isinstance(v, int) and v >= 0 for v in at)
+        if at != "target" and not square:
+            c.fail((*kp, "at"), f"must be target or [row, col] (a maze square); got {describe_value(at)}")
+    out = {k: v for k, v in entry.items() if k != "id"}
+    if kind == "add":
+        if "tensor" not in entry or not isinstance(entry["tensor"], str):
+            c.fail(kp, "add needs `tensor`: a .npy file holding a (C, H, W) array")
+        else:
+            path = (base / entry["tensor"]).resolve()
+            if not path.is_file():
+                c.fail((*kp, "tensor"), f"no such file {path}")
+            out["tensor"] = str(path)
+    return out if len(c.problems) == n else None
+
+
+def parse_interventions(c: Checker, raw: Any, layers: set[str], base: Path) -> tuple[InterventionSpec, ...]:
+    if raw is None:
+        return ()
+    if not isinstance(raw, list):
+        c.fail(("interventions",), f"must be a list of {{id, edit, layer, ...}}; got {describe_value(raw)}")
+        return ()
+    out = []
+    seen: dict[str, int] = {}
+    for i, entry in enumerate(raw):
+        kp: KeyPath = ("interventions", i)
+        if not isinstance(entry, dict):
+            c.fail(kp, f"must be a mapping {{id, edit, layer, ...}}; got {describe_value(entry)}")
+            continue
+        iid = entry.get("id")
+        if not isinstance(iid, str) or not NAME_PATTERN.fullmatch(iid) or iid == NONE:
+            c.fail(
+                (*kp, "id") if "id" in entry else kp, f"needs an id of {NAME_HELP}, not '{NONE}'; got {iid!r}"
+            )
+        elif iid in seen:
+            c.fail((*kp, "id"), f"id {iid!r} is used twice (first at interventions[{seen[iid]}])")
+        else:
+            seen[iid] = i
+        if "edits" in entry:
+            c.mapping(entry, kp, {"id": _COMMON["id"], "edits": "a list of edits applied in order"}, ("id",))
+            subs = entry["edits"]
+            if not isinstance(subs, list) or not subs:
+                c.fail((*kp, "edits"), "must be a non-empty list of {edit, layer, ...}")
+                continue
+            checked = [_edit(c, sub, (*kp, "edits", j), layers, base) for j, sub in enumerate(subs)]
+        else:
+            checked = [_edit(c, entry, kp, layers, base)]
+        if all(e is not None for e in checked) and isinstance(iid, str):
+            out.append(InterventionSpec(iid, tuple(edit_from_spec(e) for e in checked)))
+    return tuple(out)
+
+
+def parse_retargeting(c: Checker, raw: Any) -> RetargetingSpec | None:
+    if raw is None:
+        return None
+    r = c.mapping(raw, ("retargeting",), _RETARGETING)
+    kp: KeyPath = ("retargeting",)
+    if "targets_per_maze" in r:
+        c.integer(r["targets_per_maze"], (*kp, "targets_per_maze"), 1, MAX_TARGETS)
+    if "rollouts_per_target" in r:
+        c.integer(r["rollouts_per_target"], (*kp, "rollouts_per_target"), 1, 100)
+    if "seed" in r:
+        c.integer(r["seed"], (*kp, "seed"), 0)
+    if "remove_cheese" in r:
+        c.boolean(r["remove_cheese"], (*kp, "remove_cheese"))
+    return RetargetingSpec(**{k: r[k] for k in _RETARGETING if k in r})
+
+
+def parse_ranking(c: Checker, raw: Any) -> RankingSpec:
+    r = c.mapping(raw, ("channel_ranking",), _RANKING, none_ok=True)
+    if "n" in r:
+        c.integer(r["n"], ("channel_ranking", "n"), 4, MAX_RANKING_MAZES)
+    if "seed" in r:
+        c.integer(r["seed"], ("channel_ranking", "seed"), 0)
+    return RankingSpec(**{k: r[k] for k in _RANKING if k in r})
