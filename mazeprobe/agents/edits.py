@@ -27,7 +27,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from typing import Any, ClassVar
 
 import numpy as np
@@ -154,11 +154,11 @@ class Edit:
     def to_spec(self) -> dict:
         """The edit as its spec entry (what `edit_from_spec` reads back)."""
         out: dict[str, Any] = {"edit": self.kind, "layer": self.layer}
-        for name in self.__dataclass_fields__:
-            if name == "layer":
+        for f in fields(self):
+            if f.name == "layer":
                 continue
-            value = getattr(self, name)
-            out[name] = value.to_spec() if isinstance(value, Channels) else _plain(value)
+            value = getattr(self, f.name)
+            out[f.name] = value.to_spec() if isinstance(value, Channels) else _plain(value)
         return out
 
     def _repeat(self, ctx: EditContext, tensor: torch.Tensor) -> torch.Tensor:

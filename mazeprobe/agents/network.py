@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 import numpy as np
 import torch
@@ -45,6 +45,41 @@ class NetworkPolicy(Policy):
             logits, _, cache = self.model.run_with_cache(obs_to_tensor(obs, self.model.device), list(layers))
         probs = torch.softmax(logits.double(), dim=1).cpu().numpy()
         return probs, {name: cache[name].float().cpu().numpy() for name in layers}
+
+    @torch.no_grad()
+    def action_probs_variants(
+        self,
+        obs: np.ndarray,
+        variants: Mapping[str, tuple[PreparedEdits | None, np.ndarray | None]],
+        batch: int = 256,
+    ) -> dict[str, np.ndarray]:
+        """(B, 15) action probabilities of the same observations under several edits: {name: (prepared
+        edits or None, the context of each row)}. When every edit sits on one split point of the network
+        (e.g. embedder.block2.res1.resadd_out), the layers below it run once for all the variants."""
+        layers = {
+            p.layer for prepared, _ in variants.values() if prepared is not None for p in prepared.patches
+        }
+        shared = (
+            next(iter(layers))
+            if len(layers) == 1 and next(iter(layers)) in self.model.split_points()
+            else None
+        )
+        out: dict[str, list[np.ndarray]] = {name: [] for name in variants}
+        for start in range(0, len(obs), batch):
+            x = obs_to_tensor(obs[start : start + batch], self.model.device)
+            x = x.contiguous(memory_format=torch.channels_last)
+            lower = self.model.forward_to(x, shared) if shared is not None else None
+            for name, (prepared, rows) in variants.items():
+                part = None if rows is None else np.asarray(rows)[start : start + batch]
+                if lower is not None:
+                    act = lower if prepared is None else prepared.apply(shared, lower, part)
+                    logits, _ = self.model.forward_from(act, shared)
+                else:
+                    hooks = prepared.hooks(part) if prepared is not None else []
+                    with self.model.hooks(hooks):
+                        logits, _ = self.model(x)
+                out[name].append(torch.softmax(logits.double(), dim=1).cpu().numpy())
+        return {name: np.concatenate(parts) if parts else np.zeros((0, 15)) for name, parts in out.items()}
 
     def with_edits(self, edits: PreparedEdits | None, name: str | None = None) -> NetworkPolicy:
         """The same network with prepared edits active on every forward pass (row i of a batch in the

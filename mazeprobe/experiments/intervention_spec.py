@@ -227,3 +227,15 @@ def parse_ranking(c: Checker, raw: Any) -> RankingSpec:
     if "seed" in r:
         c.integer(r["seed"], ("channel_ranking", "seed"), 0)
     return RankingSpec(**{k: r[k] for k in _RANKING if k in r})
+
+
+def from_manifest(spec: dict) -> tuple[tuple[InterventionSpec, ...], RetargetingSpec | None, RankingSpec]:
+    """The interventions, retargeting and ranking settings of a run, from its manifest's spec (the
+    canonical form ExperimentSpec.to_dict wrote)."""
+    interventions = tuple(
+        InterventionSpec(i["id"], tuple(edit_from_spec(e) for e in i["edits"]))
+        for i in spec.get("interventions", [])
+    )
+    retargeting = RetargetingSpec(**spec["retargeting"]) if spec.get("retargeting") else None
+    ranking = RankingSpec(**spec.get("channel_ranking", {}))
+    return interventions, retargeting, ranking

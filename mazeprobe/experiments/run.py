@@ -26,6 +26,8 @@ import pyarrow.parquet as pq
 from mazeprobe.atomic import write_bytes, write_parquet
 from mazeprobe.errors import UsageError
 from mazeprobe.experiments.activations import write_chunk as write_activation_chunk
+from mazeprobe.experiments.intervention_spec import from_manifest
+from mazeprobe.experiments.interventions import measure as measure_interventions
 from mazeprobe.experiments.rundir import RunDir, RunError, strict_json
 from mazeprobe.experiments.spec import ExperimentSpec, RolloutSpec
 from mazeprobe.maze.sampling import sample_mazes, write_mazes
@@ -159,6 +161,8 @@ def run_chunk(run_dir: str | os.PathLike, index: int) -> dict:
         if acts:
             seeds = part.loc[part["has_decision_square"].fillna(False).to_numpy(bool), "seed"]
             written += write_activation_chunk(run, index, arrays, seeds.to_numpy(np.int64), acts["dtype"])
+    if spec.get("interventions"):
+        written += _measure_interventions(run, index, manifest, policy, mazes, states, episodes, settings)
     summary = {
         "chunk": index,
         "mazes": len(part),
@@ -167,6 +171,64 @@ def run_chunk(run_dir: str | os.PathLike, index: int) -> dict:
     }
     write_bytes(run.done_marker(index), json.dumps(summary, sort_keys=True).encode())
     return summary
+
+
+def _measure_interventions(
+    run: RunDir, index, manifest, policy, mazes, states, episodes, settings
+) -> list[Path]:
+    """The chunk's interventions (and retargeting) tables: every edit beside the unedited network."""
+    interventions, retargeting, _ = from_manifest(manifest["spec"])
+    table, targets = measure_interventions(
+        policy,
+        mazes,
+        states,
+        episodes,
+        settings,
+        interventions,
+        _roller(),
+        rankings=manifest.get("rankings", {}),
+        retargeting=retargeting,
+        vfield=manifest["spec"]["record"].get("vfield_tv", True),
+    )
+    written = [run.chunk_file("interventions", index)]
+    write_parquet(pa.Table.from_pandas(table, preserve_index=False), written[0])
+    if targets is not None:
+        written.append(run.chunk_file("retargeting", index))
+        write_parquet(pa.Table.from_pandas(targets, preserve_index=False), written[1])
+    return written
+
+
+def _rankings(spec: ExperimentSpec, model) -> dict:
+    """layer -> {"cheese-channels": channels in ranked order} for every layer an edit ranks, and the full
+    ranking tables to keep in the run directory."""
+    from mazeprobe.agents.channels import rank_channels, ranked_channels
+
+    layers = sorted({layer for i in spec.interventions for layer in i.ranked_layers()})
+    tables = {
+        layer: rank_channels(model, layer, n=spec.channel_ranking.n, seed=spec.channel_ranking.seed)
+        for layer in layers
+    }
+    return {layer: {"cheese-channels": list(ranked_channels(t))} for layer, t in tables.items()}, tables
+
+
+def _check_edits(spec: ExperimentSpec, model) -> None:
+    """Channels and tensors that do not fit this network, refused before anything is written."""
+    shapes = model.activation_shapes()
+    for i in spec.interventions:
+        for edit in i.edits:
+            shape = shapes[edit.layer]
+            channels = getattr(edit, "channels", None)
+            if channels is not None and channels.ranking is None:
+                bad = [c for c in channels.channels if c >= shape[0]]
+                if bad:
+                    raise RunError(
+                        f"intervention {i.id}: channels {bad} do not exist at {edit.layer}, which has "
+                        f"channels 0..{shape[0] - 1} in this network"
+                    )
+            if channels is not None and channels.ranking is not None and channels.top > shape[0]:
+                raise RunError(
+                    f"intervention {i.id}: top {channels.top} of {shape[0]} channels at {edit.layer}"
+                )
 
 
 # --- the whole run ---------------------------------------------------------------------------------
@@ -211,6 +273,13 @@ def prepare_run(
         )
     table = sample_mazes(spec.mazes)
     policy = _resolve_policy(spec, table)
+    rankings, ranking_tables = {}, {}
+    if spec.interventions:
+        from mazeprobe.agents.impala import load_checkpoint
+
+        model = load_checkpoint(spec.policy.checkpoint)
+        _check_edits(spec, model)
+        rankings, ranking_tables = _rankings(spec, model)
     run.chunks_dir.mkdir(parents=True, exist_ok=True)
     write_mazes(table, run.mazes_path, spec.mazes)
     manifest = {
@@ -226,8 +295,13 @@ def prepare_run(
         "ended_at": None,
         "status": "running",
     }
+    if spec.interventions:
+        manifest["rankings"] = rankings
     _record_invocation(manifest, device)
     run.write_manifest(manifest)
+    for layer, ranking in ranking_tables.items():
+        run.channels_path(layer).parent.mkdir(parents=True, exist_ok=True)
+        write_parquet(ranking, run.channels_path(layer))
     return run.path
 
 
@@ -357,6 +431,8 @@ def finalize(run_dir: str | os.PathLike) -> None:
         ("episodes", run.episodes_path),
         ("dsq", run.dsq_path),
         ("act-index", run.activation_index_path),
+        ("interventions", run.interventions_path),
+        ("retargeting", run.retargeting_path),
     ):
         files = [run.chunk_file(stem, i) for i in range(n)]
         if all(f.exists() for f in files):

@@ -11,6 +11,9 @@
       analyses/<plan>/       what `mazeprobe fit` and `resolve` wrote for an analysis plan
       probes/<layer>.parquet what `mazeprobe probe` wrote
       resolutions.yaml       what `mazeprobe resolve` wrote
+      interventions.parquet  per (maze, intervention): the measures of each edit (with interventions)
+      retargeting.parquet    per (maze, intervention, target): path probability, reached, steps
+      channels/<layer>.parquet  the layer's cheese-channel ranking (when an edit names it)
 
 Everything else (the CLI, the statistics layer, the registry) reads a run through `RunDir`.
 """
@@ -62,6 +65,8 @@ class RunDir:
     MAZES = "mazes.parquet"
     EPISODES = "episodes.parquet"
     DSQ = "dsq_probs.parquet"
+    INTERVENTIONS = "interventions.parquet"
+    RETARGETING = "retargeting.parquet"
     RESOLUTIONS = "resolutions.yaml"
 
     def __init__(self, path: str | os.PathLike) -> None:
@@ -106,6 +111,17 @@ class RunDir:
     @property
     def resolutions_path(self) -> Path:
         return self.path / self.RESOLUTIONS
+
+    @property
+    def interventions_path(self) -> Path:
+        return self.path / self.INTERVENTIONS
+
+    @property
+    def retargeting_path(self) -> Path:
+        return self.path / self.RETARGETING
+
+    def channels_path(self, layer: str) -> Path:
+        return self.path / "channels" / f"{layer}.parquet"
 
     def activation_file(self, layer: str, chunk: int) -> Path:
         return self.activations_dir / layer / f"chunk-{chunk:05d}.npy"
@@ -195,6 +211,16 @@ class RunDir:
     def dsq_probs(self) -> pd.DataFrame | None:
         """Per-maze decision-square probabilities, or None when the run did not record them."""
         return arrow_to_frame(self._table(self.dsq_path, "")) if self.dsq_path.is_file() else None
+
+    def interventions(self) -> pd.DataFrame:
+        """One row per (maze, intervention) of a complete run (mazeprobe.experiments.interventions)."""
+        self.require_complete()
+        return self._table(self.interventions_path, "the run lists no interventions").to_pandas()
+
+    def retargeting(self) -> pd.DataFrame:
+        """One row per (maze, intervention, target) of a complete run with a retargeting section."""
+        self.require_complete()
+        return self._table(self.retargeting_path, "the run has no retargeting section").to_pandas()
 
     def load(self) -> pd.DataFrame:
         """One row per episode of a complete run, joined with its maze's features (and decision-square

@@ -1,0 +1,228 @@
+"""Measuring interventions on one chunk of a run: the unedited network (`none`) and every listed edit, on
+the same mazes with the same rollout draws (a paired design: the action draws are keyed by level seed,
+rollout and step, so an edit changes what the mouse does, not the dice).
+
+interventions.parquet, one row per (seed, intervention):
+  p_cheese_at_dsq, p_top_right_at_dsq  with the mouse on the decision square and the edit active (null
+                                       without a decision square), as in dsq_probs.parquet
+  got_cheese, reached_top_right_square, entered_top_right_5x5   fractions of that maze's rollouts
+  steps                                mean episode length
+  edited_activations                   activations the edit changes per forward pass on that maze
+  edited_fraction_layer, edited_fraction_network   the same as fractions of the edited layers, and of
+                                       every named activation of the network (each tensor once)
+  vfield_tv                            mean over the maze's open squares of the total-variation distance
+                                       between the edited and unedited action distributions (up, down,
+                                       left, right, no move); null when not recorded
+An edit aimed at each retargeting target in turn (`clamp at: target`) has null per-maze measures: its
+results are in retargeting.parquet (mazeprobe.experiments.retarget), one row per (seed, intervention,
+target).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+import pandas as pd
+
+from mazeprobe.agents.edits import prepare_edits
+from mazeprobe.agents.network import NetworkPolicy
+from mazeprobe.agents.patches import PreparedEdits
+from mazeprobe.experiments import retarget
+from mazeprobe.experiments.intervention_spec import NONE, InterventionSpec, RetargetingSpec
+from mazeprobe.maze.geometry import distance_maps
+from mazeprobe.sim import GROUP_MATRIX, MazeBatch, Roller, RolloutSettings, decision_squares, move_toward
+from mazeprobe.sim.policy import table_positions
+
+INTERVENTION_COLUMNS = (
+    "seed",
+    "intervention",
+    "p_cheese_at_dsq",
+    "p_top_right_at_dsq",
+    "got_cheese",
+    "reached_top_right_square",
+    "entered_top_right_5x5",
+    "steps",
+    "edited_activations",
+    "edited_fraction_layer",
+    "edited_fraction_network",
+    "vfield_tv",
+)
+_RATES = ("got_cheese", "reached_top_right_square", "entered_top_right_5x5", "steps")
+
+
+def _five(probs: np.ndarray) -> np.ndarray:
+    """(B, 5): the mass of up, down, left, right and of every action that does not move."""
+    moves = probs @ GROUP_MATRIX
+    return np.concatenate([moves, 1.0 - moves.sum(1, keepdims=True)], axis=1)
+
+
+def _per_maze(episodes: pd.DataFrame, seeds: np.ndarray) -> pd.DataFrame:
+    rates = episodes.groupby("seed")[list(_RATES)].mean()
+    return rates.reindex(seeds)
+
+
+def _dsq_probs(policy, mazes, renderer, states, variants) -> dict[str, np.ndarray]:
+    """name -> (M, 2) P(move toward the cheese), P(move toward the top-right square) on the decision
+    square under each variant (NaN without one)."""
+    dsq, has = decision_squares(mazes.table, missing=0)
+    idx = np.flatnonzero(has)
+    out = {name: np.full((len(has), 2), np.nan) for name in variants}
+    if not len(idx):
+        return out
+    obs = renderer.render([states[m].with_mouse(*dsq[m]) for m in idx])
+    to_cheese = distance_maps(mazes.grids, mazes.sizes, table_positions(mazes.table, "cheese"))
+    to_tr = distance_maps(mazes.grids, mazes.sizes, mazes.top_right_squares())
+    mc = move_toward(to_cheese, idx, dsq[idx])
+    mt = move_toward(to_tr, idx, dsq[idx])
+    probs = policy.action_probs_variants(obs, {n: (p, idx) for n, p in variants.items()})
+    rows = np.arange(len(idx))
+    for name, p in probs.items():
+        groups = p @ GROUP_MATRIX
+        out[name][idx] = np.stack([groups[rows, mc], groups[rows, mt]], 1)
+    return out
+
+
+def _vfield_tv(policy, mazes, renderer, states, variants) -> dict[str, np.ndarray]:
+    """name -> (M,) mean TV distance from the unedited field over each maze's open squares."""
+    obs_states, owner = [], []
+    for m in range(len(mazes.table)):
+        for r, c in retarget.open_squares(mazes, m):
+            obs_states.append(states[m].with_mouse(int(r), int(c)))
+            owner.append(m)
+    owner = np.asarray(owner, dtype=np.int64)
+    obs = renderer.render(obs_states)
+    probs = policy.action_probs_variants(
+        obs, {NONE: (None, None), **{n: (p, owner) for n, p in variants.items()}}
+    )
+    base = _five(probs.pop(NONE))
+    out = {}
+    for name, p in probs.items():
+        tv = 0.5 * np.abs(_five(p) - base).sum(1)
+        out[name] = np.bincount(owner, weights=tv, minlength=len(mazes.table)) / np.maximum(
+            np.bincount(owner, minlength=len(mazes.table)), 1
+        )
+    return out
+
+
+def measure(
+    policy: NetworkPolicy,
+    mazes: MazeBatch,
+    states: list,
+    none_episodes: pd.DataFrame,
+    settings: RolloutSettings,
+    interventions: Sequence[InterventionSpec],
+    roller: Roller,
+    rankings: dict | None = None,
+    retargeting: RetargetingSpec | None = None,
+    vfield: bool = True,
+) -> tuple[pd.DataFrame, pd.DataFrame | None]:
+    """The interventions table of one chunk, and its retargeting table (None without retargeting)."""
+    model = policy.model
+    seeds = mazes.table["seed"].to_numpy(np.int64)
+    prepared: dict[str, PreparedEdits] = {}
+    for spec in interventions:
+        if not spec.per_target:
+            prepared[spec.id] = prepare_edits(spec.edits, model, mazes, roller, rankings)
+    dsq = _dsq_probs(policy, mazes, roller, states, {NONE: None, **prepared})
+    tv = _vfield_tv(policy, mazes, roller, states, prepared) if vfield and prepared else {}
+    frames = []
+    for spec_id in [NONE, *[s.id for s in interventions]]:
+        p = prepared.get(spec_id)
+        frame = pd.DataFrame({"seed": seeds, "intervention": spec_id})
+        per_target = spec_id != NONE and p is None
+        if per_target:
+            for col in ("p_cheese_at_dsq", "p_top_right_at_dsq", *_RATES, "vfield_tv"):
+                frame[col] = np.nan
+            target_edit = prepare_edits(
+                next(s for s in interventions if s.id == spec_id).edits,
+                model,
+                retarget.target_contexts(mazes, _one_target(mazes)),
+                roller,
+                rankings,
+            )
+            counts = target_edit.edited_counts()
+            frame["edited_activations"] = counts
+            layer_fraction, network_fraction = target_edit.edited_fractions()
+            frame["edited_fraction_layer"], frame["edited_fraction_network"] = (
+                layer_fraction,
+                network_fraction,
+            )
+            frames.append(frame)
+            continue
+        frame["p_cheese_at_dsq"], frame["p_top_right_at_dsq"] = dsq[spec_id][:, 0], dsq[spec_id][:, 1]
+        if p is None:
+            episodes = none_episodes
+        else:
+            episodes = roller.episodes(policy.with_edits(p, spec_id), mazes, states, settings)
+        rates = _per_maze(episodes, seeds)
+        for col in _RATES:
+            frame[col] = rates[col].to_numpy(float)
+        counts = p.edited_counts() if p is not None else np.zeros(len(seeds), dtype=np.int64)
+        fractions = p.edited_fractions() if p is not None else (np.zeros(len(seeds)), np.zeros(len(seeds)))
+        frame["edited_activations"] = counts
+        frame["edited_fraction_layer"], frame["edited_fraction_network"] = fractions
+        frame["vfield_tv"] = tv[spec_id] if spec_id in tv else (0.0 if p is None and vfield else np.nan)
+        frames.append(frame)
+    table = pd.concat(frames, ignore_index=True)[list(INTERVENTION_COLUMNS)]
+    if retargeting is None:
+        return table, None
+    found = _retargeting(
+        policy, mazes, states, interventions, prepared, settings, roller, rankings, retargeting
+    )
+    return table, found
+
+
+def _one_target(mazes: MazeBatch) -> pd.DataFrame:
+    """A stand-in target per maze (its top-right square): the count of an aimed edit does not depend
+    on where it aims."""
+    return pd.DataFrame(
+        {
+            "maze": np.arange(len(mazes.table)),
+            "seed": mazes.table["seed"].to_numpy(),
+            "target_row": mazes.sizes - 1,
+            "target_col": mazes.sizes - 1,
+        }
+    )
+
+
+def _retargeting(
+    policy, mazes, natural, interventions, prepared, settings, roller, rankings, spec
+) -> pd.DataFrame:
+    cheese = "remove" if spec.remove_cheese else "keep"
+    targets = retarget.draw_targets(mazes, spec.targets_per_maze, spec.seed, avoid_cheese=cheese == "keep")
+    contexts = retarget.target_contexts(mazes, targets, cheese)
+    states = retarget.played_states(natural, contexts, cheese)
+    maze_of = targets["maze"].to_numpy()
+    play = RolloutSettings(
+        per_maze=spec.rollouts_per_target,
+        max_steps=settings.max_steps,
+        actions=settings.actions,
+        seed=settings.seed,
+    )
+    variants: dict[str, tuple[PreparedEdits | None, bool]] = {NONE: (None, False)}
+    side = None
+    for s in interventions:
+        if s.per_target:
+            variants[s.id] = (prepare_edits(s.edits, policy.model, contexts, roller, rankings), True)
+            side = policy.model.activation_shapes()[s.edits[0].layer][-1]
+        else:
+            variants[s.id] = (prepared[s.id].take(maze_of), False)
+    path = retarget.path_probabilities(policy, contexts, states, roller, variants, layer_side=side)
+    frames = []
+    for name, (p, _) in variants.items():
+        reached, steps = retarget.reach_rollouts(policy.with_edits(p, name), contexts, states, play, roller)
+        frames.append(
+            pd.DataFrame(
+                {
+                    "seed": targets["seed"].to_numpy(np.int64),
+                    "intervention": name,
+                    "target_row": targets["target_row"].to_numpy(np.int64),
+                    "target_col": targets["target_col"].to_numpy(np.int64),
+                    "path_probability": path[name],
+                    "reached_target": reached,
+                    "steps": steps,
+                }
+            )
+        )
+    return pd.concat(frames, ignore_index=True)[list(retarget.RETARGETING_COLUMNS)]

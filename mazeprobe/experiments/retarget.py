@@ -1,0 +1,202 @@
+"""Retargeting: can an edit send the mouse to a chosen square? Targets, and the two measures per target.
+
+- `path_probability`: the geometric mean, over the squares of the shortest path from the start to the
+  target (the target itself left out; one factor per step), of the policy's probability of the move along
+  that path, with the mouse placed on the square and the edit active (the published measure).
+- `reached_target`: the fraction of rollouts in which the mouse stood on the target within max_steps
+  (an episode ends there); `steps` their mean length.
+
+Targets are drawn per maze by a seeded rule among the open squares reachable from the start, the start
+excluded (and the cheese's square while the cheese stays): every intervention, `none` included, is
+measured on the same targets. An edit aimed at the target (`clamp at: target`) is prepared once per
+target; targets whose squares fall in the same cell of the edited map share their forward passes, and
+the layers below the edited one run once per square for all targets and edits.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+import numpy as np
+import pandas as pd
+
+from mazeprobe.agents.edits import cell_of_square
+from mazeprobe.agents.network import NetworkPolicy
+from mazeprobe.agents.patches import PreparedEdits
+from mazeprobe.maze.geometry import distance_maps
+from mazeprobe.maze.procgen import WALL
+from mazeprobe.sim import MazeBatch, Roller, RolloutSettings, maze_batch, move_toward
+from mazeprobe.sim.actions import GROUP_MATRIX
+
+RETARGETING_COLUMNS = (
+    "seed",
+    "intervention",
+    "target_row",
+    "target_col",
+    "path_probability",
+    "reached_target",
+    "steps",
+)
+CHEESE_MODES = ("remove", "keep", "target")
+"""Where the cheese is while retargeting: taken out, left where it is, or moved onto the target."""
+
+
+def draw_targets(mazes: MazeBatch, per_maze: int, seed: int, avoid_cheese: bool = True) -> pd.DataFrame:
+    """Up to `per_maze` target squares per maze (fewer when the maze has fewer), drawn without
+    replacement by a generator seeded with (seed, level seed): the same targets whatever the chunking.
+    One row per target: maze (index in the batch), seed, target_row, target_col."""
+    starts = np.zeros((len(mazes.table), 2), dtype=np.int64)
+    reach = distance_maps(mazes.grids, mazes.sizes, starts)
+    rows = []
+    for m, row in enumerate(mazes.table.itertuples()):
+        n = int(mazes.sizes[m])
+        ok = reach[m, :n, :n] > 0  # reachable, not the start
+        if avoid_cheese:
+            ok[int(row.cheese_row), int(row.cheese_col)] = False
+        squares = np.argwhere(ok)
+        rng = np.random.default_rng([int(seed), int(row.seed)])
+        for r, c in squares[rng.permutation(len(squares))[:per_maze]]:
+            rows.append((m, int(row.seed), int(r), int(c)))
+    return pd.DataFrame(rows, columns=["maze", "seed", "target_row", "target_col"])
+
+
+def target_contexts(mazes: MazeBatch, targets: pd.DataFrame, cheese: str = "remove") -> MazeBatch:
+    """One context per target: its maze's row with target_row / target_col (the cheese columns keep the
+    maze's own cheese, except in mode `target`, where the cheese is moved onto the target)."""
+    table = mazes.table.iloc[targets["maze"].to_numpy()].reset_index(drop=True).copy()
+    table["maze"] = targets["maze"].to_numpy()
+    table["target_row"] = targets["target_row"].to_numpy()
+    table["target_col"] = targets["target_col"].to_numpy()
+    if cheese == "target":
+        table["cheese_row"] = table["target_row"]
+        table["cheese_col"] = table["target_col"]
+    return maze_batch(table)
+
+
+def played_states(natural: list, contexts: MazeBatch, cheese: str) -> list:
+    """The start state each context is played from: the maze's own, without its cheese, or with the
+    cheese on the target."""
+    out = []
+    for row in contexts.table.itertuples():
+        state = natural[int(row.maze)]
+        if cheese == "remove":
+            state = state.without_cheese()
+        elif cheese == "target":
+            state = state.with_cheese(int(row.target_row), int(row.target_col))
+        out.append(state)
+    return out
+
+
+def reach_rollouts(
+    policy, contexts: MazeBatch, states: list, settings: RolloutSettings, roller: Roller
+) -> tuple[np.ndarray, np.ndarray]:
+    """Per context: the fraction of its rollouts that stood on the target, and their mean steps."""
+    targets = contexts.table[["target_row", "target_col"]].to_numpy(np.int64)
+    episodes = roller.episodes(policy, contexts, states, settings, stop_at=targets)
+    per = settings.per_maze
+    n = contexts.sizes
+    hit = np.array(
+        [
+            int(t[0]) * int(n[i // per]) + int(t[1]) in set(np.asarray(p).tolist())
+            for i, (t, p) in enumerate(zip(np.repeat(targets, per, axis=0), episodes["path"], strict=True))
+        ]
+    )
+    steps = episodes["steps"].to_numpy(float)
+    return hit.reshape(-1, per).mean(1), steps.reshape(-1, per).mean(1)
+
+
+def path_squares(contexts: MazeBatch) -> list[list[tuple[int, int, int]]]:
+    """Per context, the squares of the shortest path from the start to the target, each with the move
+    (0..3) along the path, the target itself left out."""
+    targets = contexts.table[["target_row", "target_col"]].to_numpy(np.int64)
+    dist = distance_maps(contexts.grids, contexts.sizes, targets)
+    out = []
+    for i in range(len(targets)):
+        pos = np.zeros((1, 2), dtype=np.int64)
+        steps = []
+        while tuple(pos[0]) != tuple(targets[i]):
+            move = int(move_toward(dist, np.array([i]), pos)[0])
+            if move < 0:
+                break  # unreachable (the targets are drawn reachable, so never here)
+            steps.append((int(pos[0, 0]), int(pos[0, 1]), move))
+            pos = pos + np.array([[1, 0], [-1, 0], [0, -1], [0, 1]])[move]
+        out.append(steps)
+    return out
+
+
+def path_probabilities(
+    policy: NetworkPolicy,
+    contexts: MazeBatch,
+    states: list,
+    renderer: Roller,
+    variants: Mapping[str, tuple[PreparedEdits | None, bool]],
+    layer_side: int | None = None,
+) -> dict[str, np.ndarray]:
+    """Per variant name -> (contexts,) path probabilities. `variants`: name -> (edits prepared for the
+    contexts, whether they depend on the target). Each (played state, square) is rendered once; edits
+    that ignore the target are evaluated once per square, those aimed at it once per (square, target
+    cell): `layer_side` is the edited map's side, which says when two targets share a cell."""
+    paths = path_squares(contexts)
+    table = contexts.table
+    # contexts of one maze share their played state unless the cheese sits on the target
+    state_key = list(
+        zip(
+            table["seed"].astype(int),
+            table["cheese_row"].astype(int),
+            table["cheese_col"].astype(int),
+            strict=True,
+        )
+    )
+    if layer_side is not None:
+        cells = cell_of_square(
+            table["target_row"].to_numpy(), table["target_col"].to_numpy(), contexts.sizes, layer_side
+        )
+        target_key = list(zip(*cells, strict=True))
+    else:
+        target_key = list(range(len(table)))
+    obs_index: dict[tuple, int] = {}
+    obs_states = []
+    for i, steps in enumerate(paths):
+        for r, c, _ in steps:
+            if (state_key[i], r, c) not in obs_index:
+                obs_index[(state_key[i], r, c)] = len(obs_states)
+                obs_states.append(states[i].with_mouse(r, c))
+    obs = renderer.render(obs_states)
+    out: dict[str, np.ndarray] = {}
+    for name, (prepared, per_target) in variants.items():
+        evals: dict[tuple, int] = {}  # (observation, target cell or None) -> row of the batch
+        rows_obs, rows_ctx = [], []
+        keys = []
+        for i, steps in enumerate(paths):
+            mine = []
+            for r, c, move in steps:
+                key = (obs_index[(state_key[i], r, c)], target_key[i] if per_target else None)
+                if key not in evals:
+                    evals[key] = len(rows_obs)
+                    rows_obs.append(key[0])
+                    rows_ctx.append(i)  # any context with this state and cell carries the same edit
+                mine.append((evals[key], move))
+            keys.append(mine)
+        groups = np.zeros((0, 4))
+        if rows_obs:
+            chosen = {name: (prepared, np.asarray(rows_ctx, dtype=np.int64))}
+            groups = policy.action_probs_variants(obs[np.asarray(rows_obs)], chosen)[name] @ GROUP_MATRIX
+        out[name] = np.array(
+            [
+                float(np.exp(np.mean([np.log(max(groups[row, move], 1e-300)) for row, move in mine])))
+                if mine
+                else np.nan
+                for mine in keys
+            ]
+        )
+    return out
+
+
+def open_squares(mazes: MazeBatch, m: int, skip_cheese: bool = True) -> np.ndarray:
+    """(K, 2) the open squares of maze m (row-major), the cheese's left out."""
+    n = int(mazes.sizes[m])
+    ok = mazes.grids[m, :n, :n] != WALL
+    if skip_cheese:
+        row = mazes.table.iloc[m]
+        ok[int(row["cheese_row"]), int(row["cheese_col"])] = False
+    return np.argwhere(ok)
