@@ -358,13 +358,20 @@ def _evaluate(res: Mapping, fits: Mapping[str, dict], inherited: str | None) -> 
     extra = ""
     if parent is not None and _is_number(parent.get("ci_low")) and _is_number(parent.get("ci_high")):
         numbers |= {"ci_low": float(parent["ci_low"]), "ci_high": float(parent["ci_high"])}
-        level = round(100 * (1 - float(model.get("alpha", 0.05))))
+        level = round(100 * (1 - float(model.get("alpha", _default_alpha()))))
         extra = f" ({level}% CI [{_g(parent['ci_low'])}, {_g(parent['ci_high'])}])"
     yes = value > threshold if rule == "greater-than" else value < threshold
     sign = ">" if rule == "greater-than" else "<"
     what = quantity if quantity == model_key else f"{model_key} {quantity}"
     evidence = f"{what} {_g(value)}{extra} is {'' if yes else 'not '}{sign} {threshold:g} ({where})"
     return RuleResult("yes" if yes else "no", numbers, evidence, None)
+
+
+def _default_alpha() -> float:
+    # imported here, as load_plan in _plan: importing mazeprobe.stats loads statsmodels and scikit-learn
+    from mazeprobe.stats.plan import DEFAULT_ALPHA
+
+    return DEFAULT_ALPHA
 
 
 def _interval_rule(rule, res, model_key, model, quantity, value, parent, where) -> RuleResult:
@@ -388,7 +395,7 @@ def _interval_rule(rule, res, model_key, model, quantity, value, parent, where) 
     if not all(_is_number(v) and math.isfinite(v) for v in (value, lo, hi)):
         return _unresolved(f"{model_key} {quantity} or its interval is missing or not finite ({where})")
     p = parent.get("p")
-    alpha = float(model.get("alpha", 0.05))
+    alpha = float(model.get("alpha", _default_alpha()))
     level = round(100 * (1 - alpha))
     numbers = {
         "coef": float(value),

@@ -108,7 +108,7 @@ def fit_logit(data: AnalysisData, spec: ModelSpec) -> ModelResult:
         res = mle(data, cols, cov_type, cov_kwds)
     except NoFit as exc:
         raise separation_error(data, str(exc)) from None
-    alpha = spec.alpha if spec.alpha is not None else 0.05
+    alpha = spec.alpha  # parse_plan fills it (DEFAULT_ALPHA unless the plan gives one)
     params = np.asarray(res.params)
     ci = np.asarray(res.conf_int(alpha))
     terms = pd.DataFrame(
@@ -291,7 +291,7 @@ def fit_sign_stability(data: AnalysisData, spec: ModelSpec) -> ModelResult:
     """
     everything = list(range(data.k))
     rng = np.random.default_rng(data.seed)
-    n_subsets = spec.subsets or 1
+    n_subsets = spec.subsets  # parse_plan fills it (DEFAULT_SUBSETS unless the plan gives one)
     fits = data.cache.setdefault("subset_fits", {})
     rows = {}
     failed_total = 0
@@ -412,7 +412,7 @@ def fit_rate(data: AnalysisData, spec: ModelSpec) -> ModelResult:
     episodes of one maze are not independent. Probability outcome (one row per maze): a normal interval
     on the mean, clipped to [0, 1]. The features are not used.
     """
-    alpha = spec.alpha if spec.alpha is not None else 0.05
+    alpha = spec.alpha  # parse_plan fills it (DEFAULT_ALPHA unless the plan gives one)
     z = float(norm.ppf(1 - alpha / 2))
     y, n = data.y, data.n
     rate = float(y.mean())
