@@ -225,7 +225,10 @@ def test_an_exact_linear_combination_is_left_out_of_the_logit_and_has_infinite_v
     assert logit.table.loc[STEPS_DSQ, "aliased"] and np.isnan(logit.table.loc[STEPS_DSQ, "coef"])
     assert np.isfinite(logit.table.drop(index=STEPS_DSQ)["coef"]).all()
     assert any("exact linear combination" in w for w in logit.warnings)
+    partners = ["steps_between_cheese_top_right", "steps_between_decision_square_top_right"]
+    assert logit.aliased == {STEPS_DSQ: partners} == result.models["sign-stability"].aliased
     doc = result.to_json()["models"]
+    assert doc["logit"]["aliased_with"] == {STEPS_DSQ: partners} and "aliased_with" not in doc["vif"]
     assert doc["logit"]["features"][STEPS_DSQ]["coef"] is None
     assert doc["vif"]["features"][STEPS_DSQ]["vif"] is None and doc["vif"]["features"][TOP_RIGHT]["vif"] < 10
     # sign stability keeps the feature under study and gives every one of them a reference sign

@@ -1,8 +1,9 @@
 """The models of an analysis plan: each a function `fit_KIND(data, spec) -> ModelResult`.
 
-A ModelResult holds model-level statistics (`stats`), one row per feature (`table`), and the warnings
-met while fitting. Everything random (splits, subsets) is seeded by the plan's `seed`, so a plan fitted
-twice to the same data gives the same numbers.
+A ModelResult holds model-level statistics (`stats`), one row per feature (`table`), the features left
+out as exact linear combinations of others (`aliased`), and the warnings met while fitting. Everything
+random (splits, subsets) is seeded by the plan's `seed`, so a plan fitted twice to the same data gives
+the same numbers.
 
 The machinery lives beside this module: design (identification), mle (statsmodels fits), cv (repeated
 splits), measures (Wilson interval, AUC; re-exported here).
@@ -68,6 +69,10 @@ class ModelResult:
     seconds: float = 0.0
     explained: tuple[str, ...] = ()
     """`feature.column` cells that are not finite for a reason a warning already gives."""
+    aliased: dict[str, list[str]] | None = None
+    """Each feature that is an exact linear combination of features listed before it, with the names of
+    those (kept) features; empty when there is none. Given by the models that check identification
+    (logit, sign-stability), None for the others."""
 
     def __post_init__(self) -> None:
         # a NaN or inf in a result is never silent: it is named in the warnings (and written as null)
@@ -149,11 +154,11 @@ def fit_logit(data: AnalysisData, spec: ModelSpec) -> ModelResult:
         stats=stats,
         table=table,
         intercept={k: float(v) for k, v in terms.iloc[0].items()},
+        aliased=alias_names(data, aliased),
     )
     if aliased:
         result.warnings.append(
-            f"{alias_text(alias_names(data, aliased))} (on the analysed rows): not identified in a joint "
-            "regression, so "
+            f"{alias_text(result.aliased)} (on the analysed rows): not identified in a joint regression, so "
             "left out of the fit (coefficient null, aliased true). List the feature you want estimated "
             "before its partners in `features` to keep it instead; l1-logit and sign-stability still use it"
         )
@@ -297,11 +302,11 @@ def fit_sign_stability(data: AnalysisData, spec: ModelSpec) -> ModelResult:
     failed_total = 0
     notes = []
     _, aliased = identified(data, everything)
+    aliased_names = alias_names(data, aliased)
     if aliased:
         notes.append(
-            f"{alias_text(alias_names(data, aliased))}: a fit holding all of them (the full model included) "
-            "leaves out the last listed one other than the feature under study; aliased_dropped counts such "
-            "subsets"
+            f"{alias_text(aliased_names)}: a fit holding all of them (the full model included) leaves out "
+            "the last listed one other than the feature under study; aliased_dropped counts such subsets"
         )
     for j, name in enumerate(data.features):
         full, _ = _subset_coef(data, j, everything, fits)
@@ -348,6 +353,7 @@ def fit_sign_stability(data: AnalysisData, spec: ModelSpec) -> ModelResult:
         },
         pd.DataFrame.from_dict(rows, orient="index"),
         warnings=notes,
+        aliased=aliased_names,
     )
     if data.k < 2:
         result.warnings.append("one feature only: its one subset is the full model, so flip_rate is 0")
