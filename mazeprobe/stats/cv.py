@@ -3,8 +3,8 @@ l1-logit, single and drop-one models.
 
 The splits are seeded by the plan's seed and shared by every model of a plan (stratified, or grouped by
 maze seed when mazes repeat), so the models are compared on the same test rows; a set of columns is
-scored once per plan. Fits run in `data.jobs` worker processes, with the same numbers for any number of
-them.
+scored once per plan. Fits run in `data.jobs` worker processes, with the same numbers (and the same
+warnings) for any number of them.
 """
 
 from __future__ import annotations
@@ -18,8 +18,12 @@ from sklearn.model_selection import GroupShuffleSplit, StratifiedShuffleSplit
 
 from mazeprobe.stats.data import AnalysisData
 from mazeprobe.stats.errors import FitError
+from mazeprobe.stats.fitwarnings import WarningTally, recording, summarize
 from mazeprobe.stats.measures import auc_score
 from mazeprobe.stats.plan import ModelSpec
+
+FITS = "split fits"
+"""What WarningTally.lines calls the fits of this engine."""
 
 
 @dataclass(frozen=True)
@@ -35,6 +39,8 @@ class SplitScores:
     intercept: np.ndarray
     coef: np.ndarray
     """(splits, columns) coefficients."""
+    fit_warnings: WarningTally
+    """Warnings met in the fits (liblinear's ConvergenceWarning, ...), counted over the splits."""
 
 
 def l1_model(C: float) -> LogisticRegression:
@@ -64,13 +70,17 @@ def make_splits(data: AnalysisData, n_splits: int, test_size: float) -> list[tup
     return data.cache[key]
 
 
-def score_splits(X: np.ndarray, y: np.ndarray, splits: list, C: float) -> np.ndarray:
-    """One row per split: accuracy, AUC, majority baseline, intercept, then the coefficients."""
+def score_splits(X: np.ndarray, y: np.ndarray, splits: list, C: float) -> tuple[np.ndarray, WarningTally]:
+    """One row per split: accuracy, AUC, majority baseline, intercept, then the coefficients; and the
+    warnings met. Runs in a worker process, where a warning printed would be lost: so it is counted."""
     out = np.empty((len(splits), 4 + X.shape[1]))
+    tally = WarningTally()
     for s, (train, test) in enumerate(splits):
         ytr, yte = y[train], y[test]
-        model = l1_model(C).fit(X[train], ytr)
-        score = model.decision_function(X[test])
+        with recording() as caught:
+            model = l1_model(C).fit(X[train], ytr)
+            score = model.decision_function(X[test])
+        tally.add(summarize(caught, "scikit-learn"))
         majority = 1 if ytr.mean() >= 0.5 else 0
         out[s, :4] = (
             np.mean((score > 0) == (yte == 1)),
@@ -79,7 +89,7 @@ def score_splits(X: np.ndarray, y: np.ndarray, splits: list, C: float) -> np.nda
             model.intercept_[0],
         )
         out[s, 4:] = model.coef_[0]
-    return out
+    return out, tally
 
 
 def cv_scores(data: AnalysisData, cols: tuple[int, ...], spec: ModelSpec) -> SplitScores:
@@ -98,20 +108,25 @@ def cv_scores(data: AnalysisData, cols: tuple[int, ...], spec: ModelSpec) -> Spl
     if data.jobs > 1 and len(rows) > 1:
         from joblib import Parallel, delayed
 
-        # whole blocks of splits per worker; liblinear is deterministic, so the result does not depend on jobs
+        # whole blocks of splits per worker; liblinear is deterministic, so the result does not depend on
+        # jobs, and the blocks are put back together in split order (the warning counts too)
         blocks = np.array_split(np.arange(len(rows)), min(data.jobs, len(rows)))
         parts = Parallel(n_jobs=len(blocks))(
             delayed(score_splits)(X, y, [rows[i] for i in block], spec.C) for block in blocks
         )
-        table = np.concatenate(parts)
+        table = np.concatenate([part for part, _ in parts])
+        tally = WarningTally()
+        for _, part_tally in parts:
+            tally.merge(part_tally)
     else:
-        table = score_splits(X, y, rows, spec.C)
+        table, tally = score_splits(X, y, rows, spec.C)
     out = SplitScores(
         accuracy=table[:, 0],
         auc=table[:, 1],
         baseline=table[:, 2],
         intercept=table[:, 3],
         coef=table[:, 4:],
+        fit_warnings=tally,
     )
     data.cache[key] = out
     return out

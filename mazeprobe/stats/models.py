@@ -1,9 +1,10 @@
 """The models of an analysis plan: each a function `fit_KIND(data, spec) -> ModelResult`.
 
 A ModelResult holds model-level statistics (`stats`), one row per feature (`table`), the features left
-out as exact linear combinations of others (`aliased`), and the warnings met while fitting. Everything
-random (splits, subsets) is seeded by the plan's `seed`, so a plan fitted twice to the same data gives
-the same numbers.
+out as exact linear combinations of others (`aliased`), and the warnings met while fitting, those of
+statsmodels and scikit-learn included (counted over a model's many fits; mazeprobe.stats.fitwarnings).
+Everything random (splits, subsets) is seeded by the plan's `seed`, so a plan fitted twice to the same
+data gives the same numbers.
 
 The machinery lives beside this module: design (identification), mle (statsmodels fits), cv (repeated
 splits), measures (Wilson interval, AUC; re-exported here).
@@ -11,7 +12,6 @@ splits), measures (Wilson interval, AUC; re-exported here).
 
 from __future__ import annotations
 
-import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -19,8 +19,9 @@ import numpy as np
 import pandas as pd
 from scipy.stats import norm
 from statsmodels.stats.outliers_influence import variance_inflation_factor
+from statsmodels.tools.sm_exceptions import SingularMatrixWarning
 
-from mazeprobe.stats.cv import auc_note, cv_scores, cv_settings, mean_sd
+from mazeprobe.stats.cv import FITS, auc_note, cv_scores, cv_settings, mean_sd
 from mazeprobe.stats.data import AnalysisData
 from mazeprobe.stats.design import (
     ALIAS_TOL,
@@ -32,6 +33,7 @@ from mazeprobe.stats.design import (
     residual_share,
 )
 from mazeprobe.stats.errors import FitError
+from mazeprobe.stats.fitwarnings import Met, WarningTally, join, recording, summarize
 from mazeprobe.stats.measures import auc_score, wilson_interval
 from mazeprobe.stats.mle import NoFit, mle, resolve_cov, separation_error
 from mazeprobe.stats.plan import ModelSpec
@@ -109,45 +111,49 @@ def fit_logit(data: AnalysisData, spec: ModelSpec) -> ModelResult:
     """
     cols, aliased = identified(data, list(range(data.k)))
     cov_type, cov_kwds = resolve_cov(data, spec.cov_type or "auto")
-    try:
-        res = mle(data, cols, cov_type, cov_kwds)
-    except NoFit as exc:
-        raise separation_error(data, str(exc)) from None
     alpha = spec.alpha  # parse_plan fills it (DEFAULT_ALPHA unless the plan gives one)
-    params = np.asarray(res.params)
-    ci = np.asarray(res.conf_int(alpha))
-    terms = pd.DataFrame(
-        {
-            "coef": params,
-            "se": np.asarray(res.bse),
-            "z": np.asarray(res.tvalues),
-            "p": np.asarray(res.pvalues),
-            "ci_low": ci[:, 0],
-            "ci_high": ci[:, 1],
-            "odds_ratio": np.exp(params),
-            "or_ci_low": np.exp(ci[:, 0]),
-            "or_ci_high": np.exp(ci[:, 1]),
-        },
-        index=["(intercept)", *(data.features[c] for c in cols)],
-    )
+    binary = data.outcome_kind == "binary"
+    # statsmodels computes bse, llnull (a second fit), ... when first read: they may warn too
+    with recording() as caught:
+        try:
+            res, met = mle(data, cols, cov_type, cov_kwds)
+        except NoFit as exc:
+            raise separation_error(data, str(exc)) from None
+        params = np.asarray(res.params)
+        ci = np.asarray(res.conf_int(alpha))
+        terms = pd.DataFrame(
+            {
+                "coef": params,
+                "se": np.asarray(res.bse),
+                "z": np.asarray(res.tvalues),
+                "p": np.asarray(res.pvalues),
+                "ci_low": ci[:, 0],
+                "ci_high": ci[:, 1],
+                "odds_ratio": np.exp(params),
+                "or_ci_low": np.exp(ci[:, 0]),
+                "or_ci_high": np.exp(ci[:, 1]),
+            },
+            index=["(intercept)", *(data.features[c] for c in cols)],
+        )
+        stats = {
+            "model": "Logit" if binary else "fractional logit (GLM Binomial, logit link)",
+            "n": data.n,
+            "n_clusters": data.n_clusters if cov_type == "cluster" else None,
+            "cov_type": cov_type,
+            "alpha": alpha,
+            "pseudo_r2": float(res.prsquared if binary else res.pseudo_rsquared(kind="mcf")),
+            "llf": float(res.llf),
+            "llnull": float(res.llnull),
+            "aic": float(res.aic),
+            "bic": float(res.bic if binary else res.bic_llf),
+            "iterations": int(res.mle_retvals["iterations"]) if binary else int(res.fit_history["iteration"]),
+        }
+        if binary:
+            stats["llr_p"] = float(res.llr_pvalue)
+    fitted = WarningTally()
+    fitted.add(join(met, summarize(caught, "statsmodels")))
     table = terms.iloc[1:].reindex(list(data.features))
     table["aliased"] = [j in aliased for j in range(data.k)]
-    binary = data.outcome_kind == "binary"
-    stats = {
-        "model": "Logit" if binary else "fractional logit (GLM Binomial, logit link)",
-        "n": data.n,
-        "n_clusters": data.n_clusters if cov_type == "cluster" else None,
-        "cov_type": cov_type,
-        "alpha": alpha,
-        "pseudo_r2": float(res.prsquared if binary else res.pseudo_rsquared(kind="mcf")),
-        "llf": float(res.llf),
-        "llnull": float(res.llnull),
-        "aic": float(res.aic),
-        "bic": float(res.bic if binary else res.bic_llf),
-        "iterations": int(res.mle_retvals["iterations"]) if binary else int(res.fit_history["iteration"]),
-    }
-    if binary:
-        stats["llr_p"] = float(res.llr_pvalue)
     result = ModelResult(
         kind="logit",
         key=spec.key,
@@ -162,6 +168,7 @@ def fit_logit(data: AnalysisData, spec: ModelSpec) -> ModelResult:
             "left out of the fit (coefficient null, aliased true). List the feature you want estimated "
             "before its partners in `features` to keep it instead; l1-logit and sign-stability still use it"
         )
+    result.warnings += fitted.lines("fits")
     if cov_type == "cluster" and data.n_clusters < 30:
         result.warnings.append(
             f"only {data.n_clusters} maze clusters: clustered standard errors need a few dozen"
@@ -210,7 +217,8 @@ def fit_l1_logit(data: AnalysisData, spec: ModelSpec) -> ModelResult:
         "n": data.n,
         **cv_settings(data, spec),
     }
-    return ModelResult("l1-logit", spec.key, stats, table, warnings=auc_note(scores, "l1-logit"))
+    notes = auc_note(scores, "l1-logit") + scores.fit_warnings.lines(FITS)
+    return ModelResult("l1-logit", spec.key, stats, table, warnings=notes)
 
 
 def fit_single(data: AnalysisData, spec: ModelSpec) -> ModelResult:
@@ -218,6 +226,7 @@ def fit_single(data: AnalysisData, spec: ModelSpec) -> ModelResult:
     _need_binary(data, spec)
     rows = {}
     notes: list[str] = []
+    fitted = WarningTally()
     baseline = None
     for j, name in enumerate(data.features):
         scores = cv_scores(data, (j,), spec)
@@ -233,9 +242,14 @@ def fit_single(data: AnalysisData, spec: ModelSpec) -> ModelResult:
             "coef_mean": float(scores.coef.mean()),
         }
         notes += auc_note(scores, f"single {name}")
+        fitted.merge(scores.fit_warnings, where=f"{name} alone")
     stats = {"baseline_accuracy": baseline, "n": data.n, **cv_settings(data, spec)}
     return ModelResult(
-        "single", spec.key, stats, pd.DataFrame.from_dict(rows, orient="index"), warnings=notes
+        "single",
+        spec.key,
+        stats,
+        pd.DataFrame.from_dict(rows, orient="index"),
+        warnings=notes + fitted.lines(FITS),
     )
 
 
@@ -248,6 +262,8 @@ def fit_drop_one(data: AnalysisData, spec: ModelSpec) -> ModelResult:
     full = cv_scores(data, everything, spec)
     rows = {}
     notes = auc_note(full, "drop-one (all features)")
+    fitted = WarningTally()
+    fitted.merge(full.fit_warnings, where="all features")
     for j, name in enumerate(data.features):
         scores = cv_scores(data, tuple(i for i in everything if i != j), spec)
         acc_loss = full.accuracy - scores.accuracy
@@ -261,6 +277,7 @@ def fit_drop_one(data: AnalysisData, spec: ModelSpec) -> ModelResult:
             "auc_loss_sd": mean_sd(auc_loss)[1],
         }
         notes += auc_note(scores, f"drop-one without {name}")
+        fitted.merge(scores.fit_warnings, where=f"without {name}")
     stats = {
         "accuracy_mean": mean_sd(full.accuracy)[0],
         "auc_mean": mean_sd(full.auc)[0],
@@ -269,21 +286,31 @@ def fit_drop_one(data: AnalysisData, spec: ModelSpec) -> ModelResult:
         **cv_settings(data, spec),
     }
     return ModelResult(
-        "drop-one", spec.key, stats, pd.DataFrame.from_dict(rows, orient="index"), warnings=notes
+        "drop-one",
+        spec.key,
+        stats,
+        pd.DataFrame.from_dict(rows, orient="index"),
+        warnings=notes + fitted.lines(FITS),
     )
 
 
-def _subset_coef(data: AnalysisData, j: int, cols: list[int], fits: dict) -> tuple[float | None, bool]:
+def _subset_coef(
+    data: AnalysisData, j: int, cols: list[int], fits: dict, used: dict
+) -> tuple[float | None, bool]:
     """Coefficient of feature j in a (fractional) logit on `cols` (which contain j), after leaving out
     the features that are exact linear combinations of j and those before them; and whether any was
-    left out. None where the fit does not converge."""
+    left out. None where the fit does not converge. `fits` caches (coefficients, warnings met) per set
+    of kept columns; `used` collects the sets this model read (an ordered set: a dict of None)."""
     kept, aliased = identified(data, [j, *(c for c in cols if c != j)])
     if kept not in fits:
         try:
-            fits[kept] = np.asarray(mle(data, kept).params)[1:]
-        except NoFit:
-            fits[kept] = None
-    coefs = fits[kept]
+            res, met = mle(data, kept)
+            fits[kept] = (np.asarray(res.params)[1:], met)
+        except NoFit as exc:
+            # the fit is left out (and counted in `failed`); its warnings are still reported
+            fits[kept] = (None, exc.met)
+    used[kept] = None
+    coefs = fits[kept][0]
     return (None if coefs is None else float(coefs[kept.index(j)])), bool(aliased)
 
 
@@ -297,7 +324,8 @@ def fit_sign_stability(data: AnalysisData, spec: ModelSpec) -> ModelResult:
     everything = list(range(data.k))
     rng = np.random.default_rng(data.seed)
     n_subsets = spec.subsets  # parse_plan fills it (DEFAULT_SUBSETS unless the plan gives one)
-    fits = data.cache.setdefault("subset_fits", {})
+    fits: dict[tuple[int, ...], tuple[np.ndarray | None, Met]] = data.cache.setdefault("subset_fits", {})
+    used: dict[tuple[int, ...], None] = {}
     rows = {}
     failed_total = 0
     notes = []
@@ -309,7 +337,7 @@ def fit_sign_stability(data: AnalysisData, spec: ModelSpec) -> ModelResult:
             "the last listed one other than the feature under study; aliased_dropped counts such subsets"
         )
     for j, name in enumerate(data.features):
-        full, _ = _subset_coef(data, j, everything, fits)
+        full, _ = _subset_coef(data, j, everything, fits, used)
         if full is None:
             raise separation_error(data, "no convergence")
         others = np.array([i for i in everything if i != j], dtype=int)
@@ -320,7 +348,7 @@ def fit_sign_stability(data: AnalysisData, spec: ModelSpec) -> ModelResult:
             size = int(rng.integers(2, data.k + 1)) if data.k >= 2 else 1
             cols = sorted([j, *rng.choice(others, size - 1, replace=False).tolist()])
             distinct.add(tuple(cols))
-            coef, reduced = _subset_coef(data, j, cols, fits)
+            coef, reduced = _subset_coef(data, j, cols, fits, used)
             reduced_count += reduced
             if coef is None:
                 failed += 1
@@ -341,6 +369,9 @@ def fit_sign_stability(data: AnalysisData, spec: ModelSpec) -> ModelResult:
             "coef_max": float(c.max()) if len(c) else float("nan"),
         }
         failed_total += failed
+    fitted = WarningTally()
+    for kept in used:
+        fitted.add(fits[kept][1])
     result = ModelResult(
         "sign-stability",
         spec.key,
@@ -361,7 +392,18 @@ def fit_sign_stability(data: AnalysisData, spec: ModelSpec) -> ModelResult:
         result.warnings.append(
             f"{failed_total} of the subset fits did not converge (separation) and are left out of flip_rate"
         )
+    result.warnings += fitted.lines("distinct fits")
     return result
+
+
+def _vif_consequence(label: str, message: str) -> bool:
+    """Whether a warning of a VIF regression only restates an exact linear dependency among the features
+    (which fit_vif reports itself, naming the features): statsmodels then finds the design rank-deficient
+    and badly conditioned for every feature, though the VIF of a feature outside the dependency is still
+    well defined."""
+    return label == f"statsmodels {SingularMatrixWarning.__name__}" or (
+        label == "statsmodels UserWarning" and message.startswith("The design matrix is poorly conditioned")
+    )
 
 
 def fit_vif(data: AnalysisData, spec: ModelSpec) -> ModelResult:
@@ -369,17 +411,21 @@ def fit_vif(data: AnalysisData, spec: ModelSpec) -> ModelResult:
     Pearson correlation matrix of the analysed rows. An exact linear combination has VIF inf."""
     exog = design_matrix(data, tuple(range(data.k)))
     gram = centred_gram(data)
+    dependent = [
+        j
+        for j in range(data.k)
+        if residual_share(gram, j, [i for i in range(data.k) if i != j])[0] < ALIAS_TOL
+    ]
     vif = np.empty(data.k)
+    fitted = WarningTally()
     for j in range(data.k):
-        others = [i for i in range(data.k) if i != j]
-        if residual_share(gram, j, others)[0] < ALIAS_TOL:
+        if j in dependent:
             vif[j] = np.inf  # rounding would otherwise report some huge finite number
-        else:
-            # statsmodels warns about the conditioning of the whole design when other features are
-            # exactly dependent; this feature's VIF is still well defined
-            with np.errstate(divide="ignore", invalid="ignore"), warnings.catch_warnings():
-                warnings.simplefilter("ignore")
-                vif[j] = variance_inflation_factor(exog, j + 1)
+            continue
+        with recording() as caught:
+            vif[j] = variance_inflation_factor(exog, j + 1)
+        met = summarize(caught, "statsmodels")
+        fitted.add(tuple(m for m in met if not (dependent and _vif_consequence(*m))))
     corr = np.atleast_2d(np.corrcoef(data.X, rowvar=False))
     off = np.abs(corr - np.eye(data.k))
     table = pd.DataFrame(
@@ -407,6 +453,7 @@ def fit_vif(data: AnalysisData, spec: ModelSpec) -> ModelResult:
             f"VIF above {VIF_WARN:g}: {', '.join(high)}; the logit coefficients of these features are "
             "poorly separated from each other (see sign-stability)"
         )
+    result.warnings += fitted.lines("VIF regressions")
     return result
 
 

@@ -9,8 +9,9 @@
                 "vif": {"features": {NAME: {"vif"}}, "correlation": {NAME: {NAME: r}}},
                 "rate": {"rate", "ci_low", "ci_high", "n", ...}}}
 
-Every model has `warnings`: lines for people. The models that check which coefficients are identified
-(logit, sign-stability) also write
+Every model has `warnings`: lines for people, those of statsmodels and scikit-learn met while fitting
+included ("scikit-learn ConvergenceWarning in 3 of 100 split fits: ..."). The models that check which
+coefficients are identified (logit, sign-stability) also write
 
     "aliased_with": {FEATURE: [PARTNER, ...]}
 
