@@ -17,7 +17,14 @@ from mazeprobe.experiments.run import read_manifest, run_experiment
 from mazeprobe.experiments.spec import load_spec
 from mazeprobe.maze.features import compute_features
 from mazeprobe.maze.geometry import maze_geometry, pad_grids
-from mazeprobe.registry.rules import QUANTITIES, RULES, check_resolution, evaluate
+from mazeprobe.registry.rules import (
+    ALIASED_KINDS,
+    ALIASED_WITH,
+    QUANTITIES,
+    RULES,
+    check_resolution,
+    evaluate,
+)
 from mazeprobe.stats import fit_plan, make_plan
 from mazeprobe.stats.models import wilson_interval
 from mazeprobe.yamlio import load_yaml
@@ -102,6 +109,57 @@ def test_an_aliased_feature_is_unresolved_and_the_reason_names_its_partners():
     # listed first, the same feature is identified (the plan's order decides which one is left out)
     plan = make_plan("tree", "got_cheese", list(frame.columns[[2, 0, 1]]), ["logit"])
     assert evaluate(res, {"tree": fit_plan(frame, plan).to_json()}).outcome == "yes"
+
+
+def test_two_aliased_features_each_name_their_own_partners_read_from_data_not_warnings():
+    a, b, c, d, e = (
+        "steps_between_cheese_5x5",
+        "euc_dist_cheese_5x5",
+        "cheese_coord_norm",
+        "euc_dist_cheese_top_right",
+        "steps_between_decision_square_top_right",
+    )
+    rng = np.random.default_rng(4)
+    x = rng.normal(size=(500, 3))
+    frame = pd.DataFrame(
+        {
+            a: x[:, 0],
+            b: x[:, 1],
+            c: x[:, 2],
+            d: x[:, 0] + 2 * x[:, 1],  # exact combinations of different partners
+            e: x[:, 2] - x[:, 1],
+            "got_cheese": rng.random(500) < 1 / (1 + np.exp(x[:, 0])),
+        }
+    )
+    plan = make_plan(
+        "two", "got_cheese", [a, b, c, d, e], ["logit", {"kind": "sign-stability", "subsets": 4}]
+    )
+    doc = fit_plan(frame, plan).to_json()
+    for key in ("logit", "sign-stability"):
+        assert doc["models"][key]["aliased_with"] == {d: [a, b], e: [b, c]}, key
+    logit = doc["models"]["logit"]
+    assert [name for name, row in logit["features"].items() if row["aliased"]] == [d, e]
+    # the warning people read still names both
+    assert any(f"{d} is an exact linear combination of {a}, {b}; {e} is" in w for w in logit["warnings"])
+
+    def resolve(feature: str, fit: dict):
+        res = {
+            "method": "auto",
+            "analysis": "two",
+            "model": "logit",
+            "quantity": f"features.{feature}.coef",
+            "rule": "negative-significant",
+        }
+        return evaluate(res, {"two": fit})
+
+    reworded = {**doc, "models": {"logit": {**logit, "warnings": ["the warnings say something else"]}}}
+    for fit in (doc, reworded):
+        for feature, partners in ((d, f"{a}, {b}"), (e, f"{b}, {c}")):
+            result = resolve(feature, fit)
+            assert result.outcome == "unresolved"
+            combination = f"an exact linear combination of {partners} on the analysed rows;"
+            assert result.reason.startswith(f"{feature} is aliased in two: {combination}")
+        assert resolve(a, fit).outcome == "yes"  # a kept feature is not taken for an aliased one
 
 
 def fake_fit(**values) -> dict:
@@ -233,6 +291,9 @@ def test_quantity_schema_matches_what_each_model_kind_writes():
         assert set(schema["model"]) - {"n_clusters"} <= set(model), model["kind"]
         for row in model["features"].values():
             assert set(schema.get("features", ())) == set(row) - {"aliased"}, model["kind"]
+        # not a quantity: the structured aliasing the interval rules read, where the kind checks it
+        assert (ALIASED_WITH in model) == (model["kind"] in ALIASED_KINDS), model["kind"]
+        assert model.get(ALIASED_WITH, {}) == {}, model["kind"]
         if "intercept" in model:
             assert set(schema["intercept"]) == set(model["intercept"])
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import re
 
 import numpy as np
 import pandas as pd
@@ -169,6 +170,45 @@ def test_repeated_split_results_do_not_depend_on_worker_processes(mazes):
     assert one.stats == two.stats
 
 
+def test_warnings_met_while_fitting_reach_result_json_and_the_summary_for_any_jobs(tmp_path):
+    # two real troubles in raw units (standardize: false): one wild value of TOP_RIGHT, on the side the
+    # fit predicts, overflows exp in statsmodels' logit (which still converges); a feature around 10, as
+    # raw step counts are, with little penalty (C 100) keeps liblinear from converging in 100 iterations
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(400, 3))
+    y = x[:, 0] + 0.3 * rng.normal(size=400) < 0
+    x[0, 0], y[0] = 2000.0, False
+    frame = pd.DataFrame({TOP_RIGHT: x[:, 0], STEPS_DSQ: x[:, 1] + 10, EUC_DSQ: x[:, 2], "got_cheese": y})
+    models = [
+        "logit",
+        {"kind": "l1-logit", "C": 100, "splits": 6},
+        "single",
+        "drop-one",
+        {"kind": "sign-stability", "subsets": 4},
+    ]
+    plan = make_plan("trouble", "got_cheese", [TOP_RIGHT, STEPS_DSQ, EUC_DSQ], models, standardize=False)
+    warned = {}
+    for jobs in (1, 2):
+        out = tmp_path / f"jobs-{jobs}"
+        write_outputs(fit_plan(frame, plan, jobs=jobs), out, "json,text")
+        doc = json.loads((out / "result.json").read_text())["models"]
+        warned[jobs] = {key: m["warnings"] for key, m in doc.items()}
+        summary = (out / "summary.txt").read_text()
+        assert all(f"  WARNING: {w}\n" in summary for lines in warned[jobs].values() for w in lines)
+    assert warned[1] == warned[2]  # counted in the worker processes, put together in split order
+    overflow = "overflow encountered in exp"
+    assert warned[1]["logit"] == [f"statsmodels RuntimeWarning while fitting: {overflow}"]
+    assert re.fullmatch(
+        rf"statsmodels RuntimeWarning in \d+ of \d+ distinct fits: {overflow}", warned[1]["sign-stability"][0]
+    )
+    liblinear = (
+        r"scikit-learn ConvergenceWarning in [1-9]\d* of {} split fits{}: Liblinear failed to converge.*"
+    )
+    assert re.fullmatch(liblinear.format(6, ""), warned[1]["l1-logit"][0])
+    assert re.fullmatch(liblinear.format(18, rf" \({STEPS_DSQ} alone: \d+\)"), warned[1]["single"][0])
+    assert re.fullmatch(liblinear.format(24, r" \(all features: \d+.*\)"), warned[1]["drop-one"][0])
+
+
 def test_auc_matches_scikit_learn_with_ties():
     rng = np.random.default_rng(0)
     y = rng.random(500) < 0.3
@@ -225,7 +265,14 @@ def test_an_exact_linear_combination_is_left_out_of_the_logit_and_has_infinite_v
     assert logit.table.loc[STEPS_DSQ, "aliased"] and np.isnan(logit.table.loc[STEPS_DSQ, "coef"])
     assert np.isfinite(logit.table.drop(index=STEPS_DSQ)["coef"]).all()
     assert any("exact linear combination" in w for w in logit.warnings)
+    partners = ["steps_between_cheese_top_right", "steps_between_decision_square_top_right"]
+    assert logit.aliased == {STEPS_DSQ: partners} == result.models["sign-stability"].aliased
     doc = result.to_json()["models"]
+    assert doc["logit"]["aliased_with"] == {STEPS_DSQ: partners} and "aliased_with" not in doc["vif"]
+    # statsmodels' rank-deficiency warnings in the VIF regressions only restate the dependency above
+    assert doc["vif"]["warnings"] == [
+        f"exact linear dependency among {', '.join([*partners, STEPS_DSQ])}: VIF infinite (written as null)"
+    ]
     assert doc["logit"]["features"][STEPS_DSQ]["coef"] is None
     assert doc["vif"]["features"][STEPS_DSQ]["vif"] is None and doc["vif"]["features"][TOP_RIGHT]["vif"] < 10
     # sign stability keeps the feature under study and gives every one of them a reference sign

@@ -107,6 +107,12 @@ BINARY_ONLY_QUANTITIES = {
     ("rate", "design_effect"),
 }
 """Quantities written only for a binary outcome (not for a probability such as p_cheese_at_dsq)."""
+ALIASED_WITH = "aliased_with"
+"""Model-level key of logit and sign-stability: {feature: [the features listed before it that it is an
+exact linear combination of]} (mazeprobe.stats.result). Not a quantity: the interval rules read it to
+name an aliased feature's partners."""
+ALIASED_KINDS = ("logit", "sign-stability")
+"""The model kinds that write ALIASED_WITH."""
 
 
 # --- checking ------------------------------------------------------------------------------------
@@ -358,7 +364,7 @@ def _evaluate(res: Mapping, fits: Mapping[str, dict], inherited: str | None) -> 
     extra = ""
     if parent is not None and _is_number(parent.get("ci_low")) and _is_number(parent.get("ci_high")):
         numbers |= {"ci_low": float(parent["ci_low"]), "ci_high": float(parent["ci_high"])}
-        level = round(100 * (1 - float(model.get("alpha", 0.05))))
+        level = round(100 * (1 - float(model.get("alpha", _default_alpha()))))
         extra = f" ({level}% CI [{_g(parent['ci_low'])}, {_g(parent['ci_high'])}])"
     yes = value > threshold if rule == "greater-than" else value < threshold
     sign = ">" if rule == "greater-than" else "<"
@@ -367,28 +373,33 @@ def _evaluate(res: Mapping, fits: Mapping[str, dict], inherited: str | None) -> 
     return RuleResult("yes" if yes else "no", numbers, evidence, None)
 
 
+def _default_alpha() -> float:
+    # imported here, as load_plan in _plan: importing mazeprobe.stats loads statsmodels and scikit-learn
+    from mazeprobe.stats.plan import DEFAULT_ALPHA
+
+    return DEFAULT_ALPHA
+
+
 def _interval_rule(rule, res, model_key, model, quantity, value, parent, where) -> RuleResult:
     term = quantity.rsplit(".", 1)[0]
-    if parent is not None and parent.get("aliased"):
-        name = term.split(".")[-1]
-        partners = next(
-            (
-                w.split(" (on the analysed rows)")[0]
-                for w in model.get("warnings", [])
-                if w.startswith(f"{name} is an exact linear combination")
-            ),
-            "",
+    name = term.split(".")[-1]
+    # which features an aliased one combines is data (ALIASED_WITH), not the wording of a warning
+    partners = (model.get(ALIASED_WITH) or {}).get(name) if term.startswith("features.") else None
+    if parent is not None and (parent.get("aliased") or partners is not None):
+        combination = (
+            "an exact linear combination of " + ", ".join(partners) + " on the analysed rows"
+            if partners
+            else "an exact linear combination of other features"
         )
         return _unresolved(
-            f"{name} is aliased in {where.split(',')[0]}: "
-            + (partners or "an exact linear combination of other features")
-            + "; its coefficient is not identified (use a plan without one of its partners)"
+            f"{name} is aliased in {where.split(',')[0]}: {combination}; its coefficient is not identified "
+            "(use a plan without one of its partners)"
         )
     lo, hi = (parent or {}).get("ci_low"), (parent or {}).get("ci_high")
     if not all(_is_number(v) and math.isfinite(v) for v in (value, lo, hi)):
         return _unresolved(f"{model_key} {quantity} or its interval is missing or not finite ({where})")
     p = parent.get("p")
-    alpha = float(model.get("alpha", 0.05))
+    alpha = float(model.get("alpha", _default_alpha()))
     level = round(100 * (1 - alpha))
     numbers = {
         "coef": float(value),

@@ -57,6 +57,8 @@ MODEL_KINDS: dict[str, str] = {
 BINARY_ONLY = ("l1-logit", "single", "drop-one")
 COV_TYPES = ("auto", "nonrobust", "cluster", "HC0", "HC1", "HC2", "HC3")
 
+DEFAULT_ALPHA = 0.05
+"""logit, rate: 1 - confidence level of the intervals (95%)."""
 DEFAULT_C = 1.0
 DEFAULT_SPLITS = 100
 DEFAULT_TEST_SIZE = 0.2
@@ -72,7 +74,7 @@ class ModelSpec:
     name: str = ""
     """Key of the model in the results; the kind unless given (needed to list a kind twice)."""
     alpha: float | None = None
-    """logit, rate: 1 - confidence level of the intervals (0.05)."""
+    """logit, rate: 1 - confidence level of the intervals (DEFAULT_ALPHA unless given)."""
     cov_type: str | None = None
     """logit: auto (clustered by maze seed when seeds repeat, else nonrobust; HC0 for a fractional
     logit), or a statsmodels cov_type: nonrobust, cluster, HC0..HC3."""
@@ -386,9 +388,12 @@ def parse_plan(doc: YamlDoc) -> AnalysisPlan:
         kind = entry["kind"]
         settings: dict[str, Any] = {}
         if kind == "logit":
-            settings = {"alpha": float(entry.get("alpha", 0.05)), "cov_type": entry.get("cov_type", "auto")}
+            settings = {
+                "alpha": float(entry.get("alpha", DEFAULT_ALPHA)),
+                "cov_type": entry.get("cov_type", "auto"),
+            }
         elif kind == "rate":
-            settings = {"alpha": float(entry.get("alpha", 0.05))}
+            settings = {"alpha": float(entry.get("alpha", DEFAULT_ALPHA))}
         elif kind in BINARY_ONLY:
             settings = {k: type(v)(entry.get(k, v)) for k, v in cv_defaults.items()}
         elif kind == "sign-stability":

@@ -9,6 +9,16 @@
                 "vif": {"features": {NAME: {"vif"}}, "correlation": {NAME: {NAME: r}}},
                 "rate": {"rate", "ci_low", "ci_high", "n", ...}}}
 
+Every model has `warnings`: lines for people, those of statsmodels and scikit-learn met while fitting
+included ("scikit-learn ConvergenceWarning in 3 of 100 split fits: ..."). The models that check which
+coefficients are identified (logit, sign-stability) also write
+
+    "aliased_with": {FEATURE: [PARTNER, ...]}
+
+each feature that is an exact linear combination of features listed before it in the plan (on the
+analysed rows), with the kept features it combines; {} when there is none. A logit leaves such a feature
+out (its row has "aliased": true and null numbers). Programs read this key, never the warnings' wording.
+
 Non-finite numbers are written as null (and named in the model's warnings).
 """
 
@@ -53,6 +63,8 @@ def _model_json(m: ModelResult) -> dict:
     out["features"] = {name: row.to_dict() for name, row in m.table.iterrows()}
     for name, frame in m.extra.items():
         out[name] = {i: row.to_dict() for i, row in frame.iterrows()}
+    if m.aliased is not None:
+        out["aliased_with"] = m.aliased
     out["warnings"] = list(m.warnings)
     out["seconds"] = round(m.seconds, 3)
     return out
