@@ -9,7 +9,7 @@ import torch
 
 from mazeprobe.agents.base import Policy
 from mazeprobe.agents.impala import ImpalaCNN, load_checkpoint, obs_to_tensor
-from mazeprobe.agents.patches import PreparedEdits
+from mazeprobe.agents.patches import PreparedEdits, RoutedEdits
 
 
 class NetworkPolicy(Policy):
@@ -23,7 +23,7 @@ class NetworkPolicy(Policy):
         self.model = model.eval().to(memory_format=torch.channels_last)
         self.name = name
         self.checkpoint = checkpoint
-        self.edits: PreparedEdits | None = None
+        self.edits: PreparedEdits | RoutedEdits | None = None
 
     @classmethod
     def from_checkpoint(cls, path: str, device: str = "cpu") -> NetworkPolicy:
@@ -81,7 +81,7 @@ class NetworkPolicy(Policy):
                 out[name].append(torch.softmax(logits.double(), dim=1).cpu().numpy())
         return {name: np.concatenate(parts) if parts else np.zeros((0, 15)) for name, parts in out.items()}
 
-    def with_edits(self, edits: PreparedEdits | None, name: str | None = None) -> NetworkPolicy:
+    def with_edits(self, edits: PreparedEdits | RoutedEdits | None, name: str | None = None) -> NetworkPolicy:
         """The same network with prepared edits active on every forward pass (row i of a batch in the
         context `maze_index[i]` of the prepared mazes)."""
         out = NetworkPolicy.__new__(NetworkPolicy)

@@ -52,7 +52,7 @@ class Patch:
 
     def take(self, contexts: np.ndarray) -> Patch:
         """The patch for a subset (or repetition) of its contexts."""
-        idx = torch.as_tensor(np.asarray(contexts, dtype=np.int64), device=self._device())
+        idx = torch.as_tensor(np.array(contexts, dtype=np.int64), device=self._device())
         pick = lambda t: None if t is None else t[idx]  # noqa: E731 - three fields, one rule
         return Patch(self.layer, pick(self.add), pick(self.mask), pick(self.value), self.info)
 
@@ -97,7 +97,7 @@ class PreparedEdits:
     def _rows(self, rows, act: torch.Tensor) -> torch.Tensor:
         if rows is None:
             return torch.zeros(len(act), dtype=torch.long, device=act.device)
-        return torch.as_tensor(np.asarray(rows, dtype=np.int64), device=act.device)
+        return torch.as_tensor(np.array(rows, dtype=np.int64), device=act.device)
 
     def edited_counts(self) -> np.ndarray:
         """(M,) activations changed per forward pass per context, over all patched layers. Two patches on
@@ -123,3 +123,35 @@ class PreparedEdits:
 def no_edits(contexts: int, network_size: int) -> PreparedEdits:
     """The unedited network (the intervention `none`)."""
     return PreparedEdits([], contexts, {}, network_size)
+
+
+@dataclass
+class RoutedEdits:
+    """Several interventions in one batch: row r of the prepared batch plays variant `variant[r]` (an
+    index into `variants`, None for the unedited network) in its context `context[r]`. One batch of
+    forward passes can then serve every intervention at once (paired rollouts fill the env slots)."""
+
+    variants: list[PreparedEdits | None]
+    variant: np.ndarray
+    context: np.ndarray
+
+    def hooks(self, rows: torch.Tensor | np.ndarray | None = None) -> list[tuple[str, HookFn]]:
+        rows = np.zeros(1, dtype=np.int64) if rows is None else np.asarray(rows, dtype=np.int64)
+        variant, context = self.variant[rows], self.context[rows]
+        layers = list(dict.fromkeys(p.layer for v in self.variants if v is not None for p in v.patches))
+        out: list[tuple[str, HookFn]] = []
+        for layer in layers:
+
+            def fn(act: torch.Tensor, _name: str, _layer: str = layer) -> torch.Tensor:
+                act = act.clone()
+                for v, prepared in enumerate(self.variants):
+                    if prepared is None or _layer not in prepared.layers:
+                        continue
+                    which = np.flatnonzero(variant == v)
+                    if len(which):
+                        idx = torch.as_tensor(which, device=act.device)
+                        act[idx] = prepared.apply(_layer, act[idx], context[which])
+                return act
+
+            out.append((layer, fn))
+        return out

@@ -30,6 +30,7 @@ from mazeprobe.agents.network import NetworkPolicy
 from mazeprobe.agents.patches import PreparedEdits
 from mazeprobe.experiments import retarget
 from mazeprobe.experiments.intervention_spec import NONE, InterventionSpec, RetargetingSpec
+from mazeprobe.experiments.paired import paired_episodes
 from mazeprobe.maze.geometry import distance_maps
 from mazeprobe.sim import GROUP_MATRIX, MazeBatch, Roller, RolloutSettings, decision_squares, move_toward
 from mazeprobe.sim.policy import table_positions
@@ -126,6 +127,7 @@ def measure(
             prepared[spec.id] = prepare_edits(spec.edits, model, mazes, roller, rankings)
     dsq = _dsq_probs(policy, mazes, roller, states, {NONE: None, **prepared})
     tv = _vfield_tv(policy, mazes, roller, states, prepared) if vfield and prepared else {}
+    played = paired_episodes(policy, mazes, states, dict(prepared), settings, roller) if prepared else {}
     frames = []
     for spec_id in [NONE, *[s.id for s in interventions]]:
         p = prepared.get(spec_id)
@@ -151,10 +153,7 @@ def measure(
             frames.append(frame)
             continue
         frame["p_cheese_at_dsq"], frame["p_top_right_at_dsq"] = dsq[spec_id][:, 0], dsq[spec_id][:, 1]
-        if p is None:
-            episodes = none_episodes
-        else:
-            episodes = roller.episodes(policy.with_edits(p, spec_id), mazes, states, settings)
+        episodes = none_episodes if p is None else played[spec_id]
         rates = _per_maze(episodes, seeds)
         for col in _RATES:
             frame[col] = rates[col].to_numpy(float)
@@ -209,9 +208,12 @@ def _retargeting(
         else:
             variants[s.id] = (prepared[s.id].take(maze_of), False)
     path = retarget.path_probabilities(policy, contexts, states, roller, variants, layer_side=side)
+    reach = retarget.reach_rollouts(
+        policy, contexts, states, play, roller, {n: p for n, (p, _) in variants.items()}
+    )
     frames = []
-    for name, (p, _) in variants.items():
-        reached, steps = retarget.reach_rollouts(policy.with_edits(p, name), contexts, states, play, roller)
+    for name in variants:
+        reached, steps = reach[name]
         frames.append(
             pd.DataFrame(
                 {

@@ -23,6 +23,7 @@ import pandas as pd
 from mazeprobe.agents.edits import cell_of_square
 from mazeprobe.agents.network import NetworkPolicy
 from mazeprobe.agents.patches import PreparedEdits
+from mazeprobe.experiments.paired import paired_episodes
 from mazeprobe.maze.geometry import distance_maps
 from mazeprobe.maze.procgen import WALL
 from mazeprobe.sim import MazeBatch, Roller, RolloutSettings, maze_batch, move_toward
@@ -88,21 +89,26 @@ def played_states(natural: list, contexts: MazeBatch, cheese: str) -> list:
 
 
 def reach_rollouts(
-    policy, contexts: MazeBatch, states: list, settings: RolloutSettings, roller: Roller
-) -> tuple[np.ndarray, np.ndarray]:
-    """Per context: the fraction of its rollouts that stood on the target, and their mean steps."""
+    policy: NetworkPolicy,
+    contexts: MazeBatch,
+    states: list,
+    settings: RolloutSettings,
+    roller: Roller,
+    variants: Mapping[str, PreparedEdits | None],
+) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    """name -> per context: the fraction of its rollouts that stood on the target, and their mean steps
+    (every variant played in one batch, an episode ending on the target)."""
     targets = contexts.table[["target_row", "target_col"]].to_numpy(np.int64)
-    episodes = roller.episodes(policy, contexts, states, settings, stop_at=targets)
+    played = paired_episodes(policy, contexts, states, dict(variants), settings, roller, stop_at=targets)
     per = settings.per_maze
-    n = contexts.sizes
-    hit = np.array(
-        [
-            int(t[0]) * int(n[i // per]) + int(t[1]) in set(np.asarray(p).tolist())
-            for i, (t, p) in enumerate(zip(np.repeat(targets, per, axis=0), episodes["path"], strict=True))
-        ]
-    )
-    steps = episodes["steps"].to_numpy(float)
-    return hit.reshape(-1, per).mean(1), steps.reshape(-1, per).mean(1)
+    flat = np.repeat(targets[:, 0] * contexts.sizes + targets[:, 1], per)
+    out = {}
+    for name, episodes in played.items():
+        last = np.array([int(p[-1]) for p in episodes["path"]])  # an episode ends where it stopped
+        hit = last == flat
+        steps = episodes["steps"].to_numpy(float)
+        out[name] = (hit.reshape(-1, per).mean(1), steps.reshape(-1, per).mean(1))
+    return out
 
 
 def path_squares(contexts: MazeBatch) -> list[list[tuple[int, int, int]]]:

@@ -16,9 +16,7 @@ from mazeprobe.sim import (
     start_states,
 )
 
-warnings.warn(
-    "mazeprobe.experiments.rollout moved to mazeprobe.sim", DeprecationWarning, stacklevel=2
-)
+warnings.warn("mazeprobe.experiments.rollout moved to mazeprobe.sim", DeprecationWarning, stacklevel=2)
 
 __all__ = [
     "CHEESE_REWARD",
