@@ -1,0 +1,299 @@
+"""Edits of the network, with known answers: identities, hand-made equivalents, counts, the square -> map
+cell mapping against rendered frames, and retargeting that must succeed."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+
+from mazeprobe.agents.edits import (
+    Channels,
+    CheeseVector,
+    Clamp,
+    MeanAblate,
+    Resample,
+    TopRightVector,
+    ZeroAblate,
+    cell_of_square,
+    donor_rows,
+    edit_from_spec,
+    network_size,
+    prepare_edits,
+)
+from mazeprobe.agents.impala import load_checkpoint, obs_to_tensor, random_impala
+from mazeprobe.agents.scripted import CheeseAgent
+from mazeprobe.errors import UsageError
+from mazeprobe.experiments import retarget
+from mazeprobe.maze.procgen import OBS_SIZE, WORLD_SIDE, map_position, to_world
+from mazeprobe.maze.sampling import SampleSpec, sample_mazes
+from mazeprobe.sim import Roller, RolloutSettings, maze_batch, start_states
+
+MODEL = Path(__file__).resolve().parent.parent / "models" / "reference-r5.pth"
+L = "embedder.block2.res1.resadd_out"
+
+
+@pytest.fixture(scope="module")
+def net():
+    return load_checkpoint(MODEL).eval()
+
+
+@pytest.fixture(scope="module")
+def roller():
+    return Roller(32)
+
+
+@pytest.fixture(scope="module")
+def mazes():
+    return sample_mazes(SampleSpec(n=6, seed=11, require_decision_square=True, exclude_cheese_top_right=5))
+
+
+def _forward(net, x, prepared=None):
+    with torch.no_grad(), net.hooks(prepared.hooks(None) if prepared is not None else []):
+        return net(x)[0]
+
+
+def test_coefficient_zero_or_no_channels_is_bit_identical(net, mazes, roller):
+    maze = mazes.iloc[:1]
+    x = obs_to_tensor(roller.render(start_states(maze, roller.loader)))
+    base = _forward(net, x)
+    for edit in (
+        CheeseVector(L, coefficient=0.0),
+        TopRightVector(L, coefficient=0.0),
+        ZeroAblate(L, Channels(())),
+        MeanAblate(L, Channels(()), n=4),
+        Clamp(L, Channels(()), value=9.0, at=(0, 0)),
+    ):
+        prepared = prepare_edits(edit, net, maze, roller)
+        assert torch.equal(_forward(net, x, prepared), base), edit.kind
+        assert prepared.edited_counts().tolist() == [0]
+
+
+def test_adding_the_cheese_vector_to_the_cheeseless_maze_restores_the_cheese(net, mazes, roller):
+    for i in range(len(mazes)):
+        maze = mazes.iloc[i : i + 1]
+        state = start_states(maze, roller.loader)[0]
+        x = obs_to_tensor(roller.render([state, state.without_cheese()]))
+        with torch.no_grad():
+            with_cheese = net.forward_to(x[:1], L)
+            prepared = prepare_edits(CheeseVector(L, coefficient=1.0), net, maze, roller)
+            restored = prepared.apply(L, net.forward_to(x[1:], L), None)
+            np.testing.assert_allclose(restored.numpy(), with_cheese.numpy(), atol=1e-5)
+            probs = torch.softmax(_forward(net, x[1:], prepared), 1)
+            np.testing.assert_allclose(
+                probs.numpy(), torch.softmax(_forward(net, x[:1]), 1).numpy(), atol=1e-5
+            )
+        # and subtracting it is a real change: the vector is not zero
+        assert prepared.edited_counts()[0] > 0
+
+
+def test_zero_ablation_equals_zeroing_by_hand(net, mazes, roller):
+    maze = mazes.iloc[:2]
+    x = obs_to_tensor(roller.render(start_states(maze, roller.loader)))
+    channels = (3, 7, 29)
+    prepared = prepare_edits(ZeroAblate(L, Channels(channels)), net, maze, roller)
+
+    def by_hand(act, _name):
+        act = act.clone()
+        act[:, list(channels)] = 0.0
+        return act
+
+    with torch.no_grad():
+        with net.hooks([(L, by_hand)]):
+            expected = net(x)[0]
+        got = _forward_rows(net, x, prepared, [0, 1])
+    assert torch.equal(got, expected)
+    side = net.activation_shapes()[L]
+    assert prepared.edited_counts().tolist() == [len(channels) * side[1] * side[2]] * 2
+
+
+def _forward_rows(net, x, prepared, rows):
+    with torch.no_grad(), net.hooks(prepared.hooks(np.array(rows))):
+        return net(x)[0]
+
+
+def test_clamp_counts_are_channels_times_positions(net, mazes, roller):
+    c, h, w = net.activation_shapes()[L]
+    maze = mazes.iloc[:3]
+    one = prepare_edits(Clamp(L, Channels((1, 2, 5)), value=5.5, at=(0, 0)), net, maze, roller)
+    assert one.edited_counts().tolist() == [3, 3, 3]
+    smooth = prepare_edits(
+        Clamp(L, Channels((1, 2, 5)), value=5.6, at=(0, 0), background=-0.2), net, maze, roller
+    )
+    assert smooth.edited_counts().tolist() == [3 * h * w] * 3
+    layer_fraction, network_fraction = one.edited_fractions()
+    assert layer_fraction[0] == pytest.approx(3 / (c * h * w))
+    assert network_fraction[0] == pytest.approx(3 / network_size(net))
+
+
+def test_the_network_size_is_every_named_activation_once():
+    # the published scale-4 network: 1,614,352 activations per forward pass over its 42 named outputs
+    assert network_size(random_impala(4, 0)) == 1_614_352
+
+
+@pytest.mark.parametrize("n", range(3, 26, 2))
+def test_the_square_to_cell_mapping_round_trips_for_every_maze_size(n):
+    rows, cols = np.meshgrid(np.arange(n), np.arange(n), indexing="ij")
+    rows, cols = rows.ravel(), cols.ravel()
+    wr, wc = to_world(rows, cols, n)
+    for side in (64, 32, 16, 8):
+        h, w = map_position(wr, wc, side)
+        stride = OBS_SIZE // side
+        # the square's centre pixel lies inside its cell (the image runs top-down, the grid bottom-up)
+        centre_y = (WORLD_SIDE - 1 - wr + 0.5) * OBS_SIZE / WORLD_SIDE
+        centre_x = (wc + 0.5) * OBS_SIZE / WORLD_SIDE
+        assert ((h * stride <= centre_y) & (centre_y < (h + 1) * stride)).all()
+        assert ((w * stride <= centre_x) & (centre_x < (w + 1) * stride)).all()
+        # back from the pixel cells: the tile whose span holds the cell's centre is the square
+        if side == 64:
+            back_r = WORLD_SIDE - 1 - ((h + 0.5) * WORLD_SIDE // OBS_SIZE).astype(int)
+            back_c = ((w + 0.5) * WORLD_SIDE // OBS_SIZE).astype(int)
+            assert (back_r == wr).all() and (back_c == wc).all()
+
+
+def test_the_mapping_puts_the_cheese_where_procgen_draws_it(mazes, roller):
+    states = start_states(mazes, roller.loader)
+    for state, row in zip(states, mazes.itertuples(), strict=True):
+        a, b = roller.render([state, state.without_cheese()])
+        ys, xs = np.nonzero((a != b).any(axis=2))  # the cheese sprite's pixels
+        h, w = cell_of_square(
+            np.array([row.cheese_row]), np.array([row.cheese_col]), np.array([row.maze_size]), 16
+        )
+        assert int(ys.mean() // 4) == h[0] and int(xs.mean() // 4) == w[0]
+
+
+def test_resample_donors_follow_their_rule(mazes):
+    same = donor_rows(mazes, "same-cheese", seed=0)
+    other = donor_rows(mazes, "other-cheese", seed=0)
+    for m, s, o in zip(mazes.itertuples(), same.itertuples(), other.itertuples(), strict=True):
+        here = to_world(m.cheese_row, m.cheese_col, m.maze_size)
+        assert to_world(s.cheese_row, s.cheese_col, s.maze_size) == here and s.seed != m.seed
+        assert to_world(o.cheese_row, o.cheese_col, o.maze_size) != here
+    assert donor_rows(mazes, "same-cheese", seed=0)["seed"].tolist() == same["seed"].tolist()
+    with pytest.raises(UsageError, match="donor must be one of"):
+        donor_rows(mazes, "nearby", seed=0)
+
+
+def test_resampling_writes_the_donors_maps(net, mazes, roller):
+    maze = mazes.iloc[:2]
+    prepared = prepare_edits(Resample(L, Channels((4,)), donor="any", seed=3), net, maze, roller)
+    donors = sample_mazes(SampleSpec(n=1, start_level=prepared.patches[0].info["donor_seeds"][0]))
+    x = obs_to_tensor(roller.render(start_states(donors, roller.loader)))
+    with torch.no_grad():
+        donor_map = net.forward_to(x, L)[0, 4]
+    # the same numbers up to the batch size the convolutions ran at
+    np.testing.assert_allclose(prepared.patches[0].value[0, 4].numpy(), donor_map.numpy(), atol=1e-5)
+
+
+def test_edits_round_trip_through_their_spec():
+    edits = [
+        CheeseVector(L, coefficient=-2.0, source_seed=7),
+        Clamp(L, Channels(ranking="cheese-channels", top=3), value=5.5, at=(2, 4), background=-0.2),
+        Resample(L, Channels((1, 2)), donor="same-cheese", seed=1),
+    ]
+    for edit in edits:
+        assert edit_from_spec(edit.to_spec()) == edit
+
+
+def test_retargeting_with_the_cheese_on_the_target_and_the_cheese_agent_reaches_every_target(mazes, roller):
+    batch = maze_batch(mazes)
+    targets = retarget.draw_targets(batch, per_maze=4, seed=0)
+    assert len(targets) == 4 * len(mazes)
+    contexts = retarget.target_contexts(batch, targets, cheese="target")
+    states = retarget.played_states(start_states(mazes, roller.loader), contexts, "target")
+    settings = RolloutSettings(per_maze=1, max_steps=256)
+    reached = retarget.reach_rollouts(CheeseAgent(), contexts, states, settings, roller, {"cheese": None})
+    fraction, steps = reached["cheese"]
+    assert (fraction == 1.0).all()
+    # the shortest path: one step per square of it
+    assert (steps == np.array([len(p) for p in retarget.path_squares(contexts)])).all()
+
+
+def test_targets_are_seeded_per_maze_whatever_the_batch(mazes):
+    all_at_once = retarget.draw_targets(maze_batch(mazes), per_maze=3, seed=5)
+    one_by_one = pd.concat(
+        [
+            retarget.draw_targets(maze_batch(mazes.iloc[i : i + 1]), per_maze=3, seed=5)
+            for i in range(len(mazes))
+        ]
+    )
+    cols = ["seed", "target_row", "target_col"]
+    assert all_at_once[cols].reset_index(drop=True).equals(one_by_one[cols].reset_index(drop=True))
+    for t, row in zip(all_at_once.itertuples(), mazes.iloc[all_at_once["maze"]].itertuples(), strict=True):
+        assert (t.target_row, t.target_col) != (0, 0)
+        assert (t.target_row, t.target_col) != (row.cheese_row, row.cheese_col)
+
+
+# --- runs: the interventions and retargeting tables are a pure function of the spec -------------------
+
+RUN_SPEC = f"""\
+kind: experiment
+name: iv
+policy: {{checkpoint: {MODEL}}}
+mazes: {{n: 4, seed: 2, require_decision_square: true, exclude_cheese_top_right: 5}}
+rollouts: {{per_maze: 2, max_steps: 24, chunk_mazes: 2}}
+record: {{decision_square_probs: true}}
+interventions:
+  - {{id: cv, edit: cheese-vector, layer: {L}}}
+  - {{id: clamp-top1, edit: clamp, layer: {L}, channels: {{ranking: cheese-channels, top: 1}},
+     value: 5.5, at: target}}
+retargeting: {{targets_per_maze: 2, rollouts_per_target: 1, seed: 0}}
+channel_ranking: {{n: 40, seed: 0}}
+"""
+
+
+@pytest.fixture(scope="module")
+def iv_reference(tmp_path_factory):
+    from mazeprobe.experiments.run import run_experiment
+    from mazeprobe.experiments.spec import load_spec
+
+    root = tmp_path_factory.mktemp("iv")
+    (root / "spec.yaml").write_text(RUN_SPEC)
+    return run_experiment(load_spec(root / "spec.yaml"), root / "runs", workers=1)
+
+
+def _tables(run_dir):
+    from mazeprobe.experiments.rundir import RunDir
+
+    run = RunDir(run_dir)
+    return run.interventions(), run.retargeting()
+
+
+def test_an_intervention_run_writes_both_tables(iv_reference):
+    from mazeprobe.experiments.interventions import INTERVENTION_COLUMNS
+    from mazeprobe.experiments.retarget import RETARGETING_COLUMNS
+
+    iv, rt = _tables(iv_reference)
+    assert tuple(iv.columns) == INTERVENTION_COLUMNS and tuple(rt.columns) == RETARGETING_COLUMNS
+    assert sorted(iv["intervention"].unique()) == ["clamp-top1", "cv", "none"]
+    assert len(iv) == 4 * 3 and len(rt) == 4 * 2 * 3
+    none = iv[iv["intervention"] == "none"]
+    assert (none["edited_activations"] == 0).all() and (none["vfield_tv"] == 0).all()
+    clamp = iv[iv["intervention"] == "clamp-top1"]
+    assert clamp["got_cheese"].isna().all() and (clamp["edited_activations"] == 1).all()
+    cv = iv[iv["intervention"] == "cv"]
+    assert (cv["edited_activations"] > 0).all() and (cv["vfield_tv"] > 0).all()
+    assert rt["path_probability"].between(0, 1).all() and rt["reached_target"].between(0, 1).all()
+    # the same targets for every intervention
+    per = rt.groupby("intervention")[["seed", "target_row", "target_col"]].apply(lambda f: f.values.tolist())
+    assert per["none"] == per["cv"] == per["clamp-top1"]
+
+
+def test_two_processes_and_a_resume_give_the_same_intervention_tables(tmp_path, iv_reference):
+    from mazeprobe.experiments.run import prepare_run, run_chunk, run_experiment
+    from mazeprobe.experiments.spec import load_spec
+
+    (tmp_path / "spec.yaml").write_text(RUN_SPEC)
+    spec = load_spec(tmp_path / "spec.yaml")
+    two = run_experiment(spec, tmp_path / "two", workers=2)
+    resumed = prepare_run(spec, tmp_path / "resumed")
+    run_chunk(resumed, 1)
+    run_experiment(spec, tmp_path / "resumed", resume=True)
+    ref_iv, ref_rt = _tables(iv_reference)
+    for run_dir in (two, resumed):
+        iv, rt = _tables(run_dir)
+        pd.testing.assert_frame_equal(iv, ref_iv)
+        pd.testing.assert_frame_equal(rt, ref_rt)
