@@ -435,6 +435,9 @@ def model_from_state_dict(
             problems.append(f"mis-shaped key {k!r}: expected {shape}, found {tuple(v.shape)}")
         elif not v.dtype.is_floating_point:
             problems.append(f"key {k!r} has dtype {v.dtype}, expected a float tensor")
+        elif not bool(torch.isfinite(v).all()):
+            bad = int((~torch.isfinite(v)).sum())
+            problems.append(f"key {k!r} holds {bad} NaN or infinite value(s): the weights are broken")
     if problems:
         header = f"{source}: not an IMPALA maze checkpoint ({len(problems)} problem(s)):"
         raise CheckpointError("\n  ".join([header, *problems]))

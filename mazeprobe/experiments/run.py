@@ -418,6 +418,24 @@ def _quiet_threads() -> None:
 
     torch.set_num_threads(1)
     numba.set_num_threads(1)
+    _exit_with_parent()
+
+
+def _exit_with_parent() -> None:
+    """A worker stops (within a second) once the process that started it is gone: a killed `mazeprobe run`
+    must not leave workers computing chunks nobody will gather."""
+    import threading
+    import time
+
+    parent = os.getppid()
+
+    def watch() -> None:
+        while True:
+            time.sleep(1.0)
+            if os.getppid() != parent:
+                os._exit(1)
+
+    threading.Thread(target=watch, daemon=True, name="mazeprobe-parent-watch").start()
 
 
 def finalize(run_dir: str | os.PathLike) -> None:
@@ -462,10 +480,27 @@ def run_experiment(
         raise UsageError(f"workers must be >= 1; got {workers}")
     if scheduler and workers > 1:
         raise UsageError("give workers or scheduler, not both")
-    run_dir = prepare_run(spec, out_dir, resume=resume, device=device)
-    if on_start is not None:
-        total = RunDir(run_dir).manifest()["n_mazes"] * spec.rollouts.per_maze
-        on_start(run_dir, total, completed_episodes(run_dir))
-    execute(run_dir, workers=workers, scheduler=scheduler, progress=progress)
-    finalize(run_dir)
+    if scheduler:
+        _check_scheduler(scheduler)
+    _resolve_device(device or spec.policy.device)  # before the lock: a missing GPU writes nothing
+    with RunDir(Path(out_dir).resolve() / spec.name).lock():
+        run_dir = prepare_run(spec, out_dir, resume=resume, device=device)
+        if on_start is not None:
+            total = RunDir(run_dir).manifest()["n_mazes"] * spec.rollouts.per_maze
+            on_start(run_dir, total, completed_episodes(run_dir))
+        execute(run_dir, workers=workers, scheduler=scheduler, progress=progress)
+        finalize(run_dir)
     return run_dir
+
+
+def _check_scheduler(address: str) -> None:
+    """A Dask scheduler address is tcp://HOST:PORT (or another Dask protocol), checked before any work."""
+    scheme, sep, rest = address.partition("://")
+    host, colon, port = rest.rpartition(":")
+    if (
+        not sep
+        or scheme not in ("tcp", "tls", "inproc", "ucx", "ws", "wss")
+        or not colon
+        or not port.isdigit()
+    ):
+        raise UsageError(f"scheduler must be an address like tcp://HOST:8786; got {address!r}")

@@ -23,6 +23,9 @@ from __future__ import annotations
 import json
 import math
 import os
+import socket
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -34,7 +37,7 @@ import pyarrow.parquet as pq
 from mazeprobe.atomic import write_bytes
 from mazeprobe.errors import MazeprobeError
 from mazeprobe.maze.sampling import arrow_to_frame, read_mazes
-from mazeprobe.provenance import parse_utc
+from mazeprobe.provenance import parse_utc, utc_stamp
 
 
 class RunError(MazeprobeError):
@@ -141,6 +144,40 @@ class RunDir:
         return self.path / "probes" / f"{layer}.parquet"
 
     # --- the manifest ---------------------------------------------------------------------------
+
+    @property
+    def lock_path(self) -> Path:
+        """The advisory lock of the run, beside its directory (so it can be taken before the directory
+        exists, and never counts as a file of the run)."""
+        return self.path.parent / f".{self.path.name}.lock"
+
+    @contextmanager
+    def lock(self) -> Iterator[None]:
+        """Hold the run's advisory lock: one process at a time works on a run directory. Refused, naming
+        the holder, when another process holds it; released when the block ends or the process dies."""
+        import fcntl
+
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        with self.lock_path.open("a+") as handle:
+            try:
+                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                handle.seek(0)
+                holder = handle.read().strip() or "another process"
+                raise RunError(
+                    f"{self.path} is in use by {holder}; wait for it to finish (or stop it), then run again "
+                    "with --resume"
+                ) from None
+            handle.seek(0)
+            handle.truncate()
+            handle.write(f"process {os.getpid()} on {socket.gethostname()} since {utc_stamp()}\n")
+            handle.flush()
+            try:
+                yield
+            finally:
+                handle.seek(0)
+                handle.truncate()
+                fcntl.flock(handle, fcntl.LOCK_UN)
 
     def exists(self) -> bool:
         return self.manifest_path.is_file()

@@ -41,6 +41,11 @@ from mazeprobe.validation import NAME_HELP, NAME_PATTERN
 from mazeprobe.yamlio import Checker, YamlDoc, check_kind, describe_value, load_yaml
 
 DEVICES = ("auto", "cpu", "cuda")
+MAX_PER_MAZE = 10_000
+MAX_EPISODES = 20_000_000
+EPISODE_BYTES = 700
+"""About what one episode costs in the episodes table (its path of up to 256 steps and its outcomes)."""
+MAX_CHUNK_MAZES = 100_000
 ACTIVATION_MOMENTS = ("decision_square",)
 ACTIVATION_DTYPES = ("float16", "float32")
 
@@ -141,7 +146,7 @@ _MAZES = {
     "start_level": "first level seed",
 }
 _ROLLOUTS = {
-    "per_maze": "episodes per maze",
+    "per_maze": f"episodes per maze (1..{10_000:,})",
     "max_steps": "1..500",
     "actions": "sample or argmax",
     "seed": "action-sampling seed",
@@ -199,7 +204,17 @@ def parse_spec(doc: YamlDoc) -> ExperimentSpec:
 
     ro = c.mapping(top.get("rollouts"), ("rollouts",), _ROLLOUTS, none_ok=True)
     if "per_maze" in ro:
-        c.integer(ro["per_maze"], ("rollouts", "per_maze"), 1)
+        c.integer(ro["per_maze"], ("rollouts", "per_maze"), 1, MAX_PER_MAZE)
+        n_mazes = mz.get("n") if isinstance(mz.get("n"), int) else 1
+        if isinstance(ro["per_maze"], int) and 0 < ro["per_maze"] <= MAX_PER_MAZE:
+            episodes = n_mazes * ro["per_maze"]
+            if episodes > MAX_EPISODES:
+                c.fail(
+                    ("rollouts", "per_maze"),
+                    f"{n_mazes:,} mazes x {ro['per_maze']:,} episodes is {episodes:,} episodes, more than "
+                    f"the {MAX_EPISODES:,} a run may hold (about {episodes * EPISODE_BYTES / 2**30:,.1f} GiB "
+                    "of episode table); split it into several runs",
+                )
     if "max_steps" in ro:
         c.integer(ro["max_steps"], ("rollouts", "max_steps"), 1, 500)
     if "actions" in ro:
@@ -207,7 +222,7 @@ def parse_spec(doc: YamlDoc) -> ExperimentSpec:
     if "seed" in ro:
         c.integer(ro["seed"], ("rollouts", "seed"), 0)
     if "chunk_mazes" in ro:
-        c.integer(ro["chunk_mazes"], ("rollouts", "chunk_mazes"), 1)
+        c.integer(ro["chunk_mazes"], ("rollouts", "chunk_mazes"), 1, MAX_CHUNK_MAZES)
 
     rec = c.mapping(top.get("record"), ("record",), _RECORD, none_ok=True)
     if "decision_square_probs" in rec:
