@@ -1,0 +1,42 @@
+"""The `mazeprobe` command: parse arguments, call one library function, report.
+
+Each command group lives in its own module (maze, run, stats, predictions, train) with its handlers and,
+next to them, the `register(subparsers)` that builds their parsers. Every error mazeprobe raises on
+purpose (MazeprobeError) becomes one line on stderr and exit code 2.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+
+from mazeprobe.cli import maze, predictions, run, stats, train
+from mazeprobe.cli._common import Parser
+from mazeprobe.errors import MazeprobeError
+
+COMMAND_GROUPS = (maze, run, stats, predictions, train)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = Parser(
+        prog="mazeprobe",
+        description="Register, test and score predictions about the procgen cheese-maze policy network.",
+    )
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=Parser)
+    for group in COMMAND_GROUPS:
+        group.register(sub)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return args.func(args)
+    except MazeprobeError as exc:
+        print(f"mazeprobe {args.command}: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print(f"mazeprobe {args.command}: interrupted; nothing was written", file=sys.stderr)
+        return 130

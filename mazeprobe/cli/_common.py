@@ -1,0 +1,104 @@
+"""What every command module shares: the parser class, argument types, the sub-command helper, output
+checks, the progress bar and small formatting helpers."""
+
+from __future__ import annotations
+
+import argparse
+import os
+from collections.abc import Callable
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from mazeprobe.errors import UsageError
+
+if TYPE_CHECKING:
+    from rich.progress import Progress
+
+Handler = Callable[[argparse.Namespace], int]
+
+
+class Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> None:  # one clear line, not the usage block
+        self.exit(2, f"{self.prog}: error: {message}\n")
+
+
+def add_command(subparsers, name: str, func: Handler) -> argparse.ArgumentParser:
+    """A sub-command whose help is the handler's docstring (first line: the one-line summary)."""
+    doc = func.__doc__ or ""
+    p = subparsers.add_parser(
+        name,
+        help=doc.splitlines()[0],
+        description=doc,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p.set_defaults(func=func)
+    return p
+
+
+# --- argument types -------------------------------------------------------------------------------
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {value}")
+    return value
+
+
+def _non_negative_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a non-negative integer, got {text!r}") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"expected a non-negative integer, got {value}")
+    return value
+
+
+# --- checks and output ----------------------------------------------------------------------------
+
+
+def _check_writable(path: Path) -> None:
+    parent = path.resolve().parent
+    if not parent.is_dir():
+        raise UsageError(f"cannot write {path}: directory {parent} does not exist")
+    if not os.access(parent, os.W_OK) or (path.exists() and not os.access(path, os.W_OK)):
+        raise UsageError(f"cannot write {path}: permission denied")
+    if path.is_dir():
+        raise UsageError(f"cannot write {path}: it is a directory")
+
+
+def plural(n: int, word: str) -> str:
+    """'1 problem', '3 problems'."""
+    return f"{n} {word}{'s' if n != 1 else ''}"
+
+
+def progress_bar(
+    *fields: str, quiet: bool, count: str | None = None, transient: bool = False, eta: bool = False
+) -> Progress:
+    """A rich progress bar: description, bar, done/total (or the `count` template), one text column per
+    template in `fields` (e.g. "{task.fields[rate]} episodes/s"), elapsed time and, with `eta`, the time
+    left. Disabled (a no-op) when `quiet`."""
+    # rich here, not at the top: it costs startup time that commands without a bar should not pay
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeElapsedColumn,
+        TimeRemainingColumn,
+    )
+
+    columns = [
+        "[progress.description]{task.description}",
+        BarColumn(),
+        TextColumn(count) if count else MofNCompleteColumn(),
+        *(TextColumn(f) for f in fields),
+        TimeElapsedColumn(),
+    ]
+    if eta:
+        columns.append(TimeRemainingColumn())
+    return Progress(*columns, transient=transient, disable=quiet)

@@ -1,0 +1,84 @@
+"""The `run` command: a batch experiment into a run directory, with a progress bar and a summary."""
+
+from __future__ import annotations
+
+import argparse
+import os
+from pathlib import Path
+
+from mazeprobe.cli._common import _positive_int, add_command, progress_bar
+from mazeprobe.errors import UsageError
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    """Run a batch experiment spec: roll a policy through sampled mazes into data/runs/<name>/.
+
+    Example: mazeprobe run analysis/behavioral-demo.yaml --workers 2
+             mazeprobe run analysis/behavioral-demo.yaml --resume
+    """
+    from mazeprobe.experiments.run import DEFAULT_RUNS_DIR, run_experiment
+    from mazeprobe.experiments.spec import load_spec
+
+    spec = load_spec(args.spec)
+    if args.device:
+        from dataclasses import replace
+
+        spec = replace(spec, policy=replace(spec.policy, device=args.device))
+    if args.scheduler and args.workers:
+        raise UsageError("give --workers or --scheduler, not both")
+    with progress_bar("{task.fields[rate]} episodes/s", quiet=args.quiet) as bar:
+        task = bar.add_task(f"run {spec.name}", total=None, rate="-")
+
+        def on_start(run_dir: Path, total: int, done: int) -> None:
+            bar.update(task, total=total, completed=done)
+
+        def progress(summary: dict) -> None:
+            bar.update(task, advance=summary["episodes"])
+            speed = bar.tasks[task].speed
+            bar.update(task, rate=f"{speed:,.0f}" if speed else "-")
+
+        run_dir = run_experiment(
+            spec,
+            args.out or DEFAULT_RUNS_DIR,
+            workers=args.workers or (os.cpu_count() or 1),
+            scheduler=args.scheduler,
+            resume=args.resume,
+            device=args.device,
+            progress=progress,
+            on_start=on_start,
+        )
+    if not args.quiet:
+        print(f"run complete: {run_dir}")
+        print(_run_summary(run_dir))
+    return 0
+
+
+def _run_summary(run_dir: Path) -> str:
+    """Outcome rates of a finished run, for the terminal."""
+    from mazeprobe.experiments.rollout import outcome_rates
+    from mazeprobe.experiments.run import load_run
+
+    frame = load_run(run_dir)
+    rates = outcome_rates(frame)
+    lines = [
+        f"episodes: {rates['episodes']} on {frame['seed'].nunique()} mazes",
+        f"got the cheese: {rates['got_cheese']:.1%}   "
+        f"entered the top-right 5x5 without it: {rates['entered_top_right_5x5_without_cheese']:.1%}   "
+        f"timed out: {rates['timed_out']:.1%}",
+    ]
+    if "p_cheese_at_dsq" in frame:
+        lines.append(
+            f"median P(cheese-ward move at the decision square): {frame['p_cheese_at_dsq'].median():.3f}"
+        )
+    return "\n".join(lines)
+
+
+def register(subparsers) -> None:
+    p = add_command(subparsers, "run", cmd_run)
+    p.add_argument("spec", help="an experiment spec (analysis/*.yaml)")
+    p.add_argument("--out", help="folder for run directories (default data/runs)")
+    p.add_argument("--workers", type=_positive_int, help="local worker processes (default: the cores)")
+    p.add_argument("--scheduler", metavar="tcp://HOST:PORT", help="run the chunks on this Dask cluster")
+    p.add_argument("--resume", action="store_true", help="finish an interrupted run")
+    p.add_argument("--device", choices=("cpu", "cuda"), help="where the network runs (overrides the spec)")
+    p.add_argument("--quiet", action="store_true", help="no progress bar or summary")
