@@ -132,3 +132,43 @@ def test_run_fit_and_probe_commands(tmp_path):
     assert (run_dir / "probes" / "embedder.block1.res1.resadd_out.parquet").exists()
     res = run("probe", str(run_dir), "--layer", "embedder.block3.res2.resadd_out")
     assert res.returncode == 2 and "embedder.block1.res1.resadd_out" in res.stderr
+
+
+# --- exit codes -----------------------------------------------------------------------------------
+
+QUESTIONS = """\
+questions:
+  - id: q-one
+    text: "The first question"
+    source: "a post"
+    resolution: {method: manual}
+"""
+
+
+def predictions_dir(tmp_path, probability: str = "0.7"):
+    root = tmp_path / "predictions"
+    (root / "forecasts").mkdir(parents=True)
+    (root / "questions.yaml").write_text(QUESTIONS)
+    (root / "forecasts" / "alice.yaml").write_text(
+        "forecaster: alice\nsource: a post\nmade_at: 2023-03-01\n"
+        f"forecasts:\n  - {{question: q-one, probability: {probability}}}\n"
+    )
+    return root
+
+
+def test_help_lists_the_exit_codes(capsys):
+    with pytest.raises(SystemExit) as exc:
+        main(["--help"])
+    assert exc.value.code == 0
+    out = capsys.readouterr().out
+    assert "exit codes:" in out
+    for code, meaning in (("0", "success"), ("1", "a check found a problem"), ("2", "bad input or usage"),
+                          ("130", "interrupted")):  # fmt: skip
+        assert any(line.split()[:1] == [code] and meaning in line for line in out.splitlines()), code
+
+
+def test_validate_exits_1_when_the_directory_has_a_problem(tmp_path, capsys):
+    root = predictions_dir(tmp_path, probability="1.0")  # a certain forecast: infinite log loss
+    assert main(["predictions", "validate", str(root)]) == 1
+    out = capsys.readouterr().out
+    assert "infinite log loss" in out and out.strip().endswith("1 problem")

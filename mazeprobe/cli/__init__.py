@@ -2,7 +2,8 @@
 
 Each command group lives in its own module (maze, run, stats, predictions, train) with its handlers and,
 next to them, the `register(subparsers)` that builds their parsers. Every error mazeprobe raises on
-purpose (MazeprobeError) becomes one line on stderr and exit code 2.
+purpose (MazeprobeError) becomes one line on stderr and exit code 2; the exit codes are listed in
+`mazeprobe --help` (_common.EXIT_CODES_HELP).
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ import sys
 from collections.abc import Sequence
 
 from mazeprobe.cli import maze, predictions, run, stats, train
-from mazeprobe.cli._common import Parser
+from mazeprobe.cli._common import EXIT_CODES_HELP, EXIT_INTERRUPTED, EXIT_USAGE, Parser
 from mazeprobe.errors import MazeprobeError
 
 COMMAND_GROUPS = (maze, run, stats, predictions, train)
@@ -22,6 +23,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser = Parser(
         prog="mazeprobe",
         description="Register, test and score predictions about the procgen cheese-maze policy network.",
+        epilog=EXIT_CODES_HELP,
+        formatter_class=argparse.RawDescriptionHelpFormatter,  # keep the epilog's table
     )
     sub = parser.add_subparsers(dest="command", required=True, parser_class=Parser)
     for group in COMMAND_GROUPS:
@@ -36,7 +39,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return args.func(args)
     except MazeprobeError as exc:
         print(f"mazeprobe {args.command}: error: {exc}", file=sys.stderr)
-        return 2
+        return EXIT_USAGE
     except KeyboardInterrupt:
         print(f"mazeprobe {args.command}: interrupted; nothing was written", file=sys.stderr)
-        return 130
+        return EXIT_INTERRUPTED

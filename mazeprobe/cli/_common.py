@@ -16,10 +16,24 @@ if TYPE_CHECKING:
 
 Handler = Callable[[argparse.Namespace], int]
 
+# the exit codes of every command (listed in `mazeprobe --help`)
+EXIT_OK = 0
+EXIT_PROBLEMS = 1  # a check ran and found problems
+EXIT_USAGE = 2  # bad input or usage: argparse errors and MazeprobeError
+EXIT_INTERRUPTED = 130  # Ctrl-C (128 + SIGINT, what shells report)
+
+EXIT_CODES_HELP = f"""\
+exit codes:
+  {EXIT_OK:<4} success
+  {EXIT_PROBLEMS:<4} a check found a problem (predictions validate, predictions verify)
+  {EXIT_USAGE:<4} bad input or usage (one line on stderr says what)
+  {EXIT_INTERRUPTED:<4} interrupted (Ctrl-C); the command says what it kept
+"""
+
 
 class Parser(argparse.ArgumentParser):
     def error(self, message: str) -> None:  # one clear line, not the usage block
-        self.exit(2, f"{self.prog}: error: {message}\n")
+        self.exit(EXIT_USAGE, f"{self.prog}: error: {message}\n")
 
 
 def add_command(subparsers, name: str, func: Handler) -> argparse.ArgumentParser:

@@ -7,6 +7,7 @@ import argparse
 from pathlib import Path
 
 from mazeprobe.cli._common import (
+    EXIT_PROBLEMS,
     Parser,
     _check_writable,
     _non_negative_int,
@@ -41,7 +42,7 @@ def _predictions_dir(args: argparse.Namespace) -> Path:
 
 
 def cmd_predictions_validate(args: argparse.Namespace) -> int:
-    """Report every problem in the directory as file:line:col: message (exit 2 when there is any)."""
+    """Report every problem in the directory as file:line:col: message (exit 1 when there is any)."""
     from mazeprobe.registry.load import scan
 
     result = scan(_predictions_dir(args), args.analysis_dir)
@@ -50,7 +51,7 @@ def cmd_predictions_validate(args: argparse.Namespace) -> int:
         print(problem)
     if problems:
         print(plural(len(problems), "problem"))
-        return 2
+        return EXIT_PROBLEMS
     forecasters = {f.forecaster for f in result.forecasts}
     print(
         f"ok: {len(result.questions)} questions, {len(result.forecasts)} forecasts by "
@@ -117,7 +118,7 @@ def cmd_predictions_verify(args: argparse.Namespace) -> int:
         print(problem)
     if problems:
         print(plural(len(problems), "problem"))
-        return 1
+        return EXIT_PROBLEMS
     entries, _ = read_lock(root)
     print(f"ok: {len(latest(entries))} registered items unchanged; {len(entries)} lock lines, chain intact")
     return 0
