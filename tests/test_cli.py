@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import subprocess
 import sys
 
@@ -19,10 +20,17 @@ def run(*args: str) -> subprocess.CompletedProcess:
 
 
 def test_every_command_has_help_with_an_example():
-    parser = build_parser()
-    sub = next(a for a in parser._actions if a.dest == "command")
-    for name, p in sub.choices.items():
-        assert p.description and "Example:" in p.description, f"{name} has no help example"
+    def commands(parser, prefix=()):  # every sub-command, the predictions actions too
+        for action in parser._actions:
+            if isinstance(action, argparse._SubParsersAction):
+                for name, p in action.choices.items():
+                    yield (*prefix, name), p
+                    yield from commands(p, (*prefix, name))
+
+    found = dict(commands(build_parser()))
+    assert ("predictions", "verify") in found and ("evaluate",) in found
+    for name, p in found.items():
+        assert p.description and "Example:" in p.description, f"{' '.join(name)} has no help example"
 
 
 def test_features_list_prints_every_feature_with_its_docstring(capsys):
@@ -172,3 +180,32 @@ def test_validate_exits_1_when_the_directory_has_a_problem(tmp_path, capsys):
     assert main(["predictions", "validate", str(root)]) == 1
     out = capsys.readouterr().out
     assert "infinite log loss" in out and out.strip().endswith("1 problem")
+
+
+# --- predictions DIR or --predictions DIR ---------------------------------------------------------
+
+
+@pytest.mark.parametrize("action", ["validate", "list", "verify"])
+def test_predictions_takes_dir_or_the_predictions_flag(tmp_path, capsys, action):
+    root = predictions_dir(tmp_path)
+    if action == "verify":
+        assert main(["predictions", "register", str(root)]) == 0
+        capsys.readouterr()
+    assert main(["predictions", action, str(root)]) == 0
+    positional = capsys.readouterr()
+    assert main(["predictions", action, "--predictions", str(root)]) == 0
+    assert capsys.readouterr() == positional
+    assert main(["predictions", action, str(root), "--predictions", f"{root}/"]) == 0  # the same directory
+    assert capsys.readouterr() == positional
+
+
+def test_predictions_refuses_two_different_directories(tmp_path, capsys):
+    root = predictions_dir(tmp_path)
+    other = predictions_dir(tmp_path / "other")
+    assert main(["predictions", "validate", str(root), "--predictions", str(other)]) == 2
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    lines = captured.err.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("mazeprobe predictions validate: error: two predictions")
+    assert main(["predictions", "validate"]) == 2
+    assert "DIR or --predictions DIR" in capsys.readouterr().err

@@ -38,8 +38,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return args.func(args)
     except MazeprobeError as exc:
-        print(f"mazeprobe {args.command}: error: {exc}", file=sys.stderr)
+        print(f"{args.prog}: error: {exc}", file=sys.stderr)
         return EXIT_USAGE
     except KeyboardInterrupt:
-        print(f"mazeprobe {args.command}: interrupted; nothing was written", file=sys.stderr)
+        print(f"{args.prog}: interrupted; nothing was written", file=sys.stderr)
         return EXIT_INTERRUPTED

@@ -45,7 +45,7 @@ def add_command(subparsers, name: str, func: Handler) -> argparse.ArgumentParser
         description=doc,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    p.set_defaults(func=func)
+    p.set_defaults(func=func, prog=p.prog)  # prog: main's error lines name the whole command
     return p
 
 

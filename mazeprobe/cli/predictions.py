@@ -29,20 +29,32 @@ def cmd_predictions(args: argparse.Namespace) -> int:
              mazeprobe predictions verify predictions/
     Files: DIR/questions.yaml, DIR/forecasts/<forecaster>.yaml, DIR/resolutions-manual.yaml and the hash
     chain DIR/registry.lock. Auto rules are checked against the plans in DIR/../analysis (else ./analysis)
-    unless --analysis-dir says otherwise.
+    unless --analysis-dir says otherwise. Every action also takes the directory as --predictions DIR.
     """
     raise UsageError("name an action: validate, register, forecast, list or verify")
 
 
 def _predictions_dir(args: argparse.Namespace) -> Path:
-    root = Path(args.dir)
+    """The directory named by the positional DIR or by --predictions DIR (one of them, or both alike)."""
+    if args.dir is None and args.predictions is None:
+        raise UsageError("name the predictions directory: DIR or --predictions DIR")
+    if args.dir is not None and args.predictions is not None:
+        if Path(args.dir).resolve() != Path(args.predictions).resolve():
+            raise UsageError(
+                f"two predictions directories: DIR {args.dir} and --predictions {args.predictions}; give one"
+            )
+    root = Path(args.dir if args.dir is not None else args.predictions)
     if not root.is_dir():
         raise UsageError(f"no such predictions directory: {root}")
     return root
 
 
 def cmd_predictions_validate(args: argparse.Namespace) -> int:
-    """Report every problem in the directory as file:line:col: message (exit 1 when there is any)."""
+    """Report every problem in the directory as file:line:col: message (exit 1 when there is any).
+
+    Example: mazeprobe predictions validate predictions/
+             mazeprobe predictions validate --predictions predictions/ --analysis-dir analysis
+    """
     from mazeprobe.registry.load import scan
 
     result = scan(_predictions_dir(args), args.analysis_dir)
@@ -61,7 +73,10 @@ def cmd_predictions_validate(args: argparse.Namespace) -> int:
 
 
 def cmd_predictions_register(args: argparse.Namespace) -> int:
-    """Append every new question and forecast to DIR/registry.lock (edited items need --amend)."""
+    """Append every new question and forecast to DIR/registry.lock (edited items need --amend).
+
+    Example: mazeprobe predictions register predictions/
+    """
     from mazeprobe.registry import register as register_items
 
     root = _predictions_dir(args)
@@ -76,7 +91,11 @@ def cmd_predictions_register(args: argparse.Namespace) -> int:
 
 
 def cmd_predictions_forecast(args: argparse.Namespace) -> int:
-    """Add or (before registration) update one forecast, keeping the file's comments and layout."""
+    """Add or (before registration) update one forecast, keeping the file's comments and layout.
+
+    Example: mazeprobe predictions forecast predictions/ --forecaster me --question goal-weirder \\
+                 --probability 0.6
+    """
     from mazeprobe.registry import set_forecast
 
     edit = set_forecast(
@@ -99,7 +118,10 @@ def cmd_predictions_forecast(args: argparse.Namespace) -> int:
 
 
 def cmd_predictions_list(args: argparse.Namespace) -> int:
-    """Show the questions, who forecast what, and what is registered."""
+    """Show the questions, who forecast what, and what is registered.
+
+    Example: mazeprobe predictions list predictions/
+    """
     from mazeprobe.registry.table import listing
 
     print(listing(_predictions_dir(args), args.analysis_dir))
@@ -107,8 +129,11 @@ def cmd_predictions_list(args: argparse.Namespace) -> int:
 
 
 def cmd_predictions_verify(args: argparse.Namespace) -> int:
-    """Name every registered item edited or deleted since registration, and any break in the lock's chain
-    (exit 1 when there is any)."""
+    """Name every registered item edited or deleted since registration, and any break in the lock's chain.
+
+    Example: mazeprobe predictions verify predictions/
+    Exits 1 when it finds any.
+    """
     from mazeprobe.registry import verify
     from mazeprobe.registry.lock import latest, read_lock
 
@@ -223,9 +248,10 @@ def register(subparsers) -> None:
         ("list", cmd_predictions_list),
         ("verify", cmd_predictions_verify),
     ):
-        a = actions.add_parser(name, help=func.__doc__.splitlines()[0], description=func.__doc__)
-        a.set_defaults(func=func)
-        a.add_argument("dir", metavar="DIR", help="the predictions directory, e.g. predictions/")
+        a = add_command(actions, name, func)
+        # DIR or --predictions DIR: the flag resolve, score and report take works here too
+        a.add_argument("dir", nargs="?", metavar="DIR", help="the predictions directory, e.g. predictions/")
+        a.add_argument("--predictions", metavar="DIR", help="the predictions directory (instead of DIR)")
         a.add_argument(
             "--analysis-dir",
             metavar="DIR",
