@@ -209,3 +209,36 @@ def test_predictions_refuses_two_different_directories(tmp_path, capsys):
     assert len(lines) == 1 and lines[0].startswith("mazeprobe predictions validate: error: two predictions")
     assert main(["predictions", "validate"]) == 2
     assert "DIR or --predictions DIR" in capsys.readouterr().err
+
+
+# --- --device -------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "command",
+    [
+        ["run", "spec.yaml"],
+        ["vfield", "--builtin", "shard", "--seed", "0", "--png", "v.png"],
+        ["train", "--out", "m.pth"],
+    ],
+)
+def test_device_rejects_a_bad_value_with_exit_2(command, capsys):
+    with pytest.raises(SystemExit) as exc:
+        main([*command, "--device", "gpu"])
+    assert exc.value.code == 2
+    lines = capsys.readouterr().err.strip().splitlines()
+    assert len(lines) == 1 and "argument --device: expected auto, cpu, cuda or cuda:N, got 'gpu'" in lines[0]
+
+
+def test_device_means_the_same_everywhere(monkeypatch, tmp_path, capsys):
+    import torch
+
+    from mazeprobe.cli._common import device_name
+
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    assert device_name("auto") == "cpu" and device_name("cpu") == "cpu"
+    png = tmp_path / "v.png"
+    assert main(["vfield", "--builtin", "shard", "--seed", "0", "--png", str(png), "--device", "cuda"]) == 2
+    assert "CUDA is not available" in capsys.readouterr().err and not png.exists()
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    assert device_name("auto") == "cuda"

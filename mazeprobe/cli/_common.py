@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import re
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -70,6 +71,25 @@ def _non_negative_int(text: str) -> int:
     if value < 0:
         raise argparse.ArgumentTypeError(f"expected a non-negative integer, got {value}")
     return value
+
+
+_DEVICE = re.compile(r"auto|cpu|cuda(:\d+)?")
+DEVICE_HELP = "auto (cuda when there is one, else cpu), cpu, cuda or cuda:N"
+
+
+def _device(text: str) -> str:
+    """--device, checked for its form here; whether there is a GPU is checked by device_name."""
+    if not _DEVICE.fullmatch(text):
+        raise argparse.ArgumentTypeError(f"expected auto, cpu, cuda or cuda:N, got {text!r}")
+    return text
+
+
+def device_name(device: str) -> str:
+    """What --device means, the same for every command: auto is cuda when there is one, else cpu; cuda
+    without a GPU is a UsageError."""
+    from mazeprobe.agents.impala import resolve_device  # imports torch: only for commands that need it
+
+    return str(resolve_device(device))
 
 
 # --- checks and output ----------------------------------------------------------------------------

@@ -6,10 +6,13 @@ import argparse
 from pathlib import Path
 
 from mazeprobe.cli._common import (
+    DEVICE_HELP,
     _check_writable,
+    _device,
     _non_negative_int,
     _positive_int,
     add_command,
+    device_name,
     progress_bar,
 )
 from mazeprobe.errors import UsageError
@@ -172,8 +175,9 @@ def cmd_vfield(args: argparse.Namespace) -> int:
     from mazeprobe.maze.sampling import SampleSpec, sample_mazes
 
     _check_writable(Path(args.png))
+    device = device_name(args.device)
     maze = sample_mazes(SampleSpec(n=1, seed=0, start_level=args.seed, placement=args.placement))
-    policy = make_policy(builtin=args.builtin, checkpoint=args.checkpoint, device=args.device, table=maze)
+    policy = make_policy(builtin=args.builtin, checkpoint=args.checkpoint, device=device, table=maze)
     field = vector_field(policy, maze, Roller(64))
     vector_field_png(field, maze, args.png)
     print(
@@ -236,7 +240,9 @@ def register(subparsers) -> None:
     who.add_argument("--builtin", choices=BUILTIN_AGENTS, help="a built-in agent")
     p.add_argument("--seed", type=_non_negative_int, required=True, help="the procgen level seed")
     p.add_argument("--placement", default="natural", help=f"cheese placement: {PLACEMENT_HELP}")
-    p.add_argument("--device", choices=("cpu", "cuda"), default="cpu")
+    p.add_argument(
+        "--device", type=_device, default="auto", help=f"where the network runs: {DEVICE_HELP} (default auto)"
+    )
     p.add_argument("--png", required=True, metavar="OUT.png", help="where to draw it")
 
     p = add_command(subparsers, "features", cmd_features)

@@ -6,7 +6,7 @@ import argparse
 import os
 from pathlib import Path
 
-from mazeprobe.cli._common import _positive_int, add_command, progress_bar
+from mazeprobe.cli._common import DEVICE_HELP, _device, _positive_int, add_command, device_name, progress_bar
 from mazeprobe.errors import UsageError
 
 
@@ -20,10 +20,11 @@ def cmd_run(args: argparse.Namespace) -> int:
     from mazeprobe.experiments.spec import load_spec
 
     spec = load_spec(args.spec)
-    if args.device:
+    device = device_name(args.device) if args.device else None  # None: the spec's policy.device
+    if device:
         from dataclasses import replace
 
-        spec = replace(spec, policy=replace(spec.policy, device=args.device))
+        spec = replace(spec, policy=replace(spec.policy, device=device))
     if args.scheduler and args.workers:
         raise UsageError("give --workers or --scheduler, not both")
     with progress_bar("{task.fields[rate]} episodes/s", quiet=args.quiet) as bar:
@@ -43,7 +44,7 @@ def cmd_run(args: argparse.Namespace) -> int:
             workers=args.workers or (os.cpu_count() or 1),
             scheduler=args.scheduler,
             resume=args.resume,
-            device=args.device,
+            device=device,
             progress=progress,
             on_start=on_start,
         )
@@ -80,5 +81,9 @@ def register(subparsers) -> None:
     p.add_argument("--workers", type=_positive_int, help="local worker processes (default: the cores)")
     p.add_argument("--scheduler", metavar="tcp://HOST:PORT", help="run the chunks on this Dask cluster")
     p.add_argument("--resume", action="store_true", help="finish an interrupted run")
-    p.add_argument("--device", choices=("cpu", "cuda"), help="where the network runs (overrides the spec)")
+    p.add_argument(
+        "--device",
+        type=_device,
+        help=f"where the network runs: {DEVICE_HELP} (default: the spec's policy.device)",
+    )
     p.add_argument("--quiet", action="store_true", help="no progress bar or summary")

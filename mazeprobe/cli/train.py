@@ -5,7 +5,15 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from mazeprobe.cli._common import _check_writable, _positive_int, add_command, progress_bar
+from mazeprobe.cli._common import (
+    DEVICE_HELP,
+    _check_writable,
+    _device,
+    _positive_int,
+    add_command,
+    device_name,
+    progress_bar,
+)
 
 
 def cmd_train(args: argparse.Namespace) -> int:
@@ -17,13 +25,12 @@ def cmd_train(args: argparse.Namespace) -> int:
     evaluation point writes the checkpoint (the published format), NAME.pth.train (the state --resume
     continues from) and NAME.train.json (the record the model card reads). Ctrl-C saves and stops.
     """
-    from mazeprobe.agents.impala import resolve_device
     from mazeprobe.agents.train import load_config, train
 
     config = load_config(args.config)
     out = Path(args.out)
     _check_writable(out)
-    device = resolve_device(args.device)
+    device = device_name(args.device)
     bar = progress_bar(
         "loss {task.fields[loss]}  acc {task.fields[acc]}  held-out {task.fields[heldout]}",
         count="{task.completed:,.0f}/{task.total:,.0f} samples",
@@ -97,8 +104,9 @@ def register(subparsers) -> None:
     )
     p.add_argument(
         "--device",
+        type=_device,
         default="auto",
-        help="where the network trains: auto (cuda when there is one), cpu, cuda or cuda:N",
+        help=f"where the network trains: {DEVICE_HELP} (default auto)",
     )
     p.add_argument("--quiet", action="store_true", help="no progress bar")
 
