@@ -242,3 +242,18 @@ def test_device_means_the_same_everywhere(monkeypatch, tmp_path, capsys):
     assert "CUDA is not available" in capsys.readouterr().err and not png.exists()
     monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
     assert device_name("auto") == "cuda"
+
+
+def test_vfield_level_seed_and_seed_are_the_same(tmp_path, capsys):
+    parser = build_parser()
+    common = ["vfield", "--builtin", "shard", "--png", "v.png"]
+    by_level_seed = parser.parse_args([*common, "--level-seed", "7"])
+    assert vars(by_level_seed) == vars(parser.parse_args([*common, "--seed", "7"]))
+    assert by_level_seed.level_seed == 7
+    pngs = []
+    for flag in ("--level-seed", "--seed"):
+        png = tmp_path / f"{flag.strip('-')}.png"
+        assert main(["vfield", "--builtin", "shard", flag, "3", "--png", str(png)]) == 0
+        pngs.append(png.read_bytes())
+        assert "maze of level seed 3" in capsys.readouterr().out
+    assert pngs[0] == pngs[1]

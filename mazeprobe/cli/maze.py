@@ -166,8 +166,9 @@ def cmd_features(args: argparse.Namespace) -> int:
 def cmd_vfield(args: argparse.Namespace) -> int:
     """Draw a policy's vector field: its action distribution at every open square of one maze.
 
-    Example: mazeprobe vfield --builtin shard --seed 0 --png vfield.png
-             mazeprobe vfield --checkpoint models/net.pth --seed 0 --placement uniform --png v.png
+    Example: mazeprobe vfield --builtin shard --level-seed 0 --png vfield.png
+             mazeprobe vfield --checkpoint models/net.pth --level-seed 0 --placement uniform --png v.png
+    --seed L is another name for --level-seed L.
     """
     from mazeprobe.agents import make_policy
     from mazeprobe.experiments.rollout import Roller
@@ -176,13 +177,13 @@ def cmd_vfield(args: argparse.Namespace) -> int:
 
     _check_writable(Path(args.png))
     device = device_name(args.device)
-    maze = sample_mazes(SampleSpec(n=1, seed=0, start_level=args.seed, placement=args.placement))
+    maze = sample_mazes(SampleSpec(n=1, seed=0, start_level=args.level_seed, placement=args.placement))
     policy = make_policy(builtin=args.builtin, checkpoint=args.checkpoint, device=device, table=maze)
     field = vector_field(policy, maze, Roller(64))
     vector_field_png(field, maze, args.png)
     print(
         f"wrote {args.png}: {len(field)} squares of the {int(maze['maze_size'].iloc[0])}x"
-        f"{int(maze['maze_size'].iloc[0])} maze of level seed {args.seed}"
+        f"{int(maze['maze_size'].iloc[0])} maze of level seed {args.level_seed}"
     )
     return 0
 
@@ -238,7 +239,16 @@ def register(subparsers) -> None:
     who = p.add_mutually_exclusive_group(required=True)
     who.add_argument("--checkpoint", metavar="PATH", help="an IMPALA checkpoint")
     who.add_argument("--builtin", choices=BUILTIN_AGENTS, help="a built-in agent")
-    p.add_argument("--seed", type=_non_negative_int, required=True, help="the procgen level seed")
+    # --seed: the older name, kept (make demo and the README use it)
+    p.add_argument(
+        "--level-seed",
+        "--seed",
+        dest="level_seed",
+        type=_non_negative_int,
+        required=True,
+        metavar="L",
+        help="the procgen level seed of the maze to draw",
+    )
     p.add_argument("--placement", default="natural", help=f"cheese placement: {PLACEMENT_HELP}")
     p.add_argument(
         "--device", type=_device, default="auto", help=f"where the network runs: {DEVICE_HELP} (default auto)"
