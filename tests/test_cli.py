@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -257,3 +258,63 @@ def test_vfield_level_seed_and_seed_are_the_same(tmp_path, capsys):
         pngs.append(png.read_bytes())
         assert "maze of level seed 3" in capsys.readouterr().out
     assert pngs[0] == pngs[1]
+
+
+# --- Ctrl-C: exit 130 and a message that says what was kept ---------------------------------------
+
+
+def test_train_interrupted_says_the_state_was_saved_and_exits_130(tmp_path, monkeypatch, capsys):
+    import mazeprobe.agents.train as training
+
+    out = tmp_path / "m.pth"
+
+    def interrupted_train(config, path, **kwargs):  # what train returns after catching a Ctrl-C
+        return training.TrainResult(Path(path), 256, 12.0, False, [], interrupted=True)
+
+    monkeypatch.setattr(training, "train", interrupted_train)
+    assert main(["train", "--out", str(out), "--quiet", "--device", "cpu"]) == 130
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("mazeprobe train: interrupted at 256 samples")
+    assert f"{out}.train" in err[0] and "--resume" in err[0]
+
+
+def test_run_interrupted_after_it_started_keeps_its_chunks(tmp_path, monkeypatch, capsys):
+    import mazeprobe.experiments.run as running
+
+    spec = tmp_path / "s.yaml"
+    spec.write_text("name: cut\npolicy: {builtin: shard}\nmazes: {n: 4, seed: 1}\n")
+    run_dir = tmp_path / "runs" / "cut"
+
+    def cut_short(spec, out_dir, on_start, **kwargs):
+        on_start(run_dir, 4, 2)
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(running, "run_experiment", cut_short)
+    assert main(["run", str(spec), "--out", str(tmp_path / "runs"), "--quiet"]) == 130
+    err = capsys.readouterr().err.strip()
+    assert err == f"mazeprobe run: interrupted: finished chunks are kept in {run_dir}; finish with --resume"
+
+
+def test_a_command_that_only_reads_says_nothing_was_written(tmp_path, monkeypatch, capsys):
+    import mazeprobe.registry.load as load
+
+    def ctrl_c(*args):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(load, "scan", ctrl_c)
+    assert main(["predictions", "validate", str(predictions_dir(tmp_path))]) == 130
+    assert capsys.readouterr().err == "mazeprobe predictions validate: interrupted; nothing was written\n"
+
+
+def test_sample_interrupted_says_its_table_is_whole_or_absent(tmp_path, monkeypatch, capsys):
+    import mazeprobe.maze.sampling as sampling
+
+    def ctrl_c(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(sampling, "sample_mazes", ctrl_c)
+    out = tmp_path / "m.parquet"
+    assert main(["sample", "--n", "5", "--out", str(out), "--quiet"]) == 130
+    message = f"interrupted; no partial file: {out} is written whole at the end or not at all"
+    assert capsys.readouterr().err == f"mazeprobe sample: {message}\n"
+    assert not list(tmp_path.iterdir())

@@ -13,7 +13,7 @@ import sys
 from collections.abc import Sequence
 
 from mazeprobe.cli import maze, predictions, run, stats, train
-from mazeprobe.cli._common import EXIT_CODES_HELP, EXIT_INTERRUPTED, EXIT_USAGE, Parser
+from mazeprobe.cli._common import EXIT_CODES_HELP, EXIT_INTERRUPTED, EXIT_USAGE, Interrupted, Parser
 from mazeprobe.errors import MazeprobeError
 
 COMMAND_GROUPS = (maze, run, stats, predictions, train)
@@ -40,6 +40,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     except MazeprobeError as exc:
         print(f"{args.prog}: error: {exc}", file=sys.stderr)
         return EXIT_USAGE
+    except Interrupted as exc:
+        print(f"{args.prog}: {exc}", file=sys.stderr)
+        return EXIT_INTERRUPTED
     except KeyboardInterrupt:
-        print(f"{args.prog}: interrupted; nothing was written", file=sys.stderr)
+        # each command says what it kept (add_command's `interrupted`)
+        print(f"{args.prog}: {args.interrupted.format_map(vars(args))}", file=sys.stderr)
         return EXIT_INTERRUPTED

@@ -32,13 +32,31 @@ exit codes:
 """
 
 
+NOTHING_WRITTEN = "interrupted; nothing was written"
+
+
+def whole_or_nothing(what: str) -> str:
+    """The Ctrl-C message of a command that writes its output atomically at the end."""
+    return f"interrupted; no partial file: {what} is written whole at the end or not at all"
+
+
+class Interrupted(Exception):
+    """Ctrl-C, caught by a command that knows better than its fixed message what it kept; main prints the
+    message and exits 130."""
+
+
 class Parser(argparse.ArgumentParser):
     def error(self, message: str) -> None:  # one clear line, not the usage block
         self.exit(EXIT_USAGE, f"{self.prog}: error: {message}\n")
 
 
-def add_command(subparsers, name: str, func: Handler) -> argparse.ArgumentParser:
-    """A sub-command whose help is the handler's docstring (first line: the one-line summary)."""
+def add_command(
+    subparsers, name: str, func: Handler, interrupted: str = NOTHING_WRITTEN
+) -> argparse.ArgumentParser:
+    """A sub-command whose help is the handler's docstring (first line: the one-line summary).
+
+    `interrupted`: what main says on Ctrl-C, i.e. what the command keeps; {fields} are filled from the
+    parsed arguments (e.g. {out})."""
     doc = func.__doc__ or ""
     p = subparsers.add_parser(
         name,
@@ -46,7 +64,8 @@ def add_command(subparsers, name: str, func: Handler) -> argparse.ArgumentParser
         description=doc,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    p.set_defaults(func=func, prog=p.prog)  # prog: main's error lines name the whole command
+    # prog: main's error lines name the whole command
+    p.set_defaults(func=func, prog=p.prog, interrupted=interrupted)
     return p
 
 

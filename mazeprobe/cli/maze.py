@@ -14,6 +14,7 @@ from mazeprobe.cli._common import (
     add_command,
     device_name,
     progress_bar,
+    whole_or_nothing,
 )
 from mazeprobe.errors import UsageError
 
@@ -192,7 +193,7 @@ def register(subparsers) -> None:
     from mazeprobe.agents.scripted import BUILTIN_AGENTS
     from mazeprobe.maze.placement import PLACEMENT_HELP
 
-    p = add_command(subparsers, "sample", cmd_sample)
+    p = add_command(subparsers, "sample", cmd_sample, interrupted=whole_or_nothing("{out}"))
     p.add_argument("--n", type=_positive_int, required=True, help="number of mazes to keep")
     p.add_argument("--seed", type=_non_negative_int, default=0, help="sampling seed (default 0)")
     p.add_argument("--placement", default="natural", help=f"cheese placement: {PLACEMENT_HELP}")
@@ -229,13 +230,13 @@ def register(subparsers) -> None:
     p.add_argument("--out", required=True, help="output Parquet file")
     p.add_argument("--quiet", action="store_true", help="no progress bar or summary")
 
-    p = add_command(subparsers, "show", cmd_show)
+    p = add_command(subparsers, "show", cmd_show, interrupted=whole_or_nothing("the --png picture"))
     p.add_argument("file", help="a maze table written by `mazeprobe sample`, or a run directory")
     p.add_argument("--row", type=_non_negative_int, default=0, help="maze table row (default 0)")
     p.add_argument("--episode", type=_non_negative_int, help="run directory: the episode to draw")
     p.add_argument("--png", metavar="OUT.png", help="also draw the maze to this PNG")
 
-    p = add_command(subparsers, "vfield", cmd_vfield)
+    p = add_command(subparsers, "vfield", cmd_vfield, interrupted=whole_or_nothing("{png}"))
     who = p.add_mutually_exclusive_group(required=True)
     who.add_argument("--checkpoint", metavar="PATH", help="an IMPALA checkpoint")
     who.add_argument("--builtin", choices=BUILTIN_AGENTS, help="a built-in agent")

@@ -8,12 +8,14 @@ from pathlib import Path
 
 from mazeprobe.cli._common import (
     EXIT_PROBLEMS,
+    NOTHING_WRITTEN,
     Parser,
     _check_writable,
     _non_negative_int,
     _positive_int,
     add_command,
     plural,
+    whole_or_nothing,
 )
 from mazeprobe.errors import UsageError
 
@@ -240,6 +242,11 @@ def cmd_report(args: argparse.Namespace) -> int:
 
 def register(subparsers) -> None:
     p = add_command(subparsers, "predictions", cmd_predictions)
+    interrupted = {  # validate, list and verify only read
+        "register": "interrupted; no partial file: registry.lock is rewritten whole or not at all "
+        "(predictions list shows what is registered)",
+        "forecast": whole_or_nothing("the forecaster's file"),
+    }
     actions = p.add_subparsers(dest="action", required=True, parser_class=Parser, metavar="ACTION")
     for name, func in (
         ("validate", cmd_predictions_validate),
@@ -248,7 +255,7 @@ def register(subparsers) -> None:
         ("list", cmd_predictions_list),
         ("verify", cmd_predictions_verify),
     ):
-        a = add_command(actions, name, func)
+        a = add_command(actions, name, func, interrupted=interrupted.get(name, NOTHING_WRITTEN))
         # DIR or --predictions DIR: the flag resolve, score and report take works here too
         a.add_argument("dir", nargs="?", metavar="DIR", help="the predictions directory, e.g. predictions/")
         a.add_argument("--predictions", metavar="DIR", help="the predictions directory (instead of DIR)")
@@ -271,7 +278,13 @@ def register(subparsers) -> None:
             value.add_argument("--claim", choices=("yes", "no"), help="a directional claim (not scored)")
             a.add_argument("--note", metavar="TEXT", help="a note kept with the forecast")
 
-    p = add_command(subparsers, "resolve", cmd_resolve)
+    p = add_command(
+        subparsers,
+        "resolve",
+        cmd_resolve,
+        interrupted="interrupted; the fits finished so far are kept in {run}/analyses/ (reused next time); "
+        "{run}/resolutions.yaml is written whole at the end or not at all",
+    )
     p.add_argument("--predictions", required=True, metavar="DIR", help="the predictions directory")
     p.add_argument("--run", required=True, metavar="RUN_DIR", help="a complete run directory")
     p.add_argument(
@@ -285,8 +298,11 @@ def register(subparsers) -> None:
         "--allow-late", action="store_true", help="accept forecasts registered after the run began"
     )
 
-    for name, func in (("score", cmd_score), ("report", cmd_report)):
-        p = add_command(subparsers, name, func)
+    for name, func, interrupted_message in (
+        ("score", cmd_score, NOTHING_WRITTEN),
+        ("report", cmd_report, whole_or_nothing("{out}")),
+    ):
+        p = add_command(subparsers, name, func, interrupted=interrupted_message)
         p.add_argument("--predictions", required=True, metavar="DIR", help="the predictions directory")
         p.add_argument(
             "--resolutions",

@@ -6,7 +6,15 @@ import argparse
 import os
 from pathlib import Path
 
-from mazeprobe.cli._common import DEVICE_HELP, _device, _positive_int, add_command, device_name, progress_bar
+from mazeprobe.cli._common import (
+    DEVICE_HELP,
+    Interrupted,
+    _device,
+    _positive_int,
+    add_command,
+    device_name,
+    progress_bar,
+)
 from mazeprobe.errors import UsageError
 
 
@@ -27,30 +35,42 @@ def cmd_run(args: argparse.Namespace) -> int:
         spec = replace(spec, policy=replace(spec.policy, device=device))
     if args.scheduler and args.workers:
         raise UsageError("give --workers or --scheduler, not both")
-    with progress_bar("{task.fields[rate]} episodes/s", quiet=args.quiet) as bar:
-        task = bar.add_task(f"run {spec.name}", total=None, rate="-")
+    started: list[Path] = []  # the run directory, once it is ready: what Ctrl-C leaves behind
+    try:
+        with progress_bar("{task.fields[rate]} episodes/s", quiet=args.quiet) as bar:
+            task = bar.add_task(f"run {spec.name}", total=None, rate="-")
 
-        def on_start(run_dir: Path, total: int, done: int) -> None:
-            bar.update(task, total=total, completed=done)
+            def on_start(run_dir: Path, total: int, done: int) -> None:
+                started.append(run_dir)
+                bar.update(task, total=total, completed=done)
 
-        def progress(summary: dict) -> None:
-            bar.update(task, advance=summary["episodes"])
-            speed = bar.tasks[task].speed
-            bar.update(task, rate=f"{speed:,.0f}" if speed else "-")
+            def progress(summary: dict) -> None:
+                bar.update(task, advance=summary["episodes"])
+                speed = bar.tasks[task].speed
+                bar.update(task, rate=f"{speed:,.0f}" if speed else "-")
 
-        run_dir = run_experiment(
-            spec,
-            args.out or DEFAULT_RUNS_DIR,
-            workers=args.workers or (os.cpu_count() or 1),
-            scheduler=args.scheduler,
-            resume=args.resume,
-            device=device,
-            progress=progress,
-            on_start=on_start,
-        )
-    if not args.quiet:
-        print(f"run complete: {run_dir}")
-        print(_run_summary(run_dir))
+            run_dir = run_experiment(
+                spec,
+                args.out or DEFAULT_RUNS_DIR,
+                workers=args.workers or (os.cpu_count() or 1),
+                scheduler=args.scheduler,
+                resume=args.resume,
+                device=device,
+                progress=progress,
+                on_start=on_start,
+            )
+        if not args.quiet:
+            print(f"run complete: {run_dir}")
+            print(_run_summary(run_dir))
+    except KeyboardInterrupt:
+        if not started:
+            raise Interrupted(
+                "interrupted before any chunk ran: run the same command again "
+                "(with --resume if it says the run already exists)"
+            ) from None
+        raise Interrupted(
+            f"interrupted: finished chunks are kept in {started[0]}; finish with --resume"
+        ) from None
     return 0
 
 
@@ -75,7 +95,9 @@ def _run_summary(run_dir: Path) -> str:
 
 
 def register(subparsers) -> None:
-    p = add_command(subparsers, "run", cmd_run)
+    p = add_command(
+        subparsers, "run", cmd_run, interrupted="interrupted before the run started; nothing was written"
+    )
     p.add_argument("spec", help="an experiment spec (analysis/*.yaml)")
     p.add_argument("--out", help="folder for run directories (default data/runs)")
     p.add_argument("--workers", type=_positive_int, help="local worker processes (default: the cores)")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from mazeprobe.cli._common import _non_negative_int, _positive_int, add_command
+from mazeprobe.cli._common import _non_negative_int, _positive_int, add_command, whole_or_nothing
 from mazeprobe.errors import UsageError
 
 
@@ -80,14 +80,21 @@ def _probe_table(table, layer: str, folds: int) -> str:
 
 
 def register(subparsers) -> None:
-    p = add_command(subparsers, "fit", cmd_fit)
+    # write_outputs writes the files one by one, each atomically
+    p = add_command(
+        subparsers,
+        "fit",
+        cmd_fit,
+        interrupted="interrupted; no partial file (each is written whole or not at all), but the output "
+        "folder may lack some of this fit's files: run fit again",
+    )
     p.add_argument("input", help="a run directory or a Parquet table with the same columns")
     p.add_argument("--plan", required=True, help="an analysis plan (analysis/*.yaml)")
     p.add_argument("--out", help="output folder (default: see above)")
     p.add_argument("--format", choices=("text", "json"), default="text", help="what to print")
     p.add_argument("--jobs", type=_positive_int, default=1, help="processes for the cross-validated models")
 
-    p = add_command(subparsers, "probe", cmd_probe)
+    p = add_command(subparsers, "probe", cmd_probe, interrupted=whole_or_nothing("the probe table"))
     p.add_argument("run", help="a run directory with recorded activations")
     p.add_argument("--layer", required=True, help="an activation name recorded by the run")
     p.add_argument(

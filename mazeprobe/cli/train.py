@@ -7,12 +7,14 @@ from pathlib import Path
 
 from mazeprobe.cli._common import (
     DEVICE_HELP,
+    Interrupted,
     _check_writable,
     _device,
     _positive_int,
     add_command,
     device_name,
     progress_bar,
+    whole_or_nothing,
 )
 
 
@@ -25,7 +27,7 @@ def cmd_train(args: argparse.Namespace) -> int:
     evaluation point writes the checkpoint (the published format), NAME.pth.train (the state --resume
     continues from) and NAME.train.json (the record the model card reads). Ctrl-C saves and stops.
     """
-    from mazeprobe.agents.train import load_config, train
+    from mazeprobe.agents.train import load_config, state_path, train
 
     config = load_config(args.config)
     out = Path(args.out)
@@ -59,7 +61,12 @@ def cmd_train(args: argparse.Namespace) -> int:
             progress=progress,
             device=device,
         )
-    state = "finished" if result.finished else ("interrupted" if result.interrupted else "paused")
+    if result.interrupted:  # train caught the Ctrl-C and saved: say so, and exit as interrupted
+        raise Interrupted(
+            f"interrupted at {result.samples:,} samples: saved the checkpoint {result.checkpoint} and the "
+            f"training state {state_path(result.checkpoint)}; continue with the same command and --resume"
+        )
+    state = "finished" if result.finished else "paused"
     minutes = result.wall_seconds / 60
     print(f"{state} at {result.samples:,} samples ({minutes:.1f} min in all): {result.checkpoint}")
     if not result.finished:
@@ -92,7 +99,14 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
 
 
 def register(subparsers) -> None:
-    p = add_command(subparsers, "train", cmd_train)
+    # a Ctrl-C outside train's loop (the loop catches its own and saves: see cmd_train)
+    p = add_command(
+        subparsers,
+        "train",
+        cmd_train,
+        interrupted="interrupted; {out}.train, if it exists, holds the last saved state: "
+        "continue with --resume",
+    )
     p.add_argument("--config", help="a training config, e.g. analysis/train-r5.yaml (default: built-in)")
     p.add_argument("--out", required=True, help="the checkpoint to write, e.g. models/NAME.pth")
     p.add_argument("--resume", action="store_true", help="continue from OUT.train")
@@ -110,7 +124,7 @@ def register(subparsers) -> None:
     )
     p.add_argument("--quiet", action="store_true", help="no progress bar")
 
-    p = add_command(subparsers, "evaluate", cmd_evaluate)
+    p = add_command(subparsers, "evaluate", cmd_evaluate, interrupted=whole_or_nothing("the model card"))
     p.add_argument("checkpoint", help="an IMPALA checkpoint")
     p.add_argument("--n", type=_positive_int, default=500, help="mazes per suite (default 500)")
     p.add_argument("--max-steps", type=_positive_int, default=256, help="steps before a timeout")
