@@ -51,7 +51,7 @@ class Parser(argparse.ArgumentParser):
 
 
 def add_command(
-    subparsers, name: str, func: Handler, interrupted: str = NOTHING_WRITTEN
+    subparsers: argparse._SubParsersAction, name: str, func: Handler, interrupted: str = NOTHING_WRITTEN
 ) -> argparse.ArgumentParser:
     """A sub-command whose help is the handler's docstring (first line: the one-line summary).
 

@@ -189,7 +189,8 @@ def cmd_vfield(args: argparse.Namespace) -> int:
     return 0
 
 
-def register(subparsers) -> None:
+def register(subparsers: argparse._SubParsersAction) -> None:
+    """Add this module's commands to `subparsers`."""
     from mazeprobe.agents.scripted import BUILTIN_AGENTS
     from mazeprobe.maze.placement import PLACEMENT_HELP
 

@@ -240,7 +240,8 @@ def cmd_report(args: argparse.Namespace) -> int:
     return 0
 
 
-def register(subparsers) -> None:
+def register(subparsers: argparse._SubParsersAction) -> None:
+    """Add this module's commands to `subparsers`."""
     p = add_command(subparsers, "predictions", cmd_predictions)
     interrupted = {  # validate, list and verify only read
         "register": "interrupted; no partial file: registry.lock is rewritten whole or not at all "

@@ -94,7 +94,8 @@ def _run_summary(run_dir: Path) -> str:
     return "\n".join(lines)
 
 
-def register(subparsers) -> None:
+def register(subparsers: argparse._SubParsersAction) -> None:
+    """Add this module's commands to `subparsers`."""
     p = add_command(
         subparsers, "run", cmd_run, interrupted="interrupted before the run started; nothing was written"
     )

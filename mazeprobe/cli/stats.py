@@ -79,7 +79,8 @@ def _probe_table(table, layer: str, folds: int) -> str:
     return "\n".join(lines)
 
 
-def register(subparsers) -> None:
+def register(subparsers: argparse._SubParsersAction) -> None:
+    """Add this module's commands to `subparsers`."""
     # write_outputs writes the files one by one, each atomically
     p = add_command(
         subparsers,

@@ -98,7 +98,8 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     return 0
 
 
-def register(subparsers) -> None:
+def register(subparsers: argparse._SubParsersAction) -> None:
+    """Add this module's commands to `subparsers`."""
     # a Ctrl-C outside train's loop (the loop catches its own and saves: see cmd_train)
     p = add_command(
         subparsers,
