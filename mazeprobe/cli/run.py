@@ -52,7 +52,8 @@ def cmd_run(args: argparse.Namespace) -> int:
             run_dir = run_experiment(
                 spec,
                 args.out or DEFAULT_RUNS_DIR,
-                workers=args.workers or (os.cpu_count() or 1),
+                # with --scheduler the cluster's workers compute: no local processes
+                workers=args.workers or (1 if args.scheduler else os.cpu_count() or 1),
                 scheduler=args.scheduler,
                 resume=args.resume,
                 device=device,
