@@ -264,7 +264,7 @@ def test_vfield_level_seed_and_seed_are_the_same(tmp_path, capsys):
 
 
 def test_train_interrupted_says_the_state_was_saved_and_exits_130(tmp_path, monkeypatch, capsys):
-    import mazeprobe.agents.train as training
+    import mazeprobe.training as training
 
     out = tmp_path / "m.pth"
 

@@ -97,7 +97,7 @@ def cmd_show(args: argparse.Namespace) -> int:
     )
     cells = None
     if episode is not None:
-        from mazeprobe.experiments.rollout import path_positions
+        from mazeprobe.sim import path_positions
 
         cells = path_positions(episode["path"], n)
         outcome = "got the cheese" if episode["got_cheese"] else "timed out"
@@ -172,9 +172,9 @@ def cmd_vfield(args: argparse.Namespace) -> int:
     --seed L is another name for --level-seed L.
     """
     from mazeprobe.agents import make_policy
-    from mazeprobe.experiments.rollout import Roller
     from mazeprobe.experiments.vfield import vector_field, vector_field_png
     from mazeprobe.maze.sampling import SampleSpec, sample_mazes
+    from mazeprobe.sim import Roller
 
     _check_writable(Path(args.png))
     device = device_name(args.device)

@@ -29,10 +29,6 @@ def cmd_run(args: argparse.Namespace) -> int:
 
     spec = load_spec(args.spec)
     device = device_name(args.device) if args.device else None  # None: the spec's policy.device
-    if device:
-        from dataclasses import replace
-
-        spec = replace(spec, policy=replace(spec.policy, device=device))
     if args.scheduler and args.workers:
         raise UsageError("give --workers or --scheduler, not both")
     started: list[Path] = []  # the run directory, once it is ready: what Ctrl-C leaves behind
@@ -77,8 +73,8 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 def _run_summary(run_dir: Path) -> str:
     """Outcome rates of a finished run, for the terminal."""
-    from mazeprobe.experiments.rollout import outcome_rates
     from mazeprobe.experiments.run import load_run
+    from mazeprobe.sim import outcome_rates
 
     frame = load_run(run_dir)
     rates = outcome_rates(frame)

@@ -27,7 +27,7 @@ def cmd_train(args: argparse.Namespace) -> int:
     evaluation point writes the checkpoint (the published format), NAME.pth.train (the state --resume
     continues from) and NAME.train.json (the record the model card reads). Ctrl-C saves and stops.
     """
-    from mazeprobe.agents.train import load_config, state_path, train
+    from mazeprobe.training import load_config, state_path, train
 
     config = load_config(args.config)
     out = Path(args.out)
@@ -82,7 +82,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     square, cheese outside the top-right 5x5. Each with sampled actions and with the argmax, at most 256
     steps. The card (NAME.md, or --card) also shows the training record NAME.train.json when there is one.
     """
-    from mazeprobe.agents.evaluate import evaluate, write_card
+    from mazeprobe.training import evaluate, write_card
 
     def progress(key: str, summary: dict) -> None:
         if not args.quiet:
