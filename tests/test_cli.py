@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import argparse
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -19,10 +21,17 @@ def run(*args: str) -> subprocess.CompletedProcess:
 
 
 def test_every_command_has_help_with_an_example():
-    parser = build_parser()
-    sub = next(a for a in parser._actions if a.dest == "command")
-    for name, p in sub.choices.items():
-        assert p.description and "Example:" in p.description, f"{name} has no help example"
+    def commands(parser, prefix=()):  # every sub-command, the predictions actions too
+        for action in parser._actions:
+            if isinstance(action, argparse._SubParsersAction):
+                for name, p in action.choices.items():
+                    yield (*prefix, name), p
+                    yield from commands(p, (*prefix, name))
+
+    found = dict(commands(build_parser()))
+    assert ("predictions", "verify") in found and ("evaluate",) in found
+    for name, p in found.items():
+        assert p.description and "Example:" in p.description, f"{' '.join(name)} has no help example"
 
 
 def test_features_list_prints_every_feature_with_its_docstring(capsys):
@@ -132,3 +141,180 @@ def test_run_fit_and_probe_commands(tmp_path):
     assert (run_dir / "probes" / "embedder.block1.res1.resadd_out.parquet").exists()
     res = run("probe", str(run_dir), "--layer", "embedder.block3.res2.resadd_out")
     assert res.returncode == 2 and "embedder.block1.res1.resadd_out" in res.stderr
+
+
+# --- exit codes -----------------------------------------------------------------------------------
+
+QUESTIONS = """\
+questions:
+  - id: q-one
+    text: "The first question"
+    source: "a post"
+    resolution: {method: manual}
+"""
+
+
+def predictions_dir(tmp_path, probability: str = "0.7"):
+    root = tmp_path / "predictions"
+    (root / "forecasts").mkdir(parents=True)
+    (root / "questions.yaml").write_text(QUESTIONS)
+    (root / "forecasts" / "alice.yaml").write_text(
+        "forecaster: alice\nsource: a post\nmade_at: 2023-03-01\n"
+        f"forecasts:\n  - {{question: q-one, probability: {probability}}}\n"
+    )
+    return root
+
+
+def test_help_lists_the_exit_codes(capsys):
+    with pytest.raises(SystemExit) as exc:
+        main(["--help"])
+    assert exc.value.code == 0
+    out = capsys.readouterr().out
+    assert "exit codes:" in out
+    for code, meaning in (("0", "success"), ("1", "a check found a problem"), ("2", "bad input or usage"),
+                          ("130", "interrupted")):  # fmt: skip
+        assert any(line.split()[:1] == [code] and meaning in line for line in out.splitlines()), code
+
+
+def test_validate_exits_1_when_the_directory_has_a_problem(tmp_path, capsys):
+    root = predictions_dir(tmp_path, probability="1.0")  # a certain forecast: infinite log loss
+    assert main(["predictions", "validate", str(root)]) == 1
+    out = capsys.readouterr().out
+    assert "infinite log loss" in out and out.strip().endswith("1 problem")
+
+
+# --- predictions DIR or --predictions DIR ---------------------------------------------------------
+
+
+@pytest.mark.parametrize("action", ["validate", "list", "verify"])
+def test_predictions_takes_dir_or_the_predictions_flag(tmp_path, capsys, action):
+    root = predictions_dir(tmp_path)
+    if action == "verify":
+        assert main(["predictions", "register", str(root)]) == 0
+        capsys.readouterr()
+    assert main(["predictions", action, str(root)]) == 0
+    positional = capsys.readouterr()
+    assert main(["predictions", action, "--predictions", str(root)]) == 0
+    assert capsys.readouterr() == positional
+    assert main(["predictions", action, str(root), "--predictions", f"{root}/"]) == 0  # the same directory
+    assert capsys.readouterr() == positional
+
+
+def test_predictions_refuses_two_different_directories(tmp_path, capsys):
+    root = predictions_dir(tmp_path)
+    other = predictions_dir(tmp_path / "other")
+    assert main(["predictions", "validate", str(root), "--predictions", str(other)]) == 2
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    lines = captured.err.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("mazeprobe predictions validate: error: two predictions")
+    assert main(["predictions", "validate"]) == 2
+    assert "DIR or --predictions DIR" in capsys.readouterr().err
+
+
+# --- --device -------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "command",
+    [
+        ["run", "spec.yaml"],
+        ["vfield", "--builtin", "shard", "--seed", "0", "--png", "v.png"],
+        ["train", "--out", "m.pth"],
+    ],
+)
+def test_device_rejects_a_bad_value_with_exit_2(command, capsys):
+    with pytest.raises(SystemExit) as exc:
+        main([*command, "--device", "gpu"])
+    assert exc.value.code == 2
+    lines = capsys.readouterr().err.strip().splitlines()
+    assert len(lines) == 1 and "argument --device: expected auto, cpu, cuda or cuda:N, got 'gpu'" in lines[0]
+
+
+def test_device_means_the_same_everywhere(monkeypatch, tmp_path, capsys):
+    import torch
+
+    from mazeprobe.cli._common import device_name
+
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    assert device_name("auto") == "cpu" and device_name("cpu") == "cpu"
+    png = tmp_path / "v.png"
+    assert main(["vfield", "--builtin", "shard", "--seed", "0", "--png", str(png), "--device", "cuda"]) == 2
+    assert "CUDA is not available" in capsys.readouterr().err and not png.exists()
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    assert device_name("auto") == "cuda"
+
+
+def test_vfield_level_seed_and_seed_are_the_same(tmp_path, capsys):
+    parser = build_parser()
+    common = ["vfield", "--builtin", "shard", "--png", "v.png"]
+    by_level_seed = parser.parse_args([*common, "--level-seed", "7"])
+    assert vars(by_level_seed) == vars(parser.parse_args([*common, "--seed", "7"]))
+    assert by_level_seed.level_seed == 7
+    pngs = []
+    for flag in ("--level-seed", "--seed"):
+        png = tmp_path / f"{flag.strip('-')}.png"
+        assert main(["vfield", "--builtin", "shard", flag, "3", "--png", str(png)]) == 0
+        pngs.append(png.read_bytes())
+        assert "maze of level seed 3" in capsys.readouterr().out
+    assert pngs[0] == pngs[1]
+
+
+# --- Ctrl-C: exit 130 and a message that says what was kept ---------------------------------------
+
+
+def test_train_interrupted_says_the_state_was_saved_and_exits_130(tmp_path, monkeypatch, capsys):
+    import mazeprobe.training as training
+
+    out = tmp_path / "m.pth"
+
+    def interrupted_train(config, path, **kwargs):  # what train returns after catching a Ctrl-C
+        return training.TrainResult(Path(path), 256, 12.0, False, [], interrupted=True)
+
+    monkeypatch.setattr(training, "train", interrupted_train)
+    assert main(["train", "--out", str(out), "--quiet", "--device", "cpu"]) == 130
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("mazeprobe train: interrupted at 256 samples")
+    assert f"{out}.train" in err[0] and "--resume" in err[0]
+
+
+def test_run_interrupted_after_it_started_keeps_its_chunks(tmp_path, monkeypatch, capsys):
+    import mazeprobe.experiments.run as running
+
+    spec = tmp_path / "s.yaml"
+    spec.write_text("name: cut\npolicy: {builtin: shard}\nmazes: {n: 4, seed: 1}\n")
+    run_dir = tmp_path / "runs" / "cut"
+
+    def cut_short(spec, out_dir, on_start, **kwargs):
+        on_start(run_dir, 4, 2)
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(running, "run_experiment", cut_short)
+    assert main(["run", str(spec), "--out", str(tmp_path / "runs"), "--quiet"]) == 130
+    err = capsys.readouterr().err.strip()
+    assert err == f"mazeprobe run: interrupted: finished chunks are kept in {run_dir}; finish with --resume"
+
+
+def test_a_command_that_only_reads_says_nothing_was_written(tmp_path, monkeypatch, capsys):
+    import mazeprobe.registry.load as load
+
+    def ctrl_c(*args):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(load, "scan", ctrl_c)
+    assert main(["predictions", "validate", str(predictions_dir(tmp_path))]) == 130
+    assert capsys.readouterr().err == "mazeprobe predictions validate: interrupted; nothing was written\n"
+
+
+def test_sample_interrupted_says_its_table_is_whole_or_absent(tmp_path, monkeypatch, capsys):
+    import mazeprobe.maze.sampling as sampling
+
+    def ctrl_c(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(sampling, "sample_mazes", ctrl_c)
+    out = tmp_path / "m.parquet"
+    assert main(["sample", "--n", "5", "--out", str(out), "--quiet"]) == 130
+    message = f"interrupted; no partial file: {out} is written whole at the end or not at all"
+    assert capsys.readouterr().err == f"mazeprobe sample: {message}\n"
+    assert not list(tmp_path.iterdir())

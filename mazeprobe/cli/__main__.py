@@ -1,0 +1,3 @@
+from mazeprobe.cli import main
+
+raise SystemExit(main())

@@ -1,0 +1,261 @@
+"""Maze commands: sample a maze table, show a maze or an episode, list the features, draw a vector field."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from mazeprobe.cli._common import (
+    DEVICE_HELP,
+    _check_writable,
+    _device,
+    _non_negative_int,
+    _positive_int,
+    add_command,
+    device_name,
+    progress_bar,
+    whole_or_nothing,
+)
+from mazeprobe.errors import UsageError
+
+
+def cmd_sample(args: argparse.Namespace) -> int:
+    """Sample procgen mazes, place the cheese, filter, compute features, write Parquet.
+
+    Example: mazeprobe sample --n 10000 --seed 0 --require-decision-square
+             --exclude-cheese-top-right 5 --out data/mazes.parquet
+    """
+    from mazeprobe.maze.sampling import SampleSpec, parse_sizes, sample_mazes, write_mazes
+
+    out = Path(args.out)
+    _check_writable(out)
+    spec = SampleSpec(
+        n=args.n,
+        seed=args.seed,
+        placement=args.placement,
+        require_decision_square=args.require_decision_square,
+        exclude_cheese_top_right=args.exclude_cheese_top_right,
+        sizes=parse_sizes(args.sizes) if args.sizes else None,
+        start_level=args.start_level,
+    )
+    with progress_bar(quiet=args.quiet, transient=True) as bar:
+        task = bar.add_task("sampling mazes", total=spec.n)
+        frame = sample_mazes(
+            spec,
+            workers=args.workers,
+            levels=args.levels,
+            progress=lambda k: bar.update(task, completed=k),
+        )
+    write_mazes(frame, out, spec)
+    if not args.quiet:
+        print(f"wrote {len(frame)} mazes to {out}")
+        print(_summarise(frame))
+    return 0
+
+
+def _summarise(frame) -> str:
+    """A short feature summary of a maze table, for the terminal."""
+    from mazeprobe.maze.features import PUBLISHED_FEATURES
+
+    lines = [
+        f"mazes: {len(frame)}   sizes {int(frame['maze_size'].min())}-{int(frame['maze_size'].max())}"
+        f"   with a decision square: {frame['has_decision_square'].mean():.1%}"
+        f"   cheese in top-right 5x5: {frame['cheese_in_top_right_5x5'].mean():.1%}",
+        f"{'feature':<42}{'mean':>9}{'sd':>9}{'min':>8}{'max':>8}{'null':>7}",
+    ]
+    for name in PUBLISHED_FEATURES:
+        col = frame[name].astype("Float64")
+        lines.append(
+            f"{name:<42}{col.mean():>9.2f}{col.std():>9.2f}{col.min():>8.2f}{col.max():>8.2f}"
+            f"{int(col.isna().sum()):>7}"
+        )
+    return "\n".join(lines)
+
+
+def cmd_show(args: argparse.Namespace) -> int:
+    """Show one maze of a maze table, or one episode of a run, as text (and optionally a PNG).
+
+    Example: mazeprobe show data/mazes.parquet --row 0 --png maze0.png
+             mazeprobe show data/runs/behavioral-demo --episode 3 --png episode3.png
+    """
+    import numpy as np
+
+    from mazeprobe.maze.render import MazePicture, maze_text
+
+    path = Path(args.file)
+    if path.is_dir():
+        row, episode = _run_episode(path, args.episode)
+    else:
+        row, episode = _table_row(path, args.row), None
+    n = int(row["maze_size"])
+    grid = np.asarray(row["grid"], dtype=np.int8).reshape(n, n)
+    mouse = (int(row["mouse_row"]), int(row["mouse_col"]))
+    dsq = "none" if not row["has_decision_square"] else f"({row['dsq_row']}, {row['dsq_col']})"
+    print(
+        f"level seed {row['seed']}, placement {row['placement']}, {n}x{n}, "
+        f"cheese ({row['cheese_row']}, {row['cheese_col']}), decision square {dsq}"
+    )
+    cells = None
+    if episode is not None:
+        from mazeprobe.sim import path_positions
+
+        cells = path_positions(episode["path"], n)
+        outcome = "got the cheese" if episode["got_cheese"] else "timed out"
+        print(
+            f"episode {args.episode} (rollout {episode['rollout']}): {outcome} after "
+            f"{episode['steps']} steps; reached the top-right square: "
+            f"{bool(episode['reached_top_right_square'])}"
+        )
+    print(maze_text(grid, mouse, cells))
+    if args.png:
+        _check_writable(Path(args.png))
+        picture = MazePicture(grid, mouse, shortest_paths=cells is None)
+        if cells:
+            picture.path(cells)
+        print(f"wrote {picture.save(args.png)}")
+    return 0
+
+
+def _table_row(path: Path, row: int):
+    """Row `row` of a maze table."""
+    from mazeprobe.maze.sampling import read_mazes
+
+    if not path.is_file():
+        raise UsageError(f"no such maze table: {path}")
+    frame = read_mazes(path)
+    if not 0 <= row < len(frame):
+        raise UsageError(f"--row {row} is out of range: {path} has rows 0..{len(frame) - 1}")
+    return frame.iloc[row]
+
+
+def _run_episode(run_dir: Path, index: int | None):
+    """(maze row, episode row) of episode `index` of a run directory."""
+    import pyarrow.parquet as pq
+
+    from mazeprobe.experiments.run import read_manifest
+    from mazeprobe.maze.sampling import read_mazes
+
+    read_manifest(run_dir)  # a clear error if this is not a run directory
+    if index is None:
+        raise UsageError(f"{run_dir} is a run directory: say which episode with --episode I")
+    episodes = run_dir / "episodes.parquet"
+    if not episodes.exists():
+        raise UsageError(f"{run_dir} has no episodes.parquet yet (is the run complete?)")
+    table = pq.read_table(episodes).to_pandas()
+    if not 0 <= index < len(table):
+        raise UsageError(f"--episode {index} is out of range: {run_dir} has episodes 0..{len(table) - 1}")
+    episode = table.iloc[index]
+    mazes = read_mazes(run_dir / "mazes.parquet")
+    return mazes[mazes["seed"] == episode["seed"]].iloc[0], episode
+
+
+def cmd_features(args: argparse.Namespace) -> int:
+    """List the maze features mazeprobe computes (procgen-tools names where they exist).
+
+    Example: mazeprobe features --list
+    """
+    from mazeprobe.maze.features import PUBLISHED_FEATURES, REGISTRY
+
+    width = max(len(n) for n in REGISTRY)
+    for name, feat in REGISTRY.items():
+        mark = "*" if name in PUBLISHED_FEATURES else " "
+        print(f"{mark} {name:<{width}}  {feat.kind:<5}  {feat.doc}")
+    print("* regressed in the published analysis (Turner et al. 2023). Undefined values are null.")
+    return 0
+
+
+def cmd_vfield(args: argparse.Namespace) -> int:
+    """Draw a policy's vector field: its action distribution at every open square of one maze.
+
+    Example: mazeprobe vfield --builtin shard --level-seed 0 --png vfield.png
+             mazeprobe vfield --checkpoint models/net.pth --level-seed 0 --placement uniform --png v.png
+    --seed L is another name for --level-seed L.
+    """
+    from mazeprobe.agents import make_policy
+    from mazeprobe.experiments.vfield import vector_field, vector_field_png
+    from mazeprobe.maze.sampling import SampleSpec, sample_mazes
+    from mazeprobe.sim import Roller
+
+    _check_writable(Path(args.png))
+    device = device_name(args.device)
+    maze = sample_mazes(SampleSpec(n=1, seed=0, start_level=args.level_seed, placement=args.placement))
+    policy = make_policy(builtin=args.builtin, checkpoint=args.checkpoint, device=device, table=maze)
+    field = vector_field(policy, maze, Roller(64))
+    vector_field_png(field, maze, args.png)
+    print(
+        f"wrote {args.png}: {len(field)} squares of the {int(maze['maze_size'].iloc[0])}x"
+        f"{int(maze['maze_size'].iloc[0])} maze of level seed {args.level_seed}"
+    )
+    return 0
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    """Add this module's commands to `subparsers`."""
+    from mazeprobe.agents.scripted import BUILTIN_AGENTS
+    from mazeprobe.maze.placement import PLACEMENT_HELP
+
+    p = add_command(subparsers, "sample", cmd_sample, interrupted=whole_or_nothing("{out}"))
+    p.add_argument("--n", type=_positive_int, required=True, help="number of mazes to keep")
+    p.add_argument("--seed", type=_non_negative_int, default=0, help="sampling seed (default 0)")
+    p.add_argument("--placement", default="natural", help=f"cheese placement: {PLACEMENT_HELP}")
+    p.add_argument(
+        "--require-decision-square", action="store_true", help="keep only mazes with a decision square"
+    )
+    p.add_argument(
+        "--exclude-cheese-top-right",
+        type=_positive_int,
+        metavar="R",
+        help="drop mazes whose cheese lies in the top-right R x R region",
+    )
+    p.add_argument("--sizes", metavar="MIN-MAX", help="keep only maze sides in MIN..MAX, e.g. 9-25")
+    p.add_argument(
+        "--start-level",
+        type=_non_negative_int,
+        metavar="L",
+        help="try level seeds L, L+1, ... (default: pseudo-random seeds from --seed)",
+    )
+    p.add_argument(
+        "--workers",
+        type=_positive_int,
+        default=1,
+        help="worker processes (default 1: the compiled kernels already use every core; "
+        "on 2 cores, 2 workers were no faster than 1 at a million mazes)",
+    )
+    p.add_argument(
+        "--levels",
+        choices=("levelgen", "procgen"),
+        default="levelgen",
+        help="where mazes come from: levelgen, the compiled port of procgen's generator "
+        "(default), or procgen, a live env sent to each level (slower; the same mazes)",
+    )
+    p.add_argument("--out", required=True, help="output Parquet file")
+    p.add_argument("--quiet", action="store_true", help="no progress bar or summary")
+
+    p = add_command(subparsers, "show", cmd_show, interrupted=whole_or_nothing("the --png picture"))
+    p.add_argument("file", help="a maze table written by `mazeprobe sample`, or a run directory")
+    p.add_argument("--row", type=_non_negative_int, default=0, help="maze table row (default 0)")
+    p.add_argument("--episode", type=_non_negative_int, help="run directory: the episode to draw")
+    p.add_argument("--png", metavar="OUT.png", help="also draw the maze to this PNG")
+
+    p = add_command(subparsers, "vfield", cmd_vfield, interrupted=whole_or_nothing("{png}"))
+    who = p.add_mutually_exclusive_group(required=True)
+    who.add_argument("--checkpoint", metavar="PATH", help="an IMPALA checkpoint")
+    who.add_argument("--builtin", choices=BUILTIN_AGENTS, help="a built-in agent")
+    # --seed: the older name, kept (make demo and the README use it)
+    p.add_argument(
+        "--level-seed",
+        "--seed",
+        dest="level_seed",
+        type=_non_negative_int,
+        required=True,
+        metavar="L",
+        help="the procgen level seed of the maze to draw",
+    )
+    p.add_argument("--placement", default="natural", help=f"cheese placement: {PLACEMENT_HELP}")
+    p.add_argument(
+        "--device", type=_device, default="auto", help=f"where the network runs: {DEVICE_HELP} (default auto)"
+    )
+    p.add_argument("--png", required=True, metavar="OUT.png", help="where to draw it")
+
+    p = add_command(subparsers, "features", cmd_features)
+    p.add_argument("--list", action="store_true", required=True, help="list the features")

@@ -1,0 +1,324 @@
+"""Prediction commands: the predictions directory (validate, register, forecast, list, verify), then
+resolve its questions from a run, score the forecasters and write the calibration report."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from mazeprobe.cli._common import (
+    EXIT_PROBLEMS,
+    NOTHING_WRITTEN,
+    Parser,
+    _check_writable,
+    _non_negative_int,
+    _positive_int,
+    add_command,
+    plural,
+    whole_or_nothing,
+)
+from mazeprobe.errors import UsageError
+
+
+def cmd_predictions(args: argparse.Namespace) -> int:
+    """Validate, register, edit, list and verify a predictions directory (questions and forecasts).
+
+    Example: mazeprobe predictions validate predictions/
+             mazeprobe predictions forecast predictions/ --forecaster me --question goal-weirder \\
+                 --probability 0.6
+             mazeprobe predictions register predictions/
+             mazeprobe predictions list predictions/
+             mazeprobe predictions verify predictions/
+    Files: DIR/questions.yaml, DIR/forecasts/<forecaster>.yaml, DIR/resolutions-manual.yaml and the hash
+    chain DIR/registry.lock. Auto rules are checked against the plans in DIR/../analysis (else ./analysis)
+    unless --analysis-dir says otherwise. Every action also takes the directory as --predictions DIR.
+    """
+    raise UsageError("name an action: validate, register, forecast, list or verify")
+
+
+def _predictions_dir(args: argparse.Namespace) -> Path:
+    """The directory named by the positional DIR or by --predictions DIR (one of them, or both alike)."""
+    if args.dir is None and args.predictions is None:
+        raise UsageError("name the predictions directory: DIR or --predictions DIR")
+    if args.dir is not None and args.predictions is not None:
+        if Path(args.dir).resolve() != Path(args.predictions).resolve():
+            raise UsageError(
+                f"two predictions directories: DIR {args.dir} and --predictions {args.predictions}; give one"
+            )
+    root = Path(args.dir if args.dir is not None else args.predictions)
+    if not root.is_dir():
+        raise UsageError(f"no such predictions directory: {root}")
+    return root
+
+
+def cmd_predictions_validate(args: argparse.Namespace) -> int:
+    """Report every problem in the directory as file:line:col: message (exit 1 when there is any).
+
+    Example: mazeprobe predictions validate predictions/
+             mazeprobe predictions validate --predictions predictions/ --analysis-dir analysis
+    """
+    from mazeprobe.registry.load import scan
+
+    result = scan(_predictions_dir(args), args.analysis_dir)
+    problems = result.all_problems()
+    for problem in problems:
+        print(problem)
+    if problems:
+        print(plural(len(problems), "problem"))
+        return EXIT_PROBLEMS
+    forecasters = {f.forecaster for f in result.forecasts}
+    print(
+        f"ok: {len(result.questions)} questions, {len(result.forecasts)} forecasts by "
+        f"{plural(len(forecasters), 'forecaster')}"
+    )
+    return 0
+
+
+def cmd_predictions_register(args: argparse.Namespace) -> int:
+    """Append every new question and forecast to DIR/registry.lock (edited items need --amend).
+
+    Example: mazeprobe predictions register predictions/
+    """
+    from mazeprobe.registry import register as register_items
+
+    root = _predictions_dir(args)
+    items = register_items(root, amend=args.amend, analysis_dir=args.analysis_dir)
+    if not items:
+        print(f"nothing new to register: {root / 'registry.lock'} unchanged")
+        return 0
+    for item in items:
+        print(f"registered {item}")
+    print(f"registered {plural(len(items), 'item')} in {root / 'registry.lock'}")
+    return 0
+
+
+def cmd_predictions_forecast(args: argparse.Namespace) -> int:
+    """Add or (before registration) update one forecast, keeping the file's comments and layout.
+
+    Example: mazeprobe predictions forecast predictions/ --forecaster me --question goal-weirder \\
+                 --probability 0.6
+    """
+    from mazeprobe.registry import set_forecast
+
+    edit = set_forecast(
+        _predictions_dir(args),
+        args.forecaster,
+        args.question,
+        args.probability,
+        args.note,
+        claim=args.claim,
+        analysis_dir=args.analysis_dir,
+    )
+    value = f"probability {args.probability:g}" if args.probability is not None else f"claim {args.claim}"
+    if edit.action == "unchanged":
+        print(f"{edit.path}: {args.forecaster} on {args.question} is already {value}; file unchanged")
+    else:
+        print(f"{edit.action} {edit.path}: {args.forecaster} on {args.question}: {value}")
+    for warning in edit.warnings:
+        print(f"warning: {warning} (register refuses until it does)")
+    return 0
+
+
+def cmd_predictions_list(args: argparse.Namespace) -> int:
+    """Show the questions, who forecast what, and what is registered.
+
+    Example: mazeprobe predictions list predictions/
+    """
+    from mazeprobe.registry.table import listing
+
+    print(listing(_predictions_dir(args), args.analysis_dir))
+    return 0
+
+
+def cmd_predictions_verify(args: argparse.Namespace) -> int:
+    """Name every registered item edited or deleted since registration, and any break in the lock's chain.
+
+    Example: mazeprobe predictions verify predictions/
+    Exits 1 when it finds any.
+    """
+    from mazeprobe.registry import verify
+    from mazeprobe.registry.lock import latest, read_lock
+
+    root = _predictions_dir(args)
+    problems = verify(root, args.analysis_dir)
+    for problem in problems:
+        print(problem)
+    if problems:
+        print(plural(len(problems), "problem"))
+        return EXIT_PROBLEMS
+    entries, _ = read_lock(root)
+    print(f"ok: {len(latest(entries))} registered items unchanged; {len(entries)} lock lines, chain intact")
+    return 0
+
+
+def cmd_resolve(args: argparse.Namespace) -> int:
+    """Resolve the auto questions of a predictions directory from one run: RUN_DIR/resolutions.yaml.
+
+    Example: mazeprobe resolve --predictions predictions --run data/runs/behavioral-demo
+             mazeprobe resolve --predictions predictions --run RUN --plan my-behavioral.yaml --allow-late
+    Each plan a question names (analysis/<name>.yaml, or a --plan file defining that name) is fitted once
+    on the run, or its fit in RUN_DIR/analyses/<name>/ is reused when plan and run are unchanged.
+    Forecasts registered after the run began are refused unless --allow-late (then marked late).
+    """
+    from mazeprobe.registry.resolve import resolve_run
+    from mazeprobe.yamlio import load_yaml
+
+    if not Path(args.run).is_dir():
+        raise UsageError(f"no such run directory: {args.run}")
+    path = resolve_run(args.predictions, args.run, plan_paths=args.plan, allow_late=args.allow_late)
+    print(_resolve_table(load_yaml(path).data))
+    print(f"wrote {path}")
+    return 0
+
+
+def _resolve_table(doc: dict) -> str:
+    """The resolutions resolve_run wrote, one line per question, for the terminal."""
+    rows = doc["resolutions"]
+    width = max(len(r["question"]) for r in rows)
+    lines = [f"{'question':<{width}}  {'outcome':<10}  evidence / reason"]
+    for r in rows:
+        outcome = r["outcome"]  # resolve_run writes the strings yes, no, unresolved (quoted)
+        detail = r.get("reason") or r.get("evidence") or ""
+        detail = detail if len(detail) <= 110 else detail[:107] + "..."
+        lines.append(f"{r['question']:<{width}}  {outcome:<10}  {detail}")
+    counts = {o: sum(1 for r in rows if str(r["outcome"]) == o) for o in ("yes", "no", "unresolved")}
+    lines.append(", ".join(f"{n} {o}" for o, n in counts.items()) + f" of {len(rows)} auto questions")
+    if doc.get("late"):
+        lines.append(f"accepted late (--allow-late): {', '.join(doc['late'])}")
+    return "\n".join(lines)
+
+
+def _scored_table(args: argparse.Namespace):
+    """Load the registry and resolutions and build the tidy forecast table (score and report share it)."""
+    from mazeprobe.registry import forecast_table, load_registry, load_resolutions
+
+    root = Path(args.predictions)
+    if not root.is_dir():
+        raise UsageError(f"no such predictions directory: {root}")
+    for path in args.resolutions:
+        if not Path(path).is_file():
+            raise UsageError(f"no such resolutions file: {path}")
+    registry = load_registry(root)
+    resolutions = load_resolutions([Path(p) for p in args.resolutions], registry=registry)
+    return forecast_table(registry, resolutions)
+
+
+def cmd_score(args: argparse.Namespace) -> int:
+    """Score every forecaster on the resolved questions: Brier, log score, CORP decomposition, pairwise skill.
+
+    Example: mazeprobe score --predictions predictions/ --resolutions data/runs/net-demo/resolutions.yaml
+             predictions/resolutions-manual.yaml --format json
+    """
+    import json
+
+    from mazeprobe.registry.scoring import score_table, scores_text
+
+    table = _scored_table(args)
+    scores = score_table(table, n_boot=args.n_boot, n_perm=args.n_perm, seed=args.seed)
+    print(json.dumps(scores, indent=2, allow_nan=False) if args.format == "json" else scores_text(scores))
+    return 0
+
+
+def cmd_report(args: argparse.Namespace) -> int:
+    """Write the calibration report: leaderboard, CORP reliability diagrams, decomposition, every question.
+
+    Example: mazeprobe report --predictions predictions/ --resolutions predictions/resolutions-manual.yaml
+             --out report.html
+    One self-contained HTML page (no network needed to view it), or Markdown when --out ends in .md.
+    """
+    from mazeprobe.registry.report import format_for, write_report
+    from mazeprobe.registry.scoring import score_table
+
+    out = Path(args.out)
+    _check_writable(out)
+    fmt = format_for(out, args.format)
+    table = _scored_table(args)
+    scores = score_table(table, n_boot=args.n_boot, n_perm=args.n_perm, seed=args.seed)
+    write_report(table, scores, out, fmt)
+    n = sum(f["n_resolved"] for f in scores["forecasters"].values())
+    print(f"wrote {out} ({fmt}: {len(scores['forecasters'])} forecaster(s), {n} scored forecast(s))")
+    return 0
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    """Add this module's commands to `subparsers`."""
+    p = add_command(subparsers, "predictions", cmd_predictions)
+    interrupted = {  # validate, list and verify only read
+        "register": "interrupted; no partial file: registry.lock is rewritten whole or not at all "
+        "(predictions list shows what is registered)",
+        "forecast": whole_or_nothing("the forecaster's file"),
+    }
+    actions = p.add_subparsers(dest="action", required=True, parser_class=Parser, metavar="ACTION")
+    for name, func in (
+        ("validate", cmd_predictions_validate),
+        ("register", cmd_predictions_register),
+        ("forecast", cmd_predictions_forecast),
+        ("list", cmd_predictions_list),
+        ("verify", cmd_predictions_verify),
+    ):
+        a = add_command(actions, name, func, interrupted=interrupted.get(name, NOTHING_WRITTEN))
+        # DIR or --predictions DIR: the flag resolve, score and report take works here too
+        a.add_argument("dir", nargs="?", metavar="DIR", help="the predictions directory, e.g. predictions/")
+        a.add_argument("--predictions", metavar="DIR", help="the predictions directory (instead of DIR)")
+        a.add_argument(
+            "--analysis-dir",
+            metavar="DIR",
+            help="where auto rules find analysis plans (default: DIR/../analysis, else ./analysis)",
+        )
+        if name == "register":
+            a.add_argument(
+                "--amend",
+                action="store_true",
+                help="also register items edited since registration (a new lock line; the old one stays)",
+            )
+        if name == "forecast":
+            a.add_argument("--forecaster", required=True, metavar="ID", help="forecaster id (file name)")
+            a.add_argument("--question", required=True, metavar="QID", help="question id")
+            value = a.add_mutually_exclusive_group(required=True)
+            value.add_argument("--probability", type=float, metavar="P", help="probability in (0, 1)")
+            value.add_argument("--claim", choices=("yes", "no"), help="a directional claim (not scored)")
+            a.add_argument("--note", metavar="TEXT", help="a note kept with the forecast")
+
+    p = add_command(
+        subparsers,
+        "resolve",
+        cmd_resolve,
+        interrupted="interrupted; the fits finished so far are kept in {run}/analyses/ (reused next time); "
+        "{run}/resolutions.yaml is written whole at the end or not at all",
+    )
+    p.add_argument("--predictions", required=True, metavar="DIR", help="the predictions directory")
+    p.add_argument("--run", required=True, metavar="RUN_DIR", help="a complete run directory")
+    p.add_argument(
+        "--plan",
+        action="append",
+        default=[],
+        metavar="PLAN.yaml",
+        help="an analysis plan to use for the plan of that name (repeatable)",
+    )
+    p.add_argument(
+        "--allow-late", action="store_true", help="accept forecasts registered after the run began"
+    )
+
+    for name, func, interrupted_message in (
+        ("score", cmd_score, NOTHING_WRITTEN),
+        ("report", cmd_report, whole_or_nothing("{out}")),
+    ):
+        p = add_command(subparsers, name, func, interrupted=interrupted_message)
+        p.add_argument("--predictions", required=True, metavar="DIR", help="the predictions directory")
+        p.add_argument(
+            "--resolutions",
+            required=True,
+            nargs="+",
+            metavar="FILE",
+            help="resolution files (RUN_DIR/resolutions.yaml, DIR/resolutions-manual.yaml, ...)",
+        )
+        if name == "score":
+            p.add_argument("--format", choices=("text", "json"), default="text", help="what to print")
+        else:
+            p.add_argument("--out", required=True, help="the report file (.html, or .md for Markdown)")
+            p.add_argument(
+                "--format", choices=("html", "md"), help="report format (default: from the --out suffix)"
+            )
+        p.add_argument("--seed", type=_non_negative_int, default=0, help="seed of resamples and permutations")
+        p.add_argument("--n-boot", type=_positive_int, default=1000, help="bootstrap and band resamples")
+        p.add_argument("--n-perm", type=_positive_int, default=2000, help="permutations per pairwise test")

@@ -1,0 +1,111 @@
+"""Statistics commands: fit an analysis plan, probe a run's activations."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from mazeprobe.cli._common import _non_negative_int, _positive_int, add_command, whole_or_nothing
+from mazeprobe.errors import UsageError
+
+
+def cmd_fit(args: argparse.Namespace) -> int:
+    """Fit an analysis plan (logit, l1-logit, single, drop-one, sign-stability, vif) to a run or table.
+
+    Example: mazeprobe fit data/runs/behavioral-demo --plan analysis/behavioral.yaml
+             mazeprobe fit results.parquet --plan analysis/behavioral.yaml --format json --out fits/
+    Tables (JSON, Parquet, CSV, text) go to --out, by default RUN_DIR/analyses/<plan name>/ for a run
+    directory and <table stem>-<plan name>/ beside a Parquet table.
+    """
+    from mazeprobe.stats import run_analysis, write_outputs
+
+    source = Path(args.input)
+    if not source.exists():
+        raise UsageError(f"no such run directory or Parquet table: {source}")
+    # out_dir=None, then write_outputs: the default folder is named after the plan, known once it is loaded
+    result = run_analysis(args.plan, source, out_dir=None, jobs=args.jobs)
+    out = Path(args.out) if args.out else _default_fit_dir(source, result.plan.name)
+    out.mkdir(parents=True, exist_ok=True)
+    write_outputs(result, out, "all")
+    print(result.json_text() if args.format == "json" else result.summary_text())
+    if args.format == "text":
+        print(f"\nwrote {out}/ (result.json, stats.parquet/csv, correlation.parquet/csv, summary.txt)")
+    return 0
+
+
+def _default_fit_dir(source: Path, plan_name: str) -> Path:
+    """Where `fit` writes when --out is not given."""
+    if source.is_dir():
+        return source / "analyses" / plan_name
+    return source.with_name(f"{source.stem}-{plan_name}")
+
+
+def cmd_probe(args: argparse.Namespace) -> int:
+    """Linear probes on a run's decision-square activations, with shuffled and random-weight controls.
+
+    Example: mazeprobe probe data/runs/net-demo --layer embedder.block2.res1.resadd_out --k 1000
+    Writes RUN_DIR/probes/<layer>.parquet (one row per probe x metric) unless --out says otherwise.
+    """
+    from mazeprobe.atomic import write_parquet
+    from mazeprobe.stats.probes import probe_run, results_table
+
+    run_dir = Path(args.run)
+    if not run_dir.is_dir():
+        raise UsageError(f"no such run directory: {run_dir}")
+    results = probe_run(run_dir, args.layer, probes=args.probes, k=args.k, folds=args.folds, seed=args.seed)
+    table = results_table(results)
+    out = Path(args.out) if args.out else run_dir / "probes" / f"{args.layer}.parquet"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    write_parquet(table, out)
+    print(_probe_table(table, args.layer, args.folds))
+    print(f"wrote {out}")
+    return 0
+
+
+def _probe_table(table, layer: str, folds: int) -> str:
+    """The primary probe rows of a results table, for the terminal."""
+    main_rows = table[table["primary"]]
+    lines = [
+        f"probes on {layer} ({int(main_rows['n_samples'].iloc[0])} samples, {folds}-fold CV)",
+        f"{'probe':<16}{'target':<20}{'metric':<20}{'value':>8}{'shuffled':>10}{'random w.':>10}"
+        f"{'select.':>9}",
+    ]
+    for r in main_rows.itertuples():
+        lines.append(
+            f"{r.probe:<16}{r.target:<20}{r.metric:<20}{r.value:>8.3f}{r.shuffled:>10.3f}"
+            f"{r.random_weights:>10.3f}{r.selectivity_random:>9.3f}"
+        )
+    lines.append("select. = value minus the random-weight control (positive: better than the control)")
+    return "\n".join(lines)
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    """Add this module's commands to `subparsers`."""
+    # write_outputs writes the files one by one, each atomically
+    p = add_command(
+        subparsers,
+        "fit",
+        cmd_fit,
+        interrupted="interrupted; no partial file (each is written whole or not at all), but the output "
+        "folder may lack some of this fit's files: run fit again",
+    )
+    p.add_argument("input", help="a run directory or a Parquet table with the same columns")
+    p.add_argument("--plan", required=True, help="an analysis plan (analysis/*.yaml)")
+    p.add_argument("--out", help="output folder (default: see above)")
+    p.add_argument("--format", choices=("text", "json"), default="text", help="what to print")
+    p.add_argument("--jobs", type=_positive_int, default=1, help="processes for the cross-validated models")
+
+    p = add_command(subparsers, "probe", cmd_probe, interrupted=whole_or_nothing("the probe table"))
+    p.add_argument("run", help="a run directory with recorded activations")
+    p.add_argument("--layer", required=True, help="an activation name recorded by the run")
+    p.add_argument(
+        "--probes",
+        nargs="+",
+        default=["cheese-coords", "cheese-pixel", "sparse"],
+        choices=("cheese-coords", "cheese-pixel", "sparse"),
+        help="which probes (default all)",
+    )
+    p.add_argument("--k", type=_positive_int, default=1000, help="activations kept by the sparse probe")
+    p.add_argument("--folds", type=_positive_int, default=5, help="cross-validation folds")
+    p.add_argument("--seed", type=_non_negative_int, default=0, help="seed of folds and controls")
+    p.add_argument("--out", help="output Parquet file")
