@@ -297,3 +297,58 @@ def test_two_processes_and_a_resume_give_the_same_intervention_tables(tmp_path, 
         iv, rt = _tables(run_dir)
         pd.testing.assert_frame_equal(iv, ref_iv)
         pd.testing.assert_frame_equal(rt, ref_rt)
+
+
+# --- the commands -------------------------------------------------------------------------------------
+
+
+def test_show_interventions_prints_paired_changes_with_intervals(iv_reference, capsys):
+    from mazeprobe.cli import main
+    from mazeprobe.stats.paired import paired_summary
+
+    assert main(["show", str(iv_reference), "--interventions", "--n-boot", "200"]) == 0
+    out = capsys.readouterr().out
+    iv, _ = _tables(iv_reference)
+    summary = paired_summary(iv, n_boot=200)
+    row = summary[(summary["intervention"] == "cv") & (summary["measure"] == "p_cheese_at_dsq")].iloc[0]
+    assert f"{row.mean_change:+.3f} [{row.mean_change_low:+.3f}, {row.mean_change_high:+.3f}]" in out
+    cv = iv[iv["intervention"] == "cv"].set_index("seed")["p_cheese_at_dsq"]
+    none = iv[iv["intervention"] == "none"].set_index("seed")["p_cheese_at_dsq"]
+    assert row.mean_change == pytest.approx((cv - none).mean())
+    assert row.mean_change_low <= row.mean_change <= row.mean_change_high
+    assert "retargeting (mean over targets)" in out and "clamp-top1" in out
+
+
+def test_channels_writes_the_ranking_and_its_picture(tmp_path, capsys):
+    from mazeprobe.agents.channels import RANKING_COLUMNS
+    from mazeprobe.cli import main
+
+    out = tmp_path / "ch.parquet"
+    assert main(["channels", str(MODEL), "--layer", L, "--n", "60", "--out", str(out), "--top", "3"]) == 0
+    table = pd.read_parquet(out)
+    assert tuple(table.columns) == RANKING_COLUMNS
+    assert sorted(table["channel"]) == list(range(32)) and table["rank"].tolist() == list(range(1, 33))
+    # the ranking half ordered them; ties broken by channel number
+    assert (table["ranking_score"].diff().dropna() <= 0).all()
+    assert table["score"].between(0, 1).all() and table["control_score"].between(0, 1).all()
+    assert (tmp_path / "ch.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert "rank  channel" in capsys.readouterr().out
+
+
+def test_vfield_draws_an_edit_beside_the_original(tmp_path, capsys):
+    from PIL import Image
+
+    from mazeprobe.cli import main
+
+    spec = tmp_path / "spec.yaml"
+    spec.write_text(RUN_SPEC)
+    png = tmp_path / "v.png"
+    args = ["vfield", "--checkpoint", str(MODEL), "--level-seed", "3", "--png", str(png)]
+    assert main([*args, "--edit", f"{spec}#cv"]) == 0
+    assert "original | cv | difference; mean total variation" in capsys.readouterr().out
+    three = Image.open(png).size
+    assert main(args) == 0
+    one = Image.open(png).size
+    assert three[0] > 2.9 * one[0]
+    assert main([*args, "--edit", f"{spec}#nothing"]) == 2
+    assert "has no intervention 'nothing'" in capsys.readouterr().err

@@ -13,7 +13,14 @@ import sys
 from collections.abc import Sequence
 
 from mazeprobe.cli import maze, predictions, run, stats, train
-from mazeprobe.cli._common import EXIT_CODES_HELP, EXIT_INTERRUPTED, EXIT_USAGE, Interrupted, Parser
+from mazeprobe.cli._common import (
+    EXIT_CODES_HELP,
+    EXIT_INTERRUPTED,
+    EXIT_OK,
+    EXIT_USAGE,
+    Interrupted,
+    Parser,
+)
 from mazeprobe.errors import MazeprobeError
 
 COMMAND_GROUPS = (maze, run, stats, predictions, train)
@@ -43,6 +50,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     except Interrupted as exc:
         print(f"{args.prog}: {exc}", file=sys.stderr)
         return EXIT_INTERRUPTED
+    except BrokenPipeError:
+        # the reader went away (`| head`): nothing left to say to it
+        sys.stderr.close()
+        return EXIT_OK
     except KeyboardInterrupt:
         # each command says what it kept (add_command's `interrupted`)
         print(f"{args.prog}: {args.interrupted.format_map(vars(args))}", file=sys.stderr)

@@ -77,12 +77,15 @@ def cmd_show(args: argparse.Namespace) -> int:
 
     Example: mazeprobe show data/mazes.parquet --row 0 --png maze0.png
              mazeprobe show data/runs/behavioral-demo --episode 3 --png episode3.png
+             mazeprobe show data/runs/model-editing --interventions
     """
     import numpy as np
 
     from mazeprobe.maze.render import MazePicture, maze_text
 
     path = Path(args.file)
+    if args.interventions:
+        return _show_interventions(args)
     if path.is_dir():
         row, episode = _run_episode(path, args.episode)
     else:
@@ -130,23 +133,33 @@ def _table_row(path: Path, row: int):
 
 def _run_episode(run_dir: Path, index: int | None):
     """(maze row, episode row) of episode `index` of a run directory."""
-    import pyarrow.parquet as pq
+    from mazeprobe.experiments.rundir import RunDir
 
-    from mazeprobe.experiments.run import read_manifest
-    from mazeprobe.maze.sampling import read_mazes
-
-    read_manifest(run_dir)  # a clear error if this is not a run directory
+    run = RunDir(run_dir)
+    run.manifest()  # a clear error if this is not a run directory
     if index is None:
         raise UsageError(f"{run_dir} is a run directory: say which episode with --episode I")
-    episodes = run_dir / "episodes.parquet"
-    if not episodes.exists():
-        raise UsageError(f"{run_dir} has no episodes.parquet yet (is the run complete?)")
-    table = pq.read_table(episodes).to_pandas()
+    table = run.episodes()
     if not 0 <= index < len(table):
         raise UsageError(f"--episode {index} is out of range: {run_dir} has episodes 0..{len(table) - 1}")
     episode = table.iloc[index]
-    mazes = read_mazes(run_dir / "mazes.parquet")
+    mazes = run.mazes()
     return mazes[mazes["seed"] == episode["seed"]].iloc[0], episode
+
+
+def _show_interventions(args: argparse.Namespace) -> int:
+    """`show RUN --interventions`: each edit against the unedited network, paired over mazes."""
+    from mazeprobe.experiments.rundir import RunDir
+    from mazeprobe.stats.paired import paired_summary, summary_text
+
+    run = RunDir(args.file)
+    print(summary_text(paired_summary(run.interventions(), n_boot=args.n_boot, seed=args.seed)))
+    if run.retargeting_path.is_file():
+        table = run.retargeting()
+        means = table.groupby("intervention", sort=False)[["path_probability", "reached_target", "steps"]]
+        print("\nretargeting (mean over targets):")
+        print(means.mean().round(3).to_string())
+    return 0
 
 
 def cmd_features(args: argparse.Namespace) -> int:
@@ -169,6 +182,8 @@ def cmd_vfield(args: argparse.Namespace) -> int:
 
     Example: mazeprobe vfield --builtin shard --level-seed 0 --png vfield.png
              mazeprobe vfield --checkpoint models/net.pth --level-seed 0 --placement uniform --png v.png
+             mazeprobe vfield --checkpoint models/reference-r5.pth --level-seed 3 --png cv.png \\
+                 --edit analysis/model-editing.yaml#cheese-vector
     --seed L is another name for --level-seed L.
     """
     from mazeprobe.agents import make_policy
@@ -180,13 +195,63 @@ def cmd_vfield(args: argparse.Namespace) -> int:
     device = device_name(args.device)
     maze = sample_mazes(SampleSpec(n=1, seed=0, start_level=args.level_seed, placement=args.placement))
     policy = make_policy(builtin=args.builtin, checkpoint=args.checkpoint, device=device, table=maze)
-    field = vector_field(policy, maze, Roller(64))
-    vector_field_png(field, maze, args.png)
+    roller = Roller(64)
+    field = vector_field(policy, maze, roller)
+    n = int(maze["maze_size"].iloc[0])
+    if args.edit is None:
+        vector_field_png(field, maze, args.png)
+        print(f"wrote {args.png}: {len(field)} squares of the {n}x{n} maze of level seed {args.level_seed}")
+        return 0
+    if args.checkpoint is None:
+        raise UsageError("--edit changes a network: give --checkpoint")
+    from mazeprobe.experiments.vfield import field_difference, field_tv, vector_field_pictures
+
+    name, edits = _edit_from_file(args.edit, policy.model)
+    edited = vector_field(policy, maze, roller, edits=edits)
+    panels = [("original", field), (name, edited), ("difference", field_difference(edited, field))]
+    vector_field_pictures(panels, maze, args.png)
     print(
-        f"wrote {args.png}: {len(field)} squares of the {int(maze['maze_size'].iloc[0])}x"
-        f"{int(maze['maze_size'].iloc[0])} maze of level seed {args.level_seed}"
+        f"wrote {args.png}: the {n}x{n} maze of level seed {args.level_seed}, original | {name} | "
+        f"difference; mean total variation {field_tv(edited, field):.4f} over {len(field)} squares"
     )
     return 0
+
+
+def _edit_from_file(ref: str, model):
+    """FILE.yaml#ID -> (ID, its edits, with any channel ranking they name computed for this network)."""
+    from mazeprobe.experiments.spec import load_spec
+
+    path, sep, iid = ref.rpartition("#")
+    if not sep or not path or not iid:
+        raise UsageError(f"--edit takes FILE.yaml#ID (an intervention of an experiment spec); got {ref!r}")
+    spec = load_spec(path)
+    found = {i.id: i for i in spec.interventions}
+    if iid not in found:
+        raise UsageError(f"{path} has no intervention {iid!r}; it has {', '.join(found) or 'none'}")
+    intervention = found[iid]
+    if intervention.per_target:
+        raise UsageError(f"{iid} aims at retargeting targets (at: target): draw it with at: [row, col]")
+    edits = list(intervention.edits)
+    layers = intervention.ranked_layers()
+    if layers:
+        from dataclasses import replace
+
+        from mazeprobe.agents.channels import rank_channels, ranked_channels
+        from mazeprobe.agents.edits import Channels
+
+        ranked = {
+            layer: ranked_channels(
+                rank_channels(model, layer, spec.channel_ranking.n, spec.channel_ranking.seed)
+            )
+            for layer in layers
+        }
+        edits = [
+            replace(e, channels=Channels(e.channels.resolve({"cheese-channels": ranked[e.layer]})))
+            if getattr(e, "channels", None) is not None and e.channels.ranking
+            else e
+            for e in edits
+        ]
+    return iid, edits
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -236,6 +301,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--row", type=_non_negative_int, default=0, help="maze table row (default 0)")
     p.add_argument("--episode", type=_non_negative_int, help="run directory: the episode to draw")
     p.add_argument("--png", metavar="OUT.png", help="also draw the maze to this PNG")
+    p.add_argument(
+        "--interventions",
+        action="store_true",
+        help="run directory: each edit against the unedited network, paired over mazes",
+    )
+    p.add_argument("--n-boot", type=_positive_int, default=1000, help="bootstrap resamples (--interventions)")
+    p.add_argument("--seed", type=_non_negative_int, default=0, help="bootstrap seed (--interventions)")
 
     p = add_command(subparsers, "vfield", cmd_vfield, interrupted=whole_or_nothing("{png}"))
     who = p.add_mutually_exclusive_group(required=True)
@@ -256,6 +328,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "--device", type=_device, default="auto", help=f"where the network runs: {DEVICE_HELP} (default auto)"
     )
     p.add_argument("--png", required=True, metavar="OUT.png", help="where to draw it")
+    p.add_argument(
+        "--edit",
+        metavar="FILE.yaml#ID",
+        help="also draw the field under intervention ID of an experiment spec, and the difference",
+    )
 
     p = add_command(subparsers, "features", cmd_features)
     p.add_argument("--list", action="store_true", required=True, help="list the features")

@@ -5,7 +5,13 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from mazeprobe.cli._common import _non_negative_int, _positive_int, add_command, whole_or_nothing
+from mazeprobe.cli._common import (
+    _check_writable,
+    _non_negative_int,
+    _positive_int,
+    add_command,
+    whole_or_nothing,
+)
 from mazeprobe.errors import UsageError
 
 
@@ -36,7 +42,9 @@ def cmd_fit(args: argparse.Namespace) -> int:
 def _default_fit_dir(source: Path, plan_name: str) -> Path:
     """Where `fit` writes when --out is not given."""
     if source.is_dir():
-        return source / "analyses" / plan_name
+        from mazeprobe.experiments.rundir import RunDir
+
+        return RunDir(source).analysis_dir(plan_name)
     return source.with_name(f"{source.stem}-{plan_name}")
 
 
@@ -54,11 +62,50 @@ def cmd_probe(args: argparse.Namespace) -> int:
         raise UsageError(f"no such run directory: {run_dir}")
     results = probe_run(run_dir, args.layer, probes=args.probes, k=args.k, folds=args.folds, seed=args.seed)
     table = results_table(results)
-    out = Path(args.out) if args.out else run_dir / "probes" / f"{args.layer}.parquet"
+    out = Path(args.out) if args.out else _probe_path(run_dir, args.layer)
     out.parent.mkdir(parents=True, exist_ok=True)
     write_parquet(table, out)
     print(_probe_table(table, args.layer, args.folds))
     print(f"wrote {out}")
+    return 0
+
+
+def _probe_path(run_dir: Path, layer: str) -> Path:
+    from mazeprobe.experiments.rundir import RunDir
+
+    return RunDir(run_dir).probe_path(layer)
+
+
+def cmd_channels(args: argparse.Namespace) -> int:
+    """Rank a layer's channels by how well their maps locate the cheese, beside a random-weight control.
+
+    Example: mazeprobe channels models/reference-r5.pth --layer embedder.block2.res1.resadd_out --n 1000
+             --seed 0 --out data/channels.parquet
+    Over N seeded mazes (mouse on its start square), a channel scores when the cell of its map's maximum
+    (or minimum) is the cell of the cheese's square; the order and sign are chosen on half the mazes and
+    the score is measured on the other half. control_score: the random-weight network's channel of the
+    same rank. Also draws the top channels' maps for one maze (--png, default beside --out).
+    """
+    from mazeprobe.agents.channels import channel_maps_png, rank_channels, ranked_channels
+    from mazeprobe.agents.impala import load_checkpoint
+    from mazeprobe.atomic import write_parquet
+    from mazeprobe.maze.sampling import SampleSpec, sample_mazes
+
+    out = Path(args.out)
+    png = Path(args.png) if args.png else out.with_suffix(".png")
+    for path in (out, png):
+        _check_writable(path)
+    model = load_checkpoint(args.checkpoint).eval()
+    table = rank_channels(model, args.layer, n=args.n, seed=args.seed)
+    write_parquet(table, out)
+    maze = sample_mazes(SampleSpec(n=1, seed=args.seed, start_level=args.level_seed))
+    channel_maps_png(model, args.layer, maze, ranked_channels(table)[: args.top], png)
+    print(f"cheese channels of {args.layer} ({args.n} mazes, seed {args.seed}; score on the held-out half)")
+    print(f"{'rank':>4}  {'channel':>7}  {'score':>6}  {'control':>7}  sign")
+    for r in table.head(args.top).itertuples():
+        sign = "+" if r.sign > 0 else "-"
+        print(f"{r.rank:>4}  {r.channel:>7}  {r.score:>6.3f}  {r.control_score:>7.3f}  {sign}")
+    print(f"wrote {out} and {png} (the top {args.top} channels' maps on level {args.level_seed})")
     return 0
 
 
@@ -109,3 +156,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--folds", type=_positive_int, default=5, help="cross-validation folds")
     p.add_argument("--seed", type=_non_negative_int, default=0, help="seed of folds and controls")
     p.add_argument("--out", help="output Parquet file")
+
+    p = add_command(subparsers, "channels", cmd_channels, interrupted=whole_or_nothing("{out}"))
+    p.add_argument("checkpoint", help="an IMPALA checkpoint")
+    p.add_argument("--layer", required=True, help="a conv activation, e.g. embedder.block2.res1.resadd_out")
+    p.add_argument("--n", type=_positive_int, default=1000, help="mazes to rank and score on (default 1000)")
+    p.add_argument("--seed", type=_non_negative_int, default=0, help="sampling and split seed (default 0)")
+    p.add_argument("--out", required=True, help="the ranking, a Parquet table")
+    p.add_argument("--png", help="the picture of the top channels' maps (default: --out with .png)")
+    p.add_argument("--top", type=_positive_int, default=8, help="channels drawn and printed (default 8)")
+    p.add_argument("--level-seed", type=_non_negative_int, default=0, help="the maze drawn (default 0)")

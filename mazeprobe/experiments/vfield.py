@@ -1,51 +1,102 @@
 """Vector fields: the policy's action distribution with the mouse placed on every open square in turn.
 
 The picture researchers know from the published work: at each square an arrow whose components are
-P(right) - P(left) and P(up) - P(down), on the maze with cheese, decision square and top-right 5x5.
+P(right) - P(left) and P(up) - P(down), on the maze with cheese, decision square and top-right 5x5. With
+edits (mazeprobe.agents.edits) the same field under the edit, and the difference of the two.
 """
 
 from __future__ import annotations
 
+import os
+from collections.abc import Sequence
+from pathlib import Path
+
 import numpy as np
 import pandas as pd
 
+from mazeprobe.errors import UsageError
 from mazeprobe.maze.procgen import WALL
 from mazeprobe.maze.sampling import row_grid
 from mazeprobe.sim import GROUP_MATRIX, Policy, Roller, maze_batch, start_states
 
+MOVES = ("p_up", "p_down", "p_left", "p_right")
 
-def vector_field(policy: Policy, maze_row: pd.DataFrame, roller: Roller) -> pd.DataFrame:
+
+def vector_field(policy: Policy, maze_row: pd.DataFrame, roller: Roller, edits=None) -> pd.DataFrame:
     """One row per open square (the cheese's excluded): row, col, p_up, p_down, p_left, p_right.
 
-    `maze_row` is a one-row maze table (the maze layer's schema)."""
+    `maze_row` is a one-row maze table (the maze layer's schema); `edits` (an Edit or a list of them)
+    are prepared for that maze and active on every square (a network policy only)."""
     mazes = maze_batch(maze_row)
     state = start_states(mazes.table, roller.loader)[0]
     n = int(mazes.sizes[0])
     grid = mazes.grids[0, :n, :n]
     cheese = state.cheese
     cells = [(r, c) for r in range(n) for c in range(n) if grid[r, c] != WALL and (r, c) != cheese]
+    if edits is not None:
+        if not hasattr(policy, "with_edits"):
+            raise UsageError(f"edits change a network; {policy.name!r} is not one")
+        from mazeprobe.agents.edits import prepare_edits
+
+        policy = policy.with_edits(prepare_edits(edits, policy.model, mazes, roller))
     policy.prepare(mazes)
     positions = np.array(cells, dtype=np.int64).reshape(-1, 2)
     obs = roller.render([state.with_mouse(r, c) for r, c in cells]) if policy.reads_pixels else None
     groups = policy.action_probs(obs, np.zeros(len(cells), dtype=np.int64), positions) @ GROUP_MATRIX
     return pd.DataFrame(
-        {
-            "row": positions[:, 0],
-            "col": positions[:, 1],
-            "p_up": groups[:, 0],
-            "p_down": groups[:, 1],
-            "p_left": groups[:, 2],
-            "p_right": groups[:, 3],
-        }
+        {"row": positions[:, 0], "col": positions[:, 1], **dict(zip(MOVES, groups.T, strict=True))}
     )
+
+
+def field_difference(edited: pd.DataFrame, original: pd.DataFrame) -> pd.DataFrame:
+    """edited - original, square by square (both fields of one maze)."""
+    a, b = edited.set_index(["row", "col"]), original.set_index(["row", "col"])
+    return (a[list(MOVES)] - b.loc[a.index, list(MOVES)]).reset_index()
+
+
+def field_tv(edited: pd.DataFrame, original: pd.DataFrame) -> float:
+    """Mean over squares of the total-variation distance between the two action distributions (up,
+    down, left, right, and every action that does not move)."""
+    d = field_difference(edited, original)[list(MOVES)].to_numpy()
+    still = -d.sum(axis=1, keepdims=True)  # the no-move mass changes by minus the moves' change
+    return float(0.5 * np.abs(np.concatenate([d, still], axis=1)).sum(axis=1).mean())
 
 
 def vector_field_png(field: pd.DataFrame, maze_row: pd.DataFrame, path, cell: int = 24):
     """Draw the field as arrows on the maze (no shortest paths, so the arrows stay readable)."""
+    return vector_field_pictures([("", field)], maze_row, path, cell)
+
+
+def vector_field_pictures(
+    panels: Sequence[tuple[str, pd.DataFrame]],
+    maze_row: pd.DataFrame,
+    path: str | os.PathLike,
+    cell: int = 24,
+) -> Path:
+    """Fields side by side on the same maze, each under its title (e.g. original, edited, difference)."""
+    from PIL import Image, ImageDraw
+
+    from mazeprobe.atomic import atomic_path
     from mazeprobe.maze.render import MazePicture
 
     grid = row_grid(maze_row.iloc[0])
-    picture = MazePicture(grid, (0, 0), cell=cell, shortest_paths=False)
-    for f in field.itertuples():
-        picture.arrow(f.row, f.col, f.p_right - f.p_left, f.p_up - f.p_down)
-    return picture.save(path)
+    pictures = []
+    for _, field in panels:
+        picture = MazePicture(grid, (0, 0), cell=cell, shortest_paths=False)
+        for f in field.itertuples():
+            picture.arrow(f.row, f.col, f.p_right - f.p_left, f.p_up - f.p_down)
+        pictures.append(picture.image)
+    titled = any(title for title, _ in panels)
+    top, gap = (16 if titled else 0), 8
+    width = sum(p.width for p in pictures) + gap * (len(pictures) - 1)
+    out = Image.new("RGB", (width, pictures[0].height + top), (255, 255, 255))
+    x = 0
+    for (title, _), picture in zip(panels, pictures, strict=True):
+        out.paste(picture, (x, top))
+        if title:
+            ImageDraw.Draw(out).text((x + 2, 2), title, fill=(0, 0, 0))
+        x += picture.width + gap
+    path = Path(path)
+    with atomic_path(path) as tmp:
+        out.save(tmp, format="PNG")
+    return path
