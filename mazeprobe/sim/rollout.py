@@ -126,18 +126,23 @@ class Roller:
         for slot in range(k_slots):
             load(slot)
         policy.prepare(mazes)
+        job_maze = np.array([m for m, _ in jobs], dtype=np.int64)
+        job_rollout = np.array([k for _, k in jobs], dtype=np.int64)
+        obs = None
         while (slot_job >= 0).any():
             active = np.flatnonzero(slot_job >= 0)
             job_ids = slot_job[active]
-            maze_idx = np.array([jobs[j][0] for j in job_ids], dtype=np.int64)
-            rollout = np.array([jobs[j][1] for j in job_ids], dtype=np.int64)
-            obs = self.env.observe()[1]["rgb"]
+            maze_idx = job_maze[job_ids]
+            rollout = job_rollout[job_ids]
+            if obs is None:  # slots were (re)loaded: their frames changed
+                obs = self.env.observe()[1]["rgb"]
             probs = policy.action_probs(obs[active], maze_idx, pos[active])
             chosen = choose_actions(probs, settings, seeds[maze_idx], rollout, steps[active])
             actions = np.full(k_slots, NOOP, dtype=np.int32)
             actions[active] = chosen
             self.env.act(actions)
-            reward = self.env.observe()[0]
+            reward, frames, _ = self.env.observe()  # the step's reward and the next frame in one read
+            obs = frames["rgb"]
             pos[active] = apply_moves(mazes, maze_idx, pos[active], chosen)
             steps[active] += 1
             ret[active] += reward[active]
@@ -164,6 +169,7 @@ class Roller:
                     float(ret[slot]),
                 )
                 load(slot)
+                obs = None
         return pd.DataFrame([results[j] for j in range(len(jobs))])
 
     def render(self, states: Sequence[MazeState]) -> np.ndarray:
