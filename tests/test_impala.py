@@ -285,7 +285,8 @@ def test_obs_to_tensor_orientation_and_scale() -> None:
     obs[1, 5, 9, 0] = 255  # red, row 5, col 9 of the second image
     obs[0, 63, 0, 2] = 51  # blue, bottom-left of the first
     t = obs_to_tensor(obs, "cpu")
-    assert t.shape == (2, 3, 64, 64) and t.dtype == torch.float32 and t.is_contiguous()
+    assert t.shape == (2, 3, 64, 64) and t.dtype == torch.float32
+    assert t.is_contiguous(memory_format=torch.channels_last)  # the layout the network runs in
     assert t[1, 0, 5, 9] == 1.0
     assert t[0, 2, 63, 0] == pytest.approx(0.2)
     assert t.sum() == pytest.approx(1.2)

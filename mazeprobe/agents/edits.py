@@ -36,7 +36,7 @@ import torch
 
 from mazeprobe.agents.obs import obs_to_tensor
 from mazeprobe.agents.patches import Patch, PreparedEdits
-from mazeprobe.errors import UsageError
+from mazeprobe.errors import MazeEditError, UsageError
 from mazeprobe.maze.procgen import map_position, to_world
 from mazeprobe.maze.sampling import SampleSpec, sample_mazes
 from mazeprobe.rng import uniforms
@@ -196,13 +196,38 @@ class CheeseVector(Edit):
     coefficient: float = -1.0
     source_seed: int | None = None
     """The level seed of another maze whose vector is used (transfer); None: each maze's own."""
+    at: Any = None
+    """None: the cheese where it is. "target" or (row, col): the vector of the cheese moved onto that
+    square (with coefficient +1, an edit that puts a cheese where there is none: retargeting)."""
     kind: ClassVar[str] = "cheese-vector"
 
     def prepare(self, ctx: EditContext) -> Patch:
         states = _source_states(ctx, self.source_seed)
+        if self.at is not None:
+            rows, cols = _squares(ctx.table, self.at)
+            states = [
+                _cheese_on(s, int(r), int(c), self.kind) for s, r, c in zip(states, rows, cols, strict=True)
+            ]
         both = ctx.activations([s for st in states for s in (st, st.without_cheese())], self.layer)
         vector = both[0::2] - both[1::2]
         return Patch(self.layer, add=self.coefficient * _per_context(ctx, vector, self.source_seed))
+
+
+def _cheese_on(state, row: int, col: int, kind: str):
+    try:
+        return state.with_cheese(row, col)
+    except MazeEditError as exc:
+        raise UsageError(f"{kind} at ({row}, {col}) of level {state.level_seed}: {exc}") from None
+
+
+def _squares(table: pd.DataFrame, at: Any) -> tuple[np.ndarray, np.ndarray]:
+    """The square an edit aims at in each context: the target's, or a fixed (row, col)."""
+    if at == "target":
+        if "target_row" not in table.columns:
+            raise UsageError("an edit `at: target` needs targets (the spec's retargeting section)")
+        return table["target_row"].to_numpy(np.int64), table["target_col"].to_numpy(np.int64)
+    row, col = at
+    return np.full(len(table), int(row)), np.full(len(table), int(col))
 
 
 @dataclass(frozen=True)
@@ -343,12 +368,7 @@ class Clamp(Edit):
         return Patch(self.layer, mask=mask, value=value)
 
     def squares(self, table: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
-        if self.at == "target":
-            if "target_row" not in table.columns:
-                raise UsageError("clamp at: target needs targets (the spec's retargeting section)")
-            return table["target_row"].to_numpy(np.int64), table["target_col"].to_numpy(np.int64)
-        row, col = self.at
-        return np.full(len(table), int(row)), np.full(len(table), int(col))
+        return _squares(table, self.at)
 
 
 def _spatial(ctx: EditContext, layer: str) -> tuple[int, int, int]:
@@ -378,7 +398,7 @@ def edit_from_spec(entry: Mapping) -> Edit:
     kwargs = {k: v for k, v in entry.items() if k not in ("edit", "id")}
     if "channels" in kwargs:
         kwargs["channels"] = Channels.from_spec(kwargs["channels"])
-    if cls is Clamp and isinstance(kwargs.get("at"), list):
+    if isinstance(kwargs.get("at"), list):
         kwargs["at"] = tuple(kwargs["at"])
     return cls(**kwargs)
 

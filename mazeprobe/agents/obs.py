@@ -20,7 +20,8 @@ def _check_obs(obs: np.ndarray) -> np.ndarray:
 
 
 def obs_to_tensor(obs: np.ndarray, device: str | torch.device = "cpu") -> torch.Tensor:
-    """Procgen uint8 (B, 64, 64, 3) HWC observations -> float32 (B, 3, 64, 64) / 255 on `device`."""
+    """Procgen uint8 (B, 64, 64, 3) HWC observations -> float32 (B, 3, 64, 64) / 255 on `device`, laid out
+    channels-last in memory."""
     obs = _check_obs(obs)
     # Move the uint8 bytes first (4x less to copy than float32), then scale on the device. The HWC bytes
     # viewed as (B, 3, 64, 64) are already channels-last in memory, the layout the network runs in: no

@@ -34,11 +34,17 @@ class Patch:
 
     def apply(self, act: torch.Tensor, rows: torch.Tensor) -> torch.Tensor:
         """The activation (B, C, H, W) with this patch applied, row i in context rows[i]."""
+        layout = (
+            act.dim() == 4
+            and not act.is_contiguous()
+            and act.is_contiguous(memory_format=torch.channels_last)
+        )
         if self.add is not None:
             act = act + self.add[rows].to(act.dtype)
         if self.mask is not None:
             act = torch.where(self.mask[rows], self.value[rows].to(act.dtype), act)
-        return act
+        # keep the network's memory layout: the layers above compute in it (bit for bit the unedited pass)
+        return act.contiguous(memory_format=torch.channels_last) if layout else act
 
     def edited_counts(self) -> np.ndarray:
         """(M,) activations of the layer this patch changes per forward pass, per context: the entries it

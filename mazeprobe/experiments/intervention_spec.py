@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from mazeprobe.agents.edits import DONORS, EDITS, RANKINGS, Channels, Clamp, Edit, edit_from_spec
+from mazeprobe.agents.edits import DONORS, EDITS, RANKINGS, Channels, Edit, edit_from_spec
 from mazeprobe.validation import NAME_HELP, NAME_PATTERN, is_number
 from mazeprobe.yamlio import Checker, KeyPath, describe_value
 
@@ -34,7 +34,11 @@ _COMMON = {
 }
 _KIND_KEYS: dict[str, dict[str, str]] = {
     "add": {"tensor": "a .npy file holding a (C, H, W) array", "coefficient": "a number (default 1)"},
-    "cheese-vector": {"coefficient": "a number (default -1)", "source_seed": "a level seed (transfer)"},
+    "cheese-vector": {
+        "coefficient": "a number (default -1)",
+        "source_seed": "a level seed (transfer)",
+        "at": "target, or [row, col]: the vector of the cheese moved onto that square",
+    },
     "top-right-vector": {"coefficient": "a number (default 1)", "source_seed": "a level seed (transfer)"},
     "zero-ablate": {"channels": "a list of channels or {ranking: cheese-channels, top: K}"},
     "mean-ablate": {
@@ -71,7 +75,7 @@ class InterventionSpec:
     @property
     def per_target(self) -> bool:
         """Whether an edit aims at each retargeting target in turn (then results are per target)."""
-        return any(isinstance(e, Clamp) and e.at == "target" for e in self.edits)
+        return any(getattr(e, "at", None) == "target" for e in self.edits)
 
     def to_dict(self) -> dict:
         return {"id": self.id, "edits": [e.to_spec() for e in self.edits]}

@@ -25,7 +25,7 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 
-from mazeprobe.agents.edits import prepare_edits
+from mazeprobe.agents.edits import Clamp, prepare_edits
 from mazeprobe.agents.network import NetworkPolicy
 from mazeprobe.agents.patches import PreparedEdits
 from mazeprobe.experiments import retarget
@@ -199,15 +199,16 @@ def _retargeting(
         actions=settings.actions,
         seed=settings.seed,
     )
-    variants: dict[str, tuple[PreparedEdits | None, bool]] = {NONE: (None, False)}
-    side = None
+    variants: dict[str, tuple[PreparedEdits | None, int | str | None]] = {NONE: (None, None)}
     for s in interventions:
         if s.per_target:
-            variants[s.id] = (prepare_edits(s.edits, policy.model, contexts, roller, rankings), True)
-            side = policy.model.activation_shapes()[s.edits[0].layer][-1]
+            variants[s.id] = (
+                prepare_edits(s.edits, policy.model, contexts, roller, rankings),
+                _aim(s, policy),
+            )
         else:
-            variants[s.id] = (prepared[s.id].take(maze_of), False)
-    path = retarget.path_probabilities(policy, contexts, states, roller, variants, layer_side=side)
+            variants[s.id] = (prepared[s.id].take(maze_of), None)
+    path = retarget.path_probabilities(policy, contexts, states, roller, variants)
     reach = retarget.reach_rollouts(
         policy, contexts, states, play, roller, {n: p for n, (p, _) in variants.items()}
     )
@@ -228,3 +229,12 @@ def _retargeting(
             )
         )
     return pd.concat(frames, ignore_index=True)[list(retarget.RETARGETING_COLUMNS)]
+
+
+def _aim(spec: InterventionSpec, policy: NetworkPolicy) -> int | str:
+    """How an edit aimed at the target depends on it: a clamp only through the cell of its map that
+    holds the target (the map's side), anything else through the square itself."""
+    aimed = [e for e in spec.edits if getattr(e, "at", None) == "target"]
+    if all(isinstance(e, Clamp) for e in aimed) and len({e.layer for e in aimed}) == 1:
+        return policy.model.activation_shapes()[aimed[0].layer][-1]
+    return "square"

@@ -135,13 +135,12 @@ def path_probabilities(
     contexts: MazeBatch,
     states: list,
     renderer: Roller,
-    variants: Mapping[str, tuple[PreparedEdits | None, bool]],
-    layer_side: int | None = None,
+    variants: Mapping[str, tuple[PreparedEdits | None, int | str | None]],
 ) -> dict[str, np.ndarray]:
     """Per variant name -> (contexts,) path probabilities. `variants`: name -> (edits prepared for the
-    contexts, whether they depend on the target). Each (played state, square) is rendered once; edits
-    that ignore the target are evaluated once per square, those aimed at it once per (square, target
-    cell): `layer_side` is the edited map's side, which says when two targets share a cell."""
+    contexts, how they depend on the target: None (they do not), "square" (on its square), or the side
+    of the map a clamp writes in (on the target's cell of that map: targets sharing a cell share their
+    forward passes)). Each (played state, square) is rendered once."""
     paths = path_squares(contexts)
     table = contexts.table
     # contexts of one maze share their played state unless the cheese sits on the target
@@ -153,13 +152,18 @@ def path_probabilities(
             strict=True,
         )
     )
-    if layer_side is not None:
+    squares = list(zip(table["target_row"].astype(int), table["target_col"].astype(int), strict=True))
+
+    def target_keys(how: int | str | None) -> list:
+        if how is None:
+            return [None] * len(table)
+        if how == "square":
+            return squares
         cells = cell_of_square(
-            table["target_row"].to_numpy(), table["target_col"].to_numpy(), contexts.sizes, layer_side
+            table["target_row"].to_numpy(), table["target_col"].to_numpy(), contexts.sizes, how
         )
-        target_key = list(zip(*cells, strict=True))
-    else:
-        target_key = list(range(len(table)))
+        return list(zip(*cells, strict=True))
+
     obs_index: dict[tuple, int] = {}
     obs_states = []
     for i, steps in enumerate(paths):
@@ -169,14 +173,15 @@ def path_probabilities(
                 obs_states.append(states[i].with_mouse(r, c))
     obs = renderer.render(obs_states)
     out: dict[str, np.ndarray] = {}
-    for name, (prepared, per_target) in variants.items():
-        evals: dict[tuple, int] = {}  # (observation, target cell or None) -> row of the batch
+    for name, (prepared, how) in variants.items():
+        target_key = target_keys(how)
+        evals: dict[tuple, int] = {}  # (observation, what the edit aims at) -> row of the batch
         rows_obs, rows_ctx = [], []
         keys = []
         for i, steps in enumerate(paths):
             mine = []
             for r, c, move in steps:
-                key = (obs_index[(state_key[i], r, c)], target_key[i] if per_target else None)
+                key = (obs_index[(state_key[i], r, c)], target_key[i])
                 if key not in evals:
                     evals[key] = len(rows_obs)
                     rows_obs.append(key[0])
