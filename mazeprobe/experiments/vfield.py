@@ -22,30 +22,53 @@ from mazeprobe.sim import GROUP_MATRIX, Policy, Roller, maze_batch, start_states
 MOVES = ("p_up", "p_down", "p_left", "p_right")
 
 
-def vector_field(policy: Policy, maze_row: pd.DataFrame, roller: Roller, edits=None) -> pd.DataFrame:
-    """One row per open square (the cheese's excluded): row, col, p_up, p_down, p_left, p_right.
-
-    `maze_row` is a one-row maze table (the maze layer's schema); `edits` (an Edit or a list of them)
-    are prepared for that maze and active on every square (a network policy only)."""
-    mazes = maze_batch(maze_row)
-    state = start_states(mazes.table, roller.loader)[0]
-    n = int(mazes.sizes[0])
-    grid = mazes.grids[0, :n, :n]
-    cheese = state.cheese
-    cells = [(r, c) for r in range(n) for c in range(n) if grid[r, c] != WALL and (r, c) != cheese]
+def vector_fields(policy: Policy, table: pd.DataFrame, roller: Roller, edits=None) -> pd.DataFrame:
+    """The fields of every maze of a maze table at once: one row per (maze, open square), the cheese's
+    square excluded: seed, row, col, p_up, p_down, p_left, p_right. All the mazes' squares are rendered
+    by one long-lived renderer and evaluated in full batches; `edits` (an Edit or a list of them) are
+    prepared for each maze and active on every square of it (a network policy only)."""
+    mazes = maze_batch(table)
+    states = start_states(mazes.table, roller.loader)
     if edits is not None:
         if not hasattr(policy, "with_edits"):
             raise UsageError(f"edits change a network; {policy.name!r} is not one")
         from mazeprobe.agents.edits import prepare_edits
 
         policy = policy.with_edits(prepare_edits(edits, policy.model, mazes, roller))
-    policy.prepare(mazes)
+    owner, cells = [], []
+    for m, state in enumerate(states):
+        n = int(mazes.sizes[m])
+        grid = mazes.grids[m, :n, :n]
+        cheese = state.cheese
+        for r, c in np.argwhere(grid != WALL):
+            if (int(r), int(c)) != cheese:
+                owner.append(m)
+                cells.append((int(r), int(c)))
+    owner = np.asarray(owner, dtype=np.int64)
     positions = np.array(cells, dtype=np.int64).reshape(-1, 2)
-    obs = roller.render([state.with_mouse(r, c) for r, c in cells]) if policy.reads_pixels else None
-    groups = policy.action_probs(obs, np.zeros(len(cells), dtype=np.int64), positions) @ GROUP_MATRIX
-    return pd.DataFrame(
-        {"row": positions[:, 0], "col": positions[:, 1], **dict(zip(MOVES, groups.T, strict=True))}
+    policy.prepare(mazes)
+    obs = (
+        roller.render([states[m].with_mouse(r, c) for m, (r, c) in zip(owner, cells, strict=True)])
+        if (policy.reads_pixels)
+        else None
     )
+    groups = policy.action_probs(obs, owner, positions) @ GROUP_MATRIX
+    return pd.DataFrame(
+        {
+            "seed": mazes.table["seed"].to_numpy(np.int64)[owner],
+            "row": positions[:, 0],
+            "col": positions[:, 1],
+            **dict(zip(MOVES, groups.T, strict=True)),
+        }
+    )
+
+
+def vector_field(policy: Policy, maze_row: pd.DataFrame, roller: Roller, edits=None) -> pd.DataFrame:
+    """One row per open square (the cheese's excluded): row, col, p_up, p_down, p_left, p_right.
+
+    `maze_row` is a one-row maze table (the maze layer's schema); `edits` (an Edit or a list of them)
+    are prepared for that maze and active on every square (a network policy only)."""
+    return vector_fields(policy, maze_row, roller, edits).drop(columns=["seed"])
 
 
 def field_difference(edited: pd.DataFrame, original: pd.DataFrame) -> pd.DataFrame:
