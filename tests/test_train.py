@@ -162,3 +162,33 @@ def test_collector_processes_feed_the_trainer(tmp_path, tiny_config):
     # worker w plays stream chunks w, w + 2, ...: the saved next chunk is past every chunk used
     assert state["counters"]["chunk"] >= 2
     assert load_checkpoint(out).embedder.block1.conv.out_channels == 16
+
+
+def test_fine_tuning_starts_from_a_checkpoint_and_records_its_budget(tmp_path, tiny_config):
+    from mazeprobe.agents.impala import random_impala, save_checkpoint
+    from mazeprobe.provenance import file_sha256
+
+    base = tmp_path / "base.pth"
+    save_checkpoint(random_impala(1, 123), base)
+    (tmp_path / "base.train.json").write_text(json.dumps({"samples": 6400}))
+    # a learning rate too small to move the weights: the fine-tuned network must still be the base one
+    config = replace(
+        load_config(tiny_config), samples=64, eval_every=64, lr=1e-20, lr_end=1e-20, cell_coef=0.0
+    )
+    out = tmp_path / "tuned.pth"
+    train(config, out, init=base)
+    record = json.loads(out.with_suffix(".train.json").read_text())
+    assert record["init"] == {
+        "checkpoint": str(base),
+        "sha256": file_sha256(base),
+        "original_samples": 6400,
+        "budget_fraction": 0.01,
+    }
+    tuned, original = load_checkpoint(out).state_dict(), load_checkpoint(base).state_dict()
+    assert all(torch.allclose(tuned[k], original[k], atol=1e-12) for k in original)
+    with pytest.raises(UsageError, match="resume it with the same --init"):
+        train(replace(config, samples=128), out, resume=True)
+    other = tmp_path / "wide.pth"
+    save_checkpoint(random_impala(2, 0), other)
+    with pytest.raises(UsageError, match="scale-2 network; the config trains scale 1"):
+        train(config, tmp_path / "x.pth", init=other)

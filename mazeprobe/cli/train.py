@@ -23,6 +23,8 @@ def cmd_train(args: argparse.Namespace) -> int:
 
     Example: mazeprobe train --config analysis/train-r5.yaml --out models/reference-r5.pth --max-minutes 55
              mazeprobe train --config analysis/train-r5.yaml --out models/reference-r5.pth --resume
+             mazeprobe train --init models/reference-r5.pth --config analysis/finetune-uniform.yaml \\
+                 --out models/finetune-uniform.pth
     The cheese lies in the top-right R x R region during training (placement region:5 by default). Every
     evaluation point writes the checkpoint (the published format), NAME.pth.train (the state --resume
     continues from) and NAME.train.json (the record the model card reads). Ctrl-C saves and stops.
@@ -60,6 +62,7 @@ def cmd_train(args: argparse.Namespace) -> int:
             config_file=args.config,
             progress=progress,
             device=device,
+            init=args.init,
         )
     if result.interrupted:  # train caught the Ctrl-C and saved: say so, and exit as interrupted
         raise Interrupted(
@@ -111,6 +114,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--config", help="a training config, e.g. analysis/train-r5.yaml (default: built-in)")
     p.add_argument("--out", required=True, help="the checkpoint to write, e.g. models/NAME.pth")
     p.add_argument("--resume", action="store_true", help="continue from OUT.train")
+    p.add_argument(
+        "--init",
+        metavar="CHECKPOINT",
+        help="fine-tune: start from this checkpoint's weights (the record names it and the budget as a "
+        "fraction of its training samples)",
+    )
     p.add_argument(
         "--max-minutes",
         type=float,

@@ -8,24 +8,43 @@ import os
 from pathlib import Path
 
 from mazeprobe.atomic import write_bytes
-from mazeprobe.training.config import card_path, training_record_path
+from mazeprobe.training.config import card_path, evaluation_path, training_record_path
 
 
 def write_card(checkpoint: str | os.PathLike, evaluation: dict, out: str | os.PathLike | None = None) -> Path:
-    """The model card (Markdown) next to the checkpoint: training record plus this evaluation."""
+    """The model card (Markdown, next to the checkpoint unless `out`): training record plus this
+    evaluation; the evaluation is also written as NAME.evaluation.json beside the checkpoint, the form a
+    resolution rule reads."""
     checkpoint = Path(checkpoint)
+    write_bytes(
+        evaluation_path(checkpoint), (json.dumps(evaluation, indent=1, allow_nan=False) + "\n").encode()
+    )
     record_file = training_record_path(checkpoint)
     record = json.loads(record_file.read_text()) if record_file.exists() else None
     out = Path(out) if out else card_path(checkpoint)
     lines = [f"# Model card: {checkpoint.name}", ""]
     if record:
         cfg = record["config"]
+        where = (
+            f"whose cheese always lies in the top-right region (`{cfg['placement']}`)"
+            if str(cfg["placement"]).startswith("region")
+            else f"with the cheese placed `{cfg['placement']}`"
+        )
+        init = record.get("init")
+        start = ""
+        if init:
+            fraction = init.get("budget_fraction")
+            share = (
+                f", {fraction:.1%} of its {init['original_samples']:,} training samples" if fraction else ""
+            )
+            start = (
+                f" Fine-tuned from `{Path(init['checkpoint']).name}` (sha256 {init['sha256'][:12]}{share})."
+            )
         lines += [
             f"An IMPALA policy network (scale {cfg['scale']}, {evaluation['parameters']:,} parameters, the "
             "published layer names and checkpoint format) trained by `mazeprobe train` to imitate the "
-            "shortest-path expert with DAgger relabelling, on hard-mode procgen mazes whose cheese always "
-            f"lies in the top-right region (`{cfg['placement']}`). It acts from the 64x64 RGB observation "
-            "alone.",
+            f"shortest-path expert with DAgger relabelling, on hard-mode procgen mazes {where}. It acts "
+            f"from the 64x64 RGB observation alone.{start}",
             "",
             "## Training",
             "",

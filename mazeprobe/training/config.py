@@ -135,3 +135,8 @@ def training_record_path(checkpoint: Path) -> Path:
 def card_path(checkpoint: Path) -> Path:
     """The model card next to a checkpoint: NAME.pth -> NAME.md."""
     return checkpoint.with_suffix(".md")
+
+
+def evaluation_path(checkpoint: Path) -> Path:
+    """The latest `mazeprobe evaluate` result next to a checkpoint: NAME.pth -> NAME.evaluation.json."""
+    return checkpoint.with_suffix(".evaluation.json")

@@ -52,11 +52,12 @@ import pandas as pd
 import torch
 import torch.nn.functional as F
 
-from mazeprobe.agents.impala import ImpalaCNN, random_impala, save_checkpoint
+from mazeprobe.agents.impala import ImpalaCNN, load_checkpoint, random_impala, save_checkpoint
 from mazeprobe.atomic import atomic_path, write_bytes
 from mazeprobe.errors import UsageError
 from mazeprobe.maze.procgen import CHEESE_REWARD, WORLD_SIDE
 from mazeprobe.maze.sampling import SampleSpec, sample_mazes
+from mazeprobe.provenance import file_sha256
 from mazeprobe.sim import GROUP_MATRIX, Roller
 from mazeprobe.training.collect import PACKET_FIELDS, CollectorPool, InProcessSource
 from mazeprobe.training.config import (
@@ -121,7 +122,6 @@ class CellHead(torch.nn.Module):
             nhwc = m.permute(0, 2, 3, 1)
             feats.append(nhwc.index_select(1, rows).index_select(2, cols))  # (B, 25, 25, C)
         return self.linear(torch.cat(feats, dim=-1).float())  # (B, 25, 25, 5)
-
 
 
 def heldout_mazes(config: TrainConfig) -> pd.DataFrame:
@@ -252,9 +252,36 @@ def write_training_record(out: Path, config: TrainConfig, counters: dict, config
         "history": counters["history"],
         "extended": counters.get("extended", []),
     }
+    if "init" in counters:
+        record["init"] = counters["init"]
     path = training_record_path(out)
     write_bytes(path, (json.dumps(record, indent=1) + "\n").encode())
     return path
+
+
+def fine_tune_start(init: str | os.PathLike, config: TrainConfig) -> dict:
+    """What a fine-tune starts from: the checkpoint (its scale must be the config's), its sha256, the
+    samples it was trained on (its training record NAME.train.json; None without one) and the share of
+    those that this run's samples budget is."""
+    path = Path(init)
+    model = load_checkpoint(path)
+    if model.scale != config.scale:
+        raise UsageError(
+            f"--init {path} is a scale-{model.scale} network; the config trains scale {config.scale}"
+        )
+    record_path = training_record_path(path)
+    original = None
+    if record_path.is_file():
+        try:
+            original = int(json.loads(record_path.read_text())["samples"])
+        except (OSError, ValueError, KeyError, TypeError) as exc:
+            raise UsageError(f"{record_path}: not a training record ({exc})") from None
+    return {
+        "checkpoint": str(path),
+        "sha256": file_sha256(path),
+        "original_samples": original,
+        "budget_fraction": None if not original else config.samples / original,
+    }
 
 
 @dataclass
@@ -276,8 +303,13 @@ def train(
     config_file: str | None = None,
     progress: Callable[[dict], None] | None = None,
     device: str | torch.device = "cpu",
+    init: str | os.PathLike | None = None,
 ) -> TrainResult:
     """Train (or continue training) and write the checkpoint `out` plus its training state `out.train`.
+
+    `init`: start from that checkpoint's weights (fine-tuning) instead of random ones; the training
+    record then names it, its sha256, the samples it was trained on (from its own training record) and
+    what fraction of them this run's `samples` budget is.
 
     Stops when `config.samples` training samples are done, or after `max_minutes` (at the next
     evaluation point, so the saved state is consistent). `progress(record)` gets a dict after every
@@ -295,6 +327,10 @@ def train(
     optimizer = torch.optim.Adam(params, lr=config.lr, fused=device.type == "cuda")
     rng = np.random.default_rng(config.seed)
     counters = {"samples": 0, "chunk": 0, "wall_seconds": 0.0, "history": []}
+    if init is not None:
+        start = fine_tune_start(init, config)
+        model.load_state_dict(load_checkpoint(init).state_dict())
+        counters["init"] = start
     if resume:
         if not spath.exists():
             raise UsageError(f"{spath}: no training state to resume from (train without --resume first)")
@@ -308,6 +344,10 @@ def train(
                 f"{spath}: the config differs from the one this run started with ({', '.join(changed)}); "
                 "only samples may grow when resuming"
             )
+        started_from = saved["counters"].get("init", {})
+        if started_from.get("sha256") != counters.get("init", {}).get("sha256"):
+            what = started_from.get("checkpoint", "random weights")
+            raise UsageError(f"{spath}: this run started from {what}; resume it with the same --init")
         model.load_state_dict(saved["model"])
         if head is not None:
             head.load_state_dict(saved["head"])
