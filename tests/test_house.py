@@ -93,3 +93,15 @@ def test_procgen_facts_have_one_owner():
     assert base.N_ACTIONS == impala.N_ACTIONS == procgen.N_ACTIONS == 15
     assert env.NOOP_ACTION == base.NOOP == procgen.NOOP
     assert geometry.WALL is procgen.WALL and state.CHEESE is procgen.CHEESE
+
+
+def test_demo_families_are_the_full_families_on_fewer_mazes():
+    from mazeprobe.experiments.intervention_spec import family_hash
+
+    for name in ("model-editing", "retargeting"):
+        full, demo = load_spec(ANALYSIS / f"{name}.yaml"), load_spec(ANALYSIS / f"{name}-demo.yaml")
+        assert demo.mazes.n < full.mazes.n and demo.hash != full.hash
+        assert family_hash(demo.to_dict()) == family_hash(full.to_dict())
+    other = load_spec(ANALYSIS / "model-editing.yaml")
+    fewer = replace(other, interventions=other.interventions[:-1])
+    assert family_hash(fewer.to_dict()) != family_hash(other.to_dict())

@@ -243,3 +243,20 @@ def from_manifest(spec: dict) -> tuple[tuple[InterventionSpec, ...], Retargeting
     retargeting = RetargetingSpec(**spec["retargeting"]) if spec.get("retargeting") else None
     ranking = RankingSpec(**spec.get("channel_ranking", {}))
     return interventions, retargeting, ranking
+
+
+FAMILY_KEYS = ("interventions", "retargeting", "channel_ranking")
+
+
+def family_hash(spec: dict) -> str:
+    """The sha256 of a spec's family of edits: its interventions, retargeting and channel ranking, and
+    the rollout settings that say what a rate means (episodes per maze, step limit, action choice, draws).
+    Not the mazes (their number is the sample size) and not the network or the chunking: the same family
+    on fewer mazes (a demo) hashes the same. `spec`: the canonical form (ExperimentSpec.to_dict)."""
+    import hashlib
+    import json
+
+    rollouts = {k: v for k, v in spec.get("rollouts", {}).items() if k != "chunk_mazes"}
+    content = {"rollouts": rollouts, **{k: spec.get(k) for k in FAMILY_KEYS}}
+    text = json.dumps(content, sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(text.encode()).hexdigest()
