@@ -128,66 +128,39 @@ def measure(
     dsq = _dsq_probs(policy, mazes, roller, states, {NONE: None, **prepared})
     tv = _vfield_tv(policy, mazes, roller, states, prepared) if vfield and prepared else {}
     played = paired_episodes(policy, mazes, states, dict(prepared), settings, roller) if prepared else {}
+    aimed: dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]] = {}
+    found = None
+    if retargeting is not None:
+        found, aimed = _retargeting(
+            policy, mazes, states, interventions, prepared, settings, roller, rankings, retargeting
+        )
     frames = []
     for spec_id in [NONE, *[s.id for s in interventions]]:
         p = prepared.get(spec_id)
         frame = pd.DataFrame({"seed": seeds, "intervention": spec_id})
-        per_target = spec_id != NONE and p is None
-        if per_target:
+        if spec_id in aimed:  # aimed at each target in turn: its results are per target
             for col in ("p_cheese_at_dsq", "p_top_right_at_dsq", *_RATES, "vfield_tv"):
                 frame[col] = np.nan
-            target_edit = prepare_edits(
-                next(s for s in interventions if s.id == spec_id).edits,
-                model,
-                retarget.target_contexts(mazes, _one_target(mazes)),
-                roller,
-                rankings,
-            )
-            counts = target_edit.edited_counts()
-            frame["edited_activations"] = counts
-            layer_fraction, network_fraction = target_edit.edited_fractions()
-            frame["edited_fraction_layer"], frame["edited_fraction_network"] = (
-                layer_fraction,
-                network_fraction,
-            )
-            frames.append(frame)
-            continue
-        frame["p_cheese_at_dsq"], frame["p_top_right_at_dsq"] = dsq[spec_id][:, 0], dsq[spec_id][:, 1]
-        episodes = none_episodes if p is None else played[spec_id]
-        rates = _per_maze(episodes, seeds)
-        for col in _RATES:
-            frame[col] = rates[col].to_numpy(float)
-        counts = p.edited_counts() if p is not None else np.zeros(len(seeds), dtype=np.int64)
-        fractions = p.edited_fractions() if p is not None else (np.zeros(len(seeds)), np.zeros(len(seeds)))
+            counts, layer_fraction, network_fraction = aimed[spec_id]
+        else:
+            frame["p_cheese_at_dsq"], frame["p_top_right_at_dsq"] = dsq[spec_id][:, 0], dsq[spec_id][:, 1]
+            rates = _per_maze(none_episodes if p is None else played[spec_id], seeds)
+            for col in _RATES:
+                frame[col] = rates[col].to_numpy(float)
+            frame["vfield_tv"] = tv[spec_id] if spec_id in tv else (0.0 if p is None and vfield else np.nan)
+            if p is None:
+                counts, layer_fraction, network_fraction = np.zeros(len(seeds), np.int64), 0.0, 0.0
+            else:
+                counts, (layer_fraction, network_fraction) = p.edited_counts(), p.edited_fractions()
         frame["edited_activations"] = counts
-        frame["edited_fraction_layer"], frame["edited_fraction_network"] = fractions
-        frame["vfield_tv"] = tv[spec_id] if spec_id in tv else (0.0 if p is None and vfield else np.nan)
+        frame["edited_fraction_layer"], frame["edited_fraction_network"] = layer_fraction, network_fraction
         frames.append(frame)
-    table = pd.concat(frames, ignore_index=True)[list(INTERVENTION_COLUMNS)]
-    if retargeting is None:
-        return table, None
-    found = _retargeting(
-        policy, mazes, states, interventions, prepared, settings, roller, rankings, retargeting
-    )
-    return table, found
-
-
-def _one_target(mazes: MazeBatch) -> pd.DataFrame:
-    """A stand-in target per maze (its top-right square): the count of an aimed edit does not depend
-    on where it aims."""
-    return pd.DataFrame(
-        {
-            "maze": np.arange(len(mazes.table)),
-            "seed": mazes.table["seed"].to_numpy(),
-            "target_row": mazes.sizes - 1,
-            "target_col": mazes.sizes - 1,
-        }
-    )
+    return pd.concat(frames, ignore_index=True)[list(INTERVENTION_COLUMNS)], found
 
 
 def _retargeting(
     policy, mazes, natural, interventions, prepared, settings, roller, rankings, spec
-) -> pd.DataFrame:
+) -> tuple[pd.DataFrame, dict]:
     cheese = "remove" if spec.remove_cheese else "keep"
     targets = retarget.draw_targets(mazes, spec.targets_per_maze, spec.seed, avoid_cheese=cheese == "keep")
     contexts = retarget.target_contexts(mazes, targets, cheese)
@@ -200,12 +173,12 @@ def _retargeting(
         seed=settings.seed,
     )
     variants: dict[str, tuple[PreparedEdits | None, int | str | None]] = {NONE: (None, None)}
+    aimed = {}
     for s in interventions:
         if s.per_target:
-            variants[s.id] = (
-                prepare_edits(s.edits, policy.model, contexts, roller, rankings),
-                _aim(s, policy),
-            )
+            edits = prepare_edits(s.edits, policy.model, contexts, roller, rankings)
+            variants[s.id] = (edits, _aim(s, policy))
+            aimed[s.id] = _largest_per_maze(edits, maze_of, len(mazes.table))
         else:
             variants[s.id] = (prepared[s.id].take(maze_of), None)
     path = retarget.path_probabilities(policy, contexts, states, roller, variants)
@@ -228,7 +201,16 @@ def _retargeting(
                 }
             )
         )
-    return pd.concat(frames, ignore_index=True)[list(retarget.RETARGETING_COLUMNS)]
+    return pd.concat(frames, ignore_index=True)[list(retarget.RETARGETING_COLUMNS)], aimed
+
+
+def _largest_per_maze(edits: PreparedEdits, maze_of: np.ndarray, n: int) -> tuple[np.ndarray, ...]:
+    """An aimed edit's count and fractions per maze: the largest over the maze's targets (what the edit
+    may change there), zero for a maze with no target."""
+    out = (np.zeros(n, np.int64), np.zeros(n), np.zeros(n))
+    for values, target in zip((edits.edited_counts(), *edits.edited_fractions()), out, strict=True):
+        np.maximum.at(target, maze_of, values)
+    return out
 
 
 def _aim(spec: InterventionSpec, policy: NetworkPolicy) -> int | str:
