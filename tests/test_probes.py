@@ -398,3 +398,25 @@ def test_probe_result_is_a_plain_dataclass():
     )
     assert r.score == 0.5 and r.selectivity() == 0.5 and r.selectivity("shuffled", "mae") == 1.0
     assert r.to_dict()["random_weights"] is None and r.to_frame()["random_weights"].isna().all()
+
+
+def test_the_position_probe_needs_both_coordinates_right(targets):
+    from mazeprobe.stats.probes import position_probe
+
+    rows = targets["cheese_outer_row"].to_numpy()
+    cols = targets["cheese_outer_col"].to_numpy()
+    n = len(targets)
+    rng = np.random.default_rng(5)
+    # one-hot row and column, plus noise: both coordinates are linearly readable
+    X = np.concatenate([np.eye(25)[rows], np.eye(25)[cols], rng.normal(size=(n, 20))], axis=1)
+    # the row is readable, the column is not: each coordinate's accuracy differs, and both-right follows
+    # the column
+    only_rows = np.concatenate([np.eye(25)[rows], rng.normal(size=(n, 45))], axis=1)
+    result = position_probe(X.astype(np.float32), targets, X_random=only_rows.astype(np.float32), folds=3)
+    assert result.primary == "exact_position_accuracy" and result.task == "position"
+    assert result.score > 0.95 and result.metrics["row_accuracy"] > 0.95
+    assert result.shuffled["exact_position_accuracy"] < 0.1
+    control = result.random_weights
+    assert control["row_accuracy"] > 0.95 and control["col_accuracy"] < 0.4
+    assert control["exact_position_accuracy"] <= control["col_accuracy"] + 1e-9
+    assert result.selectivity("random_weights") > 0.5

@@ -128,6 +128,8 @@ def _probe_table(table, layer: str, folds: int) -> str:
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     """Add this module's commands to `subparsers`."""
+    from mazeprobe.stats.probes import PROBES
+
     # write_outputs writes the files one by one, each atomically
     p = add_command(
         subparsers,
@@ -149,7 +151,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "--probes",
         nargs="+",
         default=["cheese-coords", "cheese-pixel", "sparse"],
-        choices=("cheese-coords", "cheese-pixel", "sparse"),
+        choices=PROBES,
         help="which probes (default all)",
     )
     p.add_argument("--k", type=_positive_int, default=1000, help="activations kept by the sparse probe")

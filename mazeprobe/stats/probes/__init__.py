@@ -46,6 +46,7 @@ from mazeprobe.stats.probes.cheese import (
     coordinate_probes,
     grid_to_spatial,
     pixel_probe,
+    position_probe,
     probe_targets,
     sparse_probes,
 )
@@ -88,6 +89,7 @@ __all__ = [
     "grid_to_spatial",
     "load_activations",
     "pixel_probe",
+    "position_probe",
     "probe_run",
     "probe_targets",
     "random_weight_activations",

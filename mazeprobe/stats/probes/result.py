@@ -39,7 +39,23 @@ def _balanced(y_true, y_pred, _score) -> float:
         return float(balanced_accuracy_score(y_true, y_pred))
 
 
+def _exact(y_true, y_pred, _score) -> float:
+    """Rows whose every coordinate is right (a (row, col) position: both)."""
+    return float(np.mean(np.all(np.asarray(y_true) == np.asarray(y_pred), axis=1)))
+
+
+def _row_right(y_true, y_pred, _score) -> float:
+    return float(np.mean(np.asarray(y_true)[:, 0] == np.asarray(y_pred)[:, 0]))
+
+
+def _col_right(y_true, y_pred, _score) -> float:
+    return float(np.mean(np.asarray(y_true)[:, 1] == np.asarray(y_pred)[:, 1]))
+
+
 METRICS: dict[str, tuple[Callable[[Any, Any, Any], float], bool]] = {
+    "exact_position_accuracy": (_exact, True),
+    "row_accuracy": (_row_right, True),
+    "col_accuracy": (_col_right, True),
     "accuracy": (lambda t, p, s: float(accuracy_score(t, p)), True),
     "balanced_accuracy": (_balanced, True),
     "within_1": (_within_1, True),
@@ -60,11 +76,11 @@ class ProbeResult:
     is None when no random-weight activations were given."""
 
     probe: str
-    """coords-logistic, coords-ridge, sparse-logistic, sparse-ridge, pixel, or a caller's name."""
+    """coords-logistic, coords-ridge, sparse-logistic, sparse-ridge, pixel, position, or a caller's name."""
     target: str
     layer: str | None
     task: str
-    """classification, regression or pixel."""
+    """classification, regression, pixel or position."""
     primary: str
     """The headline metric: accuracy, r2 or balanced_accuracy (pixel)."""
     metrics: dict[str, float]

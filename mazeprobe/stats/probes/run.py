@@ -8,10 +8,16 @@ from collections.abc import Sequence
 from mazeprobe.errors import UsageError
 from mazeprobe.experiments.activations import load_activations
 from mazeprobe.experiments.rundir import RunDir
-from mazeprobe.stats.probes.cheese import coordinate_probes, pixel_probe, probe_targets, sparse_probes
+from mazeprobe.stats.probes.cheese import (
+    coordinate_probes,
+    pixel_probe,
+    position_probe,
+    probe_targets,
+    sparse_probes,
+)
 from mazeprobe.stats.probes.result import ProbeResult
 
-PROBES = ("cheese-coords", "cheese-pixel", "sparse")
+PROBES = ("cheese-coords", "cheese-pixel", "sparse", "cheese-position")
 
 
 def _scale(run: RunDir, layer: str, shape: tuple[int, ...]) -> int:
@@ -73,7 +79,9 @@ def probe_run(
     common = {"X_random": X_random, "folds": folds, "seed": seed, "layer": layer}
     results: list[ProbeResult] = []
     for name in probes:
-        if name == "cheese-coords":
+        if name == "cheese-position":
+            results.append(position_probe(X, targets, coords=coords, **common))
+        elif name == "cheese-coords":
             results += coordinate_probes(X, targets, coords=coords, **common)
         elif name == "sparse":
             results += sparse_probes(X, targets, k=k, coords=coords, **common)
