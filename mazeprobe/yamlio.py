@@ -264,6 +264,7 @@ FILE_KINDS: dict[str, tuple[str, str]] = {
     "experiment": ("an experiment spec", "mazeprobe run"),
     "analysis-plan": ("an analysis plan", "mazeprobe fit --plan, and resolution rules"),
     "training-config": ("a training config", "mazeprobe train --config"),
+    "probe-plan": ("a probe plan", "probe-accuracy resolution rules"),
 }
 """The YAML files mazeprobe reads from analysis/: kind -> (what it is, what reads it)."""
 
@@ -272,6 +273,7 @@ _MARKERS: dict[str, tuple[str, ...]] = {
     "experiment": ("policy", "mazes", "rollouts", "record", "interventions", "retargeting"),
     "analysis-plan": ("outcome", "models", "features", "filter", "standardize"),
     "training-config": ("samples", "batch_size", "beta_start", "beta_end", "collect_steps", "envs", "lr"),
+    "probe-plan": ("probe", "layer", "coords", "folds"),
 }
 KIND_HELP = " | ".join(FILE_KINDS)
 

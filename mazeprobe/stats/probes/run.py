@@ -47,13 +47,15 @@ def probe_run(
     scale: int | None = None,
     control_seed: int | None = None,
     num_envs: int = 32,
+    n: int | None = None,
 ) -> list[ProbeResult]:
     """Run the named probes on a run's decision-square activations of `layer`, with both controls.
 
     The random-weight control re-renders the same decision-square observations and runs
     `random_impala(scale, control_seed)` (default 7919 + seed: not a seed researchers are likely to have
     used for their own random-weight networks) on them, rounded to the stored dtype like the recorded
-    activations. `scale` defaults to the run's checkpoint's (or what the layer's shape implies)."""
+    activations. `scale` defaults to the run's checkpoint's (or what the layer's shape implies). `n`: only
+    the first n recorded mazes (in the activation index's order)."""
     # the network and the simulator only here: fitting probes on arrays needs neither torch nor procgen
     from mazeprobe.agents.impala import random_weight_activations
     from mazeprobe.sim.observe import decision_square_observations
@@ -64,6 +66,8 @@ def probe_run(
         raise UsageError(f"probes must be among {', '.join(PROBES)}; got {probes!r}")
     run = RunDir(run_dir)
     X, seeds = load_activations(run, layer)
+    if n is not None:
+        X, seeds = X[:n], seeds[:n]
     if "cheese-pixel" in probes and X.ndim != 4:
         raise UsageError(
             f"the cheese-pixel probe needs a conv layer (N, C, H, W); {layer} is {X.shape[1:]}; "
@@ -88,3 +92,13 @@ def probe_run(
         else:
             results.append(pixel_probe(X, targets, **common))
     return results
+
+
+def run_probe_plan(run_dir: str | os.PathLike[str] | RunDir, plan) -> ProbeResult:
+    """The one result of a probe plan (mazeprobe.stats.probes.plan) on a run: its probe's headline result
+    (the first, for a probe that gives several)."""
+    results = probe_run(
+        run_dir, plan.layer, probes=[plan.probe], k=plan.k, folds=plan.folds, seed=plan.seed,
+        coords=plan.coords, n=plan.n,
+    )  # fmt: skip
+    return results[0]
