@@ -7,6 +7,7 @@ error can say `file:line:col: key.path: what is wrong`.
 from __future__ import annotations
 
 import difflib
+import math
 import os
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -238,6 +239,9 @@ class Checker:
         """A number in the open interval (low, high); `what` describes the bounds for the message."""
         if isinstance(value, bool) or not isinstance(value, (int, float)):
             self.fail(key_path, f"must be a number; got {describe_value(value)}")
+            return None
+        if not math.isfinite(value):  # YAML reads .inf and .nan as floats
+            self.fail(key_path, f"must be a finite number; got {value}")
             return None
         if not (value > low and (high is None or value < high)):
             self.fail(key_path, f"must be {what}; got {value}")

@@ -17,6 +17,7 @@ from mazeprobe.cli._common import (
     whole_or_nothing,
 )
 from mazeprobe.errors import UsageError
+from mazeprobe.maze.sampling import row_grid
 
 
 def cmd_sample(args: argparse.Namespace) -> int:
@@ -79,7 +80,6 @@ def cmd_show(args: argparse.Namespace) -> int:
              mazeprobe show data/runs/behavioral-demo --episode 3 --png episode3.png
              mazeprobe show data/runs/model-editing --interventions
     """
-    import numpy as np
 
     from mazeprobe.maze.render import MazePicture, maze_text
 
@@ -89,9 +89,11 @@ def cmd_show(args: argparse.Namespace) -> int:
     if path.is_dir():
         row, episode = _run_episode(path, args.episode)
     else:
+        if args.episode is not None:
+            raise UsageError(f"{path} is a maze table: --episode reads a run directory; use --row")
         row, episode = _table_row(path, args.row), None
     n = int(row["maze_size"])
-    grid = np.asarray(row["grid"], dtype=np.int8).reshape(n, n)
+    grid = row_grid(row)
     mouse = (int(row["mouse_row"]), int(row["mouse_col"]))
     dsq = "none" if not row["has_decision_square"] else f"({row['dsq_row']}, {row['dsq_col']})"
     print(
@@ -121,11 +123,11 @@ def cmd_show(args: argparse.Namespace) -> int:
 
 def _table_row(path: Path, row: int):
     """Row `row` of a maze table."""
-    from mazeprobe.maze.sampling import read_mazes
+    from mazeprobe.maze.sampling import read_maze_table
 
     if not path.is_file():
         raise UsageError(f"no such maze table: {path}")
-    frame = read_mazes(path)
+    frame = read_maze_table(path)
     if not 0 <= row < len(frame):
         raise UsageError(f"--row {row} is out of range: {path} has rows 0..{len(frame) - 1}")
     return frame.iloc[row]

@@ -28,14 +28,16 @@ def cmd_fit(args: argparse.Namespace) -> int:
     source = Path(args.input)
     if not source.exists():
         raise UsageError(f"no such run directory or Parquet table: {source}")
+    if args.out and Path(args.out).exists() and not Path(args.out).is_dir():
+        raise UsageError(f"--out {args.out} is a file; fit writes a folder of tables there")
     # out_dir=None, then write_outputs: the default folder is named after the plan, known once it is loaded
     result = run_analysis(args.plan, source, out_dir=None, jobs=args.jobs)
     out = Path(args.out) if args.out else _default_fit_dir(source, result.plan.name)
     out.mkdir(parents=True, exist_ok=True)
-    write_outputs(result, out, "all")
+    written = write_outputs(result, out, "all")
     print(result.json_text() if args.format == "json" else result.summary_text())
     if args.format == "text":
-        print(f"\nwrote {out}/ (result.json, stats.parquet/csv, correlation.parquet/csv, summary.txt)")
+        print(f"\nwrote {out}/ ({', '.join(p.name for p in written)})")
     return 0
 
 
@@ -60,6 +62,8 @@ def cmd_probe(args: argparse.Namespace) -> int:
     run_dir = Path(args.run)
     if not run_dir.is_dir():
         raise UsageError(f"no such run directory: {run_dir}")
+    if args.out:
+        _check_writable(Path(args.out))
     results = probe_run(run_dir, args.layer, probes=args.probes, k=args.k, folds=args.folds, seed=args.seed)
     table = results_table(results)
     out = Path(args.out) if args.out else _probe_path(run_dir, args.layer)

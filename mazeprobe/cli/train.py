@@ -95,6 +95,8 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
                 f"timed out {summary['timed_out']:6.1%}"
             )
 
+    if args.card:
+        _check_writable(Path(args.card))  # before minutes of play, not after
     result = evaluate(args.checkpoint, n=args.n, max_steps=args.max_steps, progress=progress)
     card = write_card(args.checkpoint, result, args.card)
     print(f"wrote {card}")

@@ -308,3 +308,30 @@ def read_mazes(path: str | os.PathLike) -> pd.DataFrame:
     frame = arrow_to_frame(table)
     frame["grid"] = [np.asarray(g, dtype=np.int8) for g in frame["grid"]]
     return frame
+
+
+MAZE_COLUMNS = (
+    "seed", "placement", "maze_size", "grid", "cheese_row", "cheese_col", "mouse_row", "mouse_col",
+)  # fmt: skip
+"""Columns every maze table has (besides the features)."""
+
+
+def read_maze_table(path: str | os.PathLike) -> pd.DataFrame:
+    """read_mazes for a file a person names: not a readable Parquet maze table is a UsageError naming the
+    file and what is wrong (empty, truncated, another table's columns), not a traceback."""
+    path = Path(path)
+    if path.is_dir():
+        raise UsageError(f"{path} is a directory, not a maze table")
+    try:
+        columns = pq.read_schema(path).names
+    except (pa.ArrowException, OSError) as exc:
+        raise UsageError(f"{path}: not a readable Parquet table ({str(exc).splitlines()[0]})") from None
+    missing = [c for c in MAZE_COLUMNS if c not in columns]
+    if missing:
+        raise UsageError(
+            f"{path}: not a maze table (no column {', '.join(missing)}); write one with `mazeprobe sample`"
+        )
+    try:
+        return read_mazes(path)
+    except (pa.ArrowException, OSError, ValueError) as exc:
+        raise UsageError(f"{path}: not a readable maze table ({str(exc).splitlines()[0]})") from None
