@@ -153,6 +153,10 @@ def scan(
         return out
     _scan_questions(out, root / "questions.yaml", analysis_dir, replace)
     forecast_dir = root / "forecasts"
+    if forecast_dir.exists() and not forecast_dir.is_dir():
+        out.problems.append(
+            Problem(forecast_dir, 1, 1, "is a file, not a folder of <forecaster>.yaml forecast files")
+        )
     if forecast_dir.is_dir():
         for path in sorted(forecast_dir.iterdir()):
             if path.suffix == ".yml":
