@@ -329,8 +329,9 @@ def test_verify_names_the_line_where_the_chain_breaks(tmp_path):
     lines[1] = lines[1].replace('"registered_at": "20', '"registered_at": "19', 1)
     assert lines[1] != original[1]
     lock.write_text("\n".join(lines) + "\n")
-    (p,) = verify(root)
-    assert p.file.name == "registry.lock" and p.line == 3 and "between lines 2 and 3" in p.message
+    dated, chain = verify(root)  # sorted by line: the back-dated line 2, then the link from line 3
+    assert chain.file.name == "registry.lock" and chain.line == 3 and "between lines 2 and 3" in chain.message
+    assert dated.line == 2 and "dated 19" in dated.message and "back-dated" in dated.message
     # an edited content on the last line no longer matches its hash
     lines = list(original)
     lines[5] = lines[5].replace('"probability": 0.75', '"probability": 0.76')
