@@ -30,7 +30,7 @@ import yaml
 from mazeprobe.atomic import write_bytes
 from mazeprobe.errors import MazeprobeError, UsageError
 from mazeprobe.experiments.rundir import RunDir
-from mazeprobe.provenance import utc_stamp
+from mazeprobe.provenance import file_sha256, utc_stamp
 from mazeprobe.registry.lock import append_items, content_hash
 from mazeprobe.registry.model import Forecast, Question, item_id_resolution
 from mazeprobe.registry.proof import fit_hashes, plan_names
@@ -67,8 +67,10 @@ def _load_plans(names: list[str], analysis_dir: Path, plan_paths: Iterable[str |
     return out
 
 
-def _fit_all(plans: dict, run: RunDir, spec_hash: str) -> dict:
-    """Fit JSON per plan name (or {"error": ...}); a saved fit of the same plan and run is reused."""
+def _fit_all(plans: dict, run: RunDir, spec_hash: str, known: dict[str, set] | None = None) -> dict:
+    """Fit JSON per plan name (or {"error": ...}); a saved fit of the same plan and run is reused, unless
+    `known` (plan -> the fit hashes earlier resolution events of this run spec recorded) holds hashes and
+    not this file's: a fit edited after it was registered is refitted, not laundered into a new event."""
     from mazeprobe.stats import fit_plan, load_input, write_outputs
     from mazeprobe.stats.errors import FitError
 
@@ -82,7 +84,9 @@ def _fit_all(plans: dict, run: RunDir, spec_hash: str) -> dict:
                 doc = json.loads(old.read_text())
             except (OSError, json.JSONDecodeError):
                 doc = {}
-            if doc.get("plan_hash") == plan.hash and doc.get("input", {}).get("spec_hash") == spec_hash:
+            same = doc.get("plan_hash") == plan.hash and doc.get("input", {}).get("spec_hash") == spec_hash
+            vouched = not (known or {}).get(name) or file_sha256(old) in known[name]
+            if same and vouched:
                 fits[name] = doc
                 continue
         if frame is None:
@@ -142,7 +146,12 @@ def resolve_run(
         )
     names = list(dict.fromkeys(n for q in questions for n in plan_names(q.resolution)))
     plans = _load_plans(names, default_analysis_dir(root), plan_paths or [])
-    fits = _fit_all(plans, run, manifest.get("spec_hash"))
+    known: dict[str, set] = {}
+    for e in ledger.entries:
+        if e.item.startswith("resolution:") and e.content.get("spec_hash") == manifest.get("spec_hash"):
+            for name, sha in (e.content.get("fits") or {}).items():
+                known.setdefault(name, set()).add(sha)
+    fits = _fit_all(plans, run, manifest.get("spec_hash"), known)
 
     entries, events = [], []
     resolved_at = utc_stamp()
