@@ -24,6 +24,7 @@ from mazeprobe.registry import (
     register,
     verify,
 )
+from mazeprobe.registry.load import scan
 from mazeprobe.registry.lock import canonical_json, content_hash, read_lock
 from mazeprobe.registry.report import render_report
 from mazeprobe.registry.scoring import score_table, scores_text
@@ -82,7 +83,7 @@ def registered_dir(tmp_path: Path) -> Path:
     root = make_dir(tmp_path)
     register(root)
     (root / "resolutions-manual.yaml").write_text(manual(TOMORROW))
-    assert register(root) == ["resolution-manual:q-one", "resolution-manual:q-two"]
+    register(root)
     return root
 
 
@@ -179,9 +180,9 @@ def test_a_damaged_or_deleted_lock_gives_no_scores(tmp_path):
     root = registered_dir(tmp_path)
     lines = lock_lines(root)
     write_lock(root, [lines[0].replace('"q-one happens"', '"q-one happens!"'), *lines[1:]])
-    for include in (False, True):  # nothing is scored against a damaged lock, unregistered or not
+    for kw in ({}, {"include_unregistered": True}):  # nothing is scored against a damaged lock
         with pytest.raises(IntegrityError, match="cannot be trusted.*\n.*line 1 .*does not match its sha256"):
-            table(root, include_unregistered=include)
+            table(root, **kw)
     (root / "registry.lock").unlink()
     with pytest.raises(IntegrityError) as err:
         table(root)
@@ -190,7 +191,13 @@ def test_a_damaged_or_deleted_lock_gives_no_scores(tmp_path):
 
 
 def test_a_manual_resolution_must_be_registered_and_stay_as_registered(tmp_path):
-    root = registered_dir(tmp_path)
+    root = make_dir(tmp_path)
+    register(root)
+    (root / "resolutions-manual.yaml").write_text(manual(TOMORROW))
+    with pytest.raises(IntegrityError, match="resolution-manual:q-one: never registered"):
+        table(root)
+    assert register(root) == ["resolution-manual:q-one", "resolution-manual:q-two"]
+    assert not table(root)["unregistered"].any()
     path = root / "resolutions-manual.yaml"
     path.write_text(path.read_text().replace('outcome: "no"', 'outcome: "yes"'))  # q-two flipped
     with pytest.raises(
@@ -229,10 +236,10 @@ def test_a_back_dated_line_with_correct_hashes_is_caught(tmp_path):
     """Hostile case: lines appended with correct hashes and dated 2023 passed verify and counted early."""
     root = registered_dir(tmp_path)
     (root / "forecasts" / "mallory.yaml").write_text(MALLORY)
-    reg = load_registry(root)
+    items = scan(root).items
     lines = lock_lines(root)
-    for f in (f for f in reg.forecasts if f.forecaster == "mallory"):
-        lines = forge(lines, f"forecast:mallory:{f.question}", f.content, "2023-03-02T00:00:00.000Z")
+    for item in ("forecast:mallory:q-one", "forecast:mallory:q-two"):
+        lines = forge(lines, item, items[item].content, "2023-03-02T00:00:00.000Z")
     write_lock(root, lines)
     problems = verify(root)
     assert [(p.line, "back-dated" in p.message) for p in problems] == [(9, True)]  # the first forged line
@@ -265,8 +272,8 @@ def test_git_history_bounds_back_dating_and_catches_a_removed_last_line(tmp_path
     committed = lock_lines(root)
     # appended after that commit yet dated between its predecessor and the commit: git's history says no
     (root / "forecasts" / "mallory.yaml").write_text(MALLORY)
-    f = next(f for f in load_registry(root).forecasts if f.forecaster == "mallory")
-    write_lock(root, forge(committed, "forecast:mallory:q-one", f.content, "2023-06-01T00:00:00.000Z"))
+    content = scan(root).items["forecast:mallory:q-one"].content
+    write_lock(root, forge(committed, "forecast:mallory:q-one", content, "2023-06-01T00:00:00.000Z"))
     (p,) = [p for p in verify(root) if p.file.name == "registry.lock"]
     assert p.line == 9 and "dated 2023-06-01T00:00:00Z, before commit" in p.message
     assert "(2026-01-01T00:00:00Z) whose lock did not have it yet: the line is back-dated" in p.message
