@@ -147,8 +147,8 @@ def resolve_run(
     names = list(dict.fromkeys(n for q in questions for n in plan_names(q.resolution)))
     plans = _load_plans(names, default_analysis_dir(root), plan_paths or [])
     known: dict[str, set] = {}
-    for e in ledger.entries:
-        if e.item.startswith("resolution:") and e.content.get("spec_hash") == manifest.get("spec_hash"):
+    for e in ledger.events():
+        if e.content.get("spec_hash") == manifest.get("spec_hash"):
             for name, sha in (e.content.get("fits") or {}).items():
                 known.setdefault(name, set()).add(sha)
     fits = _fit_all(plans, run, manifest.get("spec_hash"), known)

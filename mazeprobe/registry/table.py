@@ -19,6 +19,7 @@ from mazeprobe.registry.model import (
     item_id_forecast,
     item_id_manual,
     item_id_question,
+    item_id_resolution,
 )
 from mazeprobe.registry.proof import prove
 from mazeprobe.registry.trust import (
@@ -92,7 +93,7 @@ def forecast_table(
             found = ledger.problem(item_id_manual(r.question), manual_content(r.raw), r.file, r.line)
             if found is not None:
                 untrusted[item_id_manual(r.question)] = found
-    untrusted |= {f"resolution:{q}": p for q, p in proof.unregistered.items()}
+    untrusted |= {item_id_resolution(q): p for q, p in proof.unregistered.items()}
     refuse(proof.refused + ([] if include_unregistered else list(untrusted.values())), "nothing scored")
     evidence = {q: earliest(ledger.first_evidence(q), proof.evidence.get(q)) for q in registry.questions}
     for q, r in by_question.items():
@@ -126,7 +127,7 @@ def _row(
     outcome = r.outcome if r is not None else None
     q_item, q_content, _, _ = question_ref(q)
     f_item, f_content, _, _ = forecast_ref(f)
-    resolution_items = (item_id_manual(f.question), f"resolution:{f.question}")
+    resolution_items = (item_id_manual(f.question), item_id_resolution(f.question))
     unregistered = any(i in untrusted for i in (q_item, f_item)) or (
         r is not None and any(i in untrusted for i in resolution_items)
     )

@@ -36,6 +36,7 @@ from mazeprobe.registry.model import (
     Question,
     item_id_forecast,
     item_id_question,
+    item_id_resolution,
     parse_item_id,
 )
 from mazeprobe.registry.yamlcheck import IntegrityError, sort_problems
@@ -136,9 +137,11 @@ class Ledger:
     def first_evidence(self, qid: str) -> Evidence | None:
         return self._evidence.get(qid)
 
-    def events(self, qid: str) -> list[LockEntry]:
-        """The resolution events of a question, oldest first."""
-        return [e for e in self.entries if e.item == f"resolution:{qid}"]
+    def events(self, qid: str | None = None) -> list[LockEntry]:
+        """The resolution events of a question (of every question when None), oldest first."""
+        if qid is None:
+            return [e for e in self.entries if parse_item_id(e.item)[0] == "resolution"]
+        return [e for e in self.entries if e.item == item_id_resolution(qid)]
 
     def registration(self, item: str, content: dict) -> LockEntry | None:
         """The latest registration of `item` when it matches `content`, else None."""
