@@ -1,4 +1,4 @@
-"""One exception family for the whole package; the CLI turns it into exit code 2."""
+"""One exception family for the whole package; the CLI turns it into exit code 2 (CheckFailed: 1)."""
 
 from __future__ import annotations
 
@@ -17,3 +17,9 @@ class MazeEditError(MazeprobeError, ValueError):
 
 class UsageError(MazeprobeError, ValueError):
     """A bad argument to a public function or CLI command."""
+
+
+class CheckFailed(MazeprobeError):
+    """A check ran and found problems (an edited registered item, a broken hash chain, a resolution that
+    does not prove itself): the CLI prints the message and exits 1, not 2, because the input was read
+    correctly and what it says is the finding."""

@@ -6,16 +6,19 @@ from __future__ import annotations
 import hashlib
 import json
 import math
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 
 from mazeprobe.cli import main
 from mazeprobe.registry import (
+    IntegrityError,
     RegistryError,
     forecast_table,
     load_registry,
     load_resolutions,
+    lock_head,
     register,
     registered_at,
     set_forecast,
@@ -329,8 +332,9 @@ def test_verify_names_the_line_where_the_chain_breaks(tmp_path):
     lines[1] = lines[1].replace('"registered_at": "20', '"registered_at": "19', 1)
     assert lines[1] != original[1]
     lock.write_text("\n".join(lines) + "\n")
-    (p,) = verify(root)
-    assert p.file.name == "registry.lock" and p.line == 3 and "between lines 2 and 3" in p.message
+    dated, chain = verify(root)  # sorted by line: the back-dated line 2, then the link from line 3
+    assert chain.file.name == "registry.lock" and chain.line == 3 and "between lines 2 and 3" in chain.message
+    assert dated.line == 2 and "dated 19" in dated.message and "back-dated" in dated.message
     # an edited content on the last line no longer matches its hash
     lines = list(original)
     lines[5] = lines[5].replace('"probability": 0.75', '"probability": 0.76')
@@ -413,6 +417,7 @@ def test_a_bad_edit_never_lands_and_a_registered_forecast_is_locked(tmp_path):
 # --- resolutions and the table ----------------------------------------------------------------------
 
 
+TOMORROW = (datetime.now(UTC) + timedelta(days=1)).date().isoformat()
 MANUAL = """\
 resolutions:
   - {question: q-one, outcome: yes, rationale: "the paper shows it", evidence: "https://example.org/a",
@@ -424,8 +429,11 @@ resolutions:
 
 def test_forecast_table_has_the_columns_and_a_manual_resolution_becomes_y(tmp_path):
     root = make_dir(tmp_path)
-    (root / "resolutions-manual.yaml").write_text(MANUAL)
+    register(root)  # the forecasts, before any evidence exists
+    # dated tomorrow, registered now: the evidence time is its registration, after the forecasts'
+    (root / "resolutions-manual.yaml").write_text(MANUAL.replace("2026-11-26", TOMORROW))
     assert validate_registry(root) == []
+    assert register(root) == ["resolution-manual:q-one", "resolution-manual:goal-a"]
     reg = load_registry(root)
     table = forecast_table(reg, load_resolutions([root / "resolutions-manual.yaml"], registry=reg))
     assert tuple(table.columns) == TABLE_COLUMNS
@@ -436,29 +444,30 @@ def test_forecast_table_has_the_columns_and_a_manual_resolution_becomes_y(tmp_pa
     assert math.isnan(rows.loc["goal-a", "y"]) and rows.loc["goal-a", "outcome"] == "unresolved"
     assert rows.loc["goal-b", "outcome"] is None and rows.loc["goal-b", "evidence"] == ""
     assert rows.loc["goal-b", "group"] == "goal" and rows.loc["goal-b", "text"] == "Goal B"
-    assert table["probability"].tolist() == [0.7, 0.25, 0.75] and not table["late"].any()
+    assert table["probability"].tolist() == [0.7, 0.25, 0.75]
+    assert not table["late"].any() and not table["unregistered"].any()
+    assert table.attrs["lock_head"] == lock_head(root)
 
 
-def test_an_auto_resolution_file_marks_late_forecasts(tmp_path):
-    root = make_dir(
-        tmp_path,
-        alice=ALICE.replace("goal-b, probability", "goal-b, claim")
-        .replace("    probability: 0.75", "    claim: no")
-        .replace("0.25}", "0.3}"),
-    )
+def test_a_hand_written_auto_resolution_file_is_refused(tmp_path):
+    """Hostile case: a file with `run: /nonexistent` and bare outcomes was accepted as automatic."""
+    root = make_dir(tmp_path)
+    register(root)
     reg = load_registry(root)
     auto = tmp_path / "resolutions.yaml"
     auto.write_text(
-        "run: /runs/x\nrun_spec_hash: abc\nrun_started_at: 2026-11-26T00:00:00Z\nresolved_at: now\n"
-        "predictions: p\nlate: [forecast:alice:goal-b]\nresolutions:\n"
-        "  - {question: goal-b, outcome: no, method: auto, analysis: tiny, analysis_hash: h, model: logit,\n"
-        "     quantity: features.a.coef, rule: negative-significant, numbers: {coef: 0.4},\n"
-        '     evidence: "logit coef 0.4", reason: null}\n'
+        "run: /nonexistent\nrun_spec_hash: abc\nrun_started_at: 2026-11-26T00:00:00Z\nresolved_at: now\n"
+        "predictions: p\nlate: []\nresolutions:\n"
+        "  - {question: goal-b, outcome: no, method: auto}\n"
     )
-    table = forecast_table(reg, load_resolutions(auto))  # no registry given: method not cross-checked
-    row = table.set_index("question").loc["goal-b"]
-    assert row["late"] and row["y"] == 0.0 and math.isnan(row["probability"]) and row["claim"] == "no"
-    assert row["evidence"] == "logit coef 0.4" and row["method"] == "auto"
+    resolutions = load_resolutions(auto)  # the form is fine; no registry given: method not cross-checked
+    for include in (False, True):  # a file its run does not reproduce is refused even then
+        with pytest.raises(IntegrityError) as err:
+            forecast_table(reg, resolutions, include_unregistered=include)
+        (line,) = str(err.value).splitlines()[1:]
+        assert line.startswith(
+            f"{auto}:8:1: resolution of goal-b: the run directory /nonexistent does not exist"
+        )
 
 
 def test_resolution_files_are_validated_with_positions(tmp_path):

@@ -292,6 +292,10 @@ def write_predictions(root: Path) -> Path:
 def test_cli_score_and_report(tmp_path, capsys):
     res = write_predictions(tmp_path / "pred")
     args = ["--predictions", str(tmp_path / "pred"), "--resolutions", str(res)]
+    assert main(["score", *args]) == 1  # nothing is registered: a check found a problem
+    assert "forecast:alice:q-one: never registered" in capsys.readouterr().err
+    assert main(["predictions", "register", str(tmp_path / "pred")]) == 0  # the manual resolutions too
+    assert "registered 9 items" in capsys.readouterr().out
     assert main(["score", *args, "--format", "json", "--n-boot", "50", "--n-perm", "50"]) == 0
     scores = json.loads(capsys.readouterr().out)
     alice = scores["forecasters"]["alice"]
@@ -305,6 +309,8 @@ def test_cli_score_and_report(tmp_path, capsys):
     assert f"wrote {out} (md" in capsys.readouterr().out
     md = out.read_text()
     assert "because q-one — https://example.org/q-one" in md and "\\<script>" in md
+    # the resolutions are dated 2026-11-26 and the forecasts were registered after that: late
+    assert md.count("(late)") == 3
     html_out = tmp_path / "report.html"
     assert main(["report", *args, "--out", str(html_out), "--n-boot", "50"]) == 0
     assert "<svg" in html_out.read_text()

@@ -17,6 +17,7 @@ from mazeprobe.experiments.run import read_manifest, run_experiment
 from mazeprobe.experiments.spec import load_spec
 from mazeprobe.maze.features import compute_features
 from mazeprobe.maze.geometry import maze_geometry, pad_grids
+from mazeprobe.registry import IntegrityError
 from mazeprobe.registry.rules import (
     ALIASED_KINDS,
     ALIASED_WITH,
@@ -518,10 +519,11 @@ def test_resolve_a_real_run_refusing_late_forecasts(tmp_path, capsys):
     spec.write_text(SPEC.format(name="early"))
     early = run_experiment(load_spec(spec), tmp_path / "runs")
 
-    with pytest.raises(MazeprobeError) as err:
+    with pytest.raises(IntegrityError) as err:
         resolve(root, early)
     text = str(err.value)
     assert "forecast:tester:near-top-right: never registered" in text
+    assert "question:near-top-right: never registered" in text
     assert "forecast:tester:nearly-always: never registered" in text and "by-hand" not in text  # manual
     register(root)
     assert main(["resolve", "--predictions", str(root), "--run", str(early)]) == 2
@@ -531,7 +533,14 @@ def test_resolve_a_real_run_refusing_late_forecasts(tmp_path, capsys):
     out = capsys.readouterr().out
     assert "near-top-right" in out and "accepted late" in out and f"wrote {early}/resolutions.yaml" in out
     doc = load_yaml(early / "resolutions.yaml").data
-    assert doc["late"] == ["forecast:tester:near-top-right", "forecast:tester:nearly-always"]
+    # the questions were registered after the run began too: their criteria are as late as the forecasts
+    assert doc["late"] == [
+        "forecast:tester:near-top-right",
+        "forecast:tester:nearly-always",
+        "question:near-top-right",
+        "question:nearly-always",
+        "question:steps-artifact",
+    ]
     assert doc["run"] == str(early) and doc["run_spec_hash"] == read_manifest(early)["spec_hash"]
     got = {r["question"]: r for r in doc["resolutions"]}
     assert set(got) == {"near-top-right", "steps-artifact", "nearly-always"}  # manual ones are not here
@@ -561,11 +570,14 @@ def test_resolve_a_real_run_refusing_late_forecasts(tmp_path, capsys):
     resolve(root, early, allow_late=True, plan_paths=[other])
     assert "maze_size" in json.loads((early / "analyses" / "mini" / "result.json").read_text())["features"]
 
-    # a run begun after the forecasts were registered needs no --allow-late
+    # a run begun after the forecasts were registered does not make them early: the first evidence for
+    # these questions is the run `early`, which the lock dates
     time.sleep(1.0)  # run start times are whole seconds
     spec.write_text(SPEC.format(name="later"))
     later = run_experiment(load_spec(spec), tmp_path / "runs")
-    assert load_yaml(resolve(root, later)).data["late"] == []
+    with pytest.raises(MazeprobeError, match=f"registered 20.*, after run {early} began"):
+        resolve(root, later)
+    assert load_yaml(resolve(root, later, allow_late=True)).data["late"] == doc["late"]
 
 
 def resolve(root, run, **kw):

@@ -2,8 +2,9 @@
 
 Each command group lives in its own module (maze, run, stats, predictions, train) with its handlers and,
 next to them, the `register(subparsers)` that builds their parsers. Every error mazeprobe raises on
-purpose (MazeprobeError) becomes one line on stderr and exit code 2; the exit codes are listed in
-`mazeprobe --help` (_common.EXIT_CODES_HELP).
+purpose (MazeprobeError) becomes one line on stderr and exit code 2, except a check that found problems
+(CheckFailed: an untrusted registry item, ...), which lists them and exits 1; the exit codes are listed
+in `mazeprobe --help` (_common.EXIT_CODES_HELP).
 """
 
 from __future__ import annotations
@@ -17,11 +18,12 @@ from mazeprobe.cli._common import (
     EXIT_CODES_HELP,
     EXIT_INTERRUPTED,
     EXIT_OK,
+    EXIT_PROBLEMS,
     EXIT_USAGE,
     Interrupted,
     Parser,
 )
-from mazeprobe.errors import MazeprobeError
+from mazeprobe.errors import CheckFailed, MazeprobeError
 
 COMMAND_GROUPS = (maze, run, stats, predictions, train)
 
@@ -44,6 +46,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         return args.func(args)
+    except CheckFailed as exc:  # the input was read; what it says is the finding (one line per item)
+        print(f"{args.prog}: {exc}", file=sys.stderr)
+        return EXIT_PROBLEMS
     except MazeprobeError as exc:
         print(f"{args.prog}: error: {exc}", file=sys.stderr)
         return EXIT_USAGE

@@ -26,7 +26,8 @@ EXIT_INTERRUPTED = 130  # Ctrl-C (128 + SIGINT, what shells report)
 EXIT_CODES_HELP = f"""\
 exit codes:
   {EXIT_OK:<4} success
-  {EXIT_PROBLEMS:<4} a check found a problem (predictions validate, predictions verify)
+  {EXIT_PROBLEMS:<4} a check found a problem (predictions validate and verify; resolve, score and report
+       when a registry item is unregistered, edited or unproven, or the lock is damaged)
   {EXIT_USAGE:<4} bad input or usage (one line on stderr says what)
   {EXIT_INTERRUPTED:<4} interrupted (Ctrl-C); the command says what it kept
 """

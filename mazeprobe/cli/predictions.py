@@ -75,7 +75,7 @@ def cmd_predictions_validate(args: argparse.Namespace) -> int:
 
 
 def cmd_predictions_register(args: argparse.Namespace) -> int:
-    """Append every new question and forecast to DIR/registry.lock (edited items need --amend).
+    """Append every new question, forecast and manual resolution to DIR/registry.lock (edits need --amend).
 
     Example: mazeprobe predictions register predictions/
     """
@@ -134,20 +134,33 @@ def cmd_predictions_verify(args: argparse.Namespace) -> int:
     """Name every registered item edited or deleted since registration, and any break in the lock's chain.
 
     Example: mazeprobe predictions verify predictions/
+             mazeprobe predictions verify predictions/ --head        # print the head hash to publish
+             mazeprobe predictions verify predictions/ --anchor HASH # a head published earlier
+    Also: a line dated before the line above it, and what git's history of the lock contradicts (a
+    committed version that is no longer a prefix, a line dated before a commit that lacked it).
     Exits 1 when it finds any.
     """
-    from mazeprobe.registry import verify
-    from mazeprobe.registry.lock import latest, read_lock
+    from mazeprobe.registry import lock_head, verify
+    from mazeprobe.registry.lock import EVENT_KINDS, latest, read_lock
+    from mazeprobe.registry.model import parse_item_id
 
     root = _predictions_dir(args)
-    problems = verify(root, args.analysis_dir)
+    problems = verify(root, args.analysis_dir, anchor=args.anchor)
     for problem in problems:
         print(problem)
     if problems:
         print(plural(len(problems), "problem"))
         return EXIT_PROBLEMS
+    if args.head:  # only the hash, for scripts; a broken chain has no head worth publishing (above)
+        print(lock_head(root))
+        return 0
     entries, _ = read_lock(root)
-    print(f"ok: {len(latest(entries))} registered items unchanged; {len(entries)} lock lines, chain intact")
+    items = [i for i in latest(entries) if parse_item_id(i)[0] not in EVENT_KINDS]
+    events = sum(parse_item_id(e.item)[0] in EVENT_KINDS for e in entries)
+    also = f", {plural(events, 'resolution event')}" if events else ""
+    anchored = ", the published head is in it" if args.anchor else ""
+    chain = f"{len(entries)} lock lines, chain intact{anchored}"
+    print(f"ok: {len(items)} registered items unchanged{also}; {chain}")
     return 0
 
 
@@ -158,14 +171,24 @@ def cmd_resolve(args: argparse.Namespace) -> int:
              mazeprobe resolve --predictions predictions --run RUN --plan my-behavioral.yaml --allow-late
     Each plan a question names (analysis/<name>.yaml, or a --plan file defining that name) is fitted once
     on the run, or its fit in RUN_DIR/analyses/<name>/ is reused when plan and run are unchanged.
-    Forecasts registered after the run began are refused unless --allow-late (then marked late).
+    Only registered questions and forecasts are resolved (the registered rule; edits need
+    `predictions register --amend`), else exit 1 unless --include-unregistered. Forecasts and questions
+    registered after the first evidence for their question (this run's start, or an earlier resolution in
+    the lock) are refused unless --allow-late (then marked late). One resolution event per question is
+    appended to DIR/registry.lock.
     """
     from mazeprobe.registry.resolve import resolve_run
     from mazeprobe.yamlio import load_yaml
 
     if not Path(args.run).is_dir():
         raise UsageError(f"no such run directory: {args.run}")
-    path = resolve_run(args.predictions, args.run, plan_paths=args.plan, allow_late=args.allow_late)
+    path = resolve_run(
+        args.predictions,
+        args.run,
+        plan_paths=args.plan,
+        allow_late=args.allow_late,
+        include_unregistered=args.include_unregistered,
+    )
     print(_resolve_table(load_yaml(path).data))
     print(f"wrote {path}")
     return 0
@@ -200,7 +223,7 @@ def _scored_table(args: argparse.Namespace):
             raise UsageError(f"no such resolutions file: {path}")
     registry = load_registry(root)
     resolutions = load_resolutions([Path(p) for p in args.resolutions], registry=registry)
-    return forecast_table(registry, resolutions)
+    return forecast_table(registry, resolutions, include_unregistered=args.include_unregistered)
 
 
 def cmd_score(args: argparse.Namespace) -> int:
@@ -208,6 +231,9 @@ def cmd_score(args: argparse.Namespace) -> int:
 
     Example: mazeprobe score --predictions predictions/ --resolutions data/runs/net-demo/resolutions.yaml
              predictions/resolutions-manual.yaml --format json
+    Counts only what DIR/registry.lock vouches for (exit 1 naming every other item, unless
+    --include-unregistered: then scored apart, not ranked); an automatic resolution must be reproduced
+    by its run's fits. Lateness is read from the lock.
     """
     import json
 
@@ -271,6 +297,17 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                 action="store_true",
                 help="also register items edited since registration (a new lock line; the old one stays)",
             )
+        if name == "verify":
+            a.add_argument(
+                "--head",
+                action="store_true",
+                help="print only the head hash (of the lock's last line) to publish, once all is intact",
+            )
+            a.add_argument(
+                "--anchor",
+                metavar="HASH",
+                help="a head published earlier: it must still be a line of the chain",
+            )
         if name == "forecast":
             a.add_argument("--forecaster", required=True, metavar="ID", help="forecaster id (file name)")
             a.add_argument("--question", required=True, metavar="QID", help="question id")
@@ -296,8 +333,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="an analysis plan to use for the plan of that name (repeatable)",
     )
     p.add_argument(
-        "--allow-late", action="store_true", help="accept forecasts registered after the run began"
+        "--allow-late",
+        action="store_true",
+        help="accept forecasts and questions registered after the first evidence (marked late)",
     )
+    _include_unregistered(p)
 
     for name, func, interrupted_message in (
         ("score", cmd_score, NOTHING_WRITTEN),
@@ -319,6 +359,16 @@ def register(subparsers: argparse._SubParsersAction) -> None:
             p.add_argument(
                 "--format", choices=("html", "md"), help="report format (default: from the --out suffix)"
             )
+        _include_unregistered(p)
         p.add_argument("--seed", type=_non_negative_int, default=0, help="seed of resamples and permutations")
         p.add_argument("--n-boot", type=_positive_int, default=1000, help="bootstrap and band resamples")
         p.add_argument("--n-perm", type=_positive_int, default=2000, help="permutations per pairwise test")
+
+
+def _include_unregistered(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--include-unregistered",
+        action="store_true",
+        help="keep items not in the registry lock as they are (new or edited), marked unregistered and "
+        "scored apart, never ranked (default: refuse them, exit 1)",
+    )

@@ -2,11 +2,24 @@
 
 Files live in a predictions directory (`predictions/` in this repository):
 `questions.yaml`, `forecasts/<forecaster>.yaml`, `resolutions-manual.yaml` and `registry.lock`.
+
+Trust model. `registry.lock` is a local hash chain: each line holds the hash of the line before it, so
+against a trusted head (the hash of its last line, `lock_head`) it proves the order and integrity of
+every registration up to that head; on its own it cannot stop a consistent rewrite of its tail or of
+the whole file. Publishing the head (a post, a commit message) anchors it: a lock whose chain no longer
+contains a published head was rewritten (`verify(anchor=...)`). Git's history of the lock bounds
+back-dating: a committed version must stay a prefix of the lock, and a line the commit lacked cannot be
+dated before it; within the chain, time may not run backwards. resolve, score and report count only
+what the verified lock vouches for (items whose content hashes to their latest registration, automatic
+resolutions their run reproduces), and measure lateness from the lock's own resolution events and
+registered manual resolutions, never from a run directory's times or a file's `late:` list. Not covered:
+a run (or a fit) that is never resolved leaves no trace, and the analysis plans a rule names are not
+registered; publish the head before running experiments.
 """
 
 from mazeprobe.registry.edit import set_forecast
 from mazeprobe.registry.load import load_registry, validate_registry
-from mazeprobe.registry.lock import register, registered_at, verify
+from mazeprobe.registry.lock import lock_head, register, registered_at, verify
 from mazeprobe.registry.model import (
     Forecast,
     Problem,
@@ -20,10 +33,11 @@ from mazeprobe.registry.report import render_report, write_report
 from mazeprobe.registry.resolutions import load_resolutions
 from mazeprobe.registry.scoring import score_table
 from mazeprobe.registry.table import forecast_table
-from mazeprobe.registry.yamlcheck import RegistryError
+from mazeprobe.registry.yamlcheck import IntegrityError, RegistryError
 
 __all__ = [
     "Forecast",
+    "IntegrityError",
     "Problem",
     "Question",
     "Registry",
@@ -34,6 +48,7 @@ __all__ = [
     "item_id_question",
     "load_registry",
     "load_resolutions",
+    "lock_head",
     "register",
     "registered_at",
     "render_report",

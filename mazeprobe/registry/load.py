@@ -30,10 +30,11 @@ from mazeprobe.registry.model import (
     Question,
     Registry,
     item_id_forecast,
+    item_id_manual,
     item_id_question,
     parse_item_id,
 )
-from mazeprobe.registry.resolutions import check_resolution_file
+from mazeprobe.registry.resolutions import placed_resolutions
 from mazeprobe.registry.yamlcheck import (
     DocChecker,
     RegistryError,
@@ -45,6 +46,7 @@ from mazeprobe.registry.yamlcheck import (
 from mazeprobe.yamlio import KeyPath, describe_value, suggest
 
 GROUP_TOLERANCE = 0.01
+MANUAL_NAME = "resolutions-manual.yaml"
 
 QUESTION_KEYS = {
     "id": "a short unique name, e.g. closer-cheese-dsq-euclid",
@@ -140,6 +142,11 @@ def forecast_content(forecaster: str, file_source: Any, file_made_at: Any, entry
     return plain(content)
 
 
+def manual_content(raw: dict) -> dict:
+    """The registered content of a manual resolution: its entry as parsed (yes/no, dates as strings)."""
+    return plain(_yes_no_fields(raw, ("outcome",)))
+
+
 def scan(
     root: str | Path, analysis_dir: str | Path | None = None, replace: dict[Path, Path] | None = None
 ) -> Scan:
@@ -167,10 +174,16 @@ def scan(
         for path in replace:
             if path.parent == forecast_dir and not path.exists():
                 _scan_forecasts(out, path, replace)
-    manual = root / "resolutions-manual.yaml"
+    manual = root / MANUAL_NAME
     if manual.exists() and (root / "questions.yaml") not in out.unreadable:
-        _, problems = check_resolution_file(manual, out.questions)
+        placed, problems = placed_resolutions(manual, out.questions)
         out.problems.extend(problems)
+        if any(p.message.startswith("invalid YAML") for p in problems):
+            out.unreadable.add(manual)
+        # a person's resolution is registered like a forecast: its date bounds which forecasts are on time
+        for r, col in placed:
+            item = item_id_manual(r.question)
+            out.items[item] = ItemRef(item, manual_content(r.raw), manual, r.line, col)
     return out
 
 
@@ -366,6 +379,7 @@ def _scan_forecasts(out: Scan, path: Path, replace: dict[Path, Path]) -> None:
                 file=path,
                 line=line,
                 raw=e,
+                content=forecast_content(who, top.get("source"), top.get("made_at"), e),
             )
             out.forecasts.append(f)
             valid[qid] = f

@@ -1,10 +1,14 @@
 """`DIR/registry.lock`: an append-only hash chain of registrations.
 
-One JSON line per registration of one item (a question, or one forecaster's forecast on one question):
+One JSON line per registration of one item:
 
     {"item": "forecast:garriga-alonso:goal-weirder", "sha256": "<of the canonical content>",
      "registered_at": "2026-11-26T10:00:00.000Z", "commit": "<git commit or null>",
      "prev": "<sha256 of the previous line's exact text, null on the first line>", "content": {...}}
+
+Items: `question:QID`, `forecast:F:QID` and `resolution-manual:QID` (an entry of resolutions-manual.yaml)
+are registered from the files by `register`; `resolution:QID` lines are events that `resolve` appends,
+one per run that resolved the question (mazeprobe.registry.trust reads them: they date the evidence).
 
 The canonical content is json.dumps(content, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
 of the item's parsed mapping (dates as ISO strings, yes/no as strings); a forecast's content also holds
@@ -13,10 +17,12 @@ its file's forecaster, source and made_at, which are part of the claim. The cont
 
 Registering adds new items only. An item edited since its registration is refused: registering it again
 would launder the edit. `register(..., amend=True)` records the new content in a new line and keeps the
-old one. What the chain can catch: an edited, removed, inserted or reordered line before the last (the
-next line's `prev` no longer matches) and an edited `content` anywhere (it no longer matches `sha256`).
-What it cannot: a consistent rewrite of the last line or of the whole file; the commit history of the
-lock file in git is the anchor for that.
+old one. What the chain catches: an edited, removed, inserted or reordered line before the last (the
+next line's `prev` no longer matches), an edited `content` anywhere (it no longer matches `sha256`), and a
+line dated before its predecessor. What it cannot: a consistent rewrite of the last lines or of the whole
+file. The anchors for that are git's history of the lock (mazeprobe.registry.history: each committed
+version must stay a prefix, and lines written after a commit cannot be dated before it) and the head
+(`lock_head`: the hash of the last line), which people publish: a published head must stay in the chain.
 """
 
 from __future__ import annotations
@@ -24,21 +30,24 @@ from __future__ import annotations
 import hashlib
 import json
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from mazeprobe.atomic import write_bytes
 from mazeprobe.errors import UsageError
 from mazeprobe.provenance import git_commit, parse_utc, utc_stamp
-from mazeprobe.registry.load import ItemRef, Scan, scan
+from mazeprobe.registry.history import history_problems
+from mazeprobe.registry.load import MANUAL_NAME, ItemRef, Scan, scan
 from mazeprobe.registry.model import Problem, parse_item_id
 from mazeprobe.registry.model import item_id_forecast as item_id_forecast  # the names older code imports
 from mazeprobe.registry.model import item_id_question as item_id_question
-from mazeprobe.registry.yamlcheck import RegistryError, sort_problems
+from mazeprobe.registry.yamlcheck import IntegrityError, RegistryError, sort_problems
 
 LOCK_NAME = "registry.lock"
 LINE_KEYS = ("item", "sha256", "registered_at", "commit", "prev", "content")
+EVENT_KINDS = ("resolution",)
+"""Item kinds that `resolve` appends as events: never in the files, so never 'no longer in' them."""
 
 
 def canonical_json(content: Any) -> str:
@@ -64,15 +73,23 @@ class LockEntry:
     content: dict
 
 
-def read_lock(root: str | Path) -> tuple[list[LockEntry], list[Problem]]:
-    """Every well-formed line of the lock, and the problems: malformed lines, a broken chain, content
-    that does not match its hash. No lock file: ([], [])."""
-    path = Path(root) / LOCK_NAME
-    if not path.exists():
-        return [], []
+def _lock_lines(path: Path) -> list[str]:
     lines = path.read_text(encoding="utf-8").split("\n")
     if lines and lines[-1] == "":
         lines.pop()
+    return lines
+
+
+def read_lock(root: str | Path) -> tuple[list[LockEntry], list[Problem]]:
+    """Every well-formed line of the lock, and the problems: malformed lines, a broken chain, content
+    that does not match its hash, a line dated before the line above it. No lock file: ([], [])."""
+    path = Path(root) / LOCK_NAME
+    if not path.exists():
+        return [], []
+    return _parse(path, _lock_lines(path))
+
+
+def _parse(path: Path, lines: list[str]) -> tuple[list[LockEntry], list[Problem]]:
     entries: list[LockEntry] = []
     problems: list[Problem] = []
 
@@ -109,8 +126,44 @@ def read_lock(root: str | Path) -> tuple[list[LockEntry], list[Problem]]:
         except UsageError:
             fail(n, f"line {n}: registered_at is not an ISO time: {obj['registered_at']!r}")
             continue
+        # appended lines are written now, so time never runs backwards down the file: a line dated before
+        # the one above it was back-dated (or written by hand)
+        if entries and when < entries[-1].registered_at:
+            fail(
+                n,
+                f"line {n} ({obj['item']}) is dated {utc_stamp(when, 'milliseconds')}, before line "
+                f"{entries[-1].line} ({utc_stamp(entries[-1].registered_at, 'milliseconds')}): "
+                "the line is back-dated",
+            )
         entries.append(LockEntry(n, str(obj["item"]), obj["sha256"], when, obj["commit"], obj["content"]))
     return entries, problems
+
+
+def lock_problems(root: str | Path) -> list[Problem]:
+    """Everything wrong with the lock itself: read_lock's problems, and what git's history of it says
+    (a committed version that is no longer a prefix, a line dated before a commit that lacked it)."""
+    path = Path(root) / LOCK_NAME
+    if not path.exists():
+        return []
+    lines = _lock_lines(path)
+    entries, problems = _parse(path, lines)
+    problems += history_problems(path, lines, {e.line: e.registered_at for e in entries})
+    return sort_problems(problems)
+
+
+def lock_head(root: str | Path) -> str | None:
+    """The head of the chain: the sha256 of the last line's exact text (what the next line's `prev` will
+    hold), or None for an empty or missing lock. Publish it (a post, a commit message, a paper) to anchor
+    the lock: a later lock whose chain no longer contains it was rewritten (`verify(anchor=...)`)."""
+    path = Path(root) / LOCK_NAME
+    lines = _lock_lines(path) if path.exists() else []
+    return _line_hash(lines[-1]) if lines else None
+
+
+def line_hashes(root: str | Path) -> list[str]:
+    """The hash of every line, in order (line n's hash is what line n + 1 records as `prev`)."""
+    path = Path(root) / LOCK_NAME
+    return [_line_hash(t) for t in _lock_lines(path)] if path.exists() else []
 
 
 def latest(entries: list[LockEntry]) -> dict[str, LockEntry]:
@@ -122,11 +175,12 @@ def latest(entries: list[LockEntry]) -> dict[str, LockEntry]:
 
 
 def _read_lock_or_raise(root: str | Path) -> list[LockEntry]:
-    entries, problems = read_lock(root)
+    problems = lock_problems(root)
     if problems:
-        raise RegistryError(
+        raise IntegrityError(
             problems, header=f"{Path(root) / LOCK_NAME} is damaged (see `predictions verify`):"
         )
+    entries, _ = read_lock(root)
     return entries
 
 
@@ -216,54 +270,90 @@ def register(root: str | Path, amend: bool = False, analysis_dir: str | Path | N
         )
     if not todo:
         return []
-    path = root / LOCK_NAME
+    append_items(root, [(ref.item, ref.content) for ref in todo])
+    return [ref.item for ref in todo]
+
+
+def append_items(root: str | Path, items: list[tuple[str, dict]]) -> None:
+    """Append one chained line per (item id, content) to the lock, all stamped now, written whole (a
+    reader never sees half a line). Refused when the clock reads earlier than the lock's last line: the
+    new lines would be dated before it, which verify reports as back-dating."""
+    if not items:
+        return
+    path = Path(root) / LOCK_NAME
     text = path.read_text(encoding="utf-8") if path.exists() else ""
     if text and not text.endswith("\n"):
         text += "\n"
     lines = text.split("\n")[:-1] if text else []
     prev = _line_hash(lines[-1]) if lines else None
-    when, commit = utc_stamp(timespec="milliseconds"), git_commit()
-    for ref in todo:
+    entries, _ = _parse(path, lines)
+    now = datetime.now(UTC)
+    if entries and now < entries[-1].registered_at:
+        raise UsageError(
+            f"nothing written to {path}: this machine's clock ({utc_stamp(now, 'milliseconds')}) is behind "
+            f"the lock's last line ({utc_stamp(entries[-1].registered_at, 'milliseconds')}); set the clock "
+            "right and try again"
+        )
+    when, commit = utc_stamp(now, timespec="milliseconds"), git_commit()
+    for item, content in items:
         line = json.dumps(
             {
-                "item": ref.item,
-                "sha256": content_hash(ref.content),
+                "item": item,
+                "sha256": content_hash(content),
                 "registered_at": when,
                 "commit": commit,
                 "prev": prev,
-                "content": json.loads(canonical_json(ref.content)),
+                "content": json.loads(canonical_json(content)),
             },
             ensure_ascii=False,
         )
         text += line + "\n"
         prev = _line_hash(line)
     write_bytes(path, text.encode("utf-8"))
-    return [ref.item for ref in todo]
 
 
 def _item_file(root: Path, item: str) -> Path:
     kind, _, forecaster = parse_item_id(item)
     if kind == "forecast":
         return root / "forecasts" / f"{forecaster}.yaml"
+    if kind == "resolution-manual":
+        return root / MANUAL_NAME
     return root / "questions.yaml"
 
 
-def verify(root: str | Path, analysis_dir: str | Path | None = None) -> list[Problem]:
-    """Every registered item edited or deleted since registration (naming the fields that changed), and
-    every break in the lock's chain; empty when all is intact."""
+def verify(
+    root: str | Path, analysis_dir: str | Path | None = None, anchor: str | None = None
+) -> list[Problem]:
+    """Every registered item edited or deleted since registration (naming the fields that changed), every
+    break in the lock's chain, every line dated before the line above it, and what git's history of the
+    lock contradicts (mazeprobe.registry.history); empty when all is intact. `anchor`: a head published
+    earlier (lock_head); it must still be a line of the chain, else lines were removed or rewritten."""
     root = Path(root)
     path = root / LOCK_NAME
     if not path.exists():
         return [
             Problem(path, 1, 1, "no registry.lock: nothing here is registered, so nothing can be verified")
         ]
-    entries, problems = read_lock(root)
+    entries, _ = read_lock(root)
+    problems = lock_problems(root)
+    if anchor is not None and anchor.strip().lower() not in line_hashes(root):
+        problems.append(
+            Problem(
+                path,
+                1,
+                1,
+                f"the published head {anchor.strip()} is not a line of this lock: lines were removed or "
+                "rewritten since it was published",
+            )
+        )
     current = scan(root, analysis_dir)
     # a file that does not parse: say so, rather than calling each of its items deleted
     problems += [p for p in current.problems if p.file in current.unreadable]
     for item, e in latest(entries).items():
         ref = current.items.get(item)
         if ref is None:
+            if parse_item_id(item)[0] in EVENT_KINDS:
+                continue  # appended by resolve: in no file
             file = _item_file(root, item)
             if file not in current.unreadable:
                 problems.append(

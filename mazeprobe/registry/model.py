@@ -27,8 +27,20 @@ def item_id_forecast(forecaster: str, qid: str) -> str:
     return f"forecast:{forecaster}:{qid}"
 
 
+def item_id_resolution(qid: str) -> str:
+    """The lock item of a resolution event that `resolve` appends: `resolution:QID` (one line per run that
+    resolved the question; never a file's content)."""
+    return f"resolution:{qid}"
+
+
+def item_id_manual(qid: str) -> str:
+    """The registered item id of a person's resolution in resolutions-manual.yaml: `resolution-manual:QID`."""
+    return f"resolution-manual:{qid}"
+
+
 def parse_item_id(item: str) -> tuple[str, str, str | None]:
-    """(kind, question id, forecaster or None) of an item id."""
+    """(kind, question id, forecaster or None) of an item id; kind is question, forecast, resolution or
+    resolution-manual."""
     kind, _, rest = item.partition(":")
     if kind == "forecast":
         forecaster, _, qid = rest.partition(":")
@@ -67,6 +79,9 @@ class Forecast:
     file: Path
     line: int
     raw: dict
+    content: dict | None = None
+    """What is registered for it (load.forecast_content: the entry with its file's forecaster, source and
+    made_at); None for a Forecast built by hand, whose content is then rebuilt from the fields."""
 
 
 @dataclass(frozen=True)
@@ -85,8 +100,10 @@ class Resolution:
     line: int
     raw: dict
     late: tuple[str, ...] = ()
-    """Forecast item ids (`forecast:F:QID`) of this question accepted although registered after the run
-    began (resolve --allow-late)."""
+    """Item ids of this question that resolve accepted as late (--allow-late). Informational only: the
+    table computes lateness from the lock, never from a file."""
+    run: dict | None = None
+    """Auto: the file's run, run_spec_hash, run_started_at and resolved_at (what the proof checks)."""
 
 
 @dataclass(frozen=True)

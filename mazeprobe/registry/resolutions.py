@@ -13,13 +13,17 @@ Automatic (written by `mazeprobe resolve`; recognised by its top-level `run` key
     run_started_at: 2026-...Z
     resolved_at: 2026-...Z
     predictions: predictions
-    late: [forecast:F:QID, ...]     # forecasts registered after the run began, accepted with --allow-late
+    late: [forecast:F:QID, ...]     # items resolve accepted as late (--allow-late); informational only
     resolutions:
       - {question, outcome, method: auto, analysis, analysis_hash, model, quantity, rule, numbers,
          evidence, reason}
 
 Outcomes are yes, no, unresolved or ambiguous; only yes and no are scored. A question may be resolved
 once across all the files given together.
+
+Reading a file checks its form only. Whether an auto outcome is true of its run, and whether a manual one
+is registered, is checked when it is scored (mazeprobe.registry.proof and .trust, via table.forecast_table);
+lateness is computed from the lock then, never read from `late:`.
 """
 
 from __future__ import annotations
@@ -51,7 +55,7 @@ AUTO_TOP_KEYS = {
     "run_started_at": "when the run began (UTC)",
     "resolved_at": "when resolve ran (UTC)",
     "predictions": "the predictions directory",
-    "late": "forecast items registered after the run began, accepted with --allow-late",
+    "late": "items registered after the first evidence, accepted with --allow-late (informational)",
     "resolutions": "the list of resolutions",
 }
 AUTO_KEYS = {
@@ -70,7 +74,8 @@ AUTO_KEYS = {
     "reason": "why it is unresolved, if it is",
 }
 AUTO_REQUIRED = ("question", "outcome", "method")
-LATE_ITEM = re.compile(r"forecast:[^:\s]+:[^:\s]+")
+LATE_ITEM = re.compile(r"forecast:[^:\s]+:[^:\s]+|question:[^:\s]+")
+RUN_KEYS = ("run", "run_spec_hash", "run_started_at", "resolved_at")
 
 
 def check_resolution_file(
@@ -80,6 +85,13 @@ def check_resolution_file(
     manual resolution is for a manual question (an auto question is decided by its registered rule)."""
     placed, problems = _check_file(path, questions)
     return [r for r, _ in placed], problems
+
+
+def placed_resolutions(
+    path: Path, questions: Mapping[str, Question] | None = None
+) -> tuple[list[tuple[Resolution, int]], list[Problem]]:
+    """check_resolution_file, with each resolution's column (where a problem about it is placed)."""
+    return _check_file(path, questions)
 
 
 def _check_file(
@@ -96,6 +108,7 @@ def _check_file(
     else:
         top = c.mapping(doc.data, (), {"resolutions": "the list of resolutions"}, ("resolutions",))
     late = _late(c, top.get("late")) if auto else ()
+    run = {k: plain(top.get(k)) for k in RUN_KEYS} if auto else None
     entries = top.get("resolutions")
     if entries is None:
         entries = []
@@ -104,7 +117,7 @@ def _check_file(
         entries = []
     out: list[tuple[Resolution, int]] = []
     for i, raw in enumerate(entries):
-        res = _entry(c, raw, ("resolutions", i), auto, questions, late)
+        res = _entry(c, raw, ("resolutions", i), auto, questions, late, run)
         if res is not None:
             out.append((res, c.pos(("resolutions", i))[1]))
     return out, problems
@@ -118,7 +131,10 @@ def _late(c: DocChecker, value: Any) -> tuple[str, ...]:
         return ()
     for i, item in enumerate(value):
         if not isinstance(item, str) or not LATE_ITEM.fullmatch(item):
-            c.fail(("late", i), f"must be a forecast item id like forecast:F:QID; got {describe_value(item)}")
+            c.fail(
+                ("late", i),
+                f"must be an item id like forecast:F:QID or question:QID; got {describe_value(item)}",
+            )
     return tuple(v for v in value if isinstance(v, str))
 
 
@@ -129,6 +145,7 @@ def _entry(
     auto: bool,
     questions: Mapping[str, Question] | None,
     late: tuple[str, ...],
+    run: dict | None = None,
 ) -> Resolution | None:
     n = len(c.problems)
     e = c.mapping(raw, kp, AUTO_KEYS if auto else MANUAL_KEYS, AUTO_REQUIRED if auto else MANUAL_REQUIRED)
@@ -179,6 +196,7 @@ def _entry(
         line=line,
         raw=e,
         late=tuple(item for item in late if item.endswith(f":{qid}")),
+        run=run,
     )
 
 

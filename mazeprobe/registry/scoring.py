@@ -4,6 +4,10 @@ Input is the tidy forecast table (one row per forecast; see table.forecast_table
 its probability and its outcome y are both finite; directional claims (no probability) are counted and
 checked against the outcome but never scored. Everything returned is plain JSON (floats, ints, str, None).
 
+Rows marked `unregistered` (forecast_table with include_unregistered: not in the lock as they are) are
+scored apart, under "unregistered", and never ranked: they enter neither "forecasters" (the leaderboard)
+nor "pairwise". Late rows are ranked, and marked late.
+
 Pairwise relative skill: on the questions both forecasters answered, the geometric mean
 of the per-question score ratios a/b (exp of the mean log ratio), so a forecaster who answered only the easy
 questions is not compared with one who answered the hard ones. Per-question scores are never 0 because
@@ -63,6 +67,13 @@ def _check_table(table: pd.DataFrame) -> pd.DataFrame:
     if (y.notna() & ~y.isin((0.0, 1.0))).any():
         raise UsageError("forecast table: y must be 1.0 (yes), 0.0 (no) or NaN (unresolved)")
     return t
+
+
+def _unregistered(t: pd.DataFrame) -> pd.Series:
+    """Which rows are unregistered (a table without the column has none; a missing value is not one)."""
+    if "unregistered" not in t.columns:
+        return pd.Series(False, index=t.index)
+    return t["unregistered"].map(lambda v: bool(v) if isinstance(v, (bool, np.bool_)) else False).astype(bool)
 
 
 def _opt(value: object) -> object:
@@ -179,11 +190,18 @@ def score_table(table: pd.DataFrame, *, n_boot: int = 1000, n_perm: int = 2000, 
     if n_boot < 1 or n_perm < 1:
         raise UsageError("n_boot and n_perm must be positive")
     t = _check_table(table)
-    forecasters = sorted(str(f) for f in t["forecaster"].unique())
+    apart = _unregistered(t)
+    ranked, unregistered = t[~apart], t[apart]
+    forecasters = sorted(str(f) for f in ranked["forecaster"].unique())
     result: dict = {
         "forecasters": {
-            f: _score_forecaster(f, t[t["forecaster"] == f], n_boot=n_boot, seed=seed) for f in forecasters
-        }
+            f: _score_forecaster(f, ranked[ranked["forecaster"] == f], n_boot=n_boot, seed=seed)
+            for f in forecasters
+        },
+        "unregistered": {
+            f: _score_forecaster(f, unregistered[unregistered["forecaster"] == f], n_boot=n_boot, seed=seed)
+            for f in sorted(str(f) for f in unregistered["forecaster"].unique())
+        },
     }
     pairwise = []
     for a, b in combinations(forecasters, 2):
@@ -248,6 +266,15 @@ def scores_text(scores: dict) -> str:
     lines.append("MCB - DSC + UNC = Brier (CORP decomposition). claims: directional claims correct/resolved.")
     if anecdotal:
         lines.append(f"* anecdotal: fewer than {ANECDOTAL_BELOW} resolved forecasts")
+    if scores.get("unregistered"):
+        lines.append("")
+        lines.append("unregistered (not in the registry lock as they are; not ranked, not compared):")
+        for name, f in scores["unregistered"].items():
+            claims = f"{f['claims_correct']}/{f['n_claims_resolved']}" if f["n_claims"] else "-"
+            lines.append(
+                f"{name[:21]:<22}{f['n_resolved']:>4}  {_num(f['brier']):>6} {ci_text(f['brier_ci']):<17}"
+                f"{_num(f['log_score']):>6} {ci_text(f['log_ci']):<17}{'':>21}  {claims:>7}"
+            )
     if scores["pairwise"]:
         lines.append("")
         lines.append(f"{'a':<20}{'b':<20}{'common':>7}{'rel. Brier':>12}{'p':>8}{'rel. log':>10}{'p':>8}")

@@ -1,5 +1,5 @@
-"""The registry as tables: one tidy row per forecast with its outcome (for scoring and reports), and the
-readable listing of `mazeprobe predictions list`."""
+"""The registry as tables: one tidy row per forecast with its outcome (for scoring and reports), counting
+only what the lock vouches for, and the readable listing of `mazeprobe predictions list`."""
 
 from __future__ import annotations
 
@@ -9,15 +9,28 @@ from pathlib import Path
 
 import pandas as pd
 
-from mazeprobe.registry.load import scan
-from mazeprobe.registry.lock import LOCK_NAME, read_lock, status
+from mazeprobe.registry.load import manual_content, scan
+from mazeprobe.registry.lock import LOCK_NAME, lock_head, read_lock, status
 from mazeprobe.registry.model import (
     Forecast,
     Problem,
     Registry,
     Resolution,
     item_id_forecast,
+    item_id_manual,
     item_id_question,
+    item_id_resolution,
+)
+from mazeprobe.registry.proof import prove
+from mazeprobe.registry.trust import (
+    Evidence,
+    Ledger,
+    day_start,
+    earliest,
+    forecast_ref,
+    item_problems,
+    question_ref,
+    refuse,
 )
 from mazeprobe.registry.yamlcheck import RegistryError
 
@@ -29,6 +42,7 @@ TABLE_COLUMNS = (
     "outcome",
     "y",
     "late",
+    "unregistered",
     "evidence",
     "method",
     "group",
@@ -45,10 +59,20 @@ def _evidence(r: Resolution) -> str:
     return "; ".join(s for s in (r.evidence, reason or "") if s)
 
 
-def forecast_table(registry: Registry, resolutions: Iterable[Resolution]) -> pd.DataFrame:
+def forecast_table(
+    registry: Registry, resolutions: Iterable[Resolution], *, include_unregistered: bool = False
+) -> pd.DataFrame:
     """One row per forecast (columns TABLE_COLUMNS). `y` is 1.0 / 0.0 for a yes / no outcome, NaN
-    otherwise; `probability` is NaN for a directional claim. RegistryError when a resolution names a
-    question the registry does not have."""
+    otherwise; `probability` is NaN for a directional claim.
+
+    Only what the lock of `registry.root` vouches for is counted (mazeprobe.registry.trust): the lock
+    must verify; every forecast, its question and a manual resolution must be registered as they are now;
+    an automatic resolution must prove itself on its run and have its resolution event (proof.prove). One
+    IntegrityError names every item that fails. With `include_unregistered`, unregistered and edited
+    items (and auto resolutions without an event) are kept with `unregistered` True, for scoring apart;
+    a damaged lock or a resolution its run does not reproduce is refused all the same. `late` is computed
+    from the lock: the forecast or its question was registered after the first evidence for the question.
+    RegistryError when a resolution names a question the registry does not have."""
     by_question: dict[str, Resolution] = {}
     unknown: list[Problem] = []
     for r in resolutions:
@@ -57,17 +81,58 @@ def forecast_table(registry: Registry, resolutions: Iterable[Resolution]) -> pd.
         by_question[r.question] = r
     if unknown:
         raise RegistryError(unknown, header=f"resolutions do not match the registry in {registry.root}:")
-    rows = [_row(f, registry, by_question.get(f.question)) for f in registry.forecasts]
-    dtypes = {"probability": float, "y": float, "late": bool}
+    ledger = Ledger.load(registry.root)
+    proof = prove(list(by_question.values()), registry.questions, ledger)
+    by_question = {r.question: r for r in proof.resolutions}
+    asked = {f.question for f in registry.forecasts}
+    untrusted = item_problems(
+        ledger, [q for q in registry.questions.values() if q.id in asked], registry.forecasts
+    )
+    for r in by_question.values():
+        if r.method == "manual":
+            found = ledger.problem(item_id_manual(r.question), manual_content(r.raw), r.file, r.line)
+            if found is not None:
+                untrusted[item_id_manual(r.question)] = found
+    untrusted |= {item_id_resolution(q): p for q, p in proof.unregistered.items()}
+    refuse(proof.refused + ([] if include_unregistered else list(untrusted.values())), "nothing scored")
+    evidence = {q: earliest(ledger.first_evidence(q), proof.evidence.get(q)) for q in registry.questions}
+    for q, r in by_question.items():
+        if r.method == "manual" and item_id_manual(q) in untrusted:  # an unregistered date still counts
+            dated = day_start(r.raw.get("date"))
+            if dated is not None:
+                found = Evidence(dated, f"manual resolution dated {r.raw.get('date')} (unregistered)")
+                evidence[q] = earliest(evidence[q], found)
+    rows = [
+        _row(f, registry, by_question.get(f.question), ledger, evidence, untrusted)
+        for f in registry.forecasts
+    ]
+    dtypes = {"probability": float, "y": float, "late": bool, "unregistered": bool}
     # object columns keep None as None (pandas 3 would turn a str column's None into NaN)
-    return pd.DataFrame(
+    table = pd.DataFrame(
         {c: pd.Series([r[c] for r in rows], dtype=dtypes.get(c, object)) for c in TABLE_COLUMNS}
     )
+    table.attrs["lock_head"] = lock_head(registry.root)  # what the report names: the chain it trusted
+    return table
 
 
-def _row(f: Forecast, registry: Registry, r: Resolution | None) -> dict:
+def _row(
+    f: Forecast,
+    registry: Registry,
+    r: Resolution | None,
+    ledger: Ledger,
+    evidence: dict[str, Evidence | None],
+    untrusted: dict[str, Problem],
+) -> dict:
     q = registry.questions[f.question]
     outcome = r.outcome if r is not None else None
+    q_item, q_content, _, _ = question_ref(q)
+    f_item, f_content, _, _ = forecast_ref(f)
+    resolution_items = (item_id_manual(f.question), item_id_resolution(f.question))
+    unregistered = any(i in untrusted for i in (q_item, f_item)) or (
+        r is not None and any(i in untrusted for i in resolution_items)
+    )
+    ev = evidence.get(f.question)
+    late = bool(ledger.late(f_item, f_content, ev) or ledger.late(q_item, q_content, ev))
     return {
         "forecaster": f.forecaster,
         "question": f.question,
@@ -75,7 +140,8 @@ def _row(f: Forecast, registry: Registry, r: Resolution | None) -> dict:
         "claim": f.claim,
         "outcome": outcome,
         "y": {"yes": 1.0, "no": 0.0}.get(outcome, math.nan),
-        "late": r is not None and item_id_forecast(f.forecaster, f.question) in r.late,
+        "late": late,
+        "unregistered": unregistered,
         "evidence": _evidence(r) if r is not None else "",
         "method": r.method if r is not None else None,
         "group": q.group,

@@ -10,7 +10,7 @@ from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
-from mazeprobe.errors import MazeprobeError
+from mazeprobe.errors import CheckFailed, MazeprobeError
 from mazeprobe.registry.model import Problem
 from mazeprobe.validation import NAME_PATTERN
 from mazeprobe.yamlio import Checker, KeyPath, SpecError, YamlDoc, describe_value, format_key_path, load_yaml
@@ -27,6 +27,11 @@ class RegistryError(MazeprobeError, ValueError):
         self.problems = [] if isinstance(problems, str) else list(problems)
         lines = [problems] if isinstance(problems, str) else [str(p) for p in self.problems]
         super().__init__("\n".join(([header] if header else []) + lines))
+
+
+class IntegrityError(RegistryError, CheckFailed):
+    """Items that cannot be trusted: never registered, edited since registration, a damaged or rewritten
+    lock, or a resolution that does not prove itself. One error names every such item, one per line."""
 
 
 class DocChecker(Checker):

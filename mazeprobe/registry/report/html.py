@@ -45,7 +45,7 @@ code, .qid { font-family: ui-monospace, SFMono-Regular, Menlo, Consolas, monospa
 .no { color: var(--no); background: var(--no-bg); }
 .unresolved, .ambiguous, .pending { color: var(--muted); background: var(--panel);
   border: 1px solid var(--line); }
-.anecdotal, .late { color: var(--warn); background: var(--warn-bg); }
+.anecdotal, .late, .unregistered { color: var(--warn); background: var(--warn-bg); }
 .figures { display: flex; flex-wrap: wrap; gap: 18px; }
 figure { margin: 0; padding: 12px; background: var(--panel); border: 1px solid var(--line);
   border-radius: 8px; max-width: 372px; }

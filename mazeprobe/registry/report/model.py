@@ -61,8 +61,16 @@ PAIRWISE_NOTE = (
 )
 NO_PAIRWISE = "Pairwise comparisons need two forecasters with common resolved questions."
 QUESTIONS_NOTE = (
-    "late: registered after the experiment that resolved it began (accepted with --allow-late). "
+    "late: the forecast or its question was registered (or amended) after the first evidence for the "
+    "question existed (the start of a run that resolved it, or a manual resolution's date), read from the "
+    "registry lock. unregistered: not in the registry lock as it is (scored apart, not ranked). "
     "Evidence links are shown as text."
+)
+UNREGISTERED_NOTE = (
+    "Forecasts that are not in the registry lock as they are: never registered, edited since registration, "
+    "or on a question or resolution that is not. They were scored because unregistered items were asked "
+    "for (--include-unregistered); nothing vouches for when they were made, so they are not ranked and "
+    "not compared."
 )
 METHOD = (
     (
@@ -92,7 +100,7 @@ class Badge:
     """A short flag beside a value (anecdotal, late): a coloured pill in HTML, "(text)" in Markdown."""
 
     text: str
-    tone: str  # which flag it is, so HTML can colour it: anecdotal | late
+    tone: str  # which flag it is, so HTML can colour it: anecdotal | late | unregistered
 
 
 @dataclass(frozen=True)
@@ -207,6 +215,7 @@ def _questions(table: pd.DataFrame) -> list[dict]:
             "claim": _cell(row.get("claim")) or None,
             # a missing value (None/NaN) is not late; bool(NaN) would say it is
             "late": bool(_cell(row.get("late"))) and bool(row.get("late")),
+            "unregistered": bool(_cell(row.get("unregistered"))) and bool(row.get("unregistered")),
         }
     return list(out.values())
 
@@ -381,28 +390,39 @@ def _forecast_cell(f: dict | None, scored: dict | None, claim: dict | None) -> C
     detail = f"Brier {scored['brier']:.3f}" if scored else ""
     if claim and claim["correct"] is not None:
         detail = "correct" if claim["correct"] else "wrong"
-    return Cell(text, badges=(Badge("late", "late"),) if f["late"] else (), detail=detail)
+    badges = ((Badge("late", "late"),) if f["late"] else ()) + (
+        (Badge("unregistered", "unregistered"),) if f.get("unregistered") else ()
+    )
+    return Cell(text, badges=badges, detail=detail)
 
 
 def _outcome_tone(outcome: str) -> str:
     return outcome if outcome in ("yes", "no", "unresolved", "ambiguous") else "pending"
 
 
+def _scored(scores: dict, name: str, f: dict | None) -> dict:
+    """The score entry a forecast's numbers are in: ranked, or apart when it is unregistered."""
+    part = (
+        scores.get("unregistered", {}) if f is not None and f.get("unregistered") else scores["forecasters"]
+    )
+    return part.get(name) or {"questions": {}, "claims": {}}
+
+
 def questions(table: pd.DataFrame, scores: dict) -> Section:
-    fs = scores["forecasters"]
+    # ranked forecasters first, best first; then those with only unregistered forecasts
     names = _leaderboard_order(scores)
+    names += sorted(n for n in scores.get("unregistered", {}) if n not in names)
+
+    def cell(q: dict, name: str) -> Cell | None:
+        f = q["forecasts"].get(name)
+        entry = _scored(scores, name, f)
+        return _forecast_cell(f, entry["questions"].get(q["id"]), entry.get("claims", {}).get(q["id"]))
+
     rows = tuple(
         (
             Cell(q["text"], lead=q["id"]),
             Cell(q["group"]),
-            *(
-                _forecast_cell(
-                    q["forecasts"].get(n),
-                    fs[n]["questions"].get(q["id"]),
-                    fs[n].get("claims", {}).get(q["id"]),
-                )
-                for n in names
-            ),
+            *(cell(q, n) for n in names),
             Cell(q["outcome"] or "not resolved", tone=_outcome_tone(q["outcome"]), aside=q["method"]),
             Cell(q["evidence"]),
         )
@@ -418,11 +438,44 @@ def questions(table: pd.DataFrame, scores: dict) -> Section:
     return Section("Questions", columns, rows, note=QUESTIONS_NOTE)
 
 
+def unregistered(table: pd.DataFrame, scores: dict) -> Section | None:
+    """The unregistered forecasts' scores, apart from the leaderboard; left out when there are none."""
+    fs = scores.get("unregistered") or {}
+    if not fs:
+        return None
+    rows = tuple(
+        (
+            Cell(name, strong=True, badges=_anecdotal(f["anecdotal"])),
+            Cell(str(f["n_resolved"])),
+            Cell(_num(f["brier"]), detail=ci_text(f["brier_ci"])),
+            Cell(_num(f["log_score"]), detail=ci_text(f["log_ci"])),
+            Cell(f"{f['claims_correct']} / {f['n_claims_resolved']}" if f["n_claims"] else "–"),
+        )
+        for name, f in sorted(fs.items())
+    )
+    columns = (
+        Column("forecaster"),
+        Column("resolved", "num"),
+        Column("Brier", "num", detail="95% CI"),
+        Column("log score", "num", detail="95% CI"),
+        Column("claims correct", "num"),
+    )
+    return Section("Unregistered forecasts (not ranked)", columns, rows, note=UNREGISTERED_NOTE)
+
+
 def method(table: pd.DataFrame, scores: dict) -> Section:
     return Section("Method", definitions=METHOD)
 
 
-SECTIONS: tuple[Builder, ...] = (leaderboard, reliability, decomposition, pairwise, questions, method)
+SECTIONS: tuple[Builder, ...] = (
+    leaderboard,
+    reliability,
+    decomposition,
+    pairwise,
+    unregistered,
+    questions,
+    method,
+)
 
 
 def build_report(
@@ -440,5 +493,8 @@ def build_report(
         f"{len(table)} forecast(s) · seed {scores['seed']}, {scores.get('n_boot', '?')} bootstrap resamples, "
         f"{scores.get('n_perm', '?')} permutations"
     )
+    head = table.attrs.get("lock_head")
+    if head:  # the chain these scores trusted: compare it with the head its owners published
+        meta += f" · registry lock head {head}"
     sections = tuple(s for s in (build(table, scores) for build in builders) if s is not None)
     return Report(TITLE, meta, sections)

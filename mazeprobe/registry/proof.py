@@ -1,0 +1,168 @@
+"""Automatic resolutions prove themselves: an outcome is accepted only when its run and fit reproduce it.
+
+For each entry of a RUN_DIR/resolutions.yaml:
+
+1. the run directory exists and is complete, and its manifest's spec_hash is the file's run_spec_hash;
+2. every plan the question's registered rule reads has its fit in RUN_DIR/analyses/<plan>/result.json,
+   whose plan_hash is the entry's analysis_hash and whose input.spec_hash is the run's;
+3. evaluating the registered rule (mazeprobe.registry.rules.evaluate) on those fits gives the entry's
+   outcome. The table then shows the recomputed numbers and evidence, never the file's own text;
+4. the lock holds a resolution event for this question, run spec and outcome whose recorded fit hashes
+   are the fits' current ones (resolve appends it). Without one the resolution is unregistered.
+
+A failure of 1-3 is always refused (the file is not what resolve wrote for this run); 4 is refused unless
+unregistered items are included, marked.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime
+from pathlib import Path
+
+from mazeprobe.experiments.rundir import RunDir, RunError
+from mazeprobe.provenance import file_sha256
+from mazeprobe.registry.model import Problem, Question, Resolution
+from mazeprobe.registry.rules import evaluate
+from mazeprobe.registry.trust import Evidence, Ledger, earliest, parse_time
+
+
+def plan_names(res: Mapping, inherited: str | None = None) -> list[str]:
+    """Every analysis plan a resolution (and its sub-rules) reads, in order, without repeats."""
+    analysis = res.get("analysis", inherited)
+    if res.get("rules"):
+        return list(dict.fromkeys(n for sub in res["rules"] for n in plan_names(sub, analysis)))
+    return [analysis] if analysis else []
+
+
+def _hashes(entry: Mapping, inherited: str | None = None) -> dict[str, object]:
+    """plan name -> the analysis_hash an entry (and its sub-rules) records for it."""
+    analysis = entry.get("analysis", inherited)
+    out: dict[str, object] = {}
+    if analysis and entry.get("analysis_hash") is not None:
+        out[analysis] = entry["analysis_hash"]
+    for sub in entry.get("rules") or []:
+        if isinstance(sub, Mapping):
+            out |= _hashes(sub, analysis)
+    return out
+
+
+def fit_hashes(run: RunDir, plans: list[str]) -> dict[str, str | None]:
+    """plan -> sha256 of RUN_DIR/analyses/<plan>/result.json (None when there is none: a plan that could
+    not be fitted), as resolution events record them."""
+    out: dict[str, str | None] = {}
+    for name in plans:
+        path = run.analysis_dir(name) / "result.json"
+        out[name] = file_sha256(path) if path.is_file() else None
+    return out
+
+
+@dataclass
+class Proof:
+    resolutions: list[Resolution] = field(default_factory=list)
+    """Every resolution given; auto ones with the recomputed numbers, evidence and reason."""
+    refused: list[Problem] = field(default_factory=list)
+    """Auto resolutions their run does not reproduce: always refused."""
+    unregistered: dict[str, Problem] = field(default_factory=dict)
+    """Question id -> why its auto resolution has no resolution event in the lock."""
+    evidence: dict[str, Evidence] = field(default_factory=dict)
+    """Question id -> the run start of an unregistered auto resolution (lateness still counts it)."""
+
+
+def prove(resolutions: list[Resolution], questions: Mapping[str, Question], ledger: Ledger) -> Proof:
+    """Check every automatic resolution against its run, its fits and the lock (module doc); manual ones
+    pass through (their registration is checked with the other items)."""
+    out = Proof()
+    for r in resolutions:
+        if r.method != "auto" or r.question not in questions:
+            out.resolutions.append(r)
+            continue
+        proven = _prove_one(r, questions[r.question], ledger, out)
+        out.resolutions.append(proven or r)
+    return out
+
+
+def _prove_one(r: Resolution, q: Question, ledger: Ledger, out: Proof) -> Resolution | None:
+    def refuse(why: str) -> None:
+        out.refused.append(
+            Problem(r.file, r.line, 1, f"resolution of {r.question}: {why}; not scored (resolve it again)")
+        )
+
+    info = r.run or {}
+    if not info.get("run"):
+        refuse("the file names no run (`run:`): an automatic outcome must come with the run it is read from")
+        return None
+    run = RunDir(Path(str(info["run"])))
+    if not run.path.is_dir():
+        refuse(f"the run directory {run.path} does not exist")
+        return None
+    try:
+        manifest = run.require_complete()
+    except RunError as exc:
+        refuse(str(exc))
+        return None
+    spec_hash = manifest.get("spec_hash")
+    if info.get("run_spec_hash") != spec_hash:
+        refuse(f"run_spec_hash {info.get('run_spec_hash')} is not the run's spec_hash {spec_hash}")
+        return None
+    rule = q.resolution
+    plans = plan_names(rule)
+    recorded = _hashes(r.raw)
+    fits: dict[str, dict] = {}
+    for name in plans:
+        if name not in recorded:
+            refuse(f"it names no analysis_hash for plan {name}: an automatic outcome names its fit")
+            return None
+        path = run.analysis_dir(name) / "result.json"
+        if not path.is_file():
+            continue  # a plan that could not be fitted: the rule says unresolved, and so must the file
+        try:
+            doc = json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+            refuse(f"{path} is not readable JSON ({exc})")
+            return None
+        if doc.get("plan_hash") != recorded[name]:
+            refuse(f"{path} is a fit of plan hash {doc.get('plan_hash')}, not the recorded {recorded[name]}")
+            return None
+        fitted_on = (doc.get("input") or {}).get("spec_hash")
+        if fitted_on != spec_hash:
+            refuse(f"{path} was fitted on another run (input spec_hash {fitted_on})")
+            return None
+        fits[name] = doc
+    result = evaluate(rule, fits)
+    if result.outcome != r.outcome:
+        refuse(
+            f"the file says {r.outcome}, but the registered rule ({rule.get('rule')}) on the fits in "
+            f"{run.path / 'analyses'} gives {result.outcome}"
+        )
+        return None
+    hashes = fit_hashes(run, plans)
+    if not _registered(ledger, r, spec_hash, hashes):
+        out.unregistered[r.question] = Problem(
+            r.file,
+            r.line,
+            1,
+            f"resolution:{r.question}: no resolution event in {ledger.root / 'registry.lock'} for this run "
+            f"({run.path}), outcome and fit: it was not written by `mazeprobe resolve`, or a fit changed "
+            "since (resolve it again: that registers it)",
+        )
+        # no event bounds this run's start, so the manifest is all there is; at the latest, now
+        now = datetime.now(UTC)
+        start = min(parse_time(manifest.get("started_at")) or now, now)
+        found = Evidence(start, f"run {run.path} began {manifest.get('started_at')} (unregistered)")
+        out.evidence[r.question] = earliest(out.evidence.get(r.question), found)  # type: ignore[assignment]
+    raw = {**r.raw, "numbers": result.numbers, "evidence": result.evidence, "reason": result.reason}
+    return replace(r, numbers=dict(result.numbers), evidence=result.evidence or "", raw=raw)
+
+
+def _registered(ledger: Ledger, r: Resolution, spec_hash: object, hashes: dict[str, str | None]) -> bool:
+    for e in ledger.events(r.question):
+        c = e.content
+        if c.get("spec_hash") != spec_hash or c.get("outcome") != r.outcome:
+            continue
+        recorded = c.get("fits") or {}
+        if all(recorded.get(name) == sha for name, sha in hashes.items()):
+            return True
+    return False
