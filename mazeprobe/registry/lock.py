@@ -74,7 +74,18 @@ class LockEntry:
 
 
 def _lock_lines(path: Path) -> list[str]:
-    lines = path.read_text(encoding="utf-8").split("\n")
+    """The lock's lines; RegistryError (one problem, at its line) for a lock that is not readable text."""
+    if path.is_dir():
+        raise RegistryError([Problem(path, 1, 1, "is a directory, not the lock file (JSON lines)")])
+    try:
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as exc:
+        line = path.read_bytes()[: exc.start].count(b"\n") + 1
+        why = f"line {line} is not UTF-8 text (byte {exc.start}): the lock was damaged"
+        raise RegistryError([Problem(path, line, 1, why)]) from None
+    except OSError as exc:
+        raise RegistryError([Problem(path, 1, 1, f"cannot read the lock ({exc.strerror})")]) from None
+    lines = text.split("\n")
     if lines and lines[-1] == "":
         lines.pop()
     return lines
@@ -86,7 +97,11 @@ def read_lock(root: str | Path) -> tuple[list[LockEntry], list[Problem]]:
     path = Path(root) / LOCK_NAME
     if not path.exists():
         return [], []
-    return _parse(path, _lock_lines(path))
+    try:
+        lines = _lock_lines(path)
+    except RegistryError as exc:
+        return [], list(exc.problems)
+    return _parse(path, lines)
 
 
 def _parse(path: Path, lines: list[str]) -> tuple[list[LockEntry], list[Problem]]:
@@ -145,7 +160,10 @@ def lock_problems(root: str | Path) -> list[Problem]:
     path = Path(root) / LOCK_NAME
     if not path.exists():
         return []
-    lines = _lock_lines(path)
+    try:
+        lines = _lock_lines(path)
+    except RegistryError as exc:
+        return list(exc.problems)
     entries, problems = _parse(path, lines)
     problems += history_problems(path, lines, {e.line: e.registered_at for e in entries})
     return sort_problems(problems)
