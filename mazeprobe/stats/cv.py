@@ -20,7 +20,7 @@ from mazeprobe.stats.data import AnalysisData
 from mazeprobe.stats.errors import FitError
 from mazeprobe.stats.fitwarnings import WarningTally, recording, summarize
 from mazeprobe.stats.measures import auc_score
-from mazeprobe.stats.plan import ModelSpec
+from mazeprobe.stats.planspec import ModelSpec
 
 FITS = "split fits"
 """What WarningTally.lines calls the fits of this engine."""

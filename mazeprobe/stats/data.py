@@ -21,7 +21,7 @@ from mazeprobe.experiments.rundir import RunDir
 from mazeprobe.maze.sampling import arrow_to_frame
 from mazeprobe.provenance import file_sha256
 from mazeprobe.stats.errors import FitError
-from mazeprobe.stats.plan import AnalysisPlan, Filter
+from mazeprobe.stats.planspec import AnalysisPlan, Filter
 
 MIN_ROWS = 10
 MIN_PER_CLASS = 5
@@ -121,9 +121,13 @@ def _as_float(col: pd.Series) -> np.ndarray:
     return col.astype("Float64").to_numpy(dtype=np.float64, na_value=np.nan)
 
 
-def prepare(frame: pd.DataFrame, plan: AnalysisPlan) -> AnalysisData:
+def prepare(frame: pd.DataFrame, plan: AnalysisPlan, both_classes: bool = True) -> AnalysisData:
     """Apply the plan's filter, outcome and features to `frame`; raise FitError where no honest fit is
-    possible, and record every dropped row in `counts` and `warnings`."""
+    possible, and record every dropped row in `counts` and `warnings`.
+
+    `both_classes`: whether a binary outcome needs enough rows of each class; fit_plan passes False for a
+    plan whose models all describe the outcome alone (ModelKind.needs_both_classes: a rate).
+    """
     needed = [f.column for f in plan.filter] + [plan.outcome, *plan.features]
     missing = [c for c in dict.fromkeys(needed) if c not in frame.columns]
     if missing:
@@ -234,7 +238,7 @@ def prepare(frame: pd.DataFrame, plan: AnalysisPlan) -> AnalysisData:
         )
     # a rate is estimated honestly even at 0 or 1 (the agent never gets the cheese); the regressions
     # need both outcome classes
-    if plan.outcome_kind == "binary" and any(m.kind != "rate" for m in plan.models):
+    if plan.outcome_kind == "binary" and both_classes:
         pos = int(y.sum())
         if min(pos, len(y) - pos) < MIN_PER_CLASS:
             raise FitError(

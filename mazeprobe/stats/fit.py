@@ -13,7 +13,7 @@ from mazeprobe.errors import UsageError
 from mazeprobe.provenance import package_versions
 from mazeprobe.stats.data import INPUT_ATTR, load_input, prepare
 from mazeprobe.stats.errors import FitError
-from mazeprobe.stats.models import MODELS
+from mazeprobe.stats.kinds import KIND_REGISTRY
 from mazeprobe.stats.plan import AnalysisPlan, load_plan
 from mazeprobe.stats.result import FitResult, write_outputs
 
@@ -32,7 +32,8 @@ def fit_plan(data: pd.DataFrame, plan: AnalysisPlan, jobs: int = 1) -> FitResult
     if isinstance(jobs, bool) or not isinstance(jobs, int) or jobs < 1:
         raise UsageError(f"jobs must be an integer >= 1; got {jobs!r}")
     start = time.perf_counter()
-    prepared = prepare(data, plan)
+    both_classes = any(KIND_REGISTRY[m.kind].needs_both_classes for m in plan.models)
+    prepared = prepare(data, plan, both_classes=both_classes)
     prepared.jobs = jobs
     models = {}
     for spec in plan.models:
@@ -40,7 +41,7 @@ def fit_plan(data: pd.DataFrame, plan: AnalysisPlan, jobs: int = 1) -> FitResult
         try:
             # the matrices are small: BLAS threads only add overhead, and stall on a loaded machine
             with threadpool_limits(limits=1, user_api="blas"):
-                result = MODELS[spec.kind](prepared, spec)
+                result = KIND_REGISTRY[spec.kind].fit(prepared, spec)
         except FitError as exc:
             raise FitError(f"{plan.where(spec.key)} ({spec.kind}): {exc}") from None
         result.seconds = time.perf_counter() - t0

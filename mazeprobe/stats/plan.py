@@ -22,20 +22,43 @@ is reported as `file:line:col: key.path: what is wrong`; nothing is fitted until
 
 from __future__ import annotations
 
-import hashlib
-import json
 import os
-from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
 from mazeprobe.maze.features import REGISTRY
-from mazeprobe.sim.episodes import DSQ_COLUMNS, EPISODE_COLUMNS, outcome_columns
+from mazeprobe.sim.episodes import DSQ_COLUMNS, EPISODE_COLUMNS
+from mazeprobe.stats.kinds import (
+    COV_TYPES,
+    DEFAULT_ALPHA,
+    DEFAULT_C,
+    DEFAULT_SPLITS,
+    DEFAULT_SUBSETS,
+    DEFAULT_TEST_SIZE,
+    KIND_REGISTRY,
+)
+from mazeprobe.stats.planspec import OUTCOMES, AnalysisPlan, Filter, ModelSpec
 from mazeprobe.validation import NAME_HELP, NAME_PATTERN
 from mazeprobe.yamlio import Checker, KeyPath, YamlDoc, check_kind, describe_value, load_yaml, suggest
 
-OUTCOMES: dict[str, str] = outcome_columns()
-"""Outcome columns of a run (mazeprobe.sim.EPISODE_COLUMNS and DSQ_COLUMNS) and how each is modelled."""
+__all__ = [
+    "BINARY_ONLY",
+    "COV_TYPES",
+    "DEFAULT_ALPHA",
+    "DEFAULT_C",
+    "DEFAULT_SPLITS",
+    "DEFAULT_SUBSETS",
+    "DEFAULT_TEST_SIZE",
+    "MODEL_KINDS",
+    "OUTCOMES",
+    "AnalysisPlan",
+    "Filter",
+    "ModelSpec",
+    "filter_columns",
+    "load_plan",
+    "make_plan",
+    "parse_plan",
+]
 
 # columns of a run's joined frame (RunDir.load) that are not maze features, with the kind of value a
 # filter compares
@@ -45,104 +68,10 @@ _RUN_COLUMNS: dict[str, str] = {
     **{c.name: c.kind for c in DSQ_COLUMNS},
 }
 
-MODEL_KINDS: dict[str, str] = {
-    "logit": "multiple logistic regression (statsmodels; fractional logit for a probability outcome)",
-    "l1-logit": "L1-penalised logistic regression over repeated stratified splits (scikit-learn)",
-    "single": "cross-validated accuracy and AUC of each feature alone",
-    "drop-one": "accuracy and AUC lost when each feature is dropped from the full set",
-    "sign-stability": "how often each coefficient's sign flips over random feature subsets",
-    "vif": "variance inflation factors and the correlation matrix",
-    "rate": "the outcome's mean with a 95% interval (Wilson for a binary outcome)",
-}
-BINARY_ONLY = ("l1-logit", "single", "drop-one")
-COV_TYPES = ("auto", "nonrobust", "cluster", "HC0", "HC1", "HC2", "HC3")
-
-DEFAULT_ALPHA = 0.05
-"""logit, rate: 1 - confidence level of the intervals (95%)."""
-DEFAULT_C = 1.0
-DEFAULT_SPLITS = 100
-DEFAULT_TEST_SIZE = 0.2
-DEFAULT_SUBSETS = 200
-
-
-@dataclass(frozen=True)
-class ModelSpec:
-    """One entry of `models:`; fields that do not apply to the kind stay None."""
-
-    kind: str
-    """One of MODEL_KINDS."""
-    name: str = ""
-    """Key of the model in the results; the kind unless given (needed to list a kind twice)."""
-    alpha: float | None = None
-    """logit, rate: 1 - confidence level of the intervals (DEFAULT_ALPHA unless given)."""
-    cov_type: str | None = None
-    """logit: auto (clustered by maze seed when seeds repeat, else nonrobust; HC0 for a fractional
-    logit), or a statsmodels cov_type: nonrobust, cluster, HC0..HC3."""
-    C: float | None = None
-    """l1-logit, single, drop-one: inverse regularisation strength."""
-    splits: int | None = None
-    """l1-logit, single, drop-one: number of random train/test splits."""
-    test_size: float | None = None
-    """l1-logit, single, drop-one: fraction of rows in each test split."""
-    subsets: int | None = None
-    """sign-stability: random feature subsets per feature."""
-
-    @property
-    def key(self) -> str:
-        return self.name or self.kind
-
-
-@dataclass(frozen=True)
-class Filter:
-    """Keep rows whose `column` equals `value` (op "eq"), is one of `value` ("in"), or lies in the
-    inclusive range `value` = (min, max) with None for an open end ("range")."""
-
-    column: str
-    op: str
-    value: Any
-
-
-@dataclass(frozen=True)
-class AnalysisPlan:
-    name: str
-    outcome: str
-    features: tuple[str, ...]
-    models: tuple[ModelSpec, ...]
-    filter: tuple[Filter, ...] = ()
-    standardize: bool = True
-    seed: int = 0
-    """Seeds the random splits (l1-logit, single, drop-one) and feature subsets (sign-stability)."""
-    description: str = ""
-    source: str = ""
-    """The file the plan came from (not part of its identity)."""
-    _lines: dict = field(default_factory=dict, compare=False, repr=False)
-    """`file:line:col` of each model entry, for errors raised while fitting."""
-
-    @property
-    def outcome_kind(self) -> str:
-        return OUTCOMES[self.outcome]
-
-    def model(self, key: str) -> ModelSpec:
-        for m in self.models:
-            if m.key == key:
-                return m
-        raise KeyError(key)
-
-    def to_dict(self) -> dict:
-        """The canonical content of the plan (what its hash covers)."""
-        out = asdict(self)
-        for key in ("source", "_lines", "description"):
-            out.pop(key)
-        return out
-
-    @property
-    def hash(self) -> str:
-        text = json.dumps(self.to_dict(), sort_keys=True, separators=(",", ":"), default=list)
-        return hashlib.sha256(text.encode()).hexdigest()
-
-    def where(self, model_key: str) -> str:
-        """`file:line:col: models[i]` of a model, for messages about it."""
-        return self._lines.get(model_key, self.source or "<plan>")
+MODEL_KINDS: dict[str, str] = {name: kind.description for name, kind in KIND_REGISTRY.items()}
+"""Each model kind and what it fits (a view of mazeprobe.stats.kinds.KIND_REGISTRY)."""
+BINARY_ONLY = tuple(name for name, kind in KIND_REGISTRY.items() if kind.binary_only)
+"""The kinds that need a binary outcome (a view of KIND_REGISTRY)."""
 
 
 # --- validation ----------------------------------------------------------------------------------
@@ -158,15 +87,6 @@ _TOP = {
     "standardize": "true/false: z-score the features",
     "seed": "seed of the random splits and subsets",
     "models": "list of {kind: ...}",
-}
-_MODEL_KEYS: dict[str, dict[str, str]] = {
-    "logit": {"alpha": "0 < alpha < 1", "cov_type": " | ".join(COV_TYPES)},
-    "l1-logit": {"C": "> 0", "splits": "integer >= 1", "test_size": "0 < test_size < 1"},
-    "single": {"C": "> 0", "splits": "integer >= 1", "test_size": "0 < test_size < 1"},
-    "drop-one": {"C": "> 0", "splits": "integer >= 1", "test_size": "0 < test_size < 1"},
-    "sign-stability": {"subsets": "integer >= 1"},
-    "vif": {},
-    "rate": {"alpha": "0 < alpha < 1"},
 }
 _COMMON_MODEL_KEYS = {"kind": " | ".join(MODEL_KINDS), "name": "key of the model in the results"}
 
@@ -246,8 +166,8 @@ def _parse_filter(c: Checker, raw: Any) -> tuple[Filter, ...]:
     return tuple(out)
 
 
-def _parse_features(c: Checker, raw: Any, rate_only: bool = False) -> tuple[str, ...]:
-    if rate_only and (raw is None or raw == []):
+def _parse_features(c: Checker, raw: Any, featureless: bool = False) -> tuple[str, ...]:
+    if featureless and (raw is None or raw == []):
         return ()
     if not isinstance(raw, list) or not raw:
         c.fail(("features",), f"must be a non-empty list of feature names; got {describe_value(raw)}")
@@ -297,7 +217,9 @@ def _parse_models(c: Checker, raw: Any, outcome: str | None, n_features: int) ->
                 f"known kinds: {', '.join(MODEL_KINDS)}",
             )
             continue
-        allowed = {**_COMMON_MODEL_KEYS, **_MODEL_KEYS[kind]}
+        model_kind = KIND_REGISTRY[kind]
+        # the kind's settings are the keys an entry may give besides kind and name
+        allowed = {**_COMMON_MODEL_KEYS, **{k: setting.help for k, setting in model_kind.settings.items()}}
         for key in entry:
             if key not in allowed:
                 c.fail(
@@ -312,36 +234,28 @@ def _parse_models(c: Checker, raw: Any, outcome: str | None, n_features: int) ->
         if key in keys:
             c.fail(kp, f"a second model with key {key!r} (models[{keys[key]}]); give one a distinct name")
         keys[key] = i
-        if kind in BINARY_ONLY and outcome in OUTCOMES and OUTCOMES[outcome] == "fraction":
+        if model_kind.binary_only and outcome in OUTCOMES and OUTCOMES[outcome] == "fraction":
             c.fail(
                 (*kp, "kind"),
                 f"{kind} needs a binary outcome; {outcome} is a probability. Use logit "
                 "(a fractional logit for this outcome), or a binary outcome like got_cheese",
             )
-        if kind == "drop-one" and n_features < 2:
-            c.fail((*kp, "kind"), "drop-one needs at least 2 features")
-        if "alpha" in entry:
-            c.number(entry["alpha"], (*kp, "alpha"), 0, 1, "between 0 and 1 (0.05 gives 95% intervals)")
-        if "cov_type" in entry and entry["cov_type"] not in COV_TYPES:
-            c.fail((*kp, "cov_type"), f"must be one of {', '.join(COV_TYPES)}; got {entry['cov_type']!r}")
-        if "C" in entry:
-            c.number(entry["C"], (*kp, "C"), 0, None, "> 0")
-        if "splits" in entry:
-            c.integer(entry["splits"], (*kp, "splits"), 1)
-        if "test_size" in entry:
-            c.number(entry["test_size"], (*kp, "test_size"), 0, 1, "between 0 and 1, e.g. 0.2")
-        if "subsets" in entry:
-            c.integer(entry["subsets"], (*kp, "subsets"), 1)
+        # one feature is checked for the whole plan (`features` must be a non-empty list)
+        if model_kind.min_features > 1 and n_features < model_kind.min_features:
+            c.fail((*kp, "kind"), f"{kind} needs at least {model_kind.min_features} features")
+        for setting_key, setting in model_kind.settings.items():
+            if setting_key in entry:
+                setting.check(c, entry[setting_key], (*kp, setting_key))
         out.append((entry, i))
     return out
 
 
-def _rate_only(models: Any) -> bool:
-    """Whether every model entry is a `rate` (which reads no feature, so `features` may be empty)."""
+def _featureless(models: Any) -> bool:
+    """Whether every model entry is of a kind that reads no feature (a rate), so `features` may be empty."""
     if not isinstance(models, list) or not models:
         return False
     kinds = [m if isinstance(m, str) else m.get("kind") if isinstance(m, dict) else None for m in models]
-    return all(k == "rate" for k in kinds)
+    return all(k in KIND_REGISTRY and not KIND_REGISTRY[k].reads_features for k in kinds)
 
 
 def parse_plan(doc: YamlDoc) -> AnalysisPlan:
@@ -362,10 +276,10 @@ def parse_plan(doc: YamlDoc) -> AnalysisPlan:
             f"unknown outcome {outcome!r}{suggest(str(outcome), OUTCOMES)}; one of {', '.join(OUTCOMES)}",
         )
     filters = _parse_filter(c, top.get("filter"))
-    rate_only = _rate_only(top.get("models"))
-    if "features" not in top and not rate_only:
+    featureless = _featureless(top.get("models"))
+    if "features" not in top and not featureless:
         c.fail((), "missing required key 'features' (" + _TOP["features"] + ")")
-    features = _parse_features(c, top["features"], rate_only) if "features" in top else ()
+    features = _parse_features(c, top["features"], featureless) if "features" in top else ()
     if outcome in features:
         c.fail(("features",), f"the outcome {outcome} cannot also be a feature")
     standardize = c.boolean(top.get("standardize", True), ("standardize",))
@@ -375,30 +289,18 @@ def parse_plan(doc: YamlDoc) -> AnalysisPlan:
     entries = _parse_models(c, top["models"], outcome, len(features)) if "models" in top else []
     c.raise_if_any()
 
-    # single and drop-one score on the same splits as l1-logit unless they say otherwise
-    l1 = next((e for e, _ in entries if e["kind"] == "l1-logit"), {})
-    cv_defaults = {
-        "C": float(l1.get("C", DEFAULT_C)),
-        "splits": l1.get("splits", DEFAULT_SPLITS),
-        "test_size": float(l1.get("test_size", DEFAULT_TEST_SIZE)),
-    }
     models = []
     lines = {}
     for entry, i in entries:
-        kind = entry["kind"]
-        settings: dict[str, Any] = {}
-        if kind == "logit":
-            settings = {
-                "alpha": float(entry.get("alpha", DEFAULT_ALPHA)),
-                "cov_type": entry.get("cov_type", "auto"),
-            }
-        elif kind == "rate":
-            settings = {"alpha": float(entry.get("alpha", DEFAULT_ALPHA))}
-        elif kind in BINARY_ONLY:
-            settings = {k: type(v)(entry.get(k, v)) for k, v in cv_defaults.items()}
-        elif kind == "sign-stability":
-            settings = {"subsets": entry.get("subsets", DEFAULT_SUBSETS)}
-        spec = ModelSpec(kind=kind, name=entry.get("name", ""), **settings)
+        kind = KIND_REGISTRY[entry["kind"]]
+        # a setting the entry leaves out comes from the plan's first entry of the kind it takes its
+        # defaults from (single and drop-one score on the same splits as l1-logit), else the default
+        source = next((e for e, _ in entries if e["kind"] == kind.defaults_from), {})
+        settings = {
+            key: setting.value(entry.get(key, source.get(key, setting.default)))
+            for key, setting in kind.settings.items()
+        }
+        spec = ModelSpec(kind.name, entry.get("name", ""), settings)
         models.append(spec)
         lines[spec.key] = f"{doc.where(('models', i))}: models[{i}]"
     return AnalysisPlan(
