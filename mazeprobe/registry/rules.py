@@ -10,109 +10,126 @@ model's JSON (a dotted path such as `features.euc_dist_cheese_decision_square.co
     resolution: {method: auto, analysis: behavioral, rule: all-of, rules: [{model: ..., ...}, ...]}
 
 Outcomes are three-valued: yes, no, or unresolved (with a reason: an aliased feature, an interval that
-straddles zero, a plan that could not be fitted on the run). The rules are a small fixed set (RULES),
-not free expressions, so that what a registered question means cannot drift.
+straddles zero, a plan that could not be fitted on the run). The rules are a small fixed set, not free
+expressions, so that what a registered question means cannot drift.
+
+Each rule is one Rule record in RULE_REGISTRY: its name and doc, the keys it takes, a `check` of its
+registered mapping (problems as (key path, message), run when questions are validated) and an `evaluate`
+of a checked mapping against the fitted plans. To add a rule, write its evaluate function (a rule that
+reads one quantity of one model starts from read_quantity; all-of / any-of evaluate their sub-rules through
+the registry) and, unless check_reading fits, its check; then register its Rule in RULE_REGISTRY.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+import operator
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from mazeprobe.errors import UsageError
 from mazeprobe.registry.model import METHODS
-from mazeprobe.yamlio import SpecError, describe_value, suggest
+from mazeprobe.registry.quantities import (
+    ALIASED_WITH,
+    Interval,
+    Reading,
+    aliased_kinds,
+    binary_only_quantities,
+    check_quantity,
+    default_alpha,
+    g3,
+    is_number,
+    quantity_schemas,
+    read_interval,
+    read_quantity,
+)
+from mazeprobe.yamlio import KeyPath, SpecError, describe_value, suggest
 
-RULES: dict[str, str] = {
-    "negative-significant": "yes: coef < 0 and its 95% interval excludes 0; no: coef > 0 and the interval "
-    "excludes 0; else unresolved",
-    "positive-significant": "yes: coef > 0 and its 95% interval excludes 0; no: coef < 0 and the interval "
-    "excludes 0; else unresolved",
-    "greater-than": "yes: quantity > threshold; no: quantity <= threshold; unresolved when it is missing",
-    "less-than": "yes: quantity < threshold; no: quantity >= threshold; unresolved when it is missing",
-    "no-effect": "no: the coef's 95% interval excludes 0 (either sign); yes: the interval lies inside "
-    "[-threshold, threshold] (an equivalence test); else unresolved (too imprecise to tell)",
-    "all-of": "over `rules`: no if any is no, yes if all are yes, else unresolved",
-    "any-of": "over `rules`: yes if any is yes, no if all are no, else unresolved",
-}  # fmt: skip
-_INTERVAL_RULES = ("negative-significant", "positive-significant", "no-effect")
-_THRESHOLD_RULES = ("greater-than", "less-than", "no-effect")
-_COMBINATORS = ("all-of", "any-of")
+# also importable, built on first use by __getattr__ below: QUANTITIES, BINARY_ONLY_QUANTITIES, ALIASED_KINDS
+__all__ = [
+    "ALIASED_WITH",
+    "RULES",
+    "RULE_REGISTRY",
+    "CheckContext",
+    "Fits",
+    "Interval",
+    "Problem",
+    "Reading",
+    "Rule",
+    "RuleResult",
+    "check_combination",
+    "check_reading",
+    "check_resolution",
+    "evaluate",
+    "read_interval",
+    "read_plan",
+    "read_quantity",
+]
 
-_KEYS = {
-    "method": "auto or manual",
-    "analysis": "an analysis plan name (analysis/<name>.yaml)",
-    "model": "the key of a model in that plan (logit, vif, ...)",
-    "quantity": "a dotted path into the model's result, e.g. features.NAME.coef",
-    "rule": " | ".join(RULES),
-    "threshold": "a number (greater-than, less-than, no-effect)",
-    "rules": "sub-rules of all-of / any-of",
-}  # fmt: skip
-_SUB_KEYS = {k: v for k, v in _KEYS.items() if k != "method"}
+Problem = tuple[KeyPath, str]
+"""A problem with a resolution mapping: the key path inside it, and the message."""
+Fits = Mapping[str, dict]
+"""Fitted plans by name: each a fit's JSON (FitResult.to_json()), or {"error": message} for a plan that
+could not be fitted on the run."""
 
-# --- what each model kind writes (mazeprobe.stats.result: FitResult.to_json) ---------------------
 
-_LOGIT_TERM = ("coef", "se", "z", "p", "ci_low", "ci_high", "odds_ratio", "or_ci_low", "or_ci_high")
-_CV = ("C", "splits", "test_size", "n_test")
-QUANTITIES: dict[str, dict[str, tuple[str, ...]]] = {
-    "logit": {
-        "model": (
-            "n", "n_clusters", "alpha", "pseudo_r2", "llf", "llnull", "aic", "bic", "iterations", "llr_p",
-        ),
-        "features": _LOGIT_TERM,
-        "intercept": _LOGIT_TERM,
-    },
-    "l1-logit": {
-        "model": (
-            "accuracy_mean", "accuracy_sd", "auc_mean", "auc_sd", "baseline_accuracy", "baseline_sd",
-            "accuracy_gain", "intercept_mean", "n", *_CV,
-        ),
-        "features": ("coef_mean", "coef_sd", "coef_q025", "coef_q975", "zero_rate"),
-    },
-    "single": {
-        "model": ("baseline_accuracy", "n", *_CV),
-        "features": ("accuracy_mean", "accuracy_sd", "auc_mean", "auc_sd", "accuracy_gain", "coef_mean"),
-    },
-    "drop-one": {
-        "model": ("accuracy_mean", "auc_mean", "baseline_accuracy", "n", *_CV),
-        "features": (
-            "accuracy_mean", "auc_mean", "accuracy_loss_mean", "accuracy_loss_sd", "auc_loss_mean",
-            "auc_loss_sd",
-        ),
-    },
-    "sign-stability": {
-        "model": ("subsets", "distinct_fits", "failed_fits"),
-        "features": (
-            "full_coef", "flip_rate", "flips", "subsets", "distinct_subsets", "failed", "aliased_dropped",
-            "coef_min", "coef_median", "coef_max",
-        ),
-    },
-    "vif": {"model": ("n",), "features": ("vif", "max_abs_corr"), "correlation": ()},
-    "rate": {
-        "model": (
-            "rate", "ci_low", "ci_high", "successes", "n_effective", "design_effect", "alpha", "n",
-            "n_clusters",
-        ),
-    },
-}  # fmt: skip
-"""Numeric quantities per model kind: model-level keys, per-feature keys (features.NAME.KEY), the
-intercept's keys (intercept.KEY), and for vif the correlation matrix (correlation.NAME.NAME)."""
-BINARY_ONLY_QUANTITIES = {
-    ("logit", "llr_p"),
-    ("rate", "successes"),
-    ("rate", "n_effective"),
-    ("rate", "design_effect"),
-}
-"""Quantities written only for a binary outcome (not for a probability such as p_cheese_at_dsq)."""
-ALIASED_WITH = "aliased_with"
-"""Model-level key of logit and sign-stability: {feature: [the features listed before it that it is an
-exact linear combination of]} (mazeprobe.stats.result). Not a quantity: the interval rules read it to
-name an aliased feature's partners."""
-ALIASED_KINDS = ("logit", "sign-stability")
-"""The model kinds that write ALIASED_WITH."""
+@dataclass(frozen=True)
+class RuleResult:
+    outcome: str
+    """yes, no or unresolved."""
+    numbers: dict = field(default_factory=dict)
+    """The numbers the outcome was decided from (coef, ci_low, ci_high, p, value, threshold, ...)."""
+    evidence: str = ""
+    """One line for people: "logit coef -0.31, 95% CI [-0.45, -0.17], p 2.1e-05 (...)"."""
+    reason: str | None = None
+    """Why the outcome is unresolved (None otherwise)."""
+
+
+@dataclass(frozen=True)
+class CheckContext:
+    """Where a rule's mapping is checked."""
+
+    analysis_dir: Path
+    analysis: str | None
+    """The plan the mapping reads: its own `analysis`, else that of the all-of / any-of around it; None
+    when neither names one, or when its own is not text (already reported)."""
+
+
+@dataclass(frozen=True)
+class Rule:
+    name: str
+    doc: str
+    """What yes, no and unresolved mean (RULES lists it)."""
+    evaluate: Callable[[Mapping, Fits], RuleResult]
+    """(resolution, fits) -> RuleResult, for a checked resolution; `fits` as for `evaluate` below."""
+    check: Callable[[Rule, Mapping, KeyPath, CheckContext], list[Problem]]
+    """(this rule, resolution, its key path, context) -> problems with the rule's own keys; the rule name
+    and the type of `analysis` are checked before it."""
+    threshold: bool = False
+    """Takes `threshold: NUMBER` (check_reading requires it)."""
+    threshold_check: Callable[[float], str | None] | None = None
+    """What is wrong with a finite threshold, or None."""
+    interval: bool = False
+    """Reads the confidence interval next to a logit coefficient (check_reading requires such a quantity)."""
+    combines: bool = False
+    """Takes `rules` (sub-rules) instead of model and quantity."""
+    keys: Mapping[str, str] = field(default_factory=dict)
+    """Keys beyond those every rule may give (_BASE_KEYS), with help: allowed in resolutions."""
+
+
+def __getattr__(name: str) -> Any:
+    # what each model kind writes is declared by the kinds (mazeprobe.stats.kinds); these old tables are
+    # views built on first use, as importing the kinds loads statsmodels and scikit-learn
+    views = {
+        "QUANTITIES": quantity_schemas,
+        "BINARY_ONLY_QUANTITIES": binary_only_quantities,
+        "ALIASED_KINDS": aliased_kinds,
+    }
+    if name in views:
+        return views[name]()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 # --- checking ------------------------------------------------------------------------------------
@@ -133,58 +150,7 @@ def _plan(path: Path):
     return _plan_cache[key]
 
 
-def _is_number(value: Any) -> bool:
-    return isinstance(value, (int, float)) and not isinstance(value, bool)
-
-
-def _check_quantity(quantity: str, kind: str, plan, rule: str) -> str | None:
-    """Why `quantity` is not something a `kind` model of `plan` produces (or `rule` can use), or None."""
-    schema = QUANTITIES[kind]
-    parts = quantity.split(".")
-    section = parts[0]
-    if len(parts) == 1:
-        if section not in schema["model"]:
-            known = [*schema["model"], *(f"{s}.…" for s in schema if s != "model")]
-            return f"a {kind} model has no quantity {quantity!r}{suggest(quantity, schema['model'])}; " + (
-                f"it has {', '.join(known)}"
-            )
-        if (kind, section) in BINARY_ONLY_QUANTITIES and plan.outcome_kind != "binary":
-            return (
-                f"{quantity} is written only for a binary outcome; plan {plan.name}'s {plan.outcome} "
-                "is a probability"
-            )
-    elif section == "features" and "features" in schema:
-        if len(parts) != 3:
-            return f"a feature quantity is features.NAME.STAT; got {quantity!r}"
-        name, stat = parts[1], parts[2]
-        if name not in plan.features:
-            return (
-                f"feature {name!r} is not in plan {plan.name}'s features{suggest(name, plan.features)} "
-                f"({', '.join(plan.features) or 'none'})"
-            )
-        if stat not in schema["features"]:
-            return (
-                f"a {kind} model has no per-feature {stat!r}{suggest(stat, schema['features'])}; "
-                f"it has {', '.join(schema['features'])}"
-            )
-    elif section == "intercept" and "intercept" in schema:
-        if len(parts) != 2 or parts[1] not in schema["intercept"]:
-            return f"the intercept's quantities are intercept.{{{','.join(schema['intercept'])}}}"
-    elif section == "correlation" and "correlation" in schema:
-        if len(parts) != 3 or any(p not in plan.features for p in parts[1:]):
-            return f"a correlation is correlation.NAME.NAME with two of plan {plan.name}'s features"
-    else:
-        sections = ", ".join(s for s in schema if s != "model") or "none"
-        return f"a {kind} model has no section {section!r} (its sections: {sections})"
-    if rule in _INTERVAL_RULES and not (kind == "logit" and parts[-1] == "coef"):
-        return (
-            f"{rule} reads the confidence interval next to a logit coefficient: the quantity must be "
-            f"features.NAME.coef (or intercept.coef) of a logit model; got {quantity!r} of a {kind} model"
-        )
-    return None
-
-
-def check_resolution(resolution: Mapping, analysis_dir: Path) -> list[tuple[tuple, str]]:
+def check_resolution(resolution: Mapping, analysis_dir: Path) -> list[Problem]:
     """Problems with a question's `resolution` mapping, each as (key path inside it, message): the
     method, the rule and its threshold, and that the plan analysis_dir/<analysis>.yaml exists and is
     valid, holds the model, and that the model produces the quantity."""
@@ -197,7 +163,7 @@ def check_resolution(resolution: Mapping, analysis_dir: Path) -> list[tuple[tupl
         return [(("method",), f"must be auto or manual; got {method!r}{suggest(str(method), METHODS)}")]
     if method == "manual":
         return []  # resolved by a person in resolutions-manual.yaml; the registry checks its keys
-    problems: list[tuple[tuple, str]] = []
+    problems: list[Problem] = []
     for key in resolution:
         if key not in _KEYS:
             problems.append(((key,), f"unknown key{suggest(str(key), _KEYS)}; allowed: {', '.join(_KEYS)}"))
@@ -205,14 +171,13 @@ def check_resolution(resolution: Mapping, analysis_dir: Path) -> list[tuple[tupl
     return problems
 
 
-def _check_rule(
-    res: Mapping, kp: tuple, analysis_dir: Path, inherited: str | None
-) -> list[tuple[tuple, str]]:
-    out: list[tuple[tuple, str]] = []
+def _check_rule(res: Mapping, kp: KeyPath, analysis_dir: Path, inherited: str | None) -> list[Problem]:
+    """The rule name and the type of `analysis`, then the rule's own check."""
+    out: list[Problem] = []
     rule = res.get("rule")
     if "rule" not in res:
         return [(kp, f"missing required key 'rule' ({' | '.join(RULES)})")]
-    if rule not in RULES:
+    if rule not in RULE_REGISTRY:
         return [
             ((*kp, "rule"), f"unknown rule {rule!r}{suggest(str(rule), RULES)}; known: {', '.join(RULES)}")
         ]
@@ -220,224 +185,204 @@ def _check_rule(
     if "analysis" in res and not isinstance(res["analysis"], str):
         out.append(((*kp, "analysis"), f"must be a plan name; got {describe_value(res['analysis'])}"))
         analysis = None
-    if rule in _COMBINATORS:
-        subs = res.get("rules")
-        if not isinstance(subs, list) or not subs:
-            return [
-                *out,
-                (
-                    (*kp, "rules") if "rules" in res else kp,
-                    f"{rule} needs `rules`: a non-empty list of sub-rules",
-                ),
-            ]
-        for key in ("model", "quantity", "threshold"):
-            if key in res:
-                out.append(((*kp, key), f"{rule} takes no {key}; give it in each of `rules`"))
-        for i, sub in enumerate(subs):
-            skp = (*kp, "rules", i)
-            if not isinstance(sub, Mapping):
-                out.append(
-                    (skp, f"must be a mapping {{model, quantity, rule, ...}}; got {describe_value(sub)}")
-                )
-                continue
-            for key in sub:
-                if key not in _SUB_KEYS:
-                    out.append(
-                        (
-                            (*skp, key),
-                            f"unknown key{suggest(str(key), _SUB_KEYS)}; allowed: {', '.join(_SUB_KEYS)}",
-                        )
-                    )
-            out += _check_rule(sub, skp, analysis_dir, analysis)
-        return out
+    spec = RULE_REGISTRY[rule]
+    return out + spec.check(spec, res, kp, CheckContext(analysis_dir, analysis))
+
+
+def check_reading(rule: Rule, res: Mapping, kp: KeyPath, ctx: CheckContext) -> list[Problem]:
+    """The check of a rule that reads one quantity of one model: `model` and `quantity` (and `threshold`
+    where the rule takes one) are given, the plan exists and is valid, holds the model, and the model
+    writes the quantity (a logit coefficient for a rule that reads its interval)."""
+    out: list[Problem] = []
     if "rules" in res:
-        out.append(((*kp, "rules"), f"only all-of / any-of take `rules`; {rule} does not"))
-    if rule in _THRESHOLD_RULES:
+        combinators = " / ".join(r.name for r in RULE_REGISTRY.values() if r.combines)
+        out.append(((*kp, "rules"), f"only {combinators} take `rules`; {rule.name} does not"))
+    if rule.threshold:
         if "threshold" not in res:
-            out.append((kp, f"missing required key 'threshold' ({rule} compares against a number)"))
-        elif not _is_number(res["threshold"]) or not math.isfinite(res["threshold"]):
+            out.append((kp, f"missing required key 'threshold' ({rule.name} compares against a number)"))
+        elif not is_number(res["threshold"]) or not math.isfinite(res["threshold"]):
             out.append(((*kp, "threshold"), f"must be a number; got {describe_value(res['threshold'])}"))
-        elif rule == "no-effect" and not res["threshold"] > 0:
-            out.append(((*kp, "threshold"), f"the equivalence margin must be > 0; got {res['threshold']}"))
+        elif rule.threshold_check is not None and (why := rule.threshold_check(res["threshold"])):
+            out.append(((*kp, "threshold"), why))
     elif "threshold" in res:
-        out.append(((*kp, "threshold"), f"{rule} takes no threshold (it reads the 95% interval)"))
+        reads = " (it reads the 95% interval)" if rule.interval else ""
+        out.append(((*kp, "threshold"), f"{rule.name} takes no threshold{reads}"))
     missing = [k for k in ("model", "quantity") if k not in res]
-    if analysis is None and "analysis" not in res:
+    if ctx.analysis is None and "analysis" not in res:
         missing.insert(0, "analysis")
     for key in missing:
         out.append((kp, f"missing required key {key!r} ({_KEYS[key]})"))
     for key in ("model", "quantity"):
         if key in res and not isinstance(res[key], str):
             out.append(((*kp, key), f"must be text; got {describe_value(res[key])}"))
-    if missing or out or not isinstance(analysis, str):
-        return out
-    path = analysis_dir / f"{analysis}.yaml"
+    if missing or out or not isinstance(ctx.analysis, str):
+        return out  # the plan is read only for a mapping that is otherwise right
+    plan = read_plan(res, kp, ctx)
+    if isinstance(plan, list):
+        return plan
+    keys = [m.key for m in plan.models]
+    if res["model"] not in keys:
+        return [
+            (
+                (*kp, "model"),
+                f"plan {ctx.analysis} has no model {res['model']!r}{suggest(res['model'], keys)} "
+                f"(its models: {', '.join(keys)})",
+            )
+        ]
+    kind, quantity = plan.model(res["model"]).kind, res["quantity"]
+    why = check_quantity(quantity, kind, plan)
+    if why is None and rule.interval and not (kind == "logit" and quantity.split(".")[-1] == "coef"):
+        why = (
+            f"{rule.name} reads the confidence interval next to a logit coefficient: the quantity must be "
+            f"features.NAME.coef (or intercept.coef) of a logit model; got {quantity!r} of a {kind} model"
+        )
+    if why:
+        out.append(((*kp, "quantity"), why))
+    return out
+
+
+def read_plan(res: Mapping, kp: KeyPath, ctx: CheckContext):
+    """The valid plan ctx.analysis_dir/<ctx.analysis>.yaml that the mapping reads, or its problems (a
+    list), reported at the mapping's `analysis` (or the mapping, where it inherits the plan)."""
+    analysis = ctx.analysis
+    path = ctx.analysis_dir / f"{analysis}.yaml"
     where = (*kp, "analysis") if "analysis" in res else kp
     if not path.is_file():
-        known = sorted(p.stem for p in analysis_dir.glob("*.yaml")) if analysis_dir.is_dir() else []
+        known = sorted(p.stem for p in ctx.analysis_dir.glob("*.yaml")) if ctx.analysis_dir.is_dir() else []
         return [(where, f"no analysis plan {path}{suggest(analysis, known)}")]
     plan = _plan(path)
     if isinstance(plan, str):
         return [(where, f"analysis plan {path} is not valid: {plan.splitlines()[0]}")]
     if plan.name != analysis:
         return [(where, f"{path} names its plan {plan.name!r}, not {analysis!r}")]
-    keys = [m.key for m in plan.models]
-    if res["model"] not in keys:
-        return [
-            (
-                (*kp, "model"),
-                f"plan {analysis} has no model {res['model']!r}{suggest(res['model'], keys)} "
-                f"(its models: {', '.join(keys)})",
-            )
-        ]
-    why = _check_quantity(res["quantity"], plan.model(res["model"]).kind, plan, rule)
-    if why:
-        out.append(((*kp, "quantity"), why))
+    return plan
+
+
+def check_combination(rule: Rule, res: Mapping, kp: KeyPath, ctx: CheckContext) -> list[Problem]:
+    """The check of all-of / any-of: a non-empty list of sub-rules, each checked through the registry
+    (reading the combination's plan unless it names its own)."""
+    subs = res.get("rules")
+    if not isinstance(subs, list) or not subs:
+        where = (*kp, "rules") if "rules" in res else kp
+        return [(where, f"{rule.name} needs `rules`: a non-empty list of sub-rules")]
+    out: list[Problem] = []
+    for key in ("model", "quantity", "threshold"):
+        if key in res:
+            out.append(((*kp, key), f"{rule.name} takes no {key}; give it in each of `rules`"))
+    for i, sub in enumerate(subs):
+        skp = (*kp, "rules", i)
+        if not isinstance(sub, Mapping):
+            out.append((skp, f"must be a mapping {{model, quantity, rule, ...}}; got {describe_value(sub)}"))
+            continue
+        for key in sub:
+            if key not in _SUB_KEYS:
+                hint = suggest(str(key), _SUB_KEYS)
+                out.append(((*skp, key), f"unknown key{hint}; allowed: {', '.join(_SUB_KEYS)}"))
+        out += _check_rule(sub, skp, ctx.analysis_dir, ctx.analysis)
     return out
+
+
+def _positive_margin(threshold: float) -> str | None:
+    return None if threshold > 0 else f"the equivalence margin must be > 0; got {threshold}"
 
 
 # --- evaluating ----------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class RuleResult:
-    outcome: str
-    """yes, no or unresolved."""
-    numbers: dict = field(default_factory=dict)
-    """The numbers the outcome was decided from (coef, ci_low, ci_high, p, value, threshold, ...)."""
-    evidence: str = ""
-    """One line for people: "logit coef -0.31, 95% CI [-0.45, -0.17], p 2.1e-05 (...)"."""
-    reason: str | None = None
-    """Why the outcome is unresolved (None otherwise)."""
-
-
-def _g(x: float) -> str:
-    return f"{x:.3g}"
-
-
-def _walk(doc: Mapping, path: str) -> tuple[Any, Mapping | None]:
-    """The value at a dotted path and the mapping that holds it (None, None where absent)."""
-    node: Any = doc
-    parent = None
-    for part in path.split("."):
-        if not isinstance(node, Mapping) or part not in node:
-            return None, None
-        parent, node = node, node[part]
-    return node, parent
+def evaluate(resolution: Mapping, fits: Fits) -> RuleResult:
+    """Apply a (checked) auto resolution to fitted plans (`fits`: see Fits). A missing plan, model or
+    value, an aliased feature or a failed fit gives `unresolved` with a reason."""
+    rule = resolution.get("rule")
+    if rule not in RULE_REGISTRY:
+        raise UsageError(f"unknown rule {rule!r}; known: {', '.join(RULES)}")
+    return RULE_REGISTRY[rule].evaluate(resolution, fits)
 
 
 def _unresolved(reason: str, numbers: dict | None = None, evidence: str = "") -> RuleResult:
     return RuleResult("unresolved", numbers or {}, evidence or f"unresolved: {reason}", reason)
 
 
-def evaluate(resolution: Mapping, fits: Mapping[str, dict]) -> RuleResult:
-    """Apply a (checked) auto resolution to fitted plans: `fits` maps a plan name to its fit JSON
-    (FitResult.to_json()), or to {"error": message} when the plan could not be fitted on the run.
-    A missing plan, model or value, an aliased feature or a failed fit gives `unresolved` with a reason."""
-    return _evaluate(resolution, fits, resolution.get("analysis"))
-
-
-def _evaluate(res: Mapping, fits: Mapping[str, dict], inherited: str | None) -> RuleResult:
-    rule = res.get("rule")
-    analysis = res.get("analysis", inherited)
-    if rule in _COMBINATORS:
-        return _combine(rule, [_evaluate(sub, fits, analysis) for sub in res["rules"]])
-    if rule not in RULES:
-        raise UsageError(f"unknown rule {rule!r}; known: {', '.join(RULES)}")
-    fit = fits.get(analysis)
-    if fit is None:
-        return _unresolved(f"analysis {analysis} was not fitted")
-    if "error" in fit:
-        return _unresolved(f"analysis {analysis} could not be fitted on this run: {fit['error']}")
-    model_key, quantity = res["model"], res["quantity"]
-    model = fit.get("models", {}).get(model_key)
-    if model is None:
-        return _unresolved(f"analysis {analysis} has no model {model_key!r}")
-    where = f"{analysis}, n {fit.get('n')}"
-    value, parent = _walk(model, quantity)
-    if rule in _INTERVAL_RULES:
-        return _interval_rule(rule, res, model_key, model, quantity, value, parent, where)
-    if not _is_number(value) or not math.isfinite(value):
-        return _unresolved(f"{model_key} {quantity} is missing or not finite in analysis {analysis}")
+def _compare(res: Mapping, fits: Fits, sign: str, holds: Callable[[Any, Any], bool]) -> RuleResult:
+    """yes when `holds(value, threshold)`, else no; unresolved when the value is missing or not finite."""
+    r = read_quantity(res, fits)
+    if isinstance(r, str):
+        return _unresolved(r)
+    value, parent = r.value, r.parent
+    if not is_number(value) or not math.isfinite(value):
+        return _unresolved(f"{r.model_key} {r.quantity} is missing or not finite in analysis {r.analysis}")
     threshold = float(res["threshold"])
     numbers = {"value": float(value), "threshold": threshold}
     extra = ""
-    if parent is not None and _is_number(parent.get("ci_low")) and _is_number(parent.get("ci_high")):
+    if parent is not None and is_number(parent.get("ci_low")) and is_number(parent.get("ci_high")):
         numbers |= {"ci_low": float(parent["ci_low"]), "ci_high": float(parent["ci_high"])}
-        level = round(100 * (1 - float(model.get("alpha", _default_alpha()))))
-        extra = f" ({level}% CI [{_g(parent['ci_low'])}, {_g(parent['ci_high'])}])"
-    yes = value > threshold if rule == "greater-than" else value < threshold
-    sign = ">" if rule == "greater-than" else "<"
-    what = quantity if quantity == model_key else f"{model_key} {quantity}"
-    evidence = f"{what} {_g(value)}{extra} is {'' if yes else 'not '}{sign} {threshold:g} ({where})"
+        level = round(100 * (1 - float(r.model.get("alpha", default_alpha()))))
+        extra = f" ({level}% CI [{g3(parent['ci_low'])}, {g3(parent['ci_high'])}])"
+    yes = holds(value, threshold)
+    what = r.quantity if r.quantity == r.model_key else f"{r.model_key} {r.quantity}"
+    evidence = f"{what} {g3(value)}{extra} is {'' if yes else 'not '}{sign} {threshold:g} ({r.where})"
     return RuleResult("yes" if yes else "no", numbers, evidence, None)
 
 
-def _default_alpha() -> float:
-    # imported here, as load_plan in _plan: importing mazeprobe.stats loads statsmodels and scikit-learn
-    from mazeprobe.stats.plan import DEFAULT_ALPHA
-
-    return DEFAULT_ALPHA
+def _greater_than(res: Mapping, fits: Fits) -> RuleResult:
+    return _compare(res, fits, ">", operator.gt)
 
 
-def _interval_rule(rule, res, model_key, model, quantity, value, parent, where) -> RuleResult:
-    term = quantity.rsplit(".", 1)[0]
-    name = term.split(".")[-1]
-    # which features an aliased one combines is data (ALIASED_WITH), not the wording of a warning
-    partners = (model.get(ALIASED_WITH) or {}).get(name) if term.startswith("features.") else None
-    if parent is not None and (parent.get("aliased") or partners is not None):
-        combination = (
-            "an exact linear combination of " + ", ".join(partners) + " on the analysed rows"
-            if partners
-            else "an exact linear combination of other features"
-        )
-        return _unresolved(
-            f"{name} is aliased in {where.split(',')[0]}: {combination}; its coefficient is not identified "
-            "(use a plan without one of its partners)"
-        )
-    lo, hi = (parent or {}).get("ci_low"), (parent or {}).get("ci_high")
-    if not all(_is_number(v) and math.isfinite(v) for v in (value, lo, hi)):
-        return _unresolved(f"{model_key} {quantity} or its interval is missing or not finite ({where})")
-    p = parent.get("p")
-    alpha = float(model.get("alpha", _default_alpha()))
-    level = round(100 * (1 - alpha))
-    numbers = {
-        "coef": float(value),
-        "ci_low": float(lo),
-        "ci_high": float(hi),
-        "p": None if p is None else float(p),
-        "level": 1 - alpha,
-    }
-    p_text = "" if p is None else f", p {p:.2g}"
-    evidence = (
-        f"{model_key} coef {_g(value)}, {level}% CI [{_g(lo)}, {_g(hi)}]{p_text} "
-        f"({term.split('.')[-1]}; {where})"
-    )
-    below, above = hi < 0, lo > 0
-    if rule == "no-effect":
-        margin = float(res["threshold"])
-        numbers["threshold"] = margin
-        if below or above:
-            return RuleResult("no", numbers, evidence, None)
-        if -margin < lo and hi < margin:
-            return RuleResult("yes", numbers, evidence + f"; inside +-{margin:g}", None)
-        return RuleResult(
-            "unresolved",
-            numbers,
-            evidence,
-            f"the {level}% interval includes 0 but reaches beyond +-{margin:g}: too imprecise to tell",
-        )
-    want_negative = rule == "negative-significant"
+def _less_than(res: Mapping, fits: Fits) -> RuleResult:
+    return _compare(res, fits, "<", operator.lt)
+
+
+def _significant(res: Mapping, fits: Fits, negative: bool) -> RuleResult:
+    """yes: the interval excludes 0 on the predicted side; no: on the other; else unresolved."""
+    iv = read_interval(res, fits)
+    if isinstance(iv, str):
+        return _unresolved(iv)
+    below, above = iv.hi < 0, iv.lo > 0
     if below or above:
-        return RuleResult("yes" if below == want_negative else "no", numbers, evidence, None)
+        return RuleResult("yes" if below == negative else "no", iv.numbers, iv.evidence, None)
+    reason = f"the {iv.level}% interval [{g3(iv.lo)}, {g3(iv.hi)}] includes 0"
+    return RuleResult("unresolved", iv.numbers, iv.evidence, reason)
+
+
+def _negative_significant(res: Mapping, fits: Fits) -> RuleResult:
+    return _significant(res, fits, negative=True)
+
+
+def _positive_significant(res: Mapping, fits: Fits) -> RuleResult:
+    return _significant(res, fits, negative=False)
+
+
+def _no_effect(res: Mapping, fits: Fits) -> RuleResult:
+    iv = read_interval(res, fits)
+    if isinstance(iv, str):
+        return _unresolved(iv)
+    margin = float(res["threshold"])
+    numbers = {**iv.numbers, "threshold": margin}
+    if iv.hi < 0 or iv.lo > 0:
+        return RuleResult("no", numbers, iv.evidence, None)
+    if -margin < iv.lo and iv.hi < margin:
+        return RuleResult("yes", numbers, iv.evidence + f"; inside +-{margin:g}", None)
     return RuleResult(
-        "unresolved", numbers, evidence, f"the {level}% interval [{_g(lo)}, {_g(hi)}] includes 0"
+        "unresolved",
+        numbers,
+        iv.evidence,
+        f"the {iv.level}% interval includes 0 but reaches beyond +-{margin:g}: too imprecise to tell",
     )
 
 
-def _combine(rule: str, parts: list[RuleResult]) -> RuleResult:
+def _sub_results(res: Mapping, fits: Fits) -> list[RuleResult]:
+    """Each sub-rule evaluated through the registry, reading the combination's plan unless it names one."""
+    analysis = res.get("analysis")
+    return [
+        evaluate(sub if analysis is None or "analysis" in sub else {**sub, "analysis": analysis}, fits)
+        for sub in res["rules"]
+    ]
+
+
+def _combine(rule: str, parts: list[RuleResult], decisive: str) -> RuleResult:
+    """Three-valued: the `decisive` outcome if any part has it, the other one if all have it, else
+    unresolved."""
     outcomes = [r.outcome for r in parts]
-    decisive, other = ("no", "yes") if rule == "all-of" else ("yes", "no")
+    other = "yes" if decisive == "no" else "no"
     if decisive in outcomes:
         outcome = decisive
     elif all(o == other for o in outcomes):
@@ -450,3 +395,95 @@ def _combine(rule: str, parts: list[RuleResult]) -> RuleResult:
     if outcome == "unresolved":
         reason = "; ".join(f"rules[{i}]: {r.reason}" for i, r in enumerate(parts) if r.reason)
     return RuleResult(outcome, numbers, f"{rule}: {evidence}", reason)
+
+
+def _all_of(res: Mapping, fits: Fits) -> RuleResult:
+    return _combine("all-of", _sub_results(res, fits), decisive="no")
+
+
+def _any_of(res: Mapping, fits: Fits) -> RuleResult:
+    return _combine("any-of", _sub_results(res, fits), decisive="yes")
+
+
+# --- the rules -----------------------------------------------------------------------------------
+
+RULE_REGISTRY: dict[str, Rule] = {
+    r.name: r
+    for r in (
+        Rule(
+            "negative-significant",
+            "yes: coef < 0 and its 95% interval excludes 0; no: coef > 0 and the interval excludes 0; "
+            "else unresolved",
+            _negative_significant,
+            check_reading,
+            interval=True,
+        ),
+        Rule(
+            "positive-significant",
+            "yes: coef > 0 and its 95% interval excludes 0; no: coef < 0 and the interval excludes 0; "
+            "else unresolved",
+            _positive_significant,
+            check_reading,
+            interval=True,
+        ),
+        Rule(
+            "greater-than",
+            "yes: quantity > threshold; no: quantity <= threshold; unresolved when it is missing",
+            _greater_than,
+            check_reading,
+            threshold=True,
+        ),
+        Rule(
+            "less-than",
+            "yes: quantity < threshold; no: quantity >= threshold; unresolved when it is missing",
+            _less_than,
+            check_reading,
+            threshold=True,
+        ),
+        Rule(
+            "no-effect",
+            "no: the coef's 95% interval excludes 0 (either sign); yes: the interval lies inside "
+            "[-threshold, threshold] (an equivalence test); else unresolved (too imprecise to tell)",
+            _no_effect,
+            check_reading,
+            threshold=True,
+            threshold_check=_positive_margin,
+            interval=True,
+        ),
+        Rule(
+            "all-of",
+            "over `rules`: no if any is no, yes if all are yes, else unresolved",
+            _all_of,
+            check_combination,
+            combines=True,
+        ),
+        Rule(
+            "any-of",
+            "over `rules`: yes if any is yes, no if all are no, else unresolved",
+            _any_of,
+            check_combination,
+            combines=True,
+        ),
+    )
+}
+"""Every resolution rule, by name, in the order they are listed in messages."""
+
+RULES: dict[str, str] = {name: rule.doc for name, rule in RULE_REGISTRY.items()}
+"""Each rule's doc (a view of RULE_REGISTRY)."""
+
+_BASE_KEYS = {
+    "method": "auto or manual",
+    "analysis": "an analysis plan name (analysis/<name>.yaml)",
+    "model": "the key of a model in that plan (logit, vif, ...)",
+    "quantity": "a dotted path into the model's result, e.g. features.NAME.coef",
+    "rule": " | ".join(RULES),
+    "threshold": f"a number ({', '.join(n for n, r in RULE_REGISTRY.items() if r.threshold)})",
+    "rules": f"sub-rules of {' / '.join(n for n, r in RULE_REGISTRY.items() if r.combines)}",
+}
+_KEYS = {
+    **_BASE_KEYS,
+    **{k: v for r in RULE_REGISTRY.values() for k, v in r.keys.items() if k not in _BASE_KEYS},
+}
+"""The keys of an auto resolution, with help."""
+_SUB_KEYS = {k: v for k, v in _KEYS.items() if k != "method"}
+"""The keys of a sub-rule of all-of / any-of."""

@@ -1,0 +1,211 @@
+"""What a fitted model writes that a resolution rule may read: the schema, the check of a rule's
+`quantity`, and reading a quantity (or a coefficient with its interval) out of a fit's JSON.
+
+Each model kind declares its quantities in its record (mazeprobe.stats.kinds: ModelKind.quantities); the
+tables here are views of those records, built on first use: importing mazeprobe.stats loads statsmodels
+and scikit-learn, which the registry's commands should not pay for until a plan is read.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass
+from functools import cache
+from typing import Any
+
+from mazeprobe.yamlio import suggest
+
+ALIASED_WITH = "aliased_with"
+"""Model-level key of logit and sign-stability: {feature: [the features listed before it that it is an
+exact linear combination of]} (mazeprobe.stats.result). Not a quantity: the interval rules read it to
+name an aliased feature's partners."""
+
+
+@cache
+def quantity_schemas() -> dict[str, dict[str, tuple[str, ...]]]:
+    """Numeric quantities per model kind: {"model": model-level keys, "features": per-feature keys
+    (features.NAME.KEY), "intercept": the intercept's keys (intercept.KEY), "correlation": () for the
+    correlation matrix (correlation.NAME.NAME)}, each section only where the kind writes it."""
+    from mazeprobe.stats.kinds import KIND_REGISTRY
+
+    return {name: kind.quantities.schema() for name, kind in KIND_REGISTRY.items()}
+
+
+@cache
+def binary_only_quantities() -> frozenset[tuple[str, str]]:
+    """(kind, key) of the model-level quantities written only for a binary outcome."""
+    from mazeprobe.stats.kinds import KIND_REGISTRY
+
+    return frozenset((name, q) for name, kind in KIND_REGISTRY.items() for q in kind.quantities.binary_only)
+
+
+@cache
+def aliased_kinds() -> tuple[str, ...]:
+    """The model kinds that write ALIASED_WITH."""
+    from mazeprobe.stats.kinds import KIND_REGISTRY
+
+    return tuple(name for name, kind in KIND_REGISTRY.items() if kind.writes_aliased)
+
+
+def check_quantity(quantity: str, kind: str, plan: Any) -> str | None:
+    """Why `quantity` is not something a `kind` model of `plan` (an AnalysisPlan) writes, or None."""
+    schema = quantity_schemas()[kind]
+    parts = quantity.split(".")
+    section = parts[0]
+    if len(parts) == 1:
+        if section not in schema["model"]:
+            known = [*schema["model"], *(f"{s}.…" for s in schema if s != "model")]
+            return f"a {kind} model has no quantity {quantity!r}{suggest(quantity, schema['model'])}; " + (
+                f"it has {', '.join(known)}"
+            )
+        if (kind, section) in binary_only_quantities() and plan.outcome_kind != "binary":
+            return (
+                f"{quantity} is written only for a binary outcome; plan {plan.name}'s {plan.outcome} "
+                "is a probability"
+            )
+    elif section == "features" and "features" in schema:
+        if len(parts) != 3:
+            return f"a feature quantity is features.NAME.STAT; got {quantity!r}"
+        name, stat = parts[1], parts[2]
+        if name not in plan.features:
+            return (
+                f"feature {name!r} is not in plan {plan.name}'s features{suggest(name, plan.features)} "
+                f"({', '.join(plan.features) or 'none'})"
+            )
+        if stat not in schema["features"]:
+            return (
+                f"a {kind} model has no per-feature {stat!r}{suggest(stat, schema['features'])}; "
+                f"it has {', '.join(schema['features'])}"
+            )
+    elif section == "intercept" and "intercept" in schema:
+        if len(parts) != 2 or parts[1] not in schema["intercept"]:
+            return f"the intercept's quantities are intercept.{{{','.join(schema['intercept'])}}}"
+    elif section == "correlation" and "correlation" in schema:
+        if len(parts) != 3 or any(p not in plan.features for p in parts[1:]):
+            return f"a correlation is correlation.NAME.NAME with two of plan {plan.name}'s features"
+    else:
+        sections = ", ".join(s for s in schema if s != "model") or "none"
+        return f"a {kind} model has no section {section!r} (its sections: {sections})"
+    return None
+
+
+# --- reading a fit -------------------------------------------------------------------------------
+
+
+def is_number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def g3(x: float) -> str:
+    """A number in evidence: three significant digits."""
+    return f"{x:.3g}"
+
+
+def default_alpha() -> float:
+    # imported here: importing mazeprobe.stats loads statsmodels and scikit-learn
+    from mazeprobe.stats.kinds import DEFAULT_ALPHA
+
+    return DEFAULT_ALPHA
+
+
+def _walk(doc: Mapping, path: str) -> tuple[Any, Mapping | None]:
+    """The value at a dotted path and the mapping that holds it (None, None where absent)."""
+    node: Any = doc
+    parent = None
+    for part in path.split("."):
+        if not isinstance(node, Mapping) or part not in node:
+            return None, None
+        parent, node = node, node[part]
+    return node, parent
+
+
+@dataclass(frozen=True)
+class Reading:
+    """One quantity of one fitted model, as a rule reads it."""
+
+    analysis: str
+    model_key: str
+    model: Mapping
+    """The model's fit JSON."""
+    quantity: str
+    value: Any
+    """The value at `quantity` (None where absent)."""
+    parent: Mapping | None
+    """The mapping that holds it (a feature's row: coef with ci_low, ci_high, p), None where absent."""
+    where: str
+    """"PLAN, n N", for evidence."""
+
+
+def read_quantity(res: Mapping, fits: Mapping[str, dict]) -> Reading | str:
+    """The `quantity` of `model` in the fit of `analysis` (`fits`: plan name -> fit JSON, or
+    {"error": message}), or why it cannot be read: the plan was not fitted, failed, or has no such model."""
+    analysis = res.get("analysis")
+    fit = fits.get(analysis)
+    if fit is None:
+        return f"analysis {analysis} was not fitted"
+    if "error" in fit:
+        return f"analysis {analysis} could not be fitted on this run: {fit['error']}"
+    model_key, quantity = res["model"], res["quantity"]
+    model = fit.get("models", {}).get(model_key)
+    if model is None:
+        return f"analysis {analysis} has no model {model_key!r}"
+    value, parent = _walk(model, quantity)
+    return Reading(analysis, model_key, model, quantity, value, parent, f"{analysis}, n {fit.get('n')}")
+
+
+@dataclass(frozen=True)
+class Interval:
+    """A logit coefficient with its confidence interval, as the interval rules read it."""
+
+    lo: float
+    hi: float
+    level: int
+    """The confidence level in percent (95)."""
+    numbers: dict
+    """coef, ci_low, ci_high, p, level: what the outcome is decided from."""
+    evidence: str
+
+
+def read_interval(res: Mapping, fits: Mapping[str, dict]) -> Interval | str:
+    """The coefficient at `quantity` with its interval, or why it cannot be read: as read_quantity, the
+    feature is aliased (naming its partners, read from the fit's ALIASED_WITH), or a number is missing."""
+    r = read_quantity(res, fits)
+    if isinstance(r, str):
+        return r
+    model_key, model, quantity, value, parent, where = (
+        r.model_key, r.model, r.quantity, r.value, r.parent, r.where
+    )  # fmt: skip
+    term = quantity.rsplit(".", 1)[0]
+    name = term.split(".")[-1]
+    # which features an aliased one combines is data (ALIASED_WITH), not the wording of a warning
+    partners = (model.get(ALIASED_WITH) or {}).get(name) if term.startswith("features.") else None
+    if parent is not None and (parent.get("aliased") or partners is not None):
+        combination = (
+            "an exact linear combination of " + ", ".join(partners) + " on the analysed rows"
+            if partners
+            else "an exact linear combination of other features"
+        )
+        return (
+            f"{name} is aliased in {where.split(',')[0]}: {combination}; its coefficient is not identified "
+            "(use a plan without one of its partners)"
+        )
+    lo, hi = (parent or {}).get("ci_low"), (parent or {}).get("ci_high")
+    if not all(is_number(v) and math.isfinite(v) for v in (value, lo, hi)):
+        return f"{model_key} {quantity} or its interval is missing or not finite ({where})"
+    p = parent.get("p")
+    alpha = float(model.get("alpha", default_alpha()))
+    level = round(100 * (1 - alpha))
+    numbers = {
+        "coef": float(value),
+        "ci_low": float(lo),
+        "ci_high": float(hi),
+        "p": None if p is None else float(p),
+        "level": 1 - alpha,
+    }
+    p_text = "" if p is None else f", p {p:.2g}"
+    evidence = (
+        f"{model_key} coef {g3(value)}, {level}% CI [{g3(lo)}, {g3(hi)}]{p_text} "
+        f"({term.split('.')[-1]}; {where})"
+    )
+    return Interval(lo, hi, level, numbers, evidence)
