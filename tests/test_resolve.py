@@ -21,24 +21,31 @@ from mazeprobe.registry import IntegrityError
 from mazeprobe.registry.rules import (
     ALIASED_KINDS,
     ALIASED_WITH,
+    BINARY_ONLY_QUANTITIES,
     QUANTITIES,
+    RULE_REGISTRY,
     RULES,
     check_resolution,
     evaluate,
 )
-from mazeprobe.stats import fit_plan, make_plan
+from mazeprobe.stats import KIND_REGISTRY, fit_plan, make_plan
 from mazeprobe.stats.models import wilson_interval
 from mazeprobe.yamlio import load_yaml
 
 NEG, POS, NULL = "euc_dist_cheese_top_right", "steps_between_cheese_decision_square", "cheese_coord_norm"
 
 
-def logit_fit(seed: int = 0, n: int = 600) -> dict:
-    """A logit fitted to a table whose outcome falls with NEG, rises with POS and ignores NULL."""
+def synthetic_frame(seed: int = 0, n: int = 600) -> pd.DataFrame:
+    """A table whose outcome falls with NEG, rises with POS and ignores NULL."""
     rng = np.random.default_rng(seed)
     x = rng.normal(size=(n, 3))
     y = rng.random(n) < 1 / (1 + np.exp(-(-1.0 * x[:, 0] + 1.0 * x[:, 1])))
-    frame = pd.DataFrame({NEG: x[:, 0], POS: x[:, 1], NULL: x[:, 2], "got_cheese": y})
+    return pd.DataFrame({NEG: x[:, 0], POS: x[:, 1], NULL: x[:, 2], "got_cheese": y})
+
+
+def logit_fit(seed: int = 0, n: int = 600) -> dict:
+    """A logit fitted to synthetic_frame."""
+    frame = synthetic_frame(seed, n)
     return fit_plan(frame, make_plan("synthetic", "got_cheese", [NEG, POS, NULL], ["logit"])).to_json()
 
 
@@ -245,6 +252,74 @@ def test_all_of_and_any_of_use_three_valued_logic():
             assert (r.reason is None) == (r.outcome != "unresolved")
 
 
+EXAMPLES_PLAN = f"""\
+name: examples
+outcome: got_cheese
+features: [{NEG}, {POS}, {NULL}]
+models: [logit, rate]
+"""
+
+
+def coef(feature: str) -> dict:
+    return {"model": "logit", "quantity": f"features.{feature}.coef"}
+
+
+RATE = {"model": "rate", "quantity": "rate"}
+NEG_YES = {**coef(NEG), "rule": "negative-significant"}
+POS_NO = {**coef(POS), "rule": "negative-significant"}
+RATE_YES = {**RATE, "rule": "greater-than", "threshold": 0.3}
+RATE_NO = {**RATE, "rule": "less-than", "threshold": 0.3}
+
+# Every registered rule, each with a mapping that resolves yes and one that resolves no (and unresolved
+# where it can), read off plan `examples` fitted to synthetic_frame(): NEG lowers the outcome, POS raises
+# it, NULL does nothing, and the rate is about 0.5. A new rule adds its rows here.
+RULE_EXAMPLES = [
+    ("negative-significant", coef(NEG), "yes"),
+    ("negative-significant", coef(POS), "no"),
+    ("negative-significant", coef(NULL), "unresolved"),
+    ("positive-significant", coef(POS), "yes"),
+    ("positive-significant", coef(NEG), "no"),
+    ("positive-significant", coef(NULL), "unresolved"),
+    ("greater-than", {**RATE, "threshold": 0.3}, "yes"),
+    ("greater-than", {**RATE, "threshold": 0.7}, "no"),
+    ("greater-than", {"model": "logit", "quantity": "llr_p", "threshold": 0.5}, "no"),
+    ("less-than", {**RATE, "threshold": 0.7}, "yes"),
+    ("less-than", {**RATE, "threshold": 0.3}, "no"),
+    ("no-effect", {**coef(NULL), "threshold": 1.0}, "yes"),
+    ("no-effect", {**coef(NEG), "threshold": 1.0}, "no"),
+    ("no-effect", {**coef(NULL), "threshold": 0.01}, "unresolved"),
+    ("all-of", {"rules": [NEG_YES, RATE_YES]}, "yes"),
+    ("all-of", {"rules": [NEG_YES, RATE_NO]}, "no"),
+    ("any-of", {"rules": [POS_NO, RATE_YES]}, "yes"),
+    ("any-of", {"rules": [POS_NO, RATE_NO]}, "no"),
+]
+
+
+@pytest.fixture(scope="module")
+def examples(tmp_path_factory):
+    analysis = tmp_path_factory.mktemp("analysis")
+    (analysis / "examples.yaml").write_text(EXAMPLES_PLAN)
+    plan = make_plan("examples", "got_cheese", [NEG, POS, NULL], ["logit", "rate"])
+    return analysis, {"examples": fit_plan(synthetic_frame(), plan).to_json()}
+
+
+def test_every_registered_rule_has_a_yes_and_a_no_example():
+    shown = {(rule, outcome) for rule, _, outcome in RULE_EXAMPLES}
+    for rule in RULE_REGISTRY:
+        assert {(rule, "yes"), (rule, "no")} <= shown, f"add examples of {rule} to RULE_EXAMPLES"
+    assert RULES == {name: r.doc for name, r in RULE_REGISTRY.items()}
+
+
+@pytest.mark.parametrize(("rule", "mapping", "outcome"), RULE_EXAMPLES)
+def test_rule_examples_validate_and_resolve(examples, rule, mapping, outcome):
+    analysis_dir, fits = examples
+    res = {"method": "auto", "analysis": "examples", "rule": rule, **mapping}
+    assert check_resolution(res, analysis_dir) == []
+    result = evaluate(res, fits)
+    assert result.outcome == outcome
+    assert (result.reason is None) == (outcome != "unresolved") and result.evidence
+
+
 def test_rate_model_gives_wilson_intervals_and_fits_a_rate_of_zero():
     lo, hi = wilson_interval(0.5, 100, 1.959963984540054)
     assert (round(lo, 4), round(hi, 4)) == (0.4038, 0.5962)  # the textbook 50 of 100
@@ -262,41 +337,63 @@ def test_rate_model_gives_wilson_intervals_and_fits_a_rate_of_zero():
     assert (stats["ci_low"], stats["ci_high"]) == pytest.approx((model["ci_low"], model["ci_high"]))
 
 
-def test_quantity_schema_matches_what_each_model_kind_writes():
+# settings that keep each kind's fit quick; a kind not listed is fitted with its defaults
+QUICK = {
+    "l1-logit": {"splits": 3},
+    "single": {"splits": 3},
+    "drop-one": {"splits": 3},
+    "sign-stability": {"subsets": 3},
+}
+
+
+@pytest.mark.parametrize(
+    ("kind", "outcome"),
+    [
+        (kind, outcome)
+        for kind in KIND_REGISTRY
+        for outcome in ("got_cheese", "p_cheese_at_dsq")
+        if outcome == "got_cheese" or not KIND_REGISTRY[kind].binary_only
+    ],
+)
+def test_each_kind_writes_what_its_quantities_declare(kind, outcome):
+    # what a resolution rule may name (ModelKind.quantities) is exactly what the fit writes, for either
+    # outcome kind; a new kind is checked here as soon as it is registered
+    spec = KIND_REGISTRY[kind]
+    binary = outcome == "got_cheese"
     rng = np.random.default_rng(1)
     x = rng.normal(size=(200, 2))
-    frame = pd.DataFrame(
-        {
-            NEG: x[:, 0],
-            POS: x[:, 1],
-            "seed": range(200),
-            "got_cheese": rng.random(200) < 1 / (1 + np.exp(-x[:, 0])),
-        }
-    )
-    models = [
-        "logit",
-        "vif",
-        "rate",
-        {"kind": "l1-logit", "splits": 3},
-        {"kind": "single", "splits": 3},
-        {"kind": "drop-one", "splits": 3},
-        {"kind": "sign-stability", "subsets": 3},
-    ]
-    doc = fit_plan(frame, make_plan("all", "got_cheese", [NEG, POS], models)).to_json()
-    assert set(QUANTITIES) == {m["kind"] for m in doc["models"].values()}
-    for model in doc["models"].values():
-        schema = QUANTITIES[model["kind"]]
-        numeric = {k for k, v in model.items() if isinstance(v, (int, float)) and not isinstance(v, bool)}
-        numeric -= {"seconds"}
-        assert numeric <= set(schema["model"]), model["kind"]
-        assert set(schema["model"]) - {"n_clusters"} <= set(model), model["kind"]
+    p = 1 / (1 + np.exp(-x[:, 0]))
+    frame = pd.DataFrame({NEG: x[:, 0], POS: x[:, 1], "seed": range(200), "got_cheese": rng.random(200) < p})
+    frame["p_cheese_at_dsq"] = np.clip(p + 0.05 * rng.normal(size=200), 0.01, 0.99)
+    result = fit_plan(frame, make_plan("all", outcome, [NEG, POS], [{"kind": kind, **QUICK.get(kind, {})}]))
+    model = result.to_json()["models"][kind]
+    declared = spec.quantities
+    schema = QUANTITIES[kind]
+    assert schema == declared.schema()  # the registry's old table is a view of the kinds
+    written_only_if_binary = {q for k, q in BINARY_ONLY_QUANTITIES if k == kind}
+    assert written_only_if_binary == set(declared.binary_only) <= set(declared.model)
+
+    numeric = {k for k, v in model.items() if isinstance(v, (int, float)) and not isinstance(v, bool)}
+    assert numeric - {"seconds"} <= set(declared.model)
+    expected = set(declared.model) if binary else set(declared.model) - written_only_if_binary
+    assert expected <= set(model), expected - set(model)  # present (n_clusters may be null)
+    if not binary:
+        assert not written_only_if_binary & set(model)
+    if declared.features is None:
+        assert model["features"] == {}
+    else:
+        assert set(model["features"]) == {NEG, POS}
         for row in model["features"].values():
-            assert set(schema.get("features", ())) == set(row) - {"aliased"}, model["kind"]
-        # not a quantity: the structured aliasing the interval rules read, where the kind checks it
-        assert (ALIASED_WITH in model) == (model["kind"] in ALIASED_KINDS), model["kind"]
-        assert model.get(ALIASED_WITH, {}) == {}, model["kind"]
-        if "intercept" in model:
-            assert set(schema["intercept"]) == set(model["intercept"])
+            assert set(row) - {"aliased"} == set(declared.features)
+    assert ("intercept" in model) == (declared.intercept is not None)
+    if declared.intercept is not None:
+        assert set(model["intercept"]) == set(declared.intercept)
+    assert ("correlation" in model) == declared.correlation
+    # not a quantity: the structured aliasing the interval rules read, where the kind checks it
+    assert (ALIASED_WITH in model) == spec.writes_aliased == (kind in ALIASED_KINDS)
+    assert model.get(ALIASED_WITH, {}) == {}
+    # and the kind's summary reads its result
+    assert spec.summary(kind, result.models[kind])[0].startswith(f"{kind}: ")
 
 
 PLAN = """\
