@@ -485,6 +485,29 @@ def test_check_resolution_names_each_problem(tmp_path):
     assert check_resolution({"method": "automatic"}, tmp_path)[0][0] == ("method",)
 
 
+def test_a_misspelt_plan_name_is_matched_against_plans_only(tmp_path):
+    # analysis/ also holds experiment specs and training configs: a did-you-mean offers plans alone
+    files = {
+        "maze-size": "kind: analysis-plan\nname: maze-size\noutcome: got_cheese\nmodels: [rate]\n",
+        "maze-sizes": "kind: experiment\nname: maze-sizes\n",
+        "maze-sizer": "kind: training-config\nsamples: 10\n",
+        "maze-sizez-old": "name: maze-sizez-old\noutcome: got_cheese\nmodels: [rate]\n",  # no kind:
+        "maze-sizex": "kind: [not valid yaml\n",
+    }
+    for stem, text in files.items():
+        (tmp_path / f"{stem}.yaml").write_text(text)
+
+    def suggested(analysis: str) -> str:
+        res = {"method": "auto", "analysis": analysis, "model": "rate", "quantity": "rate"}
+        [(kp, msg)] = check_resolution({**res, "rule": "greater-than", "threshold": 0.5}, tmp_path)
+        assert kp == ("analysis",) and msg.startswith(f"no analysis plan {tmp_path / analysis}.yaml")
+        return msg.removeprefix(f"no analysis plan {tmp_path / analysis}.yaml")
+
+    assert suggested("maze-sizess") == " (did you mean 'maze-size'?)"  # not the experiment maze-sizes
+    assert suggested("maze-sizez-ol") == " (did you mean 'maze-sizez-old'?)"  # a plan without `kind:`
+    assert suggested("training") == ""
+
+
 def test_shipped_registry_validates_and_matches_the_reference():
     from mazeprobe.registry import load_registry, validate_registry
 

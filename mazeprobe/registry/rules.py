@@ -45,7 +45,7 @@ from mazeprobe.registry.quantities import (
     read_interval,
     read_quantity,
 )
-from mazeprobe.yamlio import KeyPath, SpecError, describe_value, suggest
+from mazeprobe.yamlio import KeyPath, SpecError, describe_value, file_kind, load_yaml, suggest
 
 # also importable, built on first use by __getattr__ below: QUANTITIES, BINARY_ONLY_QUANTITIES, ALIASED_KINDS
 __all__ = [
@@ -150,6 +150,28 @@ def _plan(path: Path):
     return _plan_cache[key]
 
 
+_kind_cache: dict[tuple[str, int], str | None] = {}
+
+
+def _plan_names(analysis_dir: Path) -> list[str]:
+    """The stems of the analysis plans in `analysis_dir`: it also holds experiment specs and training
+    configs, which a did-you-mean must not offer. A file that does not parse is left out."""
+    names = []
+    for path in sorted(analysis_dir.glob("*.yaml")) if analysis_dir.is_dir() else []:
+        try:
+            key = (str(path.resolve()), path.stat().st_mtime_ns)
+        except OSError:  # a dangling link
+            continue
+        if key not in _kind_cache:
+            try:
+                _kind_cache[key] = file_kind(load_yaml(path).data)
+            except SpecError:
+                _kind_cache[key] = None
+        if _kind_cache[key] == "analysis-plan":
+            names.append(path.stem)
+    return names
+
+
 def check_resolution(resolution: Mapping, analysis_dir: Path) -> list[Problem]:
     """Problems with a question's `resolution` mapping, each as (key path inside it, message): the
     method, the rule and its threshold, and that the plan analysis_dir/<analysis>.yaml exists and is
@@ -248,8 +270,7 @@ def read_plan(res: Mapping, kp: KeyPath, ctx: CheckContext):
     path = ctx.analysis_dir / f"{analysis}.yaml"
     where = (*kp, "analysis") if "analysis" in res else kp
     if not path.is_file():
-        known = sorted(p.stem for p in ctx.analysis_dir.glob("*.yaml")) if ctx.analysis_dir.is_dir() else []
-        return [(where, f"no analysis plan {path}{suggest(analysis, known)}")]
+        return [(where, f"no analysis plan {path}{suggest(analysis, _plan_names(ctx.analysis_dir))}")]
     plan = _plan(path)
     if isinstance(plan, str):
         return [(where, f"analysis plan {path} is not valid: {plan.splitlines()[0]}")]
