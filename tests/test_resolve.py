@@ -508,6 +508,16 @@ def test_a_misspelt_plan_name_is_matched_against_plans_only(tmp_path):
     assert suggested("training") == ""
 
 
+def test_a_rule_that_is_not_a_name_is_reported_not_crashed_on(tmp_path):
+    res = {"method": "auto", "analysis": "small", "model": "logit", "quantity": "n", "rule": ["greater-than"]}
+    hint = "(did you mean 'greater-than'?)"
+    assert check_resolution(res, tmp_path) == [
+        (("rule",), f"unknown rule ['greater-than'] {hint}; known: {', '.join(RULES)}")
+    ]
+    with pytest.raises(MazeprobeError, match="unknown rule"):
+        evaluate(res, {})
+
+
 def test_shipped_registry_validates_and_matches_the_reference():
     from mazeprobe.registry import load_registry, validate_registry
 

@@ -350,6 +350,7 @@ PLAN_ERRORS = [
     ("  - {kind: l1-logit, C: 0}\n", r":6:22: models\[0\]\.C: must be > 0; got 0"),
     ("  - {kind: sign-stability, subsets: 0.5}\n", r"models\[0\]\.subsets: must be an integer"),
     ("  - logit\n  - logit\n", r":7:5: models\[1\]: a second model with key 'logit'"),
+    ("  - {kind: [logit]}\n", r":6:6: models\[0\]\.kind: unknown model kind \['logit'\] \(did you mean"),
 ]
 
 

@@ -2,7 +2,7 @@
 `quantity`, and reading a quantity (or a coefficient with its interval) out of a fit's JSON.
 
 Each model kind declares its quantities in its record (mazeprobe.stats.kinds: ModelKind.quantities); the
-tables here are views of those records, built on first use: importing mazeprobe.stats loads statsmodels
+tables here are views of those records, built when asked for: importing mazeprobe.stats loads statsmodels
 and scikit-learn, which the registry's commands should not pay for until a plan is read.
 """
 
@@ -11,7 +11,6 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass
-from functools import cache
 from typing import Any
 
 from mazeprobe.yamlio import suggest
@@ -22,7 +21,6 @@ exact linear combination of]} (mazeprobe.stats.result). Not a quantity: the inte
 name an aliased feature's partners."""
 
 
-@cache
 def quantity_schemas() -> dict[str, dict[str, tuple[str, ...]]]:
     """Numeric quantities per model kind: {"model": model-level keys, "features": per-feature keys
     (features.NAME.KEY), "intercept": the intercept's keys (intercept.KEY), "correlation": () for the
@@ -32,7 +30,6 @@ def quantity_schemas() -> dict[str, dict[str, tuple[str, ...]]]:
     return {name: kind.quantities.schema() for name, kind in KIND_REGISTRY.items()}
 
 
-@cache
 def binary_only_quantities() -> frozenset[tuple[str, str]]:
     """(kind, key) of the model-level quantities written only for a binary outcome."""
     from mazeprobe.stats.kinds import KIND_REGISTRY
@@ -40,7 +37,6 @@ def binary_only_quantities() -> frozenset[tuple[str, str]]:
     return frozenset((name, q) for name, kind in KIND_REGISTRY.items() for q in kind.quantities.binary_only)
 
 
-@cache
 def aliased_kinds() -> tuple[str, ...]:
     """The model kinds that write ALIASED_WITH."""
     from mazeprobe.stats.kinds import KIND_REGISTRY

@@ -199,7 +199,7 @@ def _check_rule(res: Mapping, kp: KeyPath, analysis_dir: Path, inherited: str | 
     rule = res.get("rule")
     if "rule" not in res:
         return [(kp, f"missing required key 'rule' ({' | '.join(RULES)})")]
-    if rule not in RULE_REGISTRY:
+    if not isinstance(rule, str) or rule not in RULE_REGISTRY:
         return [
             ((*kp, "rule"), f"unknown rule {rule!r}{suggest(str(rule), RULES)}; known: {', '.join(RULES)}")
         ]
@@ -314,7 +314,7 @@ def evaluate(resolution: Mapping, fits: Fits) -> RuleResult:
     """Apply a (checked) auto resolution to fitted plans (`fits`: see Fits). A missing plan, model or
     value, an aliased feature or a failed fit gives `unresolved` with a reason."""
     rule = resolution.get("rule")
-    if rule not in RULE_REGISTRY:
+    if not isinstance(rule, str) or rule not in RULE_REGISTRY:
         raise UsageError(f"unknown rule {rule!r}; known: {', '.join(RULES)}")
     return RULE_REGISTRY[rule].evaluate(resolution, fits)
 

@@ -208,13 +208,13 @@ def _parse_models(c: Checker, raw: Any, outcome: str | None, n_features: int) ->
             continue
         kind = entry.get("kind")
         if "kind" not in entry:
-            c.fail(kp, f"missing required key 'kind' ({' | '.join(MODEL_KINDS)})")
+            c.fail(kp, f"missing required key 'kind' ({' | '.join(KIND_REGISTRY)})")
             continue
-        if kind not in MODEL_KINDS:
+        if not isinstance(kind, str) or kind not in KIND_REGISTRY:
             c.fail(
                 (*kp, "kind"),
-                f"unknown model kind {kind!r}{suggest(str(kind), MODEL_KINDS)}; "
-                f"known kinds: {', '.join(MODEL_KINDS)}",
+                f"unknown model kind {kind!r}{suggest(str(kind), KIND_REGISTRY)}; "
+                f"known kinds: {', '.join(KIND_REGISTRY)}",
             )
             continue
         model_kind = KIND_REGISTRY[kind]
@@ -255,7 +255,8 @@ def _featureless(models: Any) -> bool:
     if not isinstance(models, list) or not models:
         return False
     kinds = [m if isinstance(m, str) else m.get("kind") if isinstance(m, dict) else None for m in models]
-    return all(k in KIND_REGISTRY and not KIND_REGISTRY[k].reads_features for k in kinds)
+    known = [KIND_REGISTRY.get(k) if isinstance(k, str) else None for k in kinds]
+    return all(kind is not None and not kind.reads_features for kind in known)
 
 
 def parse_plan(doc: YamlDoc) -> AnalysisPlan:
