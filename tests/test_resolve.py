@@ -5,6 +5,7 @@ from __future__ import annotations
 import itertools
 import json
 import math
+import re
 import time
 
 import numpy as np
@@ -28,7 +29,7 @@ from mazeprobe.registry.rules import (
     check_resolution,
     evaluate,
 )
-from mazeprobe.stats import KIND_REGISTRY, fit_plan, make_plan
+from mazeprobe.stats import KIND_REGISTRY, ModelKind, ModelResult, Quantities, Setting, fit_plan, make_plan
 from mazeprobe.stats.models import wilson_interval
 from mazeprobe.yamlio import load_yaml
 
@@ -516,6 +517,48 @@ def test_a_rule_that_is_not_a_name_is_reported_not_crashed_on(tmp_path):
     ]
     with pytest.raises(MazeprobeError, match="unknown rule"):
         evaluate(res, {})
+
+
+def test_a_model_kind_is_one_entry_of_kind_registry(tmp_path, monkeypatch):
+    # a kind registered in one place is validated with its settings, fitted, summarised, and its declared
+    # quantities are what resolution rules may read; no other plan's hash moves
+    before = make_plan("p", "got_cheese", [NEG], ["logit", "rate"]).hash
+
+    def fit_share(data, spec) -> ModelResult:
+        share = float(np.mean(data.y))
+        stats = {"share": round(share, spec.digits), "n": data.n}
+        return ModelResult("share", spec.key, stats, pd.DataFrame())
+
+    def share_summary(key: str, m: ModelResult) -> list[str]:
+        return [f"{key}: share {m.stats['share']} of {m.stats['n']}"]
+
+    share = ModelKind(
+        "share",
+        "the outcome's mean, rounded",
+        fit_share,
+        share_summary,
+        Quantities(model=("share", "n")),
+        settings={"digits": Setting(int, 3, "integer >= 0", low=0)},
+        reads_features=False,
+        needs_both_classes=False,
+    )
+    monkeypatch.setitem(KIND_REGISTRY, "share", share)
+    assert make_plan("p", "got_cheese", [NEG], ["logit", "rate"]).hash == before
+    plan = make_plan("share", "got_cheese", [], [{"kind": "share", "digits": 1}])
+    assert plan.models[0].digits == 1 and plan.to_dict()["models"][0]["digits"] == 1
+    with pytest.raises(MazeprobeError, match=re.escape("models[0].digits: must be >= 0; got -1")):
+        make_plan("share", "got_cheese", [], [{"kind": "share", "digits": -1}])
+
+    frame = pd.DataFrame({"got_cheese": [True] * 4 + [False] * 6, "seed": range(10)})
+    result = fit_plan(frame, plan)
+    assert "share: share 0.4 of 10" in result.summary_text()
+    share_plan = "name: share\noutcome: got_cheese\nmodels: [{kind: share, digits: 1}]\n"
+    (tmp_path / "share.yaml").write_text(share_plan)
+    res = dict(method="auto", analysis="share", model="share", quantity="share", rule="greater-than")
+    assert check_resolution({**res, "threshold": 0.3}, tmp_path) == []
+    [(kp, msg)] = check_resolution({**res, "quantity": "shares", "threshold": 0.3}, tmp_path)
+    assert kp == ("quantity",) and "a share model has no quantity 'shares' (did you mean 'share'?)" in msg
+    assert evaluate({**res, "threshold": 0.3}, {"share": result.to_json()}).outcome == "yes"
 
 
 def test_shipped_registry_validates_and_matches_the_reference():

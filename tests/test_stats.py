@@ -18,6 +18,7 @@ from mazeprobe.experiments.spec import load_spec
 from mazeprobe.maze.features import PUBLISHED_FEATURES
 from mazeprobe.maze.sampling import SampleSpec, sample_mazes, write_mazes
 from mazeprobe.stats import (
+    KIND_REGISTRY,
     FitError,
     fit_plan,
     load_input,
@@ -25,6 +26,7 @@ from mazeprobe.stats import (
     make_plan,
     write_outputs,
 )
+from mazeprobe.stats.kinds import DEFAULT_C, DEFAULT_SPLITS, DEFAULT_TEST_SIZE, Setting
 from mazeprobe.stats.models import auc_score
 from mazeprobe.yamlio import SpecError
 
@@ -388,6 +390,81 @@ def test_plan_reports_every_problem_at_once(tmp_path):
     assert "features[1]: unknown feature 'euc_dist_chese_top_right' (did you mean " in str(info.value)
     assert "features[2]: cheese_quadrant is a text feature" in str(info.value)
     assert "plan.yaml:6:1: colour: unknown key" in str(info.value)
+
+
+# --- the model kinds: each declares its settings, plan validation follows ---------------------------
+
+
+def _outside(setting: Setting) -> tuple[object, str]:
+    """A value of the right type that the setting refuses, and the start of the message."""
+    if setting.choices:
+        return "not-a-choice", f"must be one of {', '.join(setting.choices)}; got 'not-a-choice'"
+    if setting.type is int:
+        return int(setting.low) - 1, f"must be >= {int(setting.low)}; got {int(setting.low) - 1}"
+    return setting.low, f"must be {setting.bounds}; got {setting.low}"
+
+
+def _inside(setting: Setting) -> object:
+    """A value the setting accepts, other than its default."""
+    if setting.choices:
+        return next(c for c in reversed(setting.choices) if c != setting.default)
+    if setting.type is int:
+        return setting.default + 1
+    return (setting.low + setting.high) / 2 if setting.high is not None else setting.default + 1
+
+
+@pytest.mark.parametrize(
+    ("kind", "key"), [(kind, key) for kind, spec in KIND_REGISTRY.items() for key in spec.settings]
+)
+def test_each_setting_of_each_kind_is_defaulted_and_checked(kind, key):
+    setting = KIND_REGISTRY[kind].settings[key]
+    features = [TOP_RIGHT, STEPS_DSQ]
+    spec = make_plan("p", "got_cheese", features, [kind]).models[0]
+    assert getattr(spec, key) == spec.settings[key] == setting.default
+    assert isinstance(setting.default, setting.type)
+    value = _inside(setting)
+    given = make_plan("p", "got_cheese", features, [{"kind": kind, key: value}]).models[0]
+    assert getattr(given, key) == value
+    bad, message = _outside(setting)
+    with pytest.raises(SpecError, match=re.escape(f"<plan>:1:1: models[0].{key}: {message}")):
+        make_plan("p", "got_cheese", features, [{"kind": kind, key: bad}])
+    with pytest.raises(SpecError, match=re.escape(f"models[0].{key}: must be ")):
+        make_plan("p", "got_cheese", features, [{"kind": kind, key: [1]}])
+
+
+@pytest.mark.parametrize("kind", sorted(KIND_REGISTRY))
+def test_an_unknown_key_names_the_settings_of_its_kind(kind):
+    allowed = ", ".join(["kind", "name", *KIND_REGISTRY[kind].settings])
+    message = f"models[0].zzz: unknown key for a {kind} model; allowed: {allowed}"
+    with pytest.raises(SpecError, match=re.escape(message)):
+        make_plan("p", "got_cheese", [TOP_RIGHT, STEPS_DSQ], [{"kind": kind, "zzz": 1}])
+
+
+def test_single_and_drop_one_default_to_the_plans_l1_logit_settings():
+    cv = ("C", "splits", "test_size")
+    plan = make_plan(
+        "p",
+        "got_cheese",
+        [TOP_RIGHT, STEPS_DSQ],
+        ["single", {"kind": "l1-logit", "C": 2, "splits": 7}, {"kind": "drop-one", "splits": 9}],
+    )
+    assert [getattr(plan.model("single"), k) for k in cv] == [2.0, 7, DEFAULT_TEST_SIZE]
+    assert [getattr(plan.model("drop-one"), k) for k in cv] == [2.0, 9, DEFAULT_TEST_SIZE]
+    alone = make_plan("p", "got_cheese", [TOP_RIGHT, STEPS_DSQ], ["single"]).model("single")
+    assert [getattr(alone, k) for k in cv] == [DEFAULT_C, DEFAULT_SPLITS, DEFAULT_TEST_SIZE]
+
+
+def test_plan_hashes_are_what_they_were_before_the_kinds_registry():
+    every = ["logit", "l1-logit", "single", "drop-one", "sign-stability", "vif", "rate"]
+    plan = make_plan("p", "got_cheese", [TOP_RIGHT, STEPS_DSQ], every)
+    assert plan.hash == "acf473067caa2e64df00757cb4e59a90503051907f3e6408de5936101d0dfde3"
+    # each entry keeps the six settings ModelSpec had as fields, null where its kind has no such setting
+    assert plan.to_dict()["models"][5] == {
+        "kind": "vif",
+        "name": "",
+        **dict.fromkeys(("alpha", "cov_type", "C", "splits", "test_size", "subsets")),
+    }
+    assert plan.model("vif").alpha is None and plan.model("rate").alpha == 0.05
 
 
 # --- the shipped plan, the output contract, inputs ------------------------------------------------
