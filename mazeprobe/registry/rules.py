@@ -16,8 +16,9 @@ expressions, so that what a registered question means cannot drift.
 Each rule is one Rule record in RULE_REGISTRY: its name and doc, the keys it takes, a `check` of its
 registered mapping (problems as (key path, message), run when questions are validated) and an `evaluate`
 of a checked mapping against the fitted plans. To add a rule, write its evaluate function (a rule that
-reads one quantity of one model starts from read_quantity; all-of / any-of evaluate their sub-rules through
-the registry) and, unless check_reading fits, its check; then register its Rule in RULE_REGISTRY.
+reads one quantity of one model starts from read_quantity or read_interval; all-of / any-of evaluate their
+sub-rules through the registry) and, unless check_reading fits, its check; then register its Rule in
+RULE_REGISTRY, and add a yes and a no example to RULE_EXAMPLES in tests/test_resolve.py.
 """
 
 from __future__ import annotations

@@ -9,8 +9,10 @@ else is derived from the records: plan validation and defaults (mazeprobe.stats.
 (mazeprobe.registry.quantities), and the old tables MODEL_KINDS, BINARY_ONLY, MODELS and QUANTITIES.
 
 To add a kind: write `fit_KIND` in modelfits.py and `KIND_summary` in summaries.py, and add its ModelKind
-to KIND_REGISTRY below. tests/test_resolve.py checks that what it writes matches its Quantities, and
-tests/test_stats.py that each of its settings is validated and defaulted.
+to KIND_REGISTRY below; nothing else changes. Tests parametrised over KIND_REGISTRY then cover it:
+test_each_kind_writes_what_its_quantities_declare (tests/test_resolve.py; give slow settings a quick value
+in its QUICK) and test_each_setting_of_each_kind_is_defaulted_and_checked (tests/test_stats.py). Its own
+numbers want a test like test_rate_model_gives_wilson_intervals_and_fits_a_rate_of_zero.
 """
 
 from __future__ import annotations
