@@ -146,13 +146,23 @@ DEFAULT_TEST_SIZE = 0.2
 DEFAULT_SUBSETS = 200
 
 _ALPHA = Setting(
-    float, DEFAULT_ALPHA, "0 < alpha < 1", low=0, high=1, bounds="between 0 and 1 (0.05 gives 95% intervals)"
+    float,
+    DEFAULT_ALPHA,
+    "1 - confidence level of the intervals, 0 < alpha < 1",
+    low=0,
+    high=1,
+    bounds="between 0 and 1 (0.05 gives 95% intervals)",
 )
 _CV_SETTINGS = {
-    "C": Setting(float, DEFAULT_C, "> 0", low=0, bounds="> 0"),
-    "splits": Setting(int, DEFAULT_SPLITS, "integer >= 1", low=1),
+    "C": Setting(float, DEFAULT_C, "inverse regularisation strength, > 0", low=0, bounds="> 0"),
+    "splits": Setting(int, DEFAULT_SPLITS, "number of random train/test splits, integer >= 1", low=1),
     "test_size": Setting(
-        float, DEFAULT_TEST_SIZE, "0 < test_size < 1", low=0, high=1, bounds="between 0 and 1, e.g. 0.2"
+        float,
+        DEFAULT_TEST_SIZE,
+        "fraction of rows in each test split, 0 < test_size < 1",
+        low=0,
+        high=1,
+        bounds="between 0 and 1, e.g. 0.2",
     ),
 }
 _CV_MODEL = ("C", "splits", "test_size", "n_test")
@@ -180,7 +190,13 @@ KIND_REGISTRY: dict[str, ModelKind] = {
             ),
             settings={
                 "alpha": _ALPHA,
-                "cov_type": Setting(str, "auto", " | ".join(COV_TYPES), choices=COV_TYPES),
+                "cov_type": Setting(
+                    str,
+                    "auto",
+                    "auto (clustered by maze seed when seeds repeat, else nonrobust; HC0 for a fractional "
+                    "logit), or a statsmodels cov_type: nonrobust, cluster, HC0..HC3",
+                    choices=COV_TYPES,
+                ),
             },
             writes_aliased=True,
         ),
@@ -243,7 +259,11 @@ KIND_REGISTRY: dict[str, ModelKind] = {
                     "aliased_dropped", "coef_min", "coef_median", "coef_max",
                 ),
             ),
-            settings={"subsets": Setting(int, DEFAULT_SUBSETS, "integer >= 1", low=1)},
+            settings={
+                "subsets": Setting(
+                    int, DEFAULT_SUBSETS, "random feature subsets per feature, integer >= 1", low=1
+                )
+            },
             writes_aliased=True,
         ),
         ModelKind(
