@@ -13,12 +13,14 @@ Outcomes are three-valued: yes, no, or unresolved (with a reason: an aliased fea
 straddles zero, a plan that could not be fitted on the run). The rules are a small fixed set, not free
 expressions, so that what a registered question means cannot drift.
 
-Each rule is one Rule record in RULE_REGISTRY: its name and doc, the keys it takes, a `check` of its
-registered mapping (problems as (key path, message), run when questions are validated) and an `evaluate`
-of a checked mapping against the fitted plans. To add a rule, write its evaluate function (a rule that
-reads one quantity of one model starts from read_quantity or read_interval; all-of / any-of evaluate their
-sub-rules through the registry) and, unless check_reading fits, its check; then register its Rule in
-RULE_REGISTRY, and add a yes and a no example to RULE_EXAMPLES in tests/test_resolve.py.
+Each rule is one Rule record (mazeprobe.registry.rulebase) in RULE_REGISTRY: its name and doc, the keys
+it takes, a `check` of its registered mapping (problems as (key path, message), run when questions are
+validated) and an `evaluate` of a checked mapping against the fitted plans. To add a rule, write its
+evaluate function (a rule that reads one quantity of one model starts from read_quantity or
+read_interval; all-of / any-of evaluate their sub-rules through the registry) and, unless check_reading
+fits, its check; then register its Rule in RULE_REGISTRY, and add a yes and a no example to
+RULE_EXAMPLES in tests/test_resolve.py. A rule written in another module builds its Rule from rulebase
+and is listed in RULE_REGISTRY here.
 """
 
 from __future__ import annotations
@@ -26,7 +28,6 @@ from __future__ import annotations
 import math
 import operator
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -46,6 +47,7 @@ from mazeprobe.registry.quantities import (
     read_interval,
     read_quantity,
 )
+from mazeprobe.registry.rulebase import CheckContext, Fits, Problem, Rule, RuleResult, unresolved
 from mazeprobe.yamlio import KeyPath, SpecError, describe_value, file_kind, load_yaml, suggest
 
 # also importable, built on first use by __getattr__ below: QUANTITIES, BINARY_ONLY_QUANTITIES, ALIASED_KINDS
@@ -67,58 +69,8 @@ __all__ = [
     "read_interval",
     "read_plan",
     "read_quantity",
+    "unresolved",
 ]
-
-Problem = tuple[KeyPath, str]
-"""A problem with a resolution mapping: the key path inside it, and the message."""
-Fits = Mapping[str, dict]
-"""Fitted plans by name: each a fit's JSON (FitResult.to_json()), or {"error": message} for a plan that
-could not be fitted on the run."""
-
-
-@dataclass(frozen=True)
-class RuleResult:
-    outcome: str
-    """yes, no or unresolved."""
-    numbers: dict = field(default_factory=dict)
-    """The numbers the outcome was decided from (coef, ci_low, ci_high, p, value, threshold, ...)."""
-    evidence: str = ""
-    """One line for people: "logit coef -0.31, 95% CI [-0.45, -0.17], p 2.1e-05 (...)"."""
-    reason: str | None = None
-    """Why the outcome is unresolved (None otherwise)."""
-
-
-@dataclass(frozen=True)
-class CheckContext:
-    """Where a rule's mapping is checked."""
-
-    analysis_dir: Path
-    analysis: str | None
-    """The plan the mapping reads: its own `analysis`, else that of the all-of / any-of around it; None
-    when neither names one, or when its own is not text (already reported)."""
-
-
-@dataclass(frozen=True)
-class Rule:
-    name: str
-    doc: str
-    """What yes, no and unresolved mean (RULES lists it)."""
-    evaluate: Callable[[Mapping, Fits], RuleResult]
-    """(resolution, fits) -> RuleResult, for a checked resolution; `fits` as for `evaluate` below."""
-    check: Callable[[Rule, Mapping, KeyPath, CheckContext], list[Problem]]
-    """(this rule, resolution, its key path, context) -> problems with the rule's own keys; the rule name
-    and the type of `analysis` are checked before it."""
-    threshold: bool = False
-    """Takes `threshold: NUMBER` (check_reading requires it)."""
-    threshold_check: Callable[[float], str | None] | None = None
-    """What is wrong with a finite threshold, or None."""
-    interval: bool = False
-    """Reads the confidence interval next to a logit coefficient (check_reading requires such a quantity)."""
-    combines: bool = False
-    """Takes `rules` (sub-rules) instead of model and quantity."""
-    keys: Mapping[str, str] = field(default_factory=dict)
-    """Keys beyond those every rule may give (_BASE_KEYS), with help: allowed in resolutions."""
-
 
 def __getattr__(name: str) -> Any:
     # what each model kind writes is declared by the kinds (mazeprobe.stats.kinds); these old tables are
@@ -320,18 +272,14 @@ def evaluate(resolution: Mapping, fits: Fits) -> RuleResult:
     return RULE_REGISTRY[rule].evaluate(resolution, fits)
 
 
-def _unresolved(reason: str, numbers: dict | None = None, evidence: str = "") -> RuleResult:
-    return RuleResult("unresolved", numbers or {}, evidence or f"unresolved: {reason}", reason)
-
-
 def _compare(res: Mapping, fits: Fits, sign: str, holds: Callable[[Any, Any], bool]) -> RuleResult:
     """yes when `holds(value, threshold)`, else no; unresolved when the value is missing or not finite."""
     r = read_quantity(res, fits)
     if isinstance(r, str):
-        return _unresolved(r)
+        return unresolved(r)
     value, parent = r.value, r.parent
     if not is_number(value) or not math.isfinite(value):
-        return _unresolved(f"{r.model_key} {r.quantity} is missing or not finite in analysis {r.analysis}")
+        return unresolved(f"{r.model_key} {r.quantity} is missing or not finite in analysis {r.analysis}")
     threshold = float(res["threshold"])
     numbers = {"value": float(value), "threshold": threshold}
     extra = ""
@@ -357,7 +305,7 @@ def _significant(res: Mapping, fits: Fits, negative: bool) -> RuleResult:
     """yes: the interval excludes 0 on the predicted side; no: on the other; else unresolved."""
     iv = read_interval(res, fits)
     if isinstance(iv, str):
-        return _unresolved(iv)
+        return unresolved(iv)
     below, above = iv.hi < 0, iv.lo > 0
     if below or above:
         return RuleResult("yes" if below == negative else "no", iv.numbers, iv.evidence, None)
@@ -376,7 +324,7 @@ def _positive_significant(res: Mapping, fits: Fits) -> RuleResult:
 def _no_effect(res: Mapping, fits: Fits) -> RuleResult:
     iv = read_interval(res, fits)
     if isinstance(iv, str):
-        return _unresolved(iv)
+        return unresolved(iv)
     margin = float(res["threshold"])
     numbers = {**iv.numbers, "threshold": margin}
     if iv.hi < 0 or iv.lo > 0:

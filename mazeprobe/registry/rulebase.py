@@ -1,0 +1,71 @@
+"""What every resolution rule is made of: the Rule record, what checking and evaluating one exchange
+(Problem, CheckContext, Fits, RuleResult), and the unresolved outcome.
+
+Kept apart from the registry (mazeprobe.registry.rules: RULE_REGISTRY, and the rules that read a fitted
+plan) so that rules written in another module can build their Rule records and be registered there
+without an import cycle.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from mazeprobe.yamlio import KeyPath
+
+Problem = tuple[KeyPath, str]
+"""A problem with a resolution mapping: the key path inside it, and the message."""
+Fits = Mapping[str, dict]
+"""Fitted plans by name: each a fit's JSON (FitResult.to_json()), or {"error": message} for a plan that
+could not be fitted on the run."""
+
+
+@dataclass(frozen=True)
+class RuleResult:
+    outcome: str
+    """yes, no or unresolved."""
+    numbers: dict = field(default_factory=dict)
+    """The numbers the outcome was decided from (coef, ci_low, ci_high, p, value, threshold, ...)."""
+    evidence: str = ""
+    """One line for people: "logit coef -0.31, 95% CI [-0.45, -0.17], p 2.1e-05 (...)"."""
+    reason: str | None = None
+    """Why the outcome is unresolved (None otherwise)."""
+
+
+@dataclass(frozen=True)
+class CheckContext:
+    """Where a rule's mapping is checked."""
+
+    analysis_dir: Path
+    analysis: str | None
+    """The plan the mapping reads: its own `analysis`, else that of the all-of / any-of around it; None
+    when neither names one, or when its own is not text (already reported)."""
+
+
+@dataclass(frozen=True)
+class Rule:
+    name: str
+    doc: str
+    """What yes, no and unresolved mean (RULES lists it)."""
+    evaluate: Callable[[Mapping, Fits], RuleResult]
+    """(resolution, fits) -> RuleResult, for a resolution that its check passed."""
+    check: Callable[[Rule, Mapping, KeyPath, CheckContext], list[Problem]]
+    """(this rule, resolution, its key path, context) -> problems with the rule's own keys; the rule name
+    and the type of `analysis` are checked before it."""
+    threshold: bool = False
+    """Takes `threshold: NUMBER` (check_reading requires it)."""
+    threshold_check: Callable[[float], str | None] | None = None
+    """What is wrong with a finite threshold, or None."""
+    interval: bool = False
+    """Reads the confidence interval next to a logit coefficient (check_reading requires such a quantity)."""
+    combines: bool = False
+    """Takes `rules` (sub-rules) instead of model and quantity."""
+    keys: Mapping[str, str] = field(default_factory=dict)
+    """Keys beyond those every rule may give (method, analysis, model, quantity, rule, threshold, rules),
+    with help: allowed in resolutions once the rule is registered."""
+
+
+def unresolved(reason: str, numbers: dict | None = None, evidence: str = "") -> RuleResult:
+    """An unresolved outcome with its reason (which is also the evidence unless one is given)."""
+    return RuleResult("unresolved", numbers or {}, evidence or f"unresolved: {reason}", reason)
