@@ -32,6 +32,7 @@ from pathlib import Path
 from typing import Any
 
 from mazeprobe.errors import UsageError
+from mazeprobe.registry import editing_rules
 from mazeprobe.registry.model import METHODS
 from mazeprobe.registry.quantities import (
     ALIASED_WITH,
@@ -434,6 +435,7 @@ RULE_REGISTRY: dict[str, Rule] = {
             check_combination,
             combines=True,
         ),
+        *editing_rules.RULES,  # the rules that read model-editing evidence (a family run, a probe, ...)
     )
 }
 """Every resolution rule, by name, in the order they are listed in messages."""
