@@ -327,15 +327,23 @@ def test_register_refuses_to_write_before_the_last_line(tmp_path):
     assert (root / "registry.lock").read_bytes() == before
 
 
+SHIPPED_HEAD = "f1af032463c27dc64cdf45e96c22bcc429f1ea411ebe6908fda1a18499f63c89"
+"""The head of predictions/registry.lock as first published (68 lines)."""
+
+
 def test_register_on_an_unchanged_directory_is_byte_identical_and_old_locks_verify(tmp_path):
     root = registered_dir(tmp_path)
     before = (root / "registry.lock").read_bytes()
     assert register(root) == [] and (root / "registry.lock").read_bytes() == before
-    # the shipped lock (questions and forecasts only, no resolution events) verifies, and its head is fixed
+    # the shipped lock verifies; its first 68 lines (the questions and forecasts first registered) are
+    # the published head's chain, then the 11 model-editing amendments of issue 13, then what resolve added
     assert verify("predictions") == []
     entries, problems = read_lock("predictions")
-    assert problems == [] and len(entries) == 68
-    assert lock_head("predictions") == "f1af032463c27dc64cdf45e96c22bcc429f1ea411ebe6908fda1a18499f63c89"
+    assert problems == [] and len(entries) >= 79
+    assert main(["predictions", "verify", "predictions", "--anchor", SHIPPED_HEAD]) == 0
+    amended = [e.item for e in entries[68:79]]
+    assert all(item.startswith("question:") for item in amended) and "question:patch-reduce-50" in amended
+    assert all(e.item.startswith("resolution:") for e in entries[79:])
 
 
 def test_cli_verify_head_and_anchor(tmp_path, capsys):

@@ -165,9 +165,11 @@ def cmd_predictions_verify(args: argparse.Namespace) -> int:
 
 
 def cmd_resolve(args: argparse.Namespace) -> int:
-    """Resolve the auto questions of a predictions directory from one run: RUN_DIR/resolutions.yaml.
+    """Resolve the auto questions of a predictions directory from runs: FIRST_RUN/resolutions.yaml.
 
     Example: mazeprobe resolve --predictions predictions --run data/runs/behavioral-demo
+             mazeprobe resolve --predictions predictions --run data/runs/behavioral-10k \
+                 --run data/runs/model-editing --run data/runs/retargeting
              mazeprobe resolve --predictions predictions --run RUN --plan my-behavioral.yaml --allow-late
     Each plan a question names (analysis/<name>.yaml, or a --plan file defining that name) is fitted once
     on the run, or its fit in RUN_DIR/analyses/<name>/ is reused when plan and run are unchanged.
@@ -180,8 +182,9 @@ def cmd_resolve(args: argparse.Namespace) -> int:
     from mazeprobe.registry.resolve import resolve_run
     from mazeprobe.yamlio import load_yaml
 
-    if not Path(args.run).is_dir():
-        raise UsageError(f"no such run directory: {args.run}")
+    for run in args.run:
+        if not Path(run).is_dir():
+            raise UsageError(f"no such run directory: {run}")
     path = resolve_run(
         args.predictions,
         args.run,
@@ -324,7 +327,14 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "{run}/resolutions.yaml is written whole at the end or not at all",
     )
     p.add_argument("--predictions", required=True, metavar="DIR", help="the predictions directory")
-    p.add_argument("--run", required=True, metavar="RUN_DIR", help="a complete run directory")
+    p.add_argument(
+        "--run",
+        required=True,
+        action="append",
+        metavar="RUN_DIR",
+        help="a complete run directory (repeatable: plans are fitted on the first; a model-editing rule "
+        "reads the run of its family, a probe plan the first run recording its layer)",
+    )
     p.add_argument(
         "--plan",
         action="append",

@@ -96,7 +96,10 @@ def _check_family(res: Mapping, kp: KeyPath, ctx: CheckContext, per_target: bool
         return [((*kp, "family"), f"{path} holds no {what}")]
     if not per_target:
         trivial = [
-            i.id for i in members for e in i.edits if e.kind == "cheese-vector" and getattr(e, "at", None)
+            i.id
+            for i in members
+            for e in i.edits
+            if e.kind == "cheese-vector" and getattr(e, "at", None) is not None and e.source_seed is None
         ]
         if trivial:
             return [
@@ -163,6 +166,12 @@ def _family(res: Mapping, fits: Fits) -> Any:
         return f"no run of the family {res['family']} (family hash {res['family_hash'][:12]}) was given"
     if "error" in found:
         return found["error"]
+    if found.get("family_hash") != res["family_hash"]:
+        return (
+            f"the run {found.get('run')} is of another family of edits "
+            f"({str(found.get('family_hash'))[:12]}), not the registered {res['family']} "
+            f"({res['family_hash'][:12]})"
+        )
     return found
 
 
@@ -184,8 +193,8 @@ def _patch_reduce(res: Mapping, fits: Fits) -> RuleResult:
     evidence = (
         f"{r.chosen} (chosen on {r.n_selection} selection mazes) on {r.n_confirmation} confirmation mazes: "
         f"got_cheese down {_pct(r.got_cheese_drop)} (95% CI {_pct(lo)} to {_pct(hi)}), top-right square "
-        f"down {_pct(r.top_right_drop)} (95% CI {_pct(tlo)} to {_pct(thi)}); needs >= {_pct(r.threshold)} "
-        "and <= 25%"
+        f"down {_pct(r.top_right_drop)} (95% CI {_pct(tlo)} to {_pct(thi)}); needs a got_cheese drop >= "
+        f"{_pct(r.threshold)} and a top-right drop <= 25%"
     )
     return RuleResult(r.outcome, numbers, evidence, r.reason if r.outcome == "unresolved" else None)
 

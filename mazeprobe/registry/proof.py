@@ -10,6 +10,12 @@ For each entry of a RUN_DIR/resolutions.yaml:
 4. the lock holds a resolution event for this question, run spec and outcome whose recorded fit hashes
    are the fits' current ones (resolve appends it). Without one the resolution is unregistered.
 
+A rule that reads model-editing evidence (mazeprobe.registry.evidence: a family run's tables, a probe
+plan's result, a fine-tuned checkpoint) is proven the same way from the entry's `sources`: each is read
+again from the run (or checkpoint) it names, its files must hash as recorded, the rule on them must give
+the outcome, and the lock must hold an event with those files' hashes. A rule that reads other
+questions (none-of) is proven from their proven outcomes.
+
 A failure of 1-3 is always refused (the file is not what resolve wrote for this run); 4 is refused unless
 unregistered items are included, marked.
 """
@@ -24,6 +30,7 @@ from pathlib import Path
 
 from mazeprobe.experiments.rundir import RunDir, RunError
 from mazeprobe.provenance import file_sha256
+from mazeprobe.registry.evidence import depends_on, question_key, reread, source_keys
 from mazeprobe.registry.model import Problem, Question, Resolution
 from mazeprobe.registry.rules import evaluate
 from mazeprobe.registry.trust import Evidence, Ledger, earliest, parse_time
@@ -72,24 +79,110 @@ class Proof:
 
 
 def prove(resolutions: list[Resolution], questions: Mapping[str, Question], ledger: Ledger) -> Proof:
-    """Check every automatic resolution against its run, its fits and the lock (module doc); manual ones
-    pass through (their registration is checked with the other items)."""
+    """Check every automatic resolution against its run, its fits and sources and the lock (module doc);
+    manual ones pass through (their registration is checked with the other items). A resolution that
+    reads other questions' outcomes (none-of) is proven after them, from their proven outcomes."""
     out = Proof()
-    for r in resolutions:
+    outcomes: dict[str, str] = {}
+    proven: dict[int, Resolution] = {}
+    reads_others = [i for i, r in enumerate(resolutions) if _reads_questions(r, questions)]
+    for i in [i for i in range(len(resolutions)) if i not in reads_others] + reads_others:
+        r = resolutions[i]
         if r.method != "auto" or r.question not in questions:
-            out.resolutions.append(r)
+            proven[i] = r
             continue
-        proven = _prove_one(r, questions[r.question], ledger, out)
-        out.resolutions.append(proven or r)
+        result = _prove_one(r, questions[r.question], ledger, out, outcomes)
+        if result is not None:
+            outcomes[r.question] = str(result.outcome)
+        proven[i] = result or r
+    out.resolutions = [proven[i] for i in range(len(resolutions))]
     return out
 
 
-def _prove_one(r: Resolution, q: Question, ledger: Ledger, out: Proof) -> Resolution | None:
+def _reads_questions(r: Resolution, questions: Mapping[str, Question]) -> bool:
+    q = questions.get(r.question)
+    return r.method == "auto" and q is not None and bool(depends_on(q.resolution))
+
+
+def _prove_one(
+    r: Resolution, q: Question, ledger: Ledger, out: Proof, outcomes: Mapping[str, str]
+) -> Resolution | None:
     def refuse(why: str) -> None:
         out.refused.append(
             Problem(r.file, r.line, 1, f"resolution of {r.question}: {why}; not scored (resolve it again)")
         )
 
+    rule = q.resolution
+    plans, keys, deps = plan_names(rule), source_keys(rule), depends_on(rule)
+    fits: dict[str, dict] = {}
+    spec_hash: object = None
+    run: RunDir | None = None
+    manifest: dict = {}
+    if plans or not (keys or deps):
+        checked = _plan_fits(r, plans, refuse)
+        if checked is None:
+            return None
+        run, manifest, fits = checked
+        spec_hash = manifest.get("spec_hash")
+    recorded = r.raw.get("sources") or {}
+    starts = []
+    for key in keys:
+        rec = recorded.get(key) if isinstance(recorded, Mapping) else None
+        if not isinstance(rec, Mapping):
+            refuse(f"it names no source {key} (`sources:`): an automatic outcome names what it read")
+            return None
+        analysis_dir = _analysis_dir(ledger)
+        source = reread(key, rec.get("run"), analysis_dir.parent, analysis_dir)
+        if source.hashes != (rec.get("files") or {}):
+            refuse(f"{key}: the files it was read from ({source.run}) changed since it was resolved")
+            return None
+        fits[key] = source.value
+        starts.append((source.started_at, f"{source.run} began {source.started_at}"))
+    for d in deps:
+        fits[question_key(d)] = {"outcome": outcomes.get(d, "unresolved")}
+    result = evaluate(rule, fits)
+    if result.outcome != r.outcome:
+        where = f"the fits in {run.path / 'analyses'}" if run is not None else "what it read"
+        refuse(
+            f"the file says {r.outcome}, but the registered rule ({rule.get('rule')}) on {where} gives "
+            f"{result.outcome}"
+        )
+        return None
+    hashes = fit_hashes(run, plans) if run is not None else {}
+    sources = {k: dict((recorded[k] or {}).get("files") or {}) for k in keys}
+    if not _registered(ledger, r, spec_hash if run is not None else None, hashes, sources):
+        what = f"run ({run.path})" if run is not None else "evidence"
+        out.unregistered[r.question] = Problem(
+            r.file,
+            r.line,
+            1,
+            f"resolution:{r.question}: no resolution event in {ledger.root / 'registry.lock'} for this "
+            f"{what}, outcome and fit: it was not written by `mazeprobe resolve`, or a fit changed "
+            "since (resolve it again: that registers it)",
+        )
+        # no event bounds the evidence's start, so its own record is all there is; at the latest, now
+        now = datetime.now(UTC)
+        if run is not None:
+            starts.append((manifest.get("started_at"), f"run {run.path} began {manifest.get('started_at')}"))
+        for stamp, what_began in starts:
+            start = min(parse_time(stamp) or now, now)
+            found = Evidence(start, f"{what_began} (unregistered)")
+            out.evidence[r.question] = earliest(out.evidence.get(r.question), found)  # type: ignore[assignment]
+    raw = {**r.raw, "numbers": result.numbers, "evidence": result.evidence, "reason": result.reason}
+    return replace(
+        r, outcome=result.outcome, numbers=dict(result.numbers), evidence=result.evidence or "", raw=raw
+    )
+
+
+def _analysis_dir(ledger: Ledger) -> Path:
+    from mazeprobe.registry.load import default_analysis_dir
+
+    return default_analysis_dir(ledger.root)
+
+
+def _plan_fits(r: Resolution, plans: list[str], refuse) -> tuple[RunDir, dict, dict[str, dict]] | None:
+    """The run the file names, its manifest and the fits of `plans` on it, each checked against the
+    entry's analysis hashes and the run's spec hash; None (after `refuse`) when any check fails."""
     info = r.run or {}
     if not info.get("run"):
         refuse("the file names no run (`run:`): an automatic outcome must come with the run it is read from")
@@ -107,8 +200,6 @@ def _prove_one(r: Resolution, q: Question, ledger: Ledger, out: Proof) -> Resolu
     if info.get("run_spec_hash") != spec_hash:
         refuse(f"run_spec_hash {info.get('run_spec_hash')} is not the run's spec_hash {spec_hash}")
         return None
-    rule = q.resolution
-    plans = plan_names(rule)
     recorded = _hashes(r.raw)
     fits: dict[str, dict] = {}
     for name in plans:
@@ -131,36 +222,19 @@ def _prove_one(r: Resolution, q: Question, ledger: Ledger, out: Proof) -> Resolu
             refuse(f"{path} was fitted on another run (input spec_hash {fitted_on})")
             return None
         fits[name] = doc
-    result = evaluate(rule, fits)
-    if result.outcome != r.outcome:
-        refuse(
-            f"the file says {r.outcome}, but the registered rule ({rule.get('rule')}) on the fits in "
-            f"{run.path / 'analyses'} gives {result.outcome}"
-        )
-        return None
-    hashes = fit_hashes(run, plans)
-    if not _registered(ledger, r, spec_hash, hashes):
-        out.unregistered[r.question] = Problem(
-            r.file,
-            r.line,
-            1,
-            f"resolution:{r.question}: no resolution event in {ledger.root / 'registry.lock'} for this run "
-            f"({run.path}), outcome and fit: it was not written by `mazeprobe resolve`, or a fit changed "
-            "since (resolve it again: that registers it)",
-        )
-        # no event bounds this run's start, so the manifest is all there is; at the latest, now
-        now = datetime.now(UTC)
-        start = min(parse_time(manifest.get("started_at")) or now, now)
-        found = Evidence(start, f"run {run.path} began {manifest.get('started_at')} (unregistered)")
-        out.evidence[r.question] = earliest(out.evidence.get(r.question), found)  # type: ignore[assignment]
-    raw = {**r.raw, "numbers": result.numbers, "evidence": result.evidence, "reason": result.reason}
-    return replace(r, numbers=dict(result.numbers), evidence=result.evidence or "", raw=raw)
+    return run, manifest, fits
 
 
-def _registered(ledger: Ledger, r: Resolution, spec_hash: object, hashes: dict[str, str | None]) -> bool:
+def _registered(
+    ledger: Ledger, r: Resolution, spec_hash: object, hashes: dict[str, str | None], sources: dict
+) -> bool:
+    """An event of this question with this outcome, the same sources' files and, for a resolution read
+    from a run's fits (spec_hash given), that run's spec and the same fits."""
     for e in ledger.events(r.question):
         c = e.content
-        if c.get("spec_hash") != spec_hash or c.get("outcome") != r.outcome:
+        if c.get("outcome") != r.outcome or (c.get("sources") or {}) != sources:
+            continue
+        if spec_hash is not None and c.get("spec_hash") != spec_hash:
             continue
         recorded = c.get("fits") or {}
         if all(recorded.get(name) == sha for name, sha in hashes.items()):

@@ -14,9 +14,13 @@ Automatic (written by `mazeprobe resolve`; recognised by its top-level `run` key
     resolved_at: 2026-...Z
     predictions: predictions
     late: [forecast:F:QID, ...]     # items resolve accepted as late (--allow-late); informational only
+    runs: [{run, name, spec_file, spec_hash, network, network_sha256, n_mazes, started_at, ended_at}, ...]
     resolutions:
       - {question, outcome, method: auto, analysis, analysis_hash, model, quantity, rule, numbers,
          evidence, reason}
+      - {question, outcome, method: auto, rule: patch-reduce, family, family_hash, threshold,
+         sources: {family:NAME: {run, spec_hash, started_at, files: {interventions.parquet: SHA, ...}}},
+         numbers, evidence, reason}
 
 Outcomes are yes, no, unresolved or ambiguous; only yes and no are scored. A question may be resolved
 once across all the files given together.
@@ -35,6 +39,7 @@ from pathlib import Path
 from typing import Any
 
 from mazeprobe.registry.model import OUTCOMES, Problem, Question, Registry, Resolution
+from mazeprobe.registry.rules import RULE_REGISTRY
 from mazeprobe.registry.yamlcheck import DocChecker, RegistryError, parse_yaml, plain, sort_problems, yes_no
 from mazeprobe.yamlio import KeyPath, describe_value, suggest
 
@@ -55,6 +60,7 @@ AUTO_TOP_KEYS = {
     "run_started_at": "when the run began (UTC)",
     "resolved_at": "when resolve ran (UTC)",
     "predictions": "the predictions directory",
+    "runs": "every run (and fine-tuned checkpoint) read: spec name and hash, network, mazes, dates",
     "late": "items registered after the first evidence, accepted with --allow-late (informational)",
     "resolutions": "the list of resolutions",
 }
@@ -69,6 +75,8 @@ AUTO_KEYS = {
     "rule": "the rule name",
     "threshold": "the rule's threshold",
     "rules": "the sub-rules of all-of / any-of",
+    "sources": "what a model-editing rule read: per source its run, spec hash, start and files' sha256",
+    **{k: v for rule in RULE_REGISTRY.values() for k, v in rule.keys.items()},
     "numbers": "the numbers the rule used",
     "evidence": "one readable line with those numbers",
     "reason": "why it is unresolved, if it is",

@@ -1,27 +1,33 @@
-"""Resolve a predictions directory's auto questions from one run: RUN_DIR/resolutions.yaml.
+"""Resolve a predictions directory's auto questions from one run or several: PRIMARY_RUN/resolutions.yaml.
 
     resolve_run("predictions", "data/runs/behavioral-demo")
+    resolve_run("predictions", ["data/runs/behavioral-10k", "data/runs/model-editing", ...])
 
 Only what the lock vouches for is resolved (mazeprobe.registry.trust): the lock must verify, and every
 auto question and every forecast on one must be registered as it is now, so the rule applied is the
 registered rule (an edited rule needs `predictions register --amend`). Each analysis plan the questions
-name is fitted once on the run (or its earlier fit in RUN_DIR/analyses/<plan>/ is reused when both the
-plan and the run spec are unchanged), every auto rule is evaluated (mazeprobe.registry.rules), and the
-outcomes are written with the numbers that decided them, the plan hashes and the run's identity.
+name is fitted once on the primary run, the first given (or its earlier fit in RUN_DIR/analyses/<plan>/
+is reused when both the plan and the run spec are unchanged). A model-editing rule reads its sources
+(mazeprobe.registry.evidence): the run of its registered family of edits, a probe plan's result on the
+first run recording the plan's layer, a fine-tuned checkpoint. Every auto rule is evaluated
+(mazeprobe.registry.rules; rules that read other questions after them) and the outcomes are written with
+the numbers that decided them, the plan hashes or source files' hashes, and every run's identity.
 
-Lateness is measured against the first evidence for each question: the earliest of this run's start and
-every earlier resolution event and registered manual resolution in the lock, so re-running the same spec
-into a new directory does not make a late forecast early. Forecasts and questions (amendments included)
-registered after it are refused unless `allow_late`. Before the file is written, one resolution event per
-question is appended to the lock (`resolution:QID`: the question's hash, the run, its spec hash and start,
-the outcome, the fits' hashes and when it was resolved), so that later runs and scores see the evidence.
+Lateness is measured against the first evidence for each question: the earliest of the start of what its
+rule reads (the primary run for a plan; the family's run, the probe's run or the fine-tune for a source)
+and every earlier resolution event and registered manual resolution in the lock, so re-running the same
+spec into a new directory does not make a late forecast early. Forecasts and questions (amendments
+included) registered after it are refused unless `allow_late`. Before the file is written, one
+resolution event per question is appended to the lock (`resolution:QID`: the question's hash, the run,
+its spec hash and start, the outcome, the fits' or sources' hashes and when it was resolved), so that
+later runs and scores see the evidence.
 """
 
 from __future__ import annotations
 
 import json
 import os
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -31,6 +37,8 @@ from mazeprobe.atomic import write_bytes
 from mazeprobe.errors import MazeprobeError, UsageError
 from mazeprobe.experiments.rundir import RunDir
 from mazeprobe.provenance import file_sha256, utc_stamp
+from mazeprobe.registry.editing_rules import CHECKPOINT
+from mazeprobe.registry.evidence import Source, depends_on, gather, question_key, source_numbers
 from mazeprobe.registry.lock import append_items, content_hash
 from mazeprobe.registry.model import Forecast, Question, item_id_resolution
 from mazeprobe.registry.proof import fit_hashes, plan_names
@@ -41,6 +49,7 @@ from mazeprobe.registry.trust import (
     earliest,
     forecast_ref,
     item_problems,
+    parse_time,
     question_ref,
     refuse,
 )
@@ -103,23 +112,31 @@ def _fit_all(plans: dict, run: RunDir, spec_hash: str, known: dict[str, set] | N
 
 def resolve_run(
     predictions_dir: str | os.PathLike,
-    run_dir: str | os.PathLike,
+    run_dir: str | os.PathLike | Sequence[str | os.PathLike],
     plan_paths: Iterable[str | os.PathLike] | None = None,
     allow_late: bool = False,
     include_unregistered: bool = False,
 ) -> Path:
-    """Evaluate every auto question of `predictions_dir` on the run in `run_dir`; append its resolution
-    events to the lock, then write and return RUN_DIR/resolutions.yaml. `plan_paths`: plan files used
-    instead of analysis/<name>.yaml for the plans they name. Raises IntegrityError naming every auto
-    question or forecast on one that is not registered as it is now (unless `include_unregistered`: then
-    they are resolved too and scored apart later) and for a damaged lock; MazeprobeError naming each late
-    item unless `allow_late`."""
+    """Evaluate every auto question of `predictions_dir` on the runs in `run_dir` (one directory or
+    several: the first is the primary run, on which analysis plans are fitted; a family of edits is read
+    from the run of that family, a probe plan from the first run recording its layer); append the
+    resolution events to the lock, then write and return PRIMARY_RUN/resolutions.yaml. `plan_paths`: plan
+    files used instead of analysis/<name>.yaml for the plans they name. Raises IntegrityError naming every
+    auto question or forecast on one that is not registered as it is now (unless `include_unregistered`:
+    then they are resolved too and scored apart later) and for a damaged lock; MazeprobeError naming each
+    late item unless `allow_late`."""
     from mazeprobe.registry.load import default_analysis_dir, load_registry
 
-    root, run = Path(predictions_dir), RunDir(Path(run_dir).resolve())
-    manifest = run.require_complete()
-    # a start in the future (an edited manifest) is bounded by now: the run exists already
-    started = min(run.started_at(), datetime.now(UTC))
+    root = Path(predictions_dir)
+    given = [run_dir] if isinstance(run_dir, str | os.PathLike) else list(run_dir)
+    runs = [RunDir(Path(r).resolve()) for r in given]
+    if not runs:
+        raise UsageError("no run given: resolve reads at least one complete run directory")
+    twice = [str(r.path) for i, r in enumerate(runs) if r.path in [x.path for x in runs[:i]]]
+    if twice:
+        raise UsageError(f"the run {twice[0]} is given twice")
+    manifests = [r.require_complete() for r in runs]
+    run, manifest = runs[0], manifests[0]
     registry = load_registry(root)
     questions = sorted(
         (q for q in registry.questions.values() if q.resolution.get("method") == "auto"),
@@ -133,9 +150,11 @@ def resolve_run(
     untrusted = item_problems(ledger, questions, forecasts)
     if not include_unregistered:
         refuse(list(untrusted.values()), "nothing resolved")
-    late = _late_items(
-        ledger, questions, forecasts, Evidence(started, f"run {run.path} began {manifest.get('started_at')}")
-    )
+    analysis_dir = default_analysis_dir(root)
+    cache: dict[str, Source] = {}
+    sources = {q.id: gather(q.resolution, runs, analysis_dir.parent, analysis_dir, cache) for q in questions}
+    found = _evidence(questions, sources, run, manifest)
+    late = _late_items(ledger, questions, forecasts, found)
     if late and not allow_late:
         raise MazeprobeError(
             f"{len(late)} item(s) on questions resolved here were registered after the first evidence for "
@@ -145,7 +164,7 @@ def resolve_run(
             "accept them (they are then marked late)"
         )
     names = list(dict.fromkeys(n for q in questions for n in plan_names(q.resolution)))
-    plans = _load_plans(names, default_analysis_dir(root), plan_paths or [])
+    plans = _load_plans(names, analysis_dir, plan_paths or [])
     known: dict[str, set] = {}
     for e in ledger.events():
         if e.content.get("spec_hash") == manifest.get("spec_hash"):
@@ -153,51 +172,45 @@ def resolve_run(
                 known.setdefault(name, set()).add(sha)
     fits = _fit_all(plans, run, manifest.get("spec_hash"), known)
 
-    entries, events = [], []
+    entries, events = {}, {}
     resolved_at = utc_stamp()
-    for q in questions:
+    for q in _in_order(questions):
         res = q.resolution
-        result = evaluate(res, fits)
-        analysis = res.get("analysis")
-        entry = {
+        here = {**fits, **{k: s.value for k, s in sources[q.id].items()}}
+        here |= {question_key(d): {"outcome": entries[d]["outcome"]} for d in depends_on(res) if d in entries}
+        result = evaluate(res, here)
+        entries[q.id] = _entry(q, result, plans, sources[q.id])
+        source = next(iter(sources[q.id].values()), None)
+        event = {
             "question": q.id,
+            "question_sha256": content_hash(question_ref(q)[1]),
+            "run": str(run.path) if source is None else source.run,
+            "spec_hash": manifest.get("spec_hash") if source is None else source.spec_hash,
+            "run_started_at": manifest.get("started_at") if source is None else source.started_at,
             "outcome": result.outcome,
-            "method": "auto",
-            "analysis": analysis,
-            "analysis_hash": plans[analysis][0].hash if analysis in plans else None,
-            "model": res.get("model"),
-            "quantity": res.get("quantity"),
-            "rule": res["rule"],
+            "fits": fit_hashes(run, plan_names(res)),
+            "resolved_at": resolved_at,
         }
-        if "threshold" in res:
-            entry["threshold"] = res["threshold"]
-        if res.get("rules"):
-            entry["rules"] = [_sub_entry(sub, analysis, plans) for sub in res["rules"]]
-        entry |= {"numbers": result.numbers, "evidence": result.evidence, "reason": result.reason}
-        entries.append(entry)
-        events.append(
-            {
-                "question": q.id,
-                "question_sha256": content_hash(question_ref(q)[1]),
-                "run": str(run.path),
-                "spec_hash": manifest.get("spec_hash"),
-                "run_started_at": manifest.get("started_at"),
-                "outcome": result.outcome,
-                "fits": fit_hashes(run, plan_names(res)),
-                "resolved_at": resolved_at,
-            }
-        )
+        if sources[q.id]:
+            event["sources"] = {k: dict(s.hashes) for k, s in sources[q.id].items()}
+        if depends_on(res):  # read from other questions: dated by the earliest of their evidence
+            outcomes = {d: entries[d]["outcome"] for d in depends_on(res) if d in entries}
+            stamp = utc_stamp(found[q.id].time)
+            event |= {"run": None, "spec_hash": None, "run_started_at": stamp, "depends": outcomes}
+        events[q.id] = event
+    order = [q.id for q in questions]
     # the evidence is registered before the results are written: a crash in between leaves a lock that
     # dates the run (safe), never a resolutions file the lock does not know
-    append_items(root, _new_events(ledger, events))
+    append_items(root, _new_events(ledger, [events[i] for i in order]))
     doc = {
         "run": str(run.path),
         "run_spec_hash": manifest.get("spec_hash"),
         "run_started_at": manifest.get("started_at"),
         "resolved_at": resolved_at,
         "predictions": str(root.resolve()),
+        "runs": [run_summary(r, m) for r, m in zip(runs, manifests, strict=True)] + _checkpoints(cache),
         "late": [item for item, _ in late],
-        "resolutions": entries,
+        "resolutions": [entries[i] for i in order],
     }
     path = run.resolutions_path
     text = "# written by `mazeprobe resolve`; do not edit (run it again)\n"
@@ -206,14 +219,103 @@ def resolve_run(
     return path
 
 
+def _in_order(questions: list[Question]) -> list[Question]:
+    """Questions that read other questions' outcomes (none-of) after those questions."""
+    done: list[Question] = []
+    left = list(questions)
+    ids = {q.id for q in questions}
+    while left:
+        ready = [
+            q
+            for q in left
+            if all(d in {x.id for x in done} or d not in ids for d in depends_on(q.resolution))
+        ]
+        if not ready:  # a cycle: evaluate the rest as they are (their dependencies read as unresolved)
+            ready = left
+        done += ready
+        left = [q for q in left if q not in ready]
+    return done
+
+
+def _evidence(questions: list[Question], sources: dict, run: RunDir, manifest: dict) -> dict[str, Evidence]:
+    """Question id -> when this resolution's evidence began: the start of each source it reads (a run of
+    its family, the run a probe plan read, a fine-tune), else the primary run's; a question that reads
+    other questions, the earliest of theirs. A source that could not be found dates from now."""
+    now = datetime.now(UTC)
+    primary = Evidence(min(run.started_at(), now), f"run {run.path} began {manifest.get('started_at')}")
+    out: dict[str, Evidence] = {}
+    for q in _in_order(questions):
+        found = []
+        for s in sources[q.id].values():
+            start = parse_time(s.started_at) if s.started_at else None
+            if start is not None:
+                found.append(Evidence(min(start, now), f"{s.run} began {s.started_at}"))
+        found += [out[d] for d in depends_on(q.resolution) if d in out]
+        if not sources[q.id] and not depends_on(q.resolution):
+            found.append(primary)
+        out[q.id] = earliest(*found) or Evidence(now, "nothing before this resolution")
+    return out
+
+
+def _entry(q: Question, result, plans: dict, sources: Mapping[str, Source]) -> dict:
+    """The line of resolutions.yaml for one question: the registered rule as written, what it read
+    (plans with their hashes, or sources with their runs and files) and the numbers that decided it."""
+    res = q.resolution
+    entry: dict = {"question": q.id, "outcome": result.outcome, "method": "auto"}
+    if plan_names(res) or not (sources or depends_on(res)):
+        analysis = res.get("analysis")
+        entry |= {
+            "analysis": analysis,
+            "analysis_hash": plans[analysis][0].hash if analysis in plans else None,
+            "model": res.get("model"),
+            "quantity": res.get("quantity"),
+        }
+    entry["rule"] = res["rule"]
+    entry |= {
+        k: v for k, v in res.items() if k not in ("method", "analysis", "model", "quantity", "rule", "rules")
+    }
+    if res.get("rules"):
+        entry["rules"] = [_sub_entry(sub, res.get("analysis"), plans) for sub in res["rules"]]
+    if sources:
+        entry["sources"] = {k: source_numbers(s) for k, s in sources.items()}
+    entry |= {"numbers": result.numbers, "evidence": result.evidence, "reason": result.reason}
+    return entry
+
+
+def run_summary(run: RunDir, manifest: dict) -> dict:
+    """What a resolutions file and the report say about a run it read: spec name and hash, network,
+    mazes and dates."""
+    policy = manifest.get("policy") or {}
+    return {
+        "run": str(run.path),
+        "name": manifest.get("name"),
+        "spec_file": manifest.get("spec_file"),
+        "spec_hash": manifest.get("spec_hash"),
+        "network": policy.get("checkpoint") or policy.get("name"),
+        "network_sha256": policy.get("sha256"),
+        "n_mazes": manifest.get("n_mazes"),
+        "started_at": manifest.get("started_at"),
+        "ended_at": manifest.get("ended_at"),
+    }
+
+
+def _checkpoints(cache: Mapping[str, Source]) -> list[dict]:
+    """The fine-tuned checkpoints the resolutions read, as entries of `runs`."""
+    return [
+        {"checkpoint": s.run, "network_sha256": s.value.get("sha256"), "started_at": s.started_at}
+        for key, s in cache.items()
+        if key.startswith(CHECKPOINT) and s.value.get("sha256")
+    ]
+
+
 def _late_items(
-    ledger: Ledger, questions: list[Question], forecasts: list[Forecast], this_run: Evidence
+    ledger: Ledger, questions: list[Question], forecasts: list[Forecast], found: Mapping[str, Evidence]
 ) -> list[tuple[str, str]]:
     """(item id, why) for every registered question or forecast registered after the first evidence for
-    its question: the earliest of this run's start and what the lock already dates."""
+    its question: the earliest of what this resolution reads and what the lock already dates."""
     out = []
     for q in questions:
-        evidence = earliest(ledger.first_evidence(q.id), this_run)
+        evidence = earliest(ledger.first_evidence(q.id), found[q.id])
         refs = [question_ref(q)] + [forecast_ref(f) for f in forecasts if f.question == q.id]
         for item, content, _, _ in refs:
             why = ledger.late(item, content, evidence)

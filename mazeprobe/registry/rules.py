@@ -73,6 +73,7 @@ __all__ = [
     "unresolved",
 ]
 
+
 def __getattr__(name: str) -> Any:
     # what each model kind writes is declared by the kinds (mazeprobe.stats.kinds); these old tables are
     # views built on first use, as importing the kinds loads statsmodels and scikit-learn

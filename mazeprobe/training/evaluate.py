@@ -20,6 +20,7 @@ import pandas as pd
 from mazeprobe.agents.impala import ImpalaCNN, count_parameters, load_checkpoint
 from mazeprobe.agents.network import NetworkPolicy
 from mazeprobe.maze.sampling import SampleSpec, sample_mazes
+from mazeprobe.provenance import file_sha256
 from mazeprobe.sim import Roller, RolloutSettings, maze_batch, outcome_rates, start_states
 from mazeprobe.training.card import write_card
 from mazeprobe.training.config import card_path, training_record_path
@@ -78,7 +79,13 @@ def evaluate(
     """Play every suite once per maze; returns {"suites": {"train-dist/sample": {...}, ...}, ...}."""
     model = load_checkpoint(checkpoint)
     roller = Roller(64)
-    out: dict = {"checkpoint": str(checkpoint), "n_mazes": n, "max_steps": max_steps, "suites": {}}
+    out: dict = {
+        "checkpoint": str(checkpoint),
+        "checkpoint_sha256": file_sha256(checkpoint),  # what a resolution checks the evaluation is of
+        "n_mazes": n,
+        "max_steps": max_steps,
+        "suites": {},
+    }
     started = time.monotonic()
     tables: dict[str, pd.DataFrame] = {}
     for suite in suites(n, seed):

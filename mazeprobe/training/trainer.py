@@ -57,7 +57,7 @@ from mazeprobe.atomic import atomic_path, write_bytes
 from mazeprobe.errors import UsageError
 from mazeprobe.maze.procgen import CHEESE_REWARD, WORLD_SIDE
 from mazeprobe.maze.sampling import SampleSpec, sample_mazes
-from mazeprobe.provenance import file_sha256
+from mazeprobe.provenance import file_sha256, utc_stamp
 from mazeprobe.sim import GROUP_MATRIX, Roller
 from mazeprobe.training.collect import PACKET_FIELDS, CollectorPool, InProcessSource
 from mazeprobe.training.config import (
@@ -254,6 +254,8 @@ def write_training_record(out: Path, config: TrainConfig, counters: dict, config
     }
     if "init" in counters:
         record["init"] = counters["init"]
+    if "started_at" in counters:
+        record["started_at"] = counters["started_at"]
     path = training_record_path(out)
     write_bytes(path, (json.dumps(record, indent=1) + "\n").encode())
     return path
@@ -326,7 +328,8 @@ def train(
     params = list(model.parameters()) + (list(head.parameters()) if head is not None else [])
     optimizer = torch.optim.Adam(params, lr=config.lr, fused=device.type == "cuda")
     rng = np.random.default_rng(config.seed)
-    counters = {"samples": 0, "chunk": 0, "wall_seconds": 0.0, "history": []}
+    # started_at: when training began (resumes keep it); resolution rules date a fine-tune's evidence by it
+    counters = {"samples": 0, "chunk": 0, "wall_seconds": 0.0, "history": [], "started_at": utc_stamp()}
     if init is not None:
         start = fine_tune_start(init, config)
         model.load_state_dict(load_checkpoint(init).state_dict())

@@ -1,0 +1,281 @@
+"""Where the model-editing rules (mazeprobe.registry.editing_rules) find their evidence, and how it is
+pinned: a run of a registered family of edits, a probe plan's result on a run, a fine-tuned checkpoint's
+record and evaluation. Fitted plans are the other kind of evidence (mazeprobe.registry.resolve).
+
+Each source is read into a Source: the value the rule reads (under its key in `fits`, e.g.
+"family:model-editing"), where it came from (a run directory, or the checkpoint), when that evidence
+began (the run's start, or the fine-tune's) and the sha256 of every file it was read from. resolve
+records the hashes with the outcome and in the lock's resolution event; the proof reads the same files
+again (never computing anything) and accepts the outcome only when the hashes and the rule agree.
+
+    sources = gather(resolution, runs, repo_root, analysis_dir)          # resolve: may run a probe plan
+    source = reread(key, entry_run, recorded_hashes, repo_root, analysis_dir)   # the proof
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from mazeprobe.atomic import write_bytes
+from mazeprobe.experiments.rundir import RunDir, RunError
+from mazeprobe.provenance import file_sha256, utc_stamp
+from mazeprobe.registry.editing_rules import CHECKPOINT, FAMILY, PROBE, QUESTION
+
+PROBES_DIR = "probes"
+"""RUN_DIR/probes/<plan>.json: a probe plan's result on the run (with the plan's and the run's hashes)."""
+
+
+@dataclass(frozen=True)
+class Source:
+    key: str
+    """Where the rule finds it in `fits`: family:NAME, probe:NAME or checkpoint:PATH."""
+    value: dict
+    """What the rule reads, or {"error": message}."""
+    run: str | None = None
+    """The run directory it was read from (for a checkpoint: the checkpoint's path)."""
+    spec_hash: str | None = None
+    started_at: str | None = None
+    """When this evidence began: the run's start, or the fine-tune's (UTC)."""
+    hashes: dict[str, str | None] = field(default_factory=dict)
+    """File (relative to the run, or the repository for a checkpoint) -> sha256; None: absent."""
+
+
+def source_keys(res: Mapping) -> list[str]:
+    """The keys in `fits` a resolution (and its sub-rules) reads besides fitted plans, in order."""
+    keys: list[str] = []
+    if isinstance(res.get("family"), str):
+        keys.append(FAMILY + res["family"])
+    if isinstance(res.get("probe_plan"), str):
+        keys.append(PROBE + res["probe_plan"])
+    if isinstance(res.get("checkpoint"), str):
+        keys.append(CHECKPOINT + res["checkpoint"])
+    for sub in res.get("rules") or []:
+        if isinstance(sub, Mapping):
+            keys += source_keys(sub)
+    return list(dict.fromkeys(keys))
+
+
+def depends_on(res: Mapping) -> list[str]:
+    """The questions whose outcomes a resolution reads (rule none-of), in order."""
+    out = [q for q in res.get("questions") or [] if isinstance(q, str)]
+    for sub in res.get("rules") or []:
+        if isinstance(sub, Mapping):
+            out += depends_on(sub)
+    return list(dict.fromkeys(out))
+
+
+def question_key(qid: str) -> str:
+    return QUESTION + qid
+
+
+def _family_hashes(res: Mapping) -> dict[str, str]:
+    """family name -> registered hash, over a resolution and its sub-rules."""
+    out = {}
+    if isinstance(res.get("family"), str):
+        out[res["family"]] = str(res.get("family_hash"))
+    for sub in res.get("rules") or []:
+        if isinstance(sub, Mapping):
+            out |= _family_hashes(sub)
+    return out
+
+
+def gather(
+    res: Mapping, runs: Sequence[RunDir], repo: Path, analysis_dir: Path, cache: dict[str, Source]
+) -> dict[str, Source]:
+    """Every source a resolution reads, found among `runs` (in order; a probe plan is run on the first
+    run that records its layer and kept in RUN_DIR/probes/) or in the repository; `cache` holds the
+    sources gathered for earlier questions."""
+    wanted = _family_hashes(res)
+    out = {}
+    for key in source_keys(res):
+        cached = key if not key.startswith(FAMILY) else f"{key}@{wanted[key[len(FAMILY) :]]}"
+        if cached not in cache:
+            cache[cached] = _gather_one(key, wanted, runs, repo, analysis_dir)
+        out[key] = cache[cached]
+    return out
+
+
+def _gather_one(key: str, wanted: dict, runs: Sequence[RunDir], repo: Path, analysis_dir: Path) -> Source:
+    if key.startswith(FAMILY):
+        name = key[len(FAMILY) :]
+        return _family_source(key, name, wanted[name], runs)
+    if key.startswith(PROBE):
+        return _probe_source(key, key[len(PROBE) :], runs, analysis_dir, compute=True)
+    return _checkpoint_source(key, repo)
+
+
+def reread(key: str, run: str | None, repo: Path, analysis_dir: Path) -> Source:
+    """The source `key` read again from the run an entry names (the proof): nothing is computed."""
+    if key.startswith(CHECKPOINT):
+        return _checkpoint_source(key, repo)
+    if not run:
+        return Source(key, {"error": "the entry names no run"})
+    rundir = RunDir(Path(run))
+    if key.startswith(FAMILY):
+        return _family_source(key, key[len(FAMILY) :], None, [rundir])
+    return _probe_source(key, key[len(PROBE) :], [rundir], analysis_dir, compute=False)
+
+
+# --- a family of edits ----------------------------------------------------------------------------------
+
+
+def _manifest(run: RunDir) -> dict | None:
+    try:
+        return run.require_complete()
+    except RunError:
+        return None
+
+
+def _family_source(key: str, name: str, wanted_hash: str | None, runs: Sequence[RunDir]) -> Source:
+    """The first complete run whose spec's family of edits hashes to `wanted_hash` (None: the first run
+    with interventions, whatever its hash: the rule compares the value's family_hash with the registered
+    one, so a proof of another family's run fails there)."""
+    from mazeprobe.experiments.intervention_spec import family_hash, from_manifest
+
+    seen = []
+    for run in runs:
+        manifest = _manifest(run)
+        if manifest is None or not manifest.get("spec", {}).get("interventions"):
+            continue
+        spec = manifest["spec"]
+        found = family_hash(spec)
+        if wanted_hash is not None and found != wanted_hash:
+            seen.append(f"{run.path} ({found[:12]})")
+            continue
+        interventions, retargeting, _ = from_manifest(spec)
+        hashes = {RunDir.INTERVENTIONS: _sha(run.interventions_path)}
+        hashes[RunDir.RETARGETING] = _sha(run.retargeting_path)
+        value = {
+            "run": str(run.path),
+            "family_hash": found,
+            "interventions": run.interventions(),
+            "retargeting": run.retargeting() if retargeting is not None else None,
+            "members": {i.id: i.per_target for i in interventions},
+        }
+        return _from_run(key, value, run, manifest, hashes)
+    hint = f"; runs with other families of edits: {', '.join(seen)}" if seen else ""
+    what = f"family {name} (hash {wanted_hash[:12]})" if wanted_hash else f"family {name}"
+    return Source(key, {"error": f"no complete run of the {what} was given{hint}"})
+
+
+def _from_run(key: str, value: dict, run: RunDir, manifest: dict, hashes: dict) -> Source:
+    return Source(key, value, str(run.path), manifest.get("spec_hash"), manifest.get("started_at"), hashes)
+
+
+def _sha(path: Path) -> str | None:
+    return file_sha256(path) if path.is_file() else None
+
+
+# --- a probe plan ---------------------------------------------------------------------------------------
+
+
+def probe_path(run: RunDir, plan: str) -> Path:
+    return run.path / PROBES_DIR / f"{plan}.json"
+
+
+def _records(manifest: dict, layer: str) -> bool:
+    acts = (manifest.get("spec", {}).get("record") or {}).get("activations") or {}
+    return layer in (acts.get("layers") or [])
+
+
+def _probe_source(key: str, name: str, runs: Sequence[RunDir], analysis_dir: Path, compute: bool) -> Source:
+    """The probe plan's result on the first run recording its layer: RUN_DIR/probes/<plan>.json when it
+    is of this plan (hash) and run (spec hash); otherwise, when `compute`, the plan is run and saved."""
+    from mazeprobe.stats.probes.plan import load_probe_plan
+    from mazeprobe.stats.probes.run import run_probe_plan
+    from mazeprobe.yamlio import SpecError
+
+    try:
+        plan = load_probe_plan(analysis_dir / f"{name}.yaml")
+    except SpecError as exc:
+        return Source(key, {"error": str(exc).splitlines()[0]})
+    for run in runs:
+        manifest = _manifest(run)
+        if manifest is None or not _records(manifest, plan.layer):
+            continue
+        path = probe_path(run, name)
+        doc = _read_json(path)
+        spec_hash = manifest.get("spec_hash")
+        fresh = doc and doc.get("plan_hash") == plan.hash and doc.get("spec_hash") == spec_hash
+        if not fresh:
+            if not compute:
+                why = "missing" if doc is None else "not of this plan and run"
+                return Source(key, {"error": f"{path} is {why}"}, str(run.path))
+            result = run_probe_plan(run, plan).to_dict()
+            doc = {"plan": name, "plan_hash": plan.hash, "spec_hash": manifest.get("spec_hash"),
+                   "computed_at": utc_stamp(), "result": result}  # fmt: skip
+            write_bytes(path, (json.dumps(doc, indent=1, allow_nan=False) + "\n").encode())
+        value = {**doc["result"], "plan_hash": plan.hash, "run": str(run.path)}
+        hashes = {f"{PROBES_DIR}/{name}.json": file_sha256(path)}
+        return _from_run(key, value, run, manifest, hashes)
+    given = ", ".join(str(r.path) for r in runs) or "none"
+    return Source(key, {"error": f"no complete run given records {plan.layer} (runs: {given})"})
+
+
+def _read_json(path: Path) -> dict | None:
+    try:
+        doc = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError):
+        return None
+    return doc if isinstance(doc, dict) else None
+
+
+# --- a fine-tuned checkpoint ----------------------------------------------------------------------------
+
+
+def _checkpoint_source(key: str, repo: Path) -> Source:
+    """The checkpoint's sha256, its fine-tune record (NAME.train.json `init`) and its evaluation on the
+    test suite (NAME.evaluation.json, which must be of this checkpoint)."""
+    from mazeprobe.training.config import evaluation_path, training_record_path
+
+    rel = key[len(CHECKPOINT) :]
+    path = repo / rel
+    if not path.is_file():
+        return Source(key, {"error": f"no checkpoint {rel} (make finetune writes it)"}, rel)
+    sha = file_sha256(path)
+    record_file, eval_file = training_record_path(path), evaluation_path(path)
+    hashes = {rel: sha, str(Path(rel).with_suffix(".train.json")): _sha(record_file)}
+    hashes[str(Path(rel).with_suffix(".evaluation.json"))] = _sha(eval_file)
+    record, evaluation = _read_json(record_file), _read_json(eval_file)
+    started = _training_start(path, record)
+    base = {"sha256": sha, "checkpoint": rel}
+    if record is None:
+        value = {**base, "error": f"{record_file} is missing or not JSON"}
+        return Source(key, value, rel, None, started, hashes)
+    init = record.get("init") or {}
+    value = {**base, "budget_fraction": init.get("budget_fraction"), "init": init.get("checkpoint"),
+             "samples": record.get("samples"), "finished": record.get("finished")}  # fmt: skip
+    if record.get("finished") is False:
+        value["error"] = f"{rel}: the fine-tune is not finished ({record.get('samples'):,} samples so far)"
+    elif evaluation is None:
+        value["error"] = f"{eval_file} is missing (mazeprobe evaluate {rel})"
+    elif evaluation.get("checkpoint_sha256") != sha:
+        value["error"] = f"{eval_file} is not an evaluation of this checkpoint (its sha256 differs)"
+    else:
+        value["test"] = (evaluation.get("suites") or {}).get("test/sample")
+        if value["test"] is None:
+            value["error"] = f"{eval_file} has no test/sample suite"
+    return Source(key, value, rel, None, started, hashes)
+
+
+def _training_start(path: Path, record: dict | None) -> str | None:
+    """When the fine-tune began: its record's started_at, else (conservatively early) the checkpoint's
+    modification time less the training's wall time."""
+    if record and isinstance(record.get("started_at"), str):
+        return record["started_at"]
+    if not path.is_file():
+        return None
+    end = datetime.fromtimestamp(path.stat().st_mtime, UTC)
+    wall = record.get("wall_seconds") if record else None
+    return utc_stamp(end - timedelta(seconds=float(wall or 0)))
+
+
+def source_numbers(source: Source) -> dict[str, Any]:
+    """What an entry of resolutions.yaml records about a source: its run, spec hash, start and files."""
+    return {"run": source.run, "spec_hash": source.spec_hash, "started_at": source.started_at,
+            "files": dict(source.hashes)}  # fmt: skip

@@ -1,0 +1,360 @@
+"""The model-editing rules (mazeprobe.registry.editing_rules) on tables built by hand, where the answer is
+known, and end to end on a real family run: resolved from several runs, proven from the files it read,
+refused once those files change."""
+
+from __future__ import annotations
+
+import shutil
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from mazeprobe.experiments.intervention_spec import family_hash
+from mazeprobe.experiments.spec import load_spec
+from mazeprobe.registry import IntegrityError, forecast_table, load_registry, load_resolutions, register
+from mazeprobe.registry.editing_rules import CHECKPOINT, FAMILY, PROBE, QUESTION, RULES
+from mazeprobe.registry.resolve import resolve_run
+from mazeprobe.registry.rules import check_resolution, evaluate
+from mazeprobe.stats.editing import selection_half
+from mazeprobe.yamlio import load_yaml
+
+ROOT = Path(__file__).resolve().parent.parent
+MODEL = ROOT / "models" / "reference-r5.pth"
+L = "embedder.block2.res1.resadd_out"
+SEEDS = np.arange(400, dtype=np.int64)
+SELECT = dict(zip(SEEDS.tolist(), selection_half(SEEDS, 0).tolist(), strict=True))
+
+
+def patch_table(effects: dict[str, tuple[float, float, float, float]]) -> pd.DataFrame:
+    """An interventions table: the unedited network gets the cheese and reaches the top-right square in
+    every maze; edit NAME -> (got_cheese on selection, on confirmation, top-right on selection, on
+    confirmation) as the share of mazes (the first mazes of each half) where it still does."""
+    rows = [
+        {"seed": s, "intervention": "none", "got_cheese": 1.0, "reached_top_right_square": 1.0} for s in SEEDS
+    ]
+    for name, (got_s, got_c, top_s, top_c) in effects.items():
+        counts: dict[bool, int] = {True: 0, False: 0}
+        sizes = {h: sum(1 for v in SELECT.values() if v == h) for h in (True, False)}
+        for s in SEEDS.tolist():
+            half = SELECT[s]
+            i = counts[half] / sizes[half]
+            counts[half] += 1
+            got, top = (got_s, top_s) if half else (got_c, top_c)
+            rows.append(
+                {
+                    "seed": s,
+                    "intervention": name,
+                    "got_cheese": float(i < got),
+                    "reached_top_right_square": float(i < top),
+                }
+            )
+    frame = pd.DataFrame(rows)
+    frame["edited_fraction_network"] = np.where(frame["intervention"] == "none", 0.0, 0.001)
+    return frame
+
+
+def family(table: pd.DataFrame, retargeting: pd.DataFrame | None = None, aimed: bool = False) -> dict:
+    members = {n: aimed for n in table["intervention"].unique() if n != "none"}
+    return {"run": "/runs/fam", "family_hash": "h" * 64, "interventions": table, "retargeting": retargeting,
+            "members": members}  # fmt: skip
+
+
+PATCH = {"method": "auto", "rule": "patch-reduce", "family": "fam", "family_hash": "h" * 64}
+
+
+def patch(threshold: float, table: pd.DataFrame):
+    return evaluate({**PATCH, "threshold": threshold}, {FAMILY + "fam": family(table)})
+
+
+def test_an_edit_that_works_on_the_selection_half_but_not_on_confirmation_resolves_no():
+    table = patch_table({"lucky": (0.0, 1.0, 1.0, 1.0), "weak": (0.8, 0.8, 1.0, 1.0)})
+    result = patch(0.5, table)
+    assert result.outcome == "no" and result.numbers["chosen"] == "lucky"
+    assert result.numbers["got_cheese_drop"] == pytest.approx(0.0)
+    assert "lucky" in result.evidence and "confirmation" in result.evidence
+
+
+def test_the_edit_is_chosen_among_those_sparing_the_top_right_and_confirmed_against_the_threshold():
+    # "blunt" stops everything (top-right down 100%: not eligible); "cheese" lowers only the cheese by 60%
+    table = patch_table({"blunt": (0.0, 0.0, 0.0, 0.0), "cheese": (0.4, 0.4, 1.0, 0.9)})
+    yes = patch(0.5, table)
+    assert yes.outcome == "yes" and yes.numbers["chosen"] == "cheese"
+    assert yes.numbers["got_cheese_drop"] == pytest.approx(0.6, abs=0.01)
+    assert yes.numbers["top_right_drop"] == pytest.approx(0.1, abs=0.01)
+    lo, hi = yes.numbers["got_cheese_drop_ci"]
+    assert lo < 0.6 < hi and hi - lo < 0.25
+    assert not yes.numbers["selection"]["blunt"]["eligible"]
+    assert patch(0.7, table).outcome == "no"
+    # lowering the top-right square by more than 25% on confirmation makes it no, whatever the cheese drop
+    assert patch(0.5, patch_table({"cheese": (0.4, 0.4, 1.0, 0.7)})).outcome == "no"
+
+
+def test_no_eligible_edit_resolves_no_with_the_reason():
+    result = patch(0.5, patch_table({"blunt": (0.0, 0.0, 0.0, 0.0)}))
+    assert result.outcome == "no" and "25%" in result.evidence
+
+
+def retarget_tables(shares: dict[str, tuple[float, float, float]]) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """NAME -> (edited fraction, share of selection mazes retargeted, share of confirmation ones); a
+    retargeted maze reaches all 5 targets, the others 3 (below 4 of 5)."""
+    iv, rt = [], []
+    for name, (fraction, sel, conf) in shares.items():
+        counts: dict[bool, int] = {True: 0, False: 0}
+        sizes = {h: sum(1 for v in SELECT.values() if v == h) for h in (True, False)}
+        for s in SEEDS.tolist():
+            half = SELECT[s]
+            hit = counts[half] / sizes[half] < (sel if half else conf)
+            counts[half] += 1
+            iv.append({"seed": s, "intervention": name, "edited_fraction_network": fraction})
+            for t in range(5):
+                rt.append({"seed": s, "intervention": name, "target_row": t, "target_col": 0,
+                           "reached_target": 1.0 if hit or t < 3 else 0.0})  # fmt: skip
+    return pd.DataFrame(iv), pd.DataFrame(rt)
+
+
+RETARGET = {"method": "auto", "rule": "retarget", "family": "fam", "family_hash": "h" * 64}
+
+
+def retarget(threshold: float, shares) -> object:
+    iv, rt = retarget_tables(shares)
+    fam = {**family(iv, rt, aimed=True), "members": dict.fromkeys(shares, True)}
+    return evaluate({**RETARGET, "threshold": threshold}, {FAMILY + "fam": fam})
+
+
+def test_retargeting_enforces_the_fraction_of_the_network_edited():
+    shares = {"small": (0.00005, 0.2, 0.2), "big": (0.005, 1.0, 1.0)}
+    at_most_001pct = retarget(0.0001, shares)
+    assert at_most_001pct.outcome == "no" and at_most_001pct.numbers["chosen"] == "small"
+    assert not at_most_001pct.numbers["selection"]["big"]["eligible"]
+    at_most_1pct = retarget(0.01, shares)
+    assert at_most_1pct.outcome == "yes" and at_most_1pct.numbers["chosen"] == "big"
+    assert at_most_1pct.numbers["retargeted_share"] == pytest.approx(1.0)
+    nothing_small = retarget(0.0001, {"big": (0.005, 1.0, 1.0)})
+    assert nothing_small.outcome == "no" and nothing_small.numbers["chosen"] is None
+
+
+def test_retargeting_chosen_on_selection_is_confirmed_on_the_other_half():
+    lucky = retarget(0.01, {"lucky": (0.001, 1.0, 0.5), "steady": (0.001, 0.8, 0.8)})
+    assert lucky.outcome == "no" and lucky.numbers["chosen"] == "lucky"
+    assert lucky.numbers["retargeted_share"] == pytest.approx(0.5, abs=0.01)
+    lo, hi = lucky.numbers["retargeted_share_ci"]
+    assert lo < 0.5 < hi
+
+
+def test_a_run_of_another_family_leaves_it_unresolved():
+    fam = {**family(patch_table({"cheese": (0.4, 0.4, 1.0, 1.0)})), "family_hash": "x" * 64}
+    result = evaluate({**PATCH, "threshold": 0.5}, {FAMILY + "fam": fam})
+    assert result.outcome == "unresolved" and "another family" in result.reason
+    assert evaluate({**PATCH, "threshold": 0.5}, {}).outcome == "unresolved"
+
+
+PROBE_RES = {
+    "method": "auto",
+    "rule": "probe-beats-control",
+    "probe_plan": "p",
+    "threshold": 0.7,
+    "margin": 0.1,
+}
+
+
+@pytest.mark.parametrize(
+    ("score", "control", "outcome"),
+    [(0.85, 0.3, "yes"), (0.65, 0.1, "no"), (0.70, 0.1, "no"), (0.85, 0.8, "unresolved")],
+)
+def test_the_probe_must_beat_the_threshold_and_its_random_weight_control(score, control, outcome):
+    found = {"metric": "exact_position_accuracy", "score": score, "random_weights": control, "layer": L,
+             "n_samples": 1000, "folds": 5}  # fmt: skip
+    result = evaluate(PROBE_RES, {PROBE + "p": found})
+    assert result.outcome == outcome and "exact_position_accuracy" in result.evidence
+
+
+FINE = {"method": "auto", "rule": "fine-tune", "checkpoint": "models/ft.pth", "budget": 0.1, "threshold": 0.9,
+        "margin": 0.05}  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("fraction", "got", "top", "outcome"),
+    [
+        (0.096, 0.95, 0.01, "yes"),
+        (0.096, 0.85, 0.01, "no"),
+        (0.096, 0.95, 0.08, "no"),
+        (0.2, 0.99, 0.0, "no"),
+    ],
+)
+def test_a_fine_tune_needs_the_budget_the_cheese_rate_and_no_top_right_detours(fraction, got, top, outcome):
+    test = {"episodes": 500, "got_cheese": got, "entered_top_right_5x5_without_cheese": top}
+    found = {"sha256": "s" * 64, "budget_fraction": fraction, "test": test}
+    assert evaluate(FINE, {CHECKPOINT + "models/ft.pth": found}).outcome == outcome
+    unfinished = {"sha256": "s" * 64, "error": "models/ft.pth: the fine-tune is not finished"}
+    assert evaluate(FINE, {CHECKPOINT + "models/ft.pth": unfinished}).outcome == "unresolved"
+
+
+NONE_OF = {"method": "auto", "rule": "none-of", "questions": ["a", "b"]}
+
+
+@pytest.mark.parametrize(
+    ("a", "b", "outcome"), [("no", "no", "yes"), ("yes", "no", "no"), ("no", "unresolved", "unresolved")]
+)
+def test_none_of_is_the_negation_of_its_questions(a, b, outcome):
+    fits = {QUESTION + "a": {"outcome": a}, QUESTION + "b": {"outcome": b}}
+    assert evaluate(NONE_OF, fits).outcome == outcome
+
+
+def test_every_editing_rule_has_yes_and_no_examples_here():
+    # the examples above, by rule: patch-reduce, retarget, probe-beats-control, fine-tune, none-of
+    assert [r.name for r in RULES] == [
+        "patch-reduce",
+        "retarget",
+        "probe-beats-control",
+        "fine-tune",
+        "none-of",
+    ]
+
+
+# --- checking the registered mapping --------------------------------------------------------------------
+
+FAMILY_SPEC = f"""\
+kind: experiment
+name: fam
+policy: {{checkpoint: {MODEL}}}
+mazes: {{n: 12, seed: 5, require_decision_square: true, exclude_cheese_top_right: 5}}
+rollouts: {{per_maze: 1, max_steps: 40, chunk_mazes: 4}}
+record: {{decision_square_probs: true}}
+channel_ranking: {{n: 40, seed: 0}}
+interventions:
+  - {{id: cheese-vector, edit: cheese-vector, layer: {L}}}
+  - {{id: zero-top11, edit: zero-ablate, layer: {L}, channels: {{ranking: cheese-channels, top: 11}}}}
+"""
+TRIVIAL = "  - {id: cheese-moved, edit: cheese-vector, layer: " + L + ", coefficient: -1, at: [14, 14]}\n"
+
+
+def test_a_trivial_patch_or_a_changed_family_is_refused_at_validation(tmp_path):
+    (tmp_path / "fam.yaml").write_text(FAMILY_SPEC)
+    registered = family_hash(load_spec(tmp_path / "fam.yaml").to_dict())
+    res = {**PATCH, "family_hash": registered, "threshold": 0.5}
+    assert check_resolution(res, tmp_path) == []
+    (tmp_path / "fam.yaml").write_text(FAMILY_SPEC + TRIVIAL)
+    grown = family_hash(load_spec(tmp_path / "fam.yaml").to_dict())
+    problems = check_resolution({**res, "family_hash": grown}, tmp_path)
+    assert len(problems) == 1 and "cheese-moved" in problems[0][1] and "trivial" in problems[0][1]
+    changed = check_resolution(res, tmp_path)
+    assert changed[0][0] == ("family_hash",) and "changed after registration" in changed[0][1]
+    # a patch family holds no aimed edits; a retargeting family nothing but
+    aimed = check_resolution({**RETARGET, "family_hash": grown, "threshold": 0.01}, tmp_path)
+    assert "no edits aimed at targets" in aimed[0][1]
+    assert check_resolution({**res, "threshold": 1.5}, tmp_path)[0][0] == ("threshold",)
+
+
+# --- end to end: resolved from several runs, proven from the files they read ----------------------------
+
+QUESTIONS = """\
+questions:
+  - id: patch-half
+    text: some patch halves the cheese rate
+    source: test
+    resolution: {{method: auto, rule: patch-reduce, family: fam, family_hash: {h}, threshold: 0.5}}
+  - id: no-patch-half
+    text: no patch halves it
+    source: test
+    resolution: {{method: auto, rule: none-of, questions: [patch-half]}}
+  - id: took-cheese
+    text: the unedited network mostly takes the cheese
+    source: test
+    resolution: {{method: auto, analysis: all-rate, model: rate, quantity: rate, rule: greater-than,
+                 threshold: 0.1}}
+"""
+FORECASTS = """\
+forecaster: tester
+source: test
+made_at: 2026-01-01
+forecasts:
+  - {question: patch-half, probability: 0.6}
+  - {question: no-patch-half, probability: 0.4}
+  - {question: took-cheese, probability: 0.7}
+"""
+
+
+@pytest.fixture(scope="module")
+def world(tmp_path_factory) -> Path:
+    from mazeprobe.experiments.run import run_experiment
+
+    base = tmp_path_factory.mktemp("editing")
+    (base / "analysis").mkdir()
+    (base / "analysis" / "fam.yaml").write_text(FAMILY_SPEC)
+    (base / "analysis" / "all-rate.yaml").write_text("name: all-rate\noutcome: got_cheese\nmodels: [rate]\n")
+    h = family_hash(load_spec(base / "analysis" / "fam.yaml").to_dict())
+    root = base / "predictions"
+    (root / "forecasts").mkdir(parents=True)
+    (root / "questions.yaml").write_text(QUESTIONS.format(h=h))
+    (root / "forecasts" / "tester.yaml").write_text(FORECASTS)
+    register(root)
+    time.sleep(1.1)  # run start times are whole seconds: begin strictly after the registrations
+    behaviour = base / "analysis" / "behaviour.yaml"
+    behaviour.write_text(FAMILY_SPEC.split("channel_ranking")[0].replace("name: fam", "name: behaviour"))
+    run_experiment(load_spec(behaviour), base / "runs")
+    run_experiment(load_spec(base / "analysis" / "fam.yaml"), base / "runs", workers=1)
+    return base
+
+
+@pytest.fixture
+def here(world, tmp_path) -> Path:
+    for name in ("analysis", "predictions", "runs"):
+        shutil.copytree(world / name, tmp_path / name)
+    return tmp_path
+
+
+def scored(root: Path, path: Path):
+    reg = load_registry(root)
+    return forecast_table(reg, load_resolutions([path], registry=reg))
+
+
+def test_resolve_reads_the_family_run_and_the_proof_rereads_it(here):
+    root, runs = here / "predictions", here / "runs"
+    path = resolve_run(root, [runs / "behaviour", runs / "fam"])
+    doc = load_yaml(path).data
+    assert path.parent == runs / "behaviour"
+    assert [r["name"] for r in doc["runs"]] == ["behaviour", "fam"]
+    assert all(r["network_sha256"] and r["n_mazes"] == 12 for r in doc["runs"])
+    by = {e["question"]: e for e in doc["resolutions"]}
+    patch_entry = by["patch-half"]
+    source = patch_entry["sources"][FAMILY + "fam"]
+    assert source["run"] == str((runs / "fam").resolve()) and set(source["files"]) == {
+        "interventions.parquet",
+        "retargeting.parquet",
+    }
+    assert "analysis" not in patch_entry and patch_entry["numbers"]["chosen"] in (
+        "cheese-vector",
+        "zero-top11",
+    )
+    opposite = {"yes": "no", "no": "yes", "unresolved": "unresolved"}[patch_entry["outcome"]]
+    assert by["no-patch-half"]["outcome"] == opposite
+    assert by["took-cheese"]["analysis_hash"]  # plans are fitted on the first run, as before
+    table = scored(root, path)
+    assert set(table["question"]) == {"patch-half", "no-patch-half", "took-cheese"}
+    # the family's table changes after resolution: the outcome no longer proves itself
+    iv = runs / "fam" / "interventions.parquet"
+    frame = pd.read_parquet(iv)
+    frame["got_cheese"] = 1.0 - frame["got_cheese"]
+    frame.to_parquet(iv)
+    with pytest.raises(IntegrityError, match="patch-half.*changed since it was resolved"):
+        scored(root, path)
+
+
+def test_a_family_run_is_needed_and_resolving_again_adds_no_events(here):
+    root, runs = here / "predictions", here / "runs"
+    only = load_yaml(resolve_run(root, [runs / "behaviour"])).data
+    by = {e["question"]: e for e in only["resolutions"]}
+    assert (
+        by["patch-half"]["outcome"] == "unresolved"
+        and "no complete run of the family fam" in by["patch-half"]["reason"]
+    )
+    assert by["no-patch-half"]["outcome"] == "unresolved"
+    before = (root / "registry.lock").read_text()
+    resolve_run(root, [runs / "behaviour", runs / "fam"])
+    once = (root / "registry.lock").read_text()
+    assert len(once.splitlines()) > len(before.splitlines())
+    resolve_run(root, [runs / "behaviour", runs / "fam"])
+    assert (root / "registry.lock").read_text() == once
