@@ -1,0 +1,88 @@
+"""Time the steps of a long job (`make results`): run one command and record how long it took.
+
+    python -m mazeprobe.steplog data/results/steps.json behavioral-10k -- mazeprobe run ... --resume
+
+The log is JSON: the machine, and per step its command and every attempt (start, end, seconds, exit
+status). A step's `seconds` is the time its attempts took up to its first success: a job resumed after
+an interruption adds the time the interrupted attempt had spent, and a step run again after it had
+succeeded (a finished run that `--resume` only checks) does not replace the time it first took. The file
+is rewritten whole after each step, so an interruption never leaves half a log. The command's exit
+status is passed on, so make stops at the first failing step.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from mazeprobe.atomic import write_bytes
+from mazeprobe.provenance import utc_stamp
+
+
+def machine() -> str:
+    """The machine in one line: processor, cores, memory, system."""
+    memory = ""
+    try:
+        pages, size = os.sysconf("SC_PHYS_PAGES"), os.sysconf("SC_PAGE_SIZE")
+        memory = f", {pages * size / 2**30:.0f} GiB memory"
+    except (ValueError, OSError, AttributeError):
+        pass
+    cpu = platform.processor() or platform.machine()
+    return f"{cpu}, {os.cpu_count()} CPU cores{memory}, {platform.system()} {platform.release()}"
+
+
+def read_log(path: str | os.PathLike) -> dict:
+    """The step log at `path` (an empty one when there is none)."""
+    p = Path(path)
+    if not p.is_file():
+        return {"machine": machine(), "steps": []}
+    doc = json.loads(p.read_text(encoding="utf-8"))
+    if not isinstance(doc, dict) or not isinstance(doc.get("steps"), list):
+        raise ValueError(f"{p}: not a step log (expected {{machine, steps: [...]}})")
+    return doc
+
+
+def run_step(log: str | os.PathLike, name: str, command: list[str]) -> int:
+    """Run `command`, record the attempt under step `name` in `log`, return its exit status."""
+    started, t0 = utc_stamp(), time.monotonic()
+    child = subprocess.Popen(command)
+    try:
+        rc = child.wait()
+    except KeyboardInterrupt:  # the child got the same Ctrl-C: let it stop, and record the attempt
+        rc = child.wait()
+        rc = rc if rc else 130
+    attempt = {"started_at": started, "ended_at": utc_stamp(), "seconds": round(time.monotonic() - t0, 1),
+               "exit_status": rc}  # fmt: skip
+    doc = read_log(log)
+    doc["machine"] = machine()
+    earlier = next((s for s in doc["steps"] if s["step"] == name), {"attempts": []})
+    attempts = [*earlier["attempts"], attempt]
+    until = next((i for i, a in enumerate(attempts) if a["exit_status"] == 0), len(attempts) - 1)
+    record = {
+        "step": name,
+        "command": " ".join(command),
+        "seconds": round(sum(a["seconds"] for a in attempts[: until + 1]), 1),
+        "succeeded": attempts[until]["exit_status"] == 0,
+        "attempts": attempts,
+    }
+    doc["steps"] = [s for s in doc["steps"] if s["step"] != name] + [record]
+    write_bytes(Path(log), (json.dumps(doc, indent=1) + "\n").encode())
+    return rc
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = sys.argv[1:] if argv is None else argv
+    if len(args) < 4 or args[2] != "--":
+        print("usage: python -m mazeprobe.steplog LOG.json STEP -- COMMAND ...", file=sys.stderr)
+        return 2
+    Path(args[0]).parent.mkdir(parents=True, exist_ok=True)
+    return run_step(args[0], args[1], args[3:])
+
+
+if __name__ == "__main__":
+    sys.exit(main())
