@@ -90,6 +90,20 @@ def test_adding_the_cheese_vector_to_the_cheeseless_maze_restores_the_cheese(net
         assert prepared.edited_counts()[0] > 0
 
 
+def test_edited_fields_of_many_mazes_at_once_equal_each_maze_on_its_own(net, mazes, roller):
+    # more squares than one forward batch (256), each maze its own cheese vector: the rows a batch's
+    # hooks read must be that batch's rows
+    from mazeprobe.agents.network import NetworkPolicy
+    from mazeprobe.experiments.vfield import vector_fields
+
+    policy, edit = NetworkPolicy(net), CheeseVector(L, coefficient=-1.0)
+    together = vector_fields(policy, mazes, roller, edit)
+    assert len(together) > 256
+    alone = pd.concat([vector_fields(policy, mazes.iloc[i : i + 1], roller, edit) for i in range(len(mazes))])
+    cols = ["p_up", "p_down", "p_left", "p_right"]
+    np.testing.assert_allclose(together[cols].to_numpy(), alone[cols].to_numpy(), atol=1e-6)
+
+
 def test_zero_ablation_equals_zeroing_by_hand(net, mazes, roller):
     maze = mazes.iloc[:2]
     x = obs_to_tensor(roller.render(start_states(maze, roller.loader)))

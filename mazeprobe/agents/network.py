@@ -32,8 +32,14 @@ class NetworkPolicy(Policy):
     def action_probs(self, obs, maze_index=None, positions=None) -> np.ndarray:
         if self.edits is None:
             return self.model.action_probs(obs)
-        with self.model.hooks(self.edits.hooks(maze_index)):
-            return self.model.action_probs(obs)
+        # the hooks read each row's context, so the batches they see must be the ones they were given
+        batch = 256
+        rows = None if maze_index is None else np.asarray(maze_index)
+        parts = []
+        for start in range(0, len(obs), batch):
+            with self.model.hooks(self.edits.hooks(None if rows is None else rows[start : start + batch])):
+                parts.append(self.model.action_probs(obs[start : start + batch], batch_size=batch))
+        return np.concatenate(parts) if parts else self.model.action_probs(obs)
 
     @torch.no_grad()
     def action_probs_and_cache(
