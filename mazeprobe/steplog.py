@@ -47,9 +47,37 @@ def read_log(path: str | os.PathLike) -> dict:
     return doc
 
 
+def _record(log: str | os.PathLike, name: str, command: list[str], attempt: dict) -> None:
+    """Put `attempt` under step `name` (replacing the open attempt that began at the same time)."""
+    doc = read_log(log)
+    doc["machine"] = machine()
+    earlier = next((s for s in doc["steps"] if s["step"] == name), {"attempts": []})
+    attempts = [a for a in earlier["attempts"] if a["started_at"] != attempt["started_at"]] + [attempt]
+    until = next((i for i, a in enumerate(attempts) if a["exit_status"] == 0), len(attempts) - 1)
+    counted = attempts[: until + 1]
+    record = {
+        "step": name,
+        "command": " ".join(command),
+        "seconds": round(sum(a["seconds"] or 0 for a in counted), 1),
+        "succeeded": attempts[until]["exit_status"] == 0,
+        "attempts": attempts,
+    }
+    # an attempt that never ended (the machine or session stopped under it) has no seconds: say so
+    if any(a["ended_at"] is None for a in counted[:-1]):
+        record["seconds_is_lower_bound"] = True
+    doc["steps"] = [s for s in doc["steps"] if s["step"] != name] + [record]
+    write_bytes(Path(log), (json.dumps(doc, indent=1) + "\n").encode())
+
+
 def run_step(log: str | os.PathLike, name: str, command: list[str]) -> int:
-    """Run `command`, record the attempt under step `name` in `log`, return its exit status."""
+    """Run `command`, record the attempt under step `name` in `log`, return its exit status.
+
+    The attempt is written before the command starts (no end, no exit status), so one killed with the
+    machine still shows in the log; it is completed when the command ends."""
     started, t0 = utc_stamp(), time.monotonic()
+    _record(
+        log, name, command, {"started_at": started, "ended_at": None, "seconds": None, "exit_status": None}
+    )
     child = subprocess.Popen(command)
     try:
         rc = child.wait()
@@ -58,20 +86,7 @@ def run_step(log: str | os.PathLike, name: str, command: list[str]) -> int:
         rc = rc if rc else 130
     attempt = {"started_at": started, "ended_at": utc_stamp(), "seconds": round(time.monotonic() - t0, 1),
                "exit_status": rc}  # fmt: skip
-    doc = read_log(log)
-    doc["machine"] = machine()
-    earlier = next((s for s in doc["steps"] if s["step"] == name), {"attempts": []})
-    attempts = [*earlier["attempts"], attempt]
-    until = next((i for i, a in enumerate(attempts) if a["exit_status"] == 0), len(attempts) - 1)
-    record = {
-        "step": name,
-        "command": " ".join(command),
-        "seconds": round(sum(a["seconds"] for a in attempts[: until + 1]), 1),
-        "succeeded": attempts[until]["exit_status"] == 0,
-        "attempts": attempts,
-    }
-    doc["steps"] = [s for s in doc["steps"] if s["step"] != name] + [record]
-    write_bytes(Path(log), (json.dumps(doc, indent=1) + "\n").encode())
+    _record(log, name, command, attempt)
     return rc
 
 

@@ -5,6 +5,7 @@ refused once those files change."""
 from __future__ import annotations
 
 import shutil
+import sys
 import time
 from pathlib import Path
 
@@ -12,6 +13,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from mazeprobe.errors import MazeprobeError
 from mazeprobe.experiments.intervention_spec import family_hash
 from mazeprobe.experiments.spec import load_spec
 from mazeprobe.registry import IntegrityError, forecast_table, load_registry, load_resolutions, register
@@ -19,6 +21,7 @@ from mazeprobe.registry.editing_rules import CHECKPOINT, FAMILY, PROBE, QUESTION
 from mazeprobe.registry.resolve import resolve_run
 from mazeprobe.registry.rules import check_resolution, evaluate
 from mazeprobe.stats.editing import selection_half
+from mazeprobe.steplog import machine, run_step
 from mazeprobe.yamlio import load_yaml
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -358,3 +361,32 @@ def test_a_family_run_is_needed_and_resolving_again_adds_no_events(here):
     assert len(once.splitlines()) > len(before.splitlines())
     resolve_run(root, [runs / "behaviour", runs / "fam"])
     assert (root / "registry.lock").read_text() == once
+
+
+def test_the_report_names_every_run_shows_the_chosen_edit_and_the_amendment(here, capsys):
+    from mazeprobe.cli import main
+
+    root, runs = here / "predictions", here / "runs"
+    questions = (root / "questions.yaml").read_text()
+    (root / "questions.yaml").write_text(questions.replace("threshold: 0.5}", "threshold: 0.4}"))
+    register(root, amend=True)  # after the runs began: a late amendment, accepted only when asked
+    with pytest.raises(MazeprobeError, match="question:patch-half"):
+        resolve_run(root, [runs / "behaviour", runs / "fam"])
+    path = resolve_run(root, [runs / "behaviour", runs / "fam"], allow_late=True)
+    entry = next(e for e in load_yaml(path).data["resolutions"] if e["question"] == "patch-half")
+    assert "picture" in entry, entry.get("picture_error")
+    picture = path.parent / entry["picture"]
+    assert picture.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and "original |" in entry["picture_caption"]
+    steps = here / "steps.json"
+    run_step(steps, "a quick step", [sys.executable, "-c", "pass"])
+    out = here / "report.html"
+    args = ["report", "--predictions", str(root), "--resolutions", str(path), "--out", str(out)]
+    assert main([*args, "--steps", str(steps)]) == 0
+    page = out.read_text()
+    assert "Resolved against" in page and page.count("sha256 400110e824ac") == 2  # both runs' network
+    assert "data:image/png;base64," in page and "patch-half: " in page
+    assert "operationalized by amendment on" in page and "threshold: 0.4" in page and "threshold: 0.5" in page
+    assert machine() in page and "a quick step" in page and "-c pass" in page
+    md = here / "report.md"
+    assert main(["report", "--predictions", str(root), "--resolutions", str(path), "--out", str(md)]) == 0
+    assert "![patch-half: " in md.read_text() and "How these results were made" not in md.read_text()

@@ -262,11 +262,27 @@ def cmd_report(args: argparse.Namespace) -> int:
     _check_writable(out)
     fmt = format_for(out, args.format)
     table = _scored_table(args)
+    if args.steps:
+        table.attrs["steps"] = _step_log(Path(args.steps))
     scores = score_table(table, n_boot=args.n_boot, n_perm=args.n_perm, seed=args.seed)
     write_report(table, scores, out, fmt)
     n = sum(f["n_resolved"] for f in scores["forecasters"].values())
     print(f"wrote {out} ({fmt}: {len(scores['forecasters'])} forecaster(s), {n} scored forecast(s))")
     return 0
+
+
+def _step_log(path: Path) -> dict:
+    """A step log (mazeprobe.steplog) for the report's timing section; UsageError naming the file."""
+    import json
+
+    from mazeprobe.steplog import read_log
+
+    if not path.is_file():
+        raise UsageError(f"--steps {path}: no such file (make results writes data/results/steps.json)")
+    try:
+        return read_log(path)
+    except (ValueError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise UsageError(f"--steps {path}: not a step log ({exc})") from None
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -368,6 +384,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
             p.add_argument("--out", required=True, help="the report file (.html, or .md for Markdown)")
             p.add_argument(
                 "--format", choices=("html", "md"), help="report format (default: from the --out suffix)"
+            )
+            p.add_argument(
+                "--steps",
+                metavar="STEPS.json",
+                help="a step log (python -m mazeprobe.steplog; make results writes data/results/steps.json): "
+                "the report says how long each step took and on what machine",
             )
         _include_unregistered(p)
         p.add_argument("--seed", type=_non_negative_int, default=0, help="seed of resamples and permutations")

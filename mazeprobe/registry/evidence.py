@@ -21,6 +21,8 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from mazeprobe.atomic import write_bytes
 from mazeprobe.experiments.rundir import RunDir, RunError
 from mazeprobe.provenance import file_sha256, utc_stamp
@@ -279,3 +281,61 @@ def source_numbers(source: Source) -> dict[str, Any]:
     """What an entry of resolutions.yaml records about a source: its run, spec hash, start and files."""
     return {"run": source.run, "spec_hash": source.spec_hash, "started_at": source.started_at,
             "files": dict(source.hashes)}  # fmt: skip
+
+
+# --- a picture beside the outcome -------------------------------------------------------------------------
+
+
+def draw_picture(res: Mapping, numbers: Mapping, sources: Mapping[str, Source], out_dir: Path) -> dict | None:
+    """For a patch-reduce or retarget outcome with a chosen edit: one small picture of it, drawn from the
+    family's run into out_dir (named after the family, edit and maze, so questions sharing it share the
+    file). Returns {picture: path relative to out_dir's parent, picture_caption}; None when there is
+    nothing to draw. A drawing that fails is left out (the outcome does not depend on it)."""
+    from mazeprobe.errors import MazeprobeError
+    from mazeprobe.experiments.pictures import edit_picture, retargeting_picture
+
+    rule, chosen = res.get("rule"), numbers.get("chosen")
+    source = sources.get(FAMILY + str(res.get("family")))
+    if rule not in ("patch-reduce", "retarget") or not chosen or source is None or "error" in source.value:
+        return None
+    run = source.value["run"]
+    try:
+        out_dir.mkdir(parents=True, exist_ok=True)
+        if rule == "retarget":
+            path = out_dir / f"{res['family']}-{chosen}-retargeting.png"
+            if not path.is_file():
+                retargeting_picture(run, chosen, path)
+            caption = (
+                f"Where the agent went with {chosen} aimed at each maze's targets (right) and without "
+                "(left): each square of the 25 x 25 world holding targets, coloured by the share reached "
+                "(white none, dark green all; grey no target); every maze of the run, row 0 at the bottom."
+            )
+        else:
+            seed = _telling_maze(source.value["interventions"], chosen, int(res.get("split_seed", 0)))
+            path = out_dir / f"{res['family']}-{chosen}-seed{seed}.png"
+            if not path.is_file():
+                edit_picture(run, chosen, seed, path)
+            caption = (
+                f"The vector field of level seed {seed} (a confirmation maze where the unedited network "
+                f"got the cheese and the edited one did not, when there is one): original | {chosen} | "
+                "difference."
+            )
+    except (MazeprobeError, OSError, KeyError, ValueError) as exc:
+        return {"picture_error": f"{type(exc).__name__}: {exc}"}
+    return {"picture": str(path.relative_to(out_dir.parent)), "picture_caption": caption}
+
+
+def _telling_maze(table, chosen: str, split_seed: int) -> int:
+    """The first confirmation-half maze (by level seed) where the unedited network got the cheese and
+    the edited one did not; else the first confirmation maze."""
+    from mazeprobe.stats.editing import selection_half
+
+    seeds = sorted(int(s) for s in table.loc[table["intervention"] == "none", "seed"])
+    confirm = [
+        s for s, sel in zip(seeds, selection_half(np.asarray(seeds), split_seed), strict=True) if not sel
+    ]
+    got = table.pivot_table(index="seed", columns="intervention", values="got_cheese")
+    for s in confirm:
+        if s in got.index and got.at[s, "none"] > 0.5 and got.at[s, chosen] < 0.5:
+            return s
+    return confirm[0] if confirm else seeds[0]

@@ -77,13 +77,16 @@ AUTO_KEYS = {
     "rules": "the sub-rules of all-of / any-of",
     "sources": "what a model-editing rule read: per source its run, spec hash, start and files' sha256",
     **{k: v for rule in RULE_REGISTRY.values() for k, v in rule.keys.items()},
+    "picture": "a picture of the chosen edit (a path beside this file's directory)",
+    "picture_caption": "what the picture shows",
+    "picture_error": "why no picture could be drawn",
     "numbers": "the numbers the rule used",
     "evidence": "one readable line with those numbers",
     "reason": "why it is unresolved, if it is",
 }
 AUTO_REQUIRED = ("question", "outcome", "method")
 LATE_ITEM = re.compile(r"forecast:[^:\s]+:[^:\s]+|question:[^:\s]+")
-RUN_KEYS = ("run", "run_spec_hash", "run_started_at", "resolved_at")
+RUN_KEYS = ("run", "run_spec_hash", "run_started_at", "resolved_at", "runs")
 
 
 def check_resolution_file(

@@ -38,7 +38,14 @@ from mazeprobe.errors import MazeprobeError, UsageError
 from mazeprobe.experiments.rundir import RunDir
 from mazeprobe.provenance import file_sha256, utc_stamp
 from mazeprobe.registry.editing_rules import CHECKPOINT
-from mazeprobe.registry.evidence import Source, depends_on, gather, question_key, source_numbers
+from mazeprobe.registry.evidence import (
+    Source,
+    depends_on,
+    draw_picture,
+    gather,
+    question_key,
+    source_numbers,
+)
 from mazeprobe.registry.lock import append_items, content_hash
 from mazeprobe.registry.model import Forecast, Question, item_id_resolution
 from mazeprobe.registry.proof import fit_hashes, plan_names
@@ -180,6 +187,7 @@ def resolve_run(
         here |= {question_key(d): {"outcome": entries[d]["outcome"]} for d in depends_on(res) if d in entries}
         result = evaluate(res, here)
         entries[q.id] = _entry(q, result, plans, sources[q.id])
+        entries[q.id] |= draw_picture(res, result.numbers, sources[q.id], run.path / "pictures") or {}
         source = next(iter(sources[q.id].values()), None)
         event = {
             "question": q.id,

@@ -4,16 +4,18 @@ only what the lock vouches for, and the readable listing of `mazeprobe predictio
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 
 import pandas as pd
 
+from mazeprobe.provenance import utc_stamp
 from mazeprobe.registry.load import manual_content, scan
 from mazeprobe.registry.lock import LOCK_NAME, lock_head, read_lock, status
 from mazeprobe.registry.model import (
     Forecast,
     Problem,
+    Question,
     Registry,
     Resolution,
     item_id_forecast,
@@ -112,7 +114,49 @@ def forecast_table(
         {c: pd.Series([r[c] for r in rows], dtype=dtypes.get(c, object)) for c in TABLE_COLUMNS}
     )
     table.attrs["lock_head"] = lock_head(registry.root)  # what the report names: the chain it trusted
+    auto = [r for r in by_question.values() if r.method == "auto" and r.run]
+    table.attrs["runs"] = _runs(auto)
+    table.attrs["pictures"] = {
+        r.question: {
+            "path": str(Path(r.file).parent / str(r.raw["picture"])),
+            "caption": r.raw.get("picture_caption", ""),
+        }
+        for r in auto
+        if r.raw.get("picture")
+    }
+    table.attrs["amendments"] = amendments(ledger, registry.questions)
     return table
+
+
+def _runs(resolutions: list[Resolution]) -> list[dict]:
+    """Every run and checkpoint the automatic resolutions read (the `runs` their files list), once each."""
+    out: dict[str, dict] = {}
+    for r in resolutions:
+        info = r.run or {}
+        listed = info.get("runs") or [{"run": info.get("run"), "spec_hash": info.get("run_spec_hash"),
+                                       "started_at": info.get("run_started_at")}]  # fmt: skip
+        for run in listed:
+            if isinstance(run, dict):
+                out.setdefault(str(run.get("run") or run.get("checkpoint")), run)
+    return list(out.values())
+
+
+def amendments(ledger: Ledger, questions: Mapping[str, Question]) -> dict[str, dict]:
+    """Question id -> {first_registered, amended_at, before, after} for each question whose registered
+    resolution criteria changed after its first registration (the lock keeps every line)."""
+    out = {}
+    for qid in questions:
+        lines = [e for e in ledger.entries if e.item == item_id_question(qid)]
+        if len(lines) < 2 or lines[0].content.get("resolution") == lines[-1].content.get("resolution"):
+            continue
+        changed = next(e for e in lines if e.content.get("resolution") != lines[0].content.get("resolution"))
+        out[qid] = {
+            "first_registered": utc_stamp(lines[0].registered_at),
+            "amended_at": utc_stamp(changed.registered_at),
+            "before": lines[0].content.get("resolution"),
+            "after": lines[-1].content.get("resolution"),
+        }
+    return out
 
 
 def _row(

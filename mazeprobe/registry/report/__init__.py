@@ -18,18 +18,8 @@ from mazeprobe.atomic import write_bytes
 from mazeprobe.errors import UsageError
 from mazeprobe.registry.report.html import render_html
 from mazeprobe.registry.report.markdown import render_markdown
-from mazeprobe.registry.report.model import (
-    ANECDOTAL,
-    SECTIONS,
-    TITLE,
-    Badge,
-    Cell,
-    Column,
-    Figure,
-    Report,
-    Section,
-    build_report,
-)
+from mazeprobe.registry.report.model import ANECDOTAL, SECTIONS, TITLE, build_report
+from mazeprobe.registry.report.parts import Badge, Cell, Column, Figure, Report, Section
 from mazeprobe.registry.report.svg import reliability_svg
 
 FORMATS = ("html", "md")

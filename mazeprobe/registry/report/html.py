@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import html
 
-from mazeprobe.registry.report.model import Badge, Cell, Column, Figure, Report, Row, Section
+from mazeprobe.registry.report.parts import Badge, Cell, Column, Figure, Report, Row, Section
 
 _CSS = """
 :root { --fg:#1d2330; --muted:#5d6678; --bg:#ffffff; --panel:#f6f7fa; --line:#d9dde6; --accent:#2f5fb3;
@@ -46,6 +46,9 @@ code, .qid { font-family: ui-monospace, SFMono-Regular, Menlo, Consolas, monospa
 .unresolved, .ambiguous, .pending { color: var(--muted); background: var(--panel);
   border: 1px solid var(--line); }
 .anecdotal, .late, .unregistered { color: var(--warn); background: var(--warn-bg); }
+.amended { color: var(--muted); background: var(--panel); border: 1px dashed var(--line); }
+figure.picture { max-width: 100%; }
+figure.picture img { display: block; max-width: 100%; height: auto; image-rendering: pixelated; }
 .figures { display: flex; flex-wrap: wrap; gap: 18px; }
 figure { margin: 0; padding: 12px; background: var(--panel); border: 1px solid var(--line);
   border-radius: 8px; max-width: 372px; }
@@ -129,6 +132,10 @@ def _table(columns: tuple[Column, ...], rows: tuple[Row, ...]) -> list[str]:
 
 
 def _figure(fig: Figure) -> list[str]:
+    if fig.image:  # a picture: as wide as the page allows, with its caption lines
+        lines = "<br>".join(_prose(line) for line in fig.caption if line)
+        return [f'<figure class="picture"><h3>{_e(fig.title)}</h3><img src="{_e(fig.image)}" '
+                f'alt="{_e(fig.title)}"><figcaption>{lines}</figcaption></figure>']  # fmt: skip
     out = [f"<figure><h3>{_e(fig.title)}</h3>"]
     if fig.draw is None:
         return out + [f'<p class="small">{_prose(fig.empty)}</p></figure>']

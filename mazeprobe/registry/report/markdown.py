@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import re
 
-from mazeprobe.registry.report.model import Cell, Column, Report, Row, Section
+from mazeprobe.registry.report.parts import Cell, Column, Report, Row, Section
 
 _MD_HTML_START = re.compile(r"<(?=[A-Za-z/!?])")
 
@@ -54,6 +54,10 @@ def _section(s: Section) -> list[str]:
         out.append(_m(s.data_note))
     for fig in s.figures:
         out.append(f"### {_m(fig.title)}")
+        if fig.image:  # inline, so the file stays self-contained
+            out.append(f"![{_m(fig.title)}]({fig.image})")
+            out += [_m(line) for line in fig.caption if line]
+            continue
         out.append(_m(fig.empty) if fig.draw is None else _table(fig.columns, fig.rows))
         if fig.draw is not None:
             out += [f"*{_m(b.text)}*" for b in fig.badges]
