@@ -4,6 +4,7 @@ refused once those files change."""
 
 from __future__ import annotations
 
+import json
 import shutil
 import sys
 import time
@@ -16,6 +17,7 @@ import pytest
 from mazeprobe.errors import MazeprobeError
 from mazeprobe.experiments.intervention_spec import family_hash
 from mazeprobe.experiments.spec import load_spec
+from mazeprobe.provenance import file_sha256
 from mazeprobe.registry import IntegrityError, forecast_table, load_registry, load_resolutions, register
 from mazeprobe.registry.editing_rules import CHECKPOINT, FAMILY, PROBE, QUESTION, RULES
 from mazeprobe.registry.resolve import resolve_run
@@ -390,3 +392,65 @@ def test_the_report_names_every_run_shows_the_chosen_edit_and_the_amendment(here
     md = here / "report.md"
     assert main(["report", "--predictions", str(root), "--resolutions", str(path), "--out", str(md)]) == 0
     assert "![patch-half: " in md.read_text() and "How these results were made" not in md.read_text()
+
+
+# --- end to end: a registered probe plan, run on a run that records its layer --------------------------
+
+PROBE_QUESTIONS = """\
+questions:
+  - id: probe-finds-cheese
+    text: a linear probe at block2.res1 finds the cheese's square
+    source: test
+    resolution: {method: auto, rule: probe-beats-control, probe_plan: pp, threshold: 0.7, margin: 0.1}
+"""
+PROBE_PLAN = f"""\
+kind: probe-plan
+name: pp
+layer: {L}
+probe: cheese-position
+coords: outer
+n: 60
+folds: 3
+seed: 0
+"""
+
+
+@pytest.mark.filterwarnings("ignore:The number of unique classes")  # 60 mazes: few per class, as intended
+def test_a_probe_plan_resolves_from_the_run_that_records_its_layer_and_is_kept_and_proven(tmp_path):
+    from mazeprobe.experiments.run import run_experiment
+
+    (tmp_path / "analysis").mkdir()
+    (tmp_path / "analysis" / "pp.yaml").write_text(PROBE_PLAN)
+    root = tmp_path / "predictions"
+    (root / "forecasts").mkdir(parents=True)
+    (root / "questions.yaml").write_text(PROBE_QUESTIONS)
+    (root / "forecasts" / "tester.yaml").write_text(
+        "forecaster: tester\nsource: test\nmade_at: 2026-01-01\n"
+        "forecasts:\n  - {question: probe-finds-cheese, probability: 0.6}\n"
+    )
+    register(root)
+    time.sleep(1.1)  # run start times are whole seconds: begin strictly after the registrations
+    spec = tmp_path / "analysis" / "acts.yaml"
+    spec.write_text(
+        FAMILY_SPEC.split("channel_ranking")[0]
+        .replace("name: fam", "name: acts")
+        .replace("n: 12,", "n: 60,")
+        .replace("record: {decision_square_probs: true}", f"record: {{activations: {{layers: [{L}]}}}}")
+    )
+    run = run_experiment(load_spec(spec), tmp_path / "runs")
+    path = resolve_run(root, [run])
+    entry = load_yaml(path).data["resolutions"][0]
+    kept = run / "probes" / "pp.json"
+    assert entry["outcome"] in ("yes", "no") and "exact_position_accuracy" in entry["evidence"]
+    assert entry["sources"][PROBE + "pp"]["files"] == {"probes/pp.json": file_sha256(kept)}
+    fitted = json.loads(kept.read_text())
+    assert fitted["result"]["n_samples"] == 60 and fitted["result"]["folds"] == 3
+    # resolving again reads the kept result; the proof re-reads it, and refuses it once it changes
+    before = kept.read_bytes()
+    resolve_run(root, [run])
+    assert kept.read_bytes() == before
+    assert set(scored(root, path)["question"]) == {"probe-finds-cheese"}
+    fitted["result"]["score"] = 1.0 - fitted["result"]["score"]
+    kept.write_text(json.dumps(fitted))
+    with pytest.raises(IntegrityError, match="probe-finds-cheese"):
+        scored(root, path)

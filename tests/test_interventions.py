@@ -3,6 +3,8 @@ cell mapping against rendered frames, and retargeting that must succeed."""
 
 from __future__ import annotations
 
+import json
+import time
 from pathlib import Path
 
 import numpy as np
@@ -311,6 +313,13 @@ def test_two_processes_and_a_resume_give_the_same_intervention_tables(tmp_path, 
         iv, rt = _tables(run_dir)
         pd.testing.assert_frame_equal(iv, ref_iv)
         pd.testing.assert_frame_equal(rt, ref_rt)
+    # resuming a finished run changes nothing: the tables the resolutions hashed, the time it finished
+    table = (two / "interventions.parquet").read_bytes()
+    ended = json.loads((two / "manifest.json").read_text())
+    time.sleep(1.1)  # stamps are whole seconds
+    run_experiment(spec, tmp_path / "two", resume=True)
+    again = json.loads((two / "manifest.json").read_text())
+    assert (two / "interventions.parquet").read_bytes() == table and again["ended_at"] == ended["ended_at"]
 
 
 # --- the commands -------------------------------------------------------------------------------------

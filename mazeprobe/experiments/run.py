@@ -457,7 +457,8 @@ def finalize(run_dir: str | os.PathLike) -> None:
             target.parent.mkdir(parents=True, exist_ok=True)
             write_parquet(pa.concat_tables([pq.read_table(f) for f in files]), target)
     manifest = run.manifest()
-    manifest["ended_at"] = utc_stamp()
+    if manifest.get("status") != "complete" or not manifest.get("ended_at"):
+        manifest["ended_at"] = utc_stamp()  # a finished run resumed keeps the time it finished
     manifest["status"] = "complete"
     run.write_manifest(manifest)
 

@@ -41,6 +41,13 @@ def _pct(x: float) -> str:
     return "n/a" if x is None or not math.isfinite(x) else f"{x:.1%}"
 
 
+def _drop(drop: float, lo: float, hi: float) -> str:
+    """A relative drop with its interval, said as a rise when it is negative ("up 12%", not "down -12%")."""
+    if drop is not None and math.isfinite(drop) and drop < 0:
+        return f"up {_pct(-drop)} (95% CI {_pct(-hi)} to {_pct(-lo)})"
+    return f"down {_pct(drop)} (95% CI {_pct(lo)} to {_pct(hi)})"
+
+
 # --- checks ---------------------------------------------------------------------------------------------
 
 
@@ -192,8 +199,8 @@ def _patch_reduce(res: Mapping, fits: Fits) -> RuleResult:
     tlo, thi = r.top_right_drop_ci
     evidence = (
         f"{r.chosen} (chosen on {r.n_selection} selection mazes) on {r.n_confirmation} confirmation mazes: "
-        f"got_cheese down {_pct(r.got_cheese_drop)} (95% CI {_pct(lo)} to {_pct(hi)}), top-right square "
-        f"down {_pct(r.top_right_drop)} (95% CI {_pct(tlo)} to {_pct(thi)}); needs a got_cheese drop >= "
+        f"got_cheese {_drop(r.got_cheese_drop, lo, hi)}, reached_top_right_square "
+        f"{_drop(r.top_right_drop, tlo, thi)}; needs a got_cheese drop >= "
         f"{_pct(r.threshold)} and a top-right drop <= 25%"
     )
     return RuleResult(r.outcome, numbers, evidence, r.reason if r.outcome == "unresolved" else None)

@@ -211,6 +211,7 @@ def _probe_source(key: str, name: str, runs: Sequence[RunDir], analysis_dir: Pat
             result = run_probe_plan(run, plan).to_dict()
             doc = {"plan": name, "plan_hash": plan.hash, "spec_hash": manifest.get("spec_hash"),
                    "computed_at": utc_stamp(), "result": result}  # fmt: skip
+            path.parent.mkdir(exist_ok=True)
             write_bytes(path, (json.dumps(doc, indent=1, allow_nan=False) + "\n").encode())
         value = {**doc["result"], "plan_hash": plan.hash, "run": str(run.path)}
         hashes = {f"{PROBES_DIR}/{name}.json": file_sha256(path)}

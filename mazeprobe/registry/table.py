@@ -58,6 +58,8 @@ def _evidence(r: Resolution) -> str:
     if r.method == "manual":
         return " — ".join(s for s in (r.rationale or "", r.evidence) if s)
     reason = r.raw.get("reason") if r.outcome not in ("yes", "no") else None
+    if reason and r.evidence and reason in r.evidence:
+        reason = None  # an unresolved rule's evidence already says why
     return "; ".join(s for s in (r.evidence, reason or "") if s)
 
 

@@ -145,10 +145,11 @@ def summary_text(summary: pd.DataFrame, alpha: float = DEFAULT_ALPHA) -> str:
     """The paired summary as aligned text: per intervention, each measure's mean under `none` and under
     the edit, the mean and median change with their intervals, and the relative drop."""
     level = round(100 * (1 - alpha))
+    w = max([len("intervention"), *map(len, summary["intervention"].astype(str))]) + 2  # whole ids
     lines = [
         f"paired against `none` on the same mazes; [{level}% bootstrap intervals over mazes]",
-        f"{'intervention':<16}{'measure':<26}{'n':>6}{'none':>8}{'edit':>8}  {'mean change':<26}"
-        f"{'median change':<26}relative drop",
+        f"{'intervention':<{w}}{'measure':<26}{'n':>6}{'none':>8}{'edit':>8}  {'mean change':<26}"
+        f" {'median change':<26} relative drop",
     ]
 
     def ci(v: float, lo: float, hi: float) -> str:
@@ -156,9 +157,9 @@ def summary_text(summary: pd.DataFrame, alpha: float = DEFAULT_ALPHA) -> str:
 
     for r in summary.itertuples():
         lines.append(
-            f"{r.intervention[:15]:<16}{r.measure:<26}{r.n:>6}{r.none_mean:>8.3f}{r.edit_mean:>8.3f}  "
-            f"{ci(r.mean_change, r.mean_change_low, r.mean_change_high):<26}"
-            f"{ci(r.median_change, r.median_change_low, r.median_change_high):<26}"
+            f"{r.intervention:<{w}}{r.measure:<26}{r.n:>6}{r.none_mean:>8.3f}{r.edit_mean:>8.3f}  "
+            f"{ci(r.mean_change, r.mean_change_low, r.mean_change_high):<26} "
+            f"{ci(r.median_change, r.median_change_low, r.median_change_high):<26} "
             f"{ci(r.relative_drop, r.relative_drop_low, r.relative_drop_high)}"
         )
     return "\n".join(lines)

@@ -84,22 +84,22 @@ def pictures(table: pd.DataFrame, scores: dict) -> Section | None:
     if not found:
         return None
     outcomes = table.drop_duplicates("question").set_index("question")
-    figures = []
+    shared: dict[str, list[str]] = {}  # questions sharing one picture (patch-reduce-50 ... -99) show it once
     for qid, pic in found.items():
-        path = Path(pic["path"])
-        if not path.is_file():
-            continue
-        row = outcomes.loc[qid] if qid in outcomes.index else None
-        outcome = str(row["outcome"]) if row is not None else "?"
-        evidence = str(row["evidence"]) if row is not None else ""
+        if Path(pic["path"]).is_file():
+            shared.setdefault(str(pic["path"]), []).append(qid)
+    figures = []
+    for path, qids in shared.items():
+        said = [(q, str(outcomes.loc[q, "outcome"]) if q in outcomes.index else "?") for q in qids]
+        evidence = [str(outcomes.loc[q, "evidence"]) for q in qids if q in outcomes.index]
         figures.append(
             Figure(
-                f"{qid}: {outcome}",
+                ", ".join(f"{q}: {o}" for q, o in said),
                 None,
-                columns=(Column("evidence"),),
-                rows=((Cell(evidence),),),
-                caption=(pic.get("caption", ""), evidence),
-                image=_data_uri(path),
+                columns=(Column("question"), Column("evidence")),
+                rows=tuple((Cell(q), Cell(e)) for (q, _), e in zip(said, evidence, strict=False)),
+                caption=(found[qids[0]].get("caption", ""), *dict.fromkeys(evidence)),
+                image=_data_uri(Path(path)),
             )
         )
     return (
