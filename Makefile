@@ -16,14 +16,15 @@ $(STAMP): pyproject.toml
 install: $(STAMP)
 
 # The whole loop on the shipped network (models/reference-r5.pth): register the shipped predictions (a
-# scratch copy, so predictions/registry.lock is untouched), run a batch experiment, fit, resolve, score and
+# scratch copy, so predictions/registry.lock is untouched), run a batch experiment and small model-editing
+# and retargeting families (the registered families on fewer mazes), fit, resolve, score and
 # write the calibration report. Re-running it resumes the run and reuses the fits; a new checkpoint starts
 # the run over (resume refuses to mix two networks' episodes).
 DEMO := data/demo
 RUN := data/runs/reference-demo
 RUN_STAMP := data/runs/.reference-demo-checkpoint
 $(RUN_STAMP): models/reference-r5.pth
-	rm -rf $(RUN)
+	rm -rf $(RUN) data/runs/model-editing-demo data/runs/retargeting-demo
 	mkdir -p data/runs && touch $@
 
 demo: $(STAMP) $(RUN_STAMP)
@@ -32,14 +33,17 @@ demo: $(STAMP) $(RUN_STAMP)
 	$(BIN)/mazeprobe predictions validate $(DEMO)/predictions --analysis-dir analysis
 	$(BIN)/mazeprobe predictions register $(DEMO)/predictions --analysis-dir analysis
 	$(BIN)/mazeprobe predictions verify $(DEMO)/predictions --analysis-dir analysis
-	@echo "== 2/6 run the shipped network on 1,000 test mazes: $(RUN)"
+	@echo "== 2/6 run the shipped network on 1,000 test mazes ($(RUN)), and a small model-editing family"
 	$(BIN)/mazeprobe run analysis/reference-demo.yaml --out data/runs --resume
+	$(BIN)/mazeprobe run analysis/model-editing-demo.yaml --out data/runs --resume
+	$(BIN)/mazeprobe run analysis/retargeting-demo.yaml --out data/runs --resume
 	$(BIN)/mazeprobe show $(RUN) --episode 0 --png $(DEMO)/episode-0.png
 	$(BIN)/mazeprobe vfield --checkpoint models/reference-r5.pth --seed 0 --png $(DEMO)/vfield-seed-0.png
 	@echo "== 3/6 fit the published behavioural regression"
 	$(BIN)/mazeprobe fit $(RUN) --plan analysis/behavioral.yaml --jobs 2
-	@echo "== 4/6 resolve the auto questions from the run"
-	$(BIN)/mazeprobe resolve --predictions $(DEMO)/predictions --run $(RUN)
+	@echo "== 4/6 resolve the auto questions from the runs (the probe plan on $(RUN))"
+	$(BIN)/mazeprobe resolve --predictions $(DEMO)/predictions --run $(RUN) \
+		--run data/runs/model-editing-demo --run data/runs/retargeting-demo
 	@echo "== 5/6 score the forecasters"
 	$(BIN)/mazeprobe score --predictions $(DEMO)/predictions --resolutions $(RUN)/resolutions.yaml
 	@echo "== 6/6 write the calibration report"
