@@ -99,6 +99,7 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/bench_maze.py
 	$(BIN)/python benchmarks/bench_runner.py
 	$(BIN)/python benchmarks/bench_train.py
+	$(BIN)/python benchmarks/bench_interventions.py
 
 clean:
 	rm -rf $(VENV) *.egg-info
