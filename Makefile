@@ -84,8 +84,9 @@ results: $(STAMP)
 	@echo "results done: docs/results.md and docs/results.html"
 
 # Fine-tune the shipped network on uniformly placed cheese (the finetune-cheese-agent question), then evaluate
-# it and write its card. Not part of demo, test or results: about 3.5 hours on 2 CPU cores (1.1M samples,
-# 9.6% of the original training's). Re-running resumes.
+# it and write its card. Not part of demo, test or results: more than an hour on 2 idle CPU cores, two to
+# three when they are shared, minutes on a GPU machine (1.1M samples, 9.6% of the original training's).
+# Interrupted with Ctrl-C it saves its state; re-running resumes.
 FINETUNE := models/finetune-uniform.pth
 finetune: $(STAMP)
 	$(BIN)/mazeprobe train --init models/reference-r5.pth --config analysis/finetune-uniform.yaml \
