@@ -228,6 +228,36 @@ def test_retargeting_with_the_cheese_on_the_target_and_the_cheese_agent_reaches_
     assert (steps == np.array([len(p) for p in retarget.path_squares(contexts)])).all()
 
 
+def test_path_probabilities_sharing_the_lower_layers_equal_whole_forward_passes(net, mazes, roller):
+    # every target of two mazes, two clamps and no edit: the sweep runs the layers below L once per
+    # observation; here every (square, target) gets its own whole forward pass with the edit hooked in
+    from mazeprobe.agents.network import NetworkPolicy
+    from mazeprobe.sim import GROUP_MATRIX
+
+    batch = maze_batch(mazes.iloc[:2])
+    targets = retarget.draw_targets(batch, per_maze=6, seed=1)
+    contexts = retarget.target_contexts(batch, targets, "remove")
+    states = retarget.played_states(start_states(mazes.iloc[:2], roller.loader), contexts, "remove")
+    side = net.activation_shapes()[L][-1]
+    edits = {
+        "one": Clamp(L, Channels((0,)), value=5.0, at="target"),
+        "three": Clamp(L, Channels((0, 1, 2)), value=2.0, at="target"),
+    }
+    variants = {name: (prepare_edits(e, net, contexts, roller), side) for name, e in edits.items()}
+    found = retarget.path_probabilities(
+        NetworkPolicy(net), contexts, states, roller, {**variants, "none": (None, None)}
+    )
+    for name, (prepared, _) in {**variants, "none": (None, None)}.items():
+        for i, steps in enumerate(retarget.path_squares(contexts)):
+            x = obs_to_tensor(roller.render([states[i].with_mouse(r, c) for r, c, _ in steps]))
+            hooks = prepared.hooks(np.full(len(steps), i)) if prepared is not None else []
+            with torch.no_grad(), net.hooks(hooks):
+                groups = torch.softmax(net(x)[0].double(), 1).numpy() @ GROUP_MATRIX
+            moves = [m for _, _, m in steps]
+            expected = np.exp(np.mean(np.log(groups[np.arange(len(steps)), moves])))
+            assert found[name][i] == pytest.approx(expected, rel=1e-5), (name, i)
+
+
 def test_targets_are_seeded_per_maze_whatever_the_batch(mazes):
     all_at_once = retarget.draw_targets(maze_batch(mazes), per_maze=3, seed=5)
     one_by_one = pd.concat(

@@ -10,6 +10,7 @@ import torch
 from mazeprobe.agents.base import Policy
 from mazeprobe.agents.impala import ImpalaCNN, load_checkpoint, obs_to_tensor
 from mazeprobe.agents.patches import PreparedEdits, RoutedEdits
+from mazeprobe.maze.procgen import N_ACTIONS
 
 
 class NetworkPolicy(Policy):
@@ -62,30 +63,78 @@ class NetworkPolicy(Policy):
         """(B, 15) action probabilities of the same observations under several edits: {name: (prepared
         edits or None, the context of each row)}. When every edit sits on one split point of the network
         (e.g. embedder.block2.res1.resadd_out), the layers below it run once for all the variants."""
+        return self.action_probs_rows(obs, {n: (p, ctx, None) for n, (p, ctx) in variants.items()}, batch)
+
+    @torch.no_grad()
+    def action_probs_rows(
+        self,
+        obs: np.ndarray,
+        requests: Mapping[str, tuple[PreparedEdits | None, np.ndarray | None, np.ndarray | None]],
+        batch: int = 256,
+    ) -> dict[str, np.ndarray]:
+        """{name: (R, 15)}: per request name -> (prepared edits or None, each row's context or None, each
+        row's observation index or None for every observation in order), the action probabilities of
+        observation rows[r] under the edits in context contexts[r]. When every edit sits on one split
+        point of the network, the layers below it run once per observation, shared by every request and
+        every row that reads it (a retargeting sweep reads each observation for many targets)."""
         layers = {
-            p.layer for prepared, _ in variants.values() if prepared is not None for p in prepared.patches
+            p.layer for prepared, _, _ in requests.values() if prepared is not None for p in prepared.patches
         }
         shared = (
             next(iter(layers))
             if len(layers) == 1 and next(iter(layers)) in self.model.split_points()
             else None
         )
-        out: dict[str, list[np.ndarray]] = {name: [] for name in variants}
-        for start in range(0, len(obs), batch):
-            x = obs_to_tensor(obs[start : start + batch], self.model.device)
-            x = x.contiguous(memory_format=torch.channels_last)
-            lower = self.model.forward_to(x, shared) if shared is not None else None
-            for name, (prepared, rows) in variants.items():
-                part = None if rows is None else np.asarray(rows)[start : start + batch]
-                if lower is not None:
-                    act = lower if prepared is None else prepared.apply(shared, lower, part)
-                    logits, _ = self.model.forward_from(act, shared)
-                else:
-                    hooks = prepared.hooks(part) if prepared is not None else []
+        every = np.arange(len(obs), dtype=np.int64)
+        reqs = {
+            name: (
+                prepared,
+                None if ctx is None else np.asarray(ctx, dtype=np.int64),
+                every if rows is None else np.asarray(rows, dtype=np.int64),
+            )
+            for name, (prepared, ctx, rows) in requests.items()
+        }
+        out = {name: np.zeros((len(rows), N_ACTIONS)) for name, (_, _, rows) in reqs.items()}
+        device, last = self.model.device, torch.channels_last
+
+        def probs(logits: torch.Tensor) -> np.ndarray:
+            return torch.softmax(logits.double(), dim=1).cpu().numpy()
+
+        if shared is None:  # edits on several layers (or none): whole forward passes, row by row
+            for name, (prepared, ctx, rows) in reqs.items():
+                for s in range(0, len(rows), batch):
+                    x = obs_to_tensor(obs[rows[s : s + batch]], device).contiguous(memory_format=last)
+                    hooks = (
+                        []
+                        if prepared is None
+                        else prepared.hooks(None if ctx is None else ctx[s : s + batch])
+                    )
                     with self.model.hooks(hooks):
-                        logits, _ = self.model(x)
-                out[name].append(torch.softmax(logits.double(), dim=1).cpu().numpy())
-        return {name: np.concatenate(parts) if parts else np.zeros((0, 15)) for name, parts in out.items()}
+                        out[name][s : s + batch] = probs(self.model(x)[0])
+            return out
+        chunk = 4 * batch  # observations whose lower activations are held at once
+        for lo in range(0, len(obs), chunk):
+            hi = min(lo + chunk, len(obs))
+            lower = torch.cat(
+                [
+                    self.model.forward_to(
+                        obs_to_tensor(obs[s : min(s + batch, hi)], device).contiguous(memory_format=last),
+                        shared,
+                    )
+                    for s in range(lo, hi, batch)
+                ]
+            )
+            for name, (prepared, ctx, rows) in reqs.items():
+                mine = np.flatnonzero((rows >= lo) & (rows < hi))
+                for s in range(0, len(mine), batch):
+                    part = mine[s : s + batch]
+                    act = lower[torch.as_tensor(rows[part] - lo, device=lower.device)].contiguous(
+                        memory_format=last
+                    )
+                    if prepared is not None:
+                        act = prepared.apply(shared, act, None if ctx is None else ctx[part])
+                    out[name][part] = probs(self.model.forward_from(act, shared)[0])
+        return out
 
     def with_edits(self, edits: PreparedEdits | RoutedEdits | None, name: str | None = None) -> NetworkPolicy:
         """The same network with prepared edits active on every forward pass (row i of a batch in the

@@ -172,7 +172,7 @@ def path_probabilities(
                 obs_index[(state_key[i], r, c)] = len(obs_states)
                 obs_states.append(states[i].with_mouse(r, c))
     obs = renderer.render(obs_states)
-    out: dict[str, np.ndarray] = {}
+    requests, rows_of = {}, {}
     for name, (prepared, how) in variants.items():
         target_key = target_keys(how)
         evals: dict[tuple, int] = {}  # (observation, what the edit aims at) -> row of the batch
@@ -188,10 +188,17 @@ def path_probabilities(
                     rows_ctx.append(i)  # any context with this state and cell carries the same edit
                 mine.append((evals[key], move))
             keys.append(mine)
-        groups = np.zeros((0, 4))
-        if rows_obs:
-            chosen = {name: (prepared, np.asarray(rows_ctx, dtype=np.int64))}
-            groups = policy.action_probs_variants(obs[np.asarray(rows_obs)], chosen)[name] @ GROUP_MATRIX
+        requests[name] = (
+            prepared,
+            np.asarray(rows_ctx, dtype=np.int64),
+            np.asarray(rows_obs, dtype=np.int64),
+        )
+        rows_of[name] = keys
+    # every variant at once: each observation's layers below the edited one run once for all its targets
+    probs = policy.action_probs_rows(obs, requests) if len(obs) else {}
+    out: dict[str, np.ndarray] = {}
+    for name, keys in rows_of.items():
+        groups = probs[name] @ GROUP_MATRIX if name in probs else np.zeros((0, 4))
         out[name] = np.array(
             [
                 float(np.exp(np.mean([np.log(max(groups[row, move], 1e-300)) for row, move in mine])))
