@@ -134,7 +134,7 @@ def cheese_vector_dsq(model, policy, table, roller) -> dict:
     _, plain = timed(roller.decision_square_view, policy, batch, states)
 
     def edited():
-        prepared = prepare_edits(CheeseVector(LAYER), model, batch, roller)
+        prepared = prepare_edits(CheeseVector(LAYER), model, batch, roller, states=states)  # as a run does
         return _dsq_probs(policy, batch, roller, states, {"cv": prepared})
 
     out, seconds = timed(edited)

@@ -417,11 +417,15 @@ def prepare_edits(
     mazes: pd.DataFrame | MazeBatch,
     renderer: Roller | None = None,
     rankings: dict | None = None,
+    states: list | None = None,
 ) -> PreparedEdits:
-    """Patches of the edits (applied in order) for every row of `mazes` (a maze table or MazeBatch)."""
+    """Patches of the edits (applied in order) for every row of `mazes` (a maze table or MazeBatch).
+    `states`: the mazes' start states when the caller has them (else derived again from the table)."""
     edits = [edits] if isinstance(edits, Edit) else list(edits)
     batch = mazes if isinstance(mazes, MazeBatch) else maze_batch(mazes)
-    ctx = EditContext(model, batch, renderer or Roller(32), rankings or {})
+    if states is not None and len(states) != len(batch.table):
+        raise UsageError(f"states: {len(states)} start states for {len(batch.table)} mazes")
+    ctx = EditContext(model, batch, renderer or Roller(32), rankings or {}, states)
     patches = [edit.prepare(ctx) for edit in edits]
     sizes = {p.layer: int(math.prod(ctx.shape(p.layer))) for p in patches}
     return PreparedEdits(patches, len(batch.table), sizes, network_size(model))

@@ -124,7 +124,7 @@ def measure(
     prepared: dict[str, PreparedEdits] = {}
     for spec in interventions:
         if not spec.per_target:
-            prepared[spec.id] = prepare_edits(spec.edits, model, mazes, roller, rankings)
+            prepared[spec.id] = prepare_edits(spec.edits, model, mazes, roller, rankings, states)
     dsq = _dsq_probs(policy, mazes, roller, states, {NONE: None, **prepared})
     tv = _vfield_tv(policy, mazes, roller, states, prepared) if vfield and prepared else {}
     played = paired_episodes(policy, mazes, states, dict(prepared), settings, roller) if prepared else {}
