@@ -454,3 +454,18 @@ def test_a_probe_plan_resolves_from_the_run_that_records_its_layer_and_is_kept_a
     kept.write_text(json.dumps(fitted))
     with pytest.raises(IntegrityError, match="probe-finds-cheese"):
         scored(root, path)
+
+
+def test_a_picture_is_refused_when_the_runs_network_changed(here):
+    from mazeprobe.experiments.pictures import edit_picture
+
+    run = here / "runs" / "fam"
+    seed = int(pd.read_parquet(run / "mazes.parquet")["seed"].iloc[0])
+    drawn = edit_picture(run, "cheese-vector", seed, here / "ok.png")
+    assert drawn.read_bytes()[:4] == b"\x89PNG"
+    manifest = json.loads((run / "manifest.json").read_text())
+    manifest["policy"]["sha256"] = "0" * 64  # as if the checkpoint had been retrained since the run
+    (run / "manifest.json").write_text(json.dumps(manifest))
+    with pytest.raises(MazeprobeError, match="changed since the run"):
+        edit_picture(run, "cheese-vector", seed, here / "no.png")
+    assert not (here / "no.png").exists()
