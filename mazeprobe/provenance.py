@@ -49,6 +49,11 @@ def file_sha256(path: str | os.PathLike) -> str:
     return h.hexdigest()
 
 
+def sha256_if_present(path: str | os.PathLike) -> str | None:
+    """The file's sha256, or None when there is no such file (recorded as absent, not as an error)."""
+    return file_sha256(path) if Path(path).is_file() else None
+
+
 def utc_stamp(t: datetime | None = None, timespec: str = "seconds") -> str:
     """`t` (default: now) in UTC as ISO 8601 ending in Z, as manifests, locks and resolutions record it."""
     t = datetime.now(UTC) if t is None else t.astimezone(UTC)

@@ -19,9 +19,8 @@ import pandas as pd
 
 from mazeprobe.atomic import atomic_path
 from mazeprobe.errors import UsageError
-from mazeprobe.experiments.rundir import RunDir
+from mazeprobe.experiments.rundir import RunDir, checkpoint_change
 from mazeprobe.maze.procgen import WORLD_SIDE, to_world
-from mazeprobe.provenance import file_sha256
 
 
 def _intervention(run: RunDir, intervention: str):
@@ -64,15 +63,15 @@ def edit_picture(run_dir: str | os.PathLike, intervention: str, seed: int, path:
     maze = mazes[mazes["seed"] == seed]
     if maze.empty:
         raise UsageError(f"{run.path}: no maze of level seed {seed}")
-    checkpoint = Path(manifest["policy"]["checkpoint"])
-    recorded = manifest["policy"].get("sha256")
-    now = file_sha256(checkpoint) if checkpoint.is_file() else "missing"
-    if recorded and now != recorded:  # a picture of another network than the one measured would mislead
+    changed = checkpoint_change(manifest["policy"])
+    if changed is not None:  # a picture of another network than the one measured would mislead
+        path_now, now = changed
         raise UsageError(
-            f"{run.path}: policy.checkpoint {checkpoint} changed since the run (sha256 {recorded[:12]}, "
-            f"now {now[:12]}); the picture would not show the measured network"
+            f"{run.path}: policy.checkpoint {path_now} changed since the run (sha256 "
+            f"{manifest['policy']['sha256'][:12]}, now {now[:12]}); the picture would not show the "
+            "measured network"
         )
-    policy = NetworkPolicy(load_checkpoint(checkpoint).eval())
+    policy = NetworkPolicy(load_checkpoint(manifest["policy"]["checkpoint"]).eval())
     roller = Roller(64)
     edits = _ranked(spec.edits, manifest.get("rankings") or {})
     original = vector_field(policy, maze, roller)

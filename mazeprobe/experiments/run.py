@@ -28,7 +28,7 @@ from mazeprobe.errors import UsageError
 from mazeprobe.experiments.activations import write_chunk as write_activation_chunk
 from mazeprobe.experiments.intervention_spec import from_manifest
 from mazeprobe.experiments.interventions import measure as measure_interventions
-from mazeprobe.experiments.rundir import RunDir, RunError, strict_json
+from mazeprobe.experiments.rundir import RunDir, RunError, checkpoint_change, strict_json
 from mazeprobe.experiments.spec import ExperimentSpec, RolloutSpec
 from mazeprobe.maze.sampling import sample_mazes, write_mazes
 from mazeprobe.provenance import file_sha256, git_commit, package_versions, utc_stamp
@@ -355,11 +355,9 @@ def _resolve_policy(spec: ExperimentSpec, table) -> dict:
 def _check_same_checkpoint(run: RunDir, policy: dict) -> None:
     """A retrained checkpoint at the same path must not continue a run started with the old one: the
     run would mix two networks' episodes."""
-    if policy.get("name") != "checkpoint" or "sha256" not in policy:
-        return
-    path = Path(policy["checkpoint"])
-    now = file_sha256(path) if path.is_file() else "missing"
-    if now != policy["sha256"]:
+    changed = checkpoint_change(policy)
+    if changed is not None:
+        path, now = changed
         raise RunError(
             f"{run.path}: policy.checkpoint {path} changed since this run started (sha256 "
             f"{policy['sha256'][:12]}, now {now[:12]}); resuming would mix two networks' episodes: "

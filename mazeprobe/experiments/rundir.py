@@ -37,7 +37,17 @@ import pyarrow.parquet as pq
 from mazeprobe.atomic import write_bytes
 from mazeprobe.errors import MazeprobeError
 from mazeprobe.maze.sampling import arrow_to_frame, read_mazes
-from mazeprobe.provenance import parse_utc, utc_stamp
+from mazeprobe.provenance import parse_utc, sha256_if_present, utc_stamp
+
+
+def checkpoint_change(policy: dict) -> tuple[Path, str] | None:
+    """(path, its sha256 now or "missing") when a run's checkpoint policy (the manifest's `policy`) no
+    longer matches the file it recorded; None when it does, or when the policy records no checkpoint."""
+    if policy.get("name") != "checkpoint" or "sha256" not in policy:
+        return None
+    path = Path(policy["checkpoint"])
+    now = sha256_if_present(path) or "missing"
+    return None if now == policy["sha256"] else (path, now)
 
 
 class RunError(MazeprobeError):

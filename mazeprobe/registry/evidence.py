@@ -25,7 +25,7 @@ import numpy as np
 
 from mazeprobe.atomic import write_bytes
 from mazeprobe.experiments.rundir import RunDir, RunError
-from mazeprobe.provenance import file_sha256, utc_stamp
+from mazeprobe.provenance import file_sha256, sha256_if_present, utc_stamp
 from mazeprobe.registry.editing_rules import CHECKPOINT, FAMILY, PROBE, QUESTION
 
 PROBES_DIR = "probes"
@@ -150,8 +150,8 @@ def _family_source(key: str, name: str, wanted_hash: str | None, runs: Sequence[
             seen.append(f"{run.path} ({found[:12]})")
             continue
         interventions, retargeting, _ = from_manifest(spec)
-        hashes = {RunDir.INTERVENTIONS: _sha(run.interventions_path)}
-        hashes[RunDir.RETARGETING] = _sha(run.retargeting_path)
+        hashes = {RunDir.INTERVENTIONS: sha256_if_present(run.interventions_path)}
+        hashes[RunDir.RETARGETING] = sha256_if_present(run.retargeting_path)
         value = {
             "run": str(run.path),
             "family_hash": found,
@@ -167,10 +167,6 @@ def _family_source(key: str, name: str, wanted_hash: str | None, runs: Sequence[
 
 def _from_run(key: str, value: dict, run: RunDir, manifest: dict, hashes: dict) -> Source:
     return Source(key, value, str(run.path), manifest.get("spec_hash"), manifest.get("started_at"), hashes)
-
-
-def _sha(path: Path) -> str | None:
-    return file_sha256(path) if path.is_file() else None
 
 
 # --- a probe plan ---------------------------------------------------------------------------------------
@@ -242,8 +238,8 @@ def _checkpoint_source(key: str, repo: Path) -> Source:
         return Source(key, {"error": f"no checkpoint {rel} (make finetune writes it)"}, rel)
     sha = file_sha256(path)
     record_file, eval_file = training_record_path(path), evaluation_path(path)
-    hashes = {rel: sha, str(Path(rel).with_suffix(".train.json")): _sha(record_file)}
-    hashes[str(Path(rel).with_suffix(".evaluation.json"))] = _sha(eval_file)
+    hashes = {rel: sha, str(Path(rel).with_suffix(".train.json")): sha256_if_present(record_file)}
+    hashes[str(Path(rel).with_suffix(".evaluation.json"))] = sha256_if_present(eval_file)
     record, evaluation = _read_json(record_file), _read_json(eval_file)
     started = _training_start(path, record)
     base = {"sha256": sha, "checkpoint": rel}

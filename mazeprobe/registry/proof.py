@@ -29,7 +29,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from mazeprobe.experiments.rundir import RunDir, RunError
-from mazeprobe.provenance import file_sha256
+from mazeprobe.provenance import sha256_if_present
 from mazeprobe.registry.evidence import depends_on, question_key, reread, source_keys
 from mazeprobe.registry.model import Problem, Question, Resolution
 from mazeprobe.registry.rules import evaluate
@@ -62,7 +62,7 @@ def fit_hashes(run: RunDir, plans: list[str]) -> dict[str, str | None]:
     out: dict[str, str | None] = {}
     for name in plans:
         path = run.analysis_dir(name) / "result.json"
-        out[name] = file_sha256(path) if path.is_file() else None
+        out[name] = sha256_if_present(path)
     return out
 
 
