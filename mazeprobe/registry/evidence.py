@@ -15,7 +15,7 @@ again (never computing anything) and accepts the outcome only when the hashes an
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -47,28 +47,29 @@ class Source:
     """File (relative to the run, or the repository for a checkpoint) -> sha256; None: absent."""
 
 
+def _each_rule(res: Mapping) -> Iterator[Mapping]:
+    """A resolution and every sub-rule under it (all-of / any-of), depth first."""
+    yield res
+    for sub in res.get("rules") or []:
+        if isinstance(sub, Mapping):
+            yield from _each_rule(sub)
+
+
 def source_keys(res: Mapping) -> list[str]:
     """The keys in `fits` a resolution (and its sub-rules) reads besides fitted plans, in order."""
     keys: list[str] = []
-    if isinstance(res.get("family"), str):
-        keys.append(FAMILY + res["family"])
-    if isinstance(res.get("probe_plan"), str):
-        keys.append(PROBE + res["probe_plan"])
-    if isinstance(res.get("checkpoint"), str):
-        keys.append(CHECKPOINT + res["checkpoint"])
-    for sub in res.get("rules") or []:
-        if isinstance(sub, Mapping):
-            keys += source_keys(sub)
+    for r in _each_rule(res):
+        for field_name, prefix in (("family", FAMILY), ("probe_plan", PROBE), ("checkpoint", CHECKPOINT)):
+            if isinstance(r.get(field_name), str):
+                keys.append(prefix + r[field_name])
     return list(dict.fromkeys(keys))
 
 
 def depends_on(res: Mapping) -> list[str]:
     """The questions whose outcomes a resolution reads (rule none-of), in order."""
-    out = [q for q in res.get("questions") or [] if isinstance(q, str)]
-    for sub in res.get("rules") or []:
-        if isinstance(sub, Mapping):
-            out += depends_on(sub)
-    return list(dict.fromkeys(out))
+    return list(
+        dict.fromkeys(q for r in _each_rule(res) for q in r.get("questions") or [] if isinstance(q, str))
+    )
 
 
 def question_key(qid: str) -> str:
@@ -77,13 +78,9 @@ def question_key(qid: str) -> str:
 
 def _family_hashes(res: Mapping) -> dict[str, str]:
     """family name -> registered hash, over a resolution and its sub-rules."""
-    out = {}
-    if isinstance(res.get("family"), str):
-        out[res["family"]] = str(res.get("family_hash"))
-    for sub in res.get("rules") or []:
-        if isinstance(sub, Mapping):
-            out |= _family_hashes(sub)
-    return out
+    return {
+        r["family"]: str(r.get("family_hash")) for r in _each_rule(res) if isinstance(r.get("family"), str)
+    }
 
 
 def gather(
@@ -205,7 +202,7 @@ def _probe_source(key: str, name: str, runs: Sequence[RunDir], analysis_dir: Pat
                 why = "missing" if doc is None else "not of this plan and run"
                 return Source(key, {"error": f"{path} is {why}"}, str(run.path))
             result = run_probe_plan(run, plan).to_dict()
-            doc = {"plan": name, "plan_hash": plan.hash, "spec_hash": manifest.get("spec_hash"),
+            doc = {"plan": name, "plan_hash": plan.hash, "spec_hash": spec_hash,
                    "computed_at": utc_stamp(), "result": result}  # fmt: skip
             path.parent.mkdir(exist_ok=True)
             write_bytes(path, (json.dumps(doc, indent=1, allow_nan=False) + "\n").encode())
