@@ -84,8 +84,8 @@ results: $(STAMP)
 	@echo "results done: docs/results.md and docs/results.html"
 
 # Fine-tune the shipped network on uniformly placed cheese (the finetune-cheese-agent question), then evaluate
-# it and write its card. Not part of demo, test or results: more than an hour on 2 idle CPU cores, two to
-# three when they are shared, minutes on a GPU machine (1.1M samples, 9.6% of the original training's).
+# it and write its card. Not part of demo, test or results: about 27 minutes on 2 idle CPU cores (25 to train,
+# 1.5 to evaluate), longer when they are shared (1.1M samples, 9.6% of the original training's).
 # Interrupted with Ctrl-C it saves its state; re-running resumes.
 FINETUNE := models/finetune-uniform.pth
 finetune: $(STAMP)
