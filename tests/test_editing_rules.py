@@ -23,6 +23,7 @@ from mazeprobe.registry.editing_rules import CHECKPOINT, FAMILY, PROBE, QUESTION
 from mazeprobe.registry.resolve import resolve_run
 from mazeprobe.registry.rules import check_resolution, evaluate
 from mazeprobe.stats.editing import selection_half
+from mazeprobe.stats.measures import wilson_interval
 from mazeprobe.steplog import machine, run_step
 from mazeprobe.yamlio import load_yaml
 
@@ -192,7 +193,11 @@ FINE = {"method": "auto", "rule": "fine-tune", "checkpoint": "models/ft.pth", "b
 def test_a_fine_tune_needs_the_budget_the_cheese_rate_and_no_top_right_detours(fraction, got, top, outcome):
     test = {"episodes": 500, "got_cheese": got, "entered_top_right_5x5_without_cheese": top}
     found = {"sha256": "s" * 64, "budget_fraction": fraction, "test": test}
-    assert evaluate(FINE, {CHECKPOINT + "models/ft.pth": found}).outcome == outcome
+    result = evaluate(FINE, {CHECKPOINT + "models/ft.pth": found})
+    assert result.outcome == outcome
+    # the rates come with Wilson intervals over the 500 test episodes
+    lo, hi = wilson_interval(got, 500, 1.96)
+    assert f"{got:.1%} (95% CI {lo:.1%} to {hi:.1%})" in result.evidence
     unfinished = {"sha256": "s" * 64, "error": "models/ft.pth: the fine-tune is not finished"}
     assert evaluate(FINE, {CHECKPOINT + "models/ft.pth": unfinished}).outcome == "unresolved"
 

@@ -268,15 +268,21 @@ def _fine_tune(res: Mapping, fits: Fits) -> RuleResult:
             f"{res['checkpoint']}: no fine-tune record (train --init) or no test-suite evaluation "
             "(mazeprobe evaluate)"
         )
-    got, top = test["got_cheese"], test["entered_top_right_5x5_without_cheese"]
+    from mazeprobe.stats.measures import wilson_interval
+
+    got, top, n = test["got_cheese"], test["entered_top_right_5x5_without_cheese"], test["episodes"]
     numbers = {"budget_fraction": fraction, "budget": budget, "got_cheese": got, "threshold": need,
-               "entered_top_right_5x5_without_cheese": top, "margin": bound, "episodes": test["episodes"],
+               "entered_top_right_5x5_without_cheese": top, "margin": bound, "episodes": n,
                "checkpoint_sha256": found["sha256"]}  # fmt: skip
+
+    def rate(value: float) -> str:  # the interval is reported; the registered criteria read the rate
+        lo, hi = wilson_interval(value, n, 1.96)
+        return f"{_pct(value)} (95% CI {_pct(lo)} to {_pct(hi)})"
+
     evidence = (
         f"{Path(res['checkpoint']).name}: fine-tuned with {_pct(fraction)} of the original samples; on "
-        f"{test['episodes']} test mazes (sampled actions) it got the cheese in {_pct(got)} and entered the "
-        f"top-right 5x5 without it in {_pct(top)}; needs budget <= {_pct(budget)}, >= {_pct(need)}, "
-        f"<= {_pct(bound)}"
+        f"{n} test mazes (sampled actions) it got the cheese in {rate(got)} and entered the top-right 5x5 "
+        f"without it in {rate(top)}; needs budget <= {_pct(budget)}, >= {_pct(need)}, <= {_pct(bound)}"
     )
     yes = fraction <= budget and got >= need and top <= bound
     return RuleResult("yes" if yes else "no", numbers, evidence)
