@@ -41,11 +41,16 @@ def _pct(x: float) -> str:
     return "n/a" if x is None or not math.isfinite(x) else f"{x:.1%}"
 
 
+def _ci(lo: float, hi: float) -> str:
+    """How every rule's evidence writes a 95% interval."""
+    return f"95% CI {_pct(lo)} to {_pct(hi)}"
+
+
 def _drop(drop: float, lo: float, hi: float) -> str:
     """A relative drop with its interval, said as a rise when it is negative ("up 12%", not "down -12%")."""
     if drop is not None and math.isfinite(drop) and drop < 0:
-        return f"up {_pct(-drop)} (95% CI {_pct(-hi)} to {_pct(-lo)})"
-    return f"down {_pct(drop)} (95% CI {_pct(lo)} to {_pct(hi)})"
+        return f"up {_pct(-drop)} ({_ci(-hi, -lo)})"
+    return f"down {_pct(drop)} ({_ci(lo, hi)})"
 
 
 # --- checks ---------------------------------------------------------------------------------------------
@@ -226,8 +231,8 @@ def _retarget(res: Mapping, fits: Fits) -> RuleResult:
     fraction = r.selection[r.chosen]["edited_fraction_network"]
     evidence = (
         f"{r.chosen} (edits {fraction:.5%} of the network's activations; chosen on {r.n_selection} mazes) "
-        f"retargets {_pct(r.retargeted_share)} of {r.n_confirmation} confirmation mazes (95% CI {_pct(lo)} "
-        f"to {_pct(hi)}; a maze: at least 4 of its 5 targets reached); needs >= 75%"
+        f"retargets {_pct(r.retargeted_share)} of {r.n_confirmation} confirmation mazes ({_ci(lo, hi)}; "
+        "a maze: at least 4 of its 5 targets reached); needs >= 75%"
     )
     return RuleResult(r.outcome, numbers, evidence, r.reason if r.outcome == "unresolved" else None)
 
@@ -276,8 +281,7 @@ def _fine_tune(res: Mapping, fits: Fits) -> RuleResult:
                "checkpoint_sha256": found["sha256"]}  # fmt: skip
 
     def rate(value: float) -> str:  # the interval is reported; the registered criteria read the rate
-        lo, hi = wilson_interval(value, n, 1.96)
-        return f"{_pct(value)} (95% CI {_pct(lo)} to {_pct(hi)})"
+        return f"{_pct(value)} ({_ci(*wilson_interval(value, n, 1.96))})"
 
     evidence = (
         f"{Path(res['checkpoint']).name}: fine-tuned with {_pct(fraction)} of the original samples; on "
