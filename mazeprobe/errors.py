@@ -19,6 +19,11 @@ class UsageError(MazeprobeError, ValueError):
     """A bad argument to a public function or CLI command."""
 
 
+class WriteFailed(MazeprobeError, OSError):
+    """A file that could not be written (no space left, the process's file-size limit): the message names
+    it, and nothing half-written is left. An OSError too, for callers that catch those."""
+
+
 class CheckFailed(MazeprobeError):
     """A check ran and found problems (an edited registered item, a broken hash chain, a resolution that
     does not prove itself): the CLI prints the message and exits 1, not 2, because the input was read

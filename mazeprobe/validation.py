@@ -15,10 +15,25 @@ import numpy as np
 
 from mazeprobe.errors import UsageError
 
-NAME_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")
+MAX_NAME_LENGTH = 100
+"""The longest name: names become file and folder names (forecasts/<forecaster>.yaml, data/runs/<name>/),
+which file systems cap at 255 bytes, the suffix and a temporary name's prefix included."""
+NAME_PATTERN = re.compile(rf"[A-Za-z0-9][A-Za-z0-9._-]{{0,{MAX_NAME_LENGTH - 1}}}")
 """Names of runs, plans, questions, groups and forecasters: a folder name with no ':' (so item ids
-such as `forecast:F:Q` split cleanly)."""
-NAME_HELP = "letters, digits, '.', '_' or '-', starting with a letter or digit"
+such as `forecast:F:Q` split cleanly), at most MAX_NAME_LENGTH characters."""
+NAME_HELP = f"at most {MAX_NAME_LENGTH} letters, digits, '.', '_' or '-', starting with a letter or digit"
+
+
+def name_problem(value: Any) -> str | None:
+    """Why `value` is not a name (NAME_PATTERN), with a name too long said as such; None for a name."""
+    if isinstance(value, str) and len(value) > MAX_NAME_LENGTH:
+        return (
+            f"is {len(value)} characters long ({value[:20]}...); a name has at most {MAX_NAME_LENGTH} "
+            "(it becomes a file name)"
+        )
+    if not isinstance(value, str) or not NAME_PATTERN.fullmatch(value):
+        return f"must be {NAME_HELP}; got {value!r}"
+    return None
 
 
 def is_int(value: Any) -> bool:
@@ -90,6 +105,7 @@ def check_choice(value: Any, name: str, allowed: Iterable[str]) -> str:
 
 
 def check_name(value: Any, name: str) -> str:
-    if not isinstance(value, str) or not NAME_PATTERN.fullmatch(value):
-        raise UsageError(f"{name} must be {NAME_HELP}; got {value!r}")
+    problem = name_problem(value)
+    if problem:
+        raise UsageError(f"{name} {problem}")
     return value

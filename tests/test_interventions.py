@@ -405,3 +405,46 @@ def test_vfield_draws_an_edit_beside_the_original(tmp_path, capsys):
     assert three[0] > 2.9 * one[0]
     assert main([*args, "--edit", f"{spec}#nothing"]) == 2
     assert "has no intervention 'nothing'" in capsys.readouterr().err
+
+
+def test_a_spec_refused_for_its_edits_leaves_no_run_and_runs_once_fixed(tmp_path, capsys):
+    from mazeprobe.cli import main
+
+    shape = load_checkpoint(MODEL).activation_shapes()[L]
+    nan = np.zeros(shape, np.float32)
+    nan[0, 0, 0] = np.nan
+    np.save(tmp_path / "t.npy", nan)
+    text = f"""\
+kind: experiment
+name: fixed
+policy: {{checkpoint: {MODEL}}}
+mazes: {{n: 2, seed: 2, require_decision_square: true, exclude_cheese_top_right: 5}}
+rollouts: {{per_maze: 1, max_steps: 16}}
+record: {{vfield_tv: false}}
+interventions:
+  - {{id: add-zero, edit: add, layer: {L}, tensor: t.npy}}
+  - {{id: clamp-corner, edit: clamp, layer: {L}, channels: [0], at: [SQUARE]}}
+"""
+    spec = tmp_path / "spec.yaml"
+    spec.write_text(text.replace("SQUARE", "30, 2"))
+    runs = tmp_path / "runs"
+    args = ["run", str(spec), "--out", str(runs), "--workers", "1", "--quiet"]
+    # each refusal names the file, the key and the intervention, and leaves no run directory (nor its lock)
+    assert main(args) == 2
+    err = capsys.readouterr().err
+    assert f"{spec}:8:" in err and "interventions[0].tensor: intervention add-zero: " in err
+    assert "1 of its 8192 values are NaN" in err
+    assert not runs.exists() or list(runs.iterdir()) == []
+    np.save(tmp_path / "t.npy", np.zeros(shape, np.float32))  # a tensor of zeros
+    assert main(args) == 2
+    err = capsys.readouterr().err
+    assert f"{spec}:9:" in err and "interventions[1].at: intervention clamp-corner: square (30, 2)" in err
+    assert not runs.exists() or list(runs.iterdir()) == []
+    # fixed (a square inside every maze): a plain run, no --resume, finishes
+    spec.write_text(text.replace("SQUARE", "0, 0"))
+    assert main(args) == 0
+    manifest = json.loads((runs / "fixed" / "manifest.json").read_text())
+    assert manifest["status"] == "complete"
+    iv = pd.read_parquet(runs / "fixed" / "interventions.parquet").set_index(["intervention", "seed"])
+    # adding zeros changes nothing
+    assert iv.loc["add-zero", "p_cheese_at_dsq"].tolist() == iv.loc["none", "p_cheese_at_dsq"].tolist()

@@ -26,8 +26,10 @@ a batch of contexts: rows of a maze table, which may carry `target_row`, `target
 from __future__ import annotations
 
 import math
+import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, fields
+from pathlib import Path
 from typing import Any, ClassVar
 
 import numpy as np
@@ -173,6 +175,32 @@ def _plain(value: Any) -> Any:
     return value
 
 
+def load_tensor(path: str | os.PathLike) -> np.ndarray:
+    """The array of an `add` edit's .npy file: a real, finite array read without unpickling anything (a
+    pickle can run code). UsageError, one line naming the file, for anything else."""
+    path = Path(path)
+    if not path.is_file():
+        raise UsageError(f"{path}: {'is a directory' if path.is_dir() else 'no such file'}, not a .npy array")
+    try:
+        with path.open("rb") as f:
+            if f.read(6) != b"\x93NUMPY":
+                raise UsageError(f"{path}: not a .npy file (write the array with numpy.save)")
+            f.seek(0)
+            # read_array, not np.load: np.load also opens .npz archives and (with allow_pickle) pickles
+            array = np.lib.format.read_array(f, allow_pickle=False)
+    except UsageError:
+        raise
+    except (OSError, ValueError, EOFError, MemoryError) as exc:
+        why = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        raise UsageError(f"{path}: not a readable .npy array ({why})") from None
+    if not (np.issubdtype(array.dtype, np.integer) or np.issubdtype(array.dtype, np.floating)):
+        raise UsageError(f"{path}: holds {array.dtype} values; an add tensor holds real numbers")
+    bad = int(array.size - np.count_nonzero(np.isfinite(array)))
+    if bad:
+        raise UsageError(f"{path}: {bad} of its {array.size} values are NaN or infinite; it must be finite")
+    return array
+
+
 @dataclass(frozen=True)
 class Add(Edit):
     tensor: Any = None
@@ -181,7 +209,7 @@ class Add(Edit):
     kind: ClassVar[str] = "add"
 
     def prepare(self, ctx: EditContext) -> Patch:
-        tensor = np.load(self.tensor) if isinstance(self.tensor, str) else np.asarray(self.tensor)
+        tensor = load_tensor(self.tensor) if isinstance(self.tensor, str) else np.asarray(self.tensor)
         if tuple(tensor.shape) != ctx.shape(self.layer):
             raise UsageError(
                 f"add at {self.layer}: the tensor has shape {tuple(tensor.shape)}, the layer "

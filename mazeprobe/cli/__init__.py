@@ -13,6 +13,7 @@ import argparse
 import sys
 from collections.abc import Sequence
 
+from mazeprobe.atomic import full_disk
 from mazeprobe.cli import maze, predictions, run, stats, train
 from mazeprobe.cli._common import (
     EXIT_CODES_HELP,
@@ -59,6 +60,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         # the reader went away (`| head`): nothing left to say to it
         sys.stderr.close()
         return EXIT_OK
+    except OSError as exc:  # a full disk met outside mazeprobe.atomic (which names its file itself)
+        why = full_disk(exc)
+        if why is None:
+            raise
+        print(f"{args.prog}: error: cannot write {exc.filename or 'a file'}: {why}", file=sys.stderr)
+        return EXIT_USAGE
     except KeyboardInterrupt:
         # each command says what it kept (add_command's `interrupted`)
         print(f"{args.prog}: {args.interrupted.format_map(vars(args))}", file=sys.stderr)

@@ -4,6 +4,7 @@ checks, the progress bar and small formatting helpers."""
 from __future__ import annotations
 
 import argparse
+import math
 import os
 import re
 from collections.abc import Callable
@@ -93,6 +94,17 @@ def _non_negative_int(text: str) -> int:
     return value
 
 
+def _non_negative_number(text: str) -> float:
+    """A finite number >= 0 (float() also reads nan, inf and -1, which no duration means)."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number >= 0, got {text!r}") from None
+    if not math.isfinite(value) or value < 0:
+        raise argparse.ArgumentTypeError(f"expected a finite number >= 0, got {text!r}")
+    return value
+
+
 _DEVICE = re.compile(r"auto|cpu|cuda(:\d+)?")
 DEVICE_HELP = "auto (cuda when there is one, else cpu), cpu, cuda or cuda:N"
 
@@ -131,12 +143,19 @@ def plural(n: int, word: str) -> str:
 
 
 def progress_bar(
-    *fields: str, quiet: bool, count: str | None = None, transient: bool = False, eta: bool = False
+    *fields: str,
+    quiet: bool,
+    count: str | None = None,
+    transient: bool = False,
+    eta: bool = False,
+    stderr: bool = False,
 ) -> Progress:
     """A rich progress bar: description, bar, done/total (or the `count` template), one text column per
     template in `fields` (e.g. "{task.fields[rate]} episodes/s"), elapsed time and, with `eta`, the time
-    left. Disabled (a no-op) when `quiet`."""
+    left. Disabled (a no-op) when `quiet`. `stderr`: drawn there, for commands whose stdout is a result
+    (JSON) that the bar's last frame must not end up in."""
     # rich here, not at the top: it costs startup time that commands without a bar should not pay
+    from rich.console import Console
     from rich.progress import (
         BarColumn,
         MofNCompleteColumn,
@@ -155,4 +174,5 @@ def progress_bar(
     ]
     if eta:
         columns.append(TimeRemainingColumn())
-    return Progress(*columns, transient=transient, disable=quiet)
+    console = Console(stderr=True) if stderr else None
+    return Progress(*columns, transient=transient, disable=quiet, console=console)

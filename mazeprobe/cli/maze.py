@@ -17,7 +17,7 @@ from mazeprobe.cli._common import (
     whole_or_nothing,
 )
 from mazeprobe.errors import UsageError
-from mazeprobe.maze.sampling import row_grid
+from mazeprobe.maze.sampling import row_grid, row_problem
 
 
 def cmd_sample(args: argparse.Namespace) -> int:
@@ -130,6 +130,9 @@ def _table_row(path: Path, row: int):
     frame = read_maze_table(path)
     if not 0 <= row < len(frame):
         raise UsageError(f"--row {row} is out of range: {path} has rows 0..{len(frame) - 1}")
+    problem = row_problem(frame.iloc[row])
+    if problem:
+        raise UsageError(f"{path}: row {row}: {problem}")
     return frame.iloc[row]
 
 
@@ -208,7 +211,7 @@ def cmd_vfield(args: argparse.Namespace) -> int:
         raise UsageError("--edit changes a network: give --checkpoint")
     from mazeprobe.experiments.vfield import field_difference, field_tv, vector_field_pictures
 
-    name, edits = _edit_from_file(args.edit, policy.model)
+    name, edits = _edit_from_file(args.edit, policy.model, maze)
     edited = vector_field(policy, maze, roller, edits=edits)
     panels = [("original", field), (name, edited), ("difference", field_difference(edited, field))]
     vector_field_pictures(panels, maze, args.png)
@@ -219,8 +222,10 @@ def cmd_vfield(args: argparse.Namespace) -> int:
     return 0
 
 
-def _edit_from_file(ref: str, model):
-    """FILE.yaml#ID -> (ID, its edits, with any channel ranking they name computed for this network)."""
+def _edit_from_file(ref: str, model, maze):
+    """FILE.yaml#ID -> (ID, its edits, with any channel ranking they name computed for this network), the
+    edits checked against this network and the maze drawn."""
+    from mazeprobe.experiments.intervention_spec import check_fit
     from mazeprobe.experiments.spec import load_spec
 
     path, sep, iid = ref.rpartition("#")
@@ -233,6 +238,7 @@ def _edit_from_file(ref: str, model):
     intervention = found[iid]
     if intervention.per_target:
         raise UsageError(f"{iid} aims at retargeting targets (at: target): draw it with at: [row, col]")
+    check_fit((intervention,), model.activation_shapes(), maze)
     edits = list(intervention.edits)
     layers = intervention.ranked_layers()
     if layers:

@@ -10,6 +10,7 @@ from mazeprobe.cli._common import (
     Interrupted,
     _check_writable,
     _device,
+    _non_negative_number,
     _positive_int,
     add_command,
     device_name,
@@ -124,9 +125,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     p.add_argument(
         "--max-minutes",
-        type=float,
+        type=_non_negative_number,
         metavar="M",
-        help="stop (resumably) at the first evaluation point after M minutes",
+        help="stop (resumably) at the first evaluation point after M minutes (0: at the first one)",
     )
     p.add_argument(
         "--device",

@@ -15,13 +15,30 @@ The unedited network (id `none`) is always measured too, on the same mazes with 
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from mazeprobe.agents.edits import DONORS, EDITS, RANKINGS, Channels, Edit, edit_from_spec
+import numpy as np
+import pandas as pd
+
+from mazeprobe.agents.edits import (
+    DONORS,
+    EDITS,
+    RANKINGS,
+    Add,
+    Channels,
+    CheeseVector,
+    Clamp,
+    Edit,
+    edit_from_spec,
+    load_tensor,
+)
+from mazeprobe.errors import MazeprobeError
+from mazeprobe.maze.procgen import WALL
+from mazeprobe.maze.sampling import row_grid
 from mazeprobe.validation import NAME_HELP, NAME_PATTERN, is_number
-from mazeprobe.yamlio import Checker, KeyPath, describe_value
+from mazeprobe.yamlio import Checker, KeyPath, SpecError, YamlDoc, describe_value, format_key_path
 
 NONE = "none"
 MAX_TARGETS = 1000
@@ -71,6 +88,16 @@ _RANKING = {"n": "mazes the channels are ranked on (default 1000)", "seed": "the
 class InterventionSpec:
     id: str
     edits: tuple[Edit, ...]
+    places: tuple[dict[str, str], ...] = field(default=(), compare=False, repr=False)
+    """Per edit, `file:line:col: key.path` of each of its keys ('' for the entry itself), so that a check
+    made after parsing (check_fit: against the network and the mazes) says where to fix the spec. Not part
+    of the spec's identity; empty for an intervention read back from a manifest."""
+
+    def where(self, index: int, key: str) -> str:
+        """How a message names key `key` of edit `index`: its place in the spec file and the id."""
+        place = self.places[index] if index < len(self.places) else {}
+        at = place.get(key) or place.get("")
+        return f"{at}: intervention {self.id}" if at else f"intervention {self.id}: {key}"
 
     @property
     def per_target(self) -> bool:
@@ -127,7 +154,7 @@ def _number(c: Checker, entry: dict, key: str, kp: KeyPath, allow_null: bool = F
         c.fail((*kp, key), f"must be a finite number; got {describe_value(entry[key])}")
 
 
-def _edit(c: Checker, entry: Any, kp: KeyPath, layers: set[str], base: Path) -> dict | None:
+def _edit(c: Checker, entry: Any, kp: KeyPath, layers: set[str], base: Path, iid: Any) -> dict | None:
     """One checked edit entry (the keys edit_from_spec reads), or None after reporting its problems."""
     if not isinstance(entry, dict):
         c.fail(kp, f"must be a mapping {{edit: KIND, layer: ...}}; got {describe_value(entry)}")
@@ -166,8 +193,10 @@ def _edit(c: Checker, entry: Any, kp: KeyPath, layers: set[str], base: Path) -> 
             c.fail(kp, "add needs `tensor`: a .npy file holding a (C, H, W) array")
         else:
             path = (base / entry["tensor"]).resolve()
-            if not path.is_file():
-                c.fail((*kp, "tensor"), f"no such file {path}")
+            try:
+                load_tensor(path)  # readable, real and finite here; its shape once the network is known
+            except MazeprobeError as exc:
+                c.fail((*kp, "tensor"), f"intervention {iid}: {exc}")
             out["tensor"] = str(path)
     return out if len(c.problems) == n else None
 
@@ -200,12 +229,94 @@ def parse_interventions(c: Checker, raw: Any, layers: set[str], base: Path) -> t
             if not isinstance(subs, list) or not subs:
                 c.fail((*kp, "edits"), "must be a non-empty list of {edit, layer, ...}")
                 continue
-            checked = [_edit(c, sub, (*kp, "edits", j), layers, base) for j, sub in enumerate(subs)]
+            paths = [(*kp, "edits", j) for j in range(len(subs))]
+            checked = [_edit(c, sub, ekp, layers, base, iid) for sub, ekp in zip(subs, paths, strict=True)]
         else:
-            checked = [_edit(c, entry, kp, layers, base)]
+            paths = [kp]
+            checked = [_edit(c, entry, kp, layers, base, iid)]
         if all(e is not None for e in checked) and isinstance(iid, str):
-            out.append(InterventionSpec(iid, tuple(edit_from_spec(e) for e in checked)))
+            places = tuple(_places(c.doc, ekp, e) for ekp, e in zip(paths, checked, strict=True))
+            out.append(InterventionSpec(iid, tuple(edit_from_spec(e) for e in checked), places))
     return tuple(out)
+
+
+def _places(doc: YamlDoc, kp: KeyPath, entry: dict) -> dict[str, str]:
+    return {
+        key: f"{doc.where(path)}: {format_key_path(path)}"
+        for key, path in (("", kp), *((k, (*kp, k)) for k in entry))
+    }
+
+
+# --- checks against the network and the mazes, before anything is written --------------------------
+
+
+def check_fit(
+    interventions: tuple[InterventionSpec, ...], shapes: dict[str, tuple[int, ...]], mazes: pd.DataFrame
+) -> None:
+    """Refuse (SpecError, one line per problem, each naming the spec file, the intervention and the key)
+    settings that do not fit this network or these mazes: an add tensor of another shape than its layer,
+    channels the layer does not have, a clamp on a layer that is not a map, a square outside a maze (or,
+    for the cheese, on a wall or the mouse's start). Run before a run directory is made, so that a spec
+    fixed afterwards starts afresh instead of meeting a half-made run."""
+    problems = []
+    for spec in interventions:
+        for index, edit in enumerate(spec.edits):
+            for key, message in _misfits(edit, shapes[edit.layer], mazes):
+                problems.append(f"{spec.where(index, key)}: {message}")
+    if problems:
+        raise SpecError("\n".join(problems))
+
+
+def _misfits(edit: Edit, shape: tuple[int, ...], mazes: pd.DataFrame) -> list[tuple[str, str]]:
+    """(key, what is wrong) for each setting of one edit that does not fit."""
+    out = []
+    if isinstance(edit, Add) and isinstance(edit.tensor, str):
+        try:
+            tensor = load_tensor(edit.tensor)
+        except MazeprobeError as exc:  # changed since the spec was read
+            out.append(("tensor", str(exc)))
+        else:
+            if tuple(tensor.shape) != tuple(shape):
+                out.append(("tensor", f"{edit.tensor} has shape {tuple(tensor.shape)}; {edit.layer} has "
+                                      f"{shape} in this network"))  # fmt: skip
+    channels = getattr(edit, "channels", None)
+    if isinstance(channels, Channels):
+        bad = [ch for ch in channels.channels if ch >= shape[0]]
+        if bad:
+            out.append(("channels", f"channels {bad} do not exist at {edit.layer}, which has channels "
+                                    f"0..{shape[0] - 1} in this network"))  # fmt: skip
+        if channels.ranking is not None and channels.top > shape[0]:
+            out.append(("channels", f"top {channels.top} of {shape[0]} channels at {edit.layer}"))
+    if isinstance(edit, Clamp) and len(shape) != 3:
+        out.append(("layer", f"a clamp sets a square of a map; {edit.layer} has shape {shape}, not a map"))
+    if isinstance(edit, (Clamp, CheeseVector)) and isinstance(edit.at, tuple):
+        problem = _square_problem(edit, mazes)
+        if problem:
+            out.append(("at", problem))
+    return out
+
+
+def _square_problem(edit: Clamp | CheeseVector, mazes: pd.DataFrame) -> str | None:
+    """Why a fixed `at: [row, col]` is not a square of every maze the edit is prepared for."""
+    row, col = (int(v) for v in edit.at)
+    if isinstance(edit, CheeseVector) and edit.source_seed is not None:
+        return None  # the square is in the source maze, which the edit checks when it is prepared
+    sizes = mazes["maze_size"].to_numpy(np.int64)
+    outside = (row >= sizes) | (col >= sizes)
+    if outside.any():
+        smallest = int(sizes.min())
+        return (
+            f"square ({row}, {col}) is outside {int(outside.sum())} of the {len(sizes)} mazes (the smallest "
+            f"is {smallest}x{smallest}: rows and columns 0..{smallest - 1})"
+        )
+    if isinstance(edit, CheeseVector):
+        walls = [int(r.seed) for _, r in mazes.iterrows() if row_grid(r)[row, col] == WALL]
+        mouse = [int(r.seed) for _, r in mazes.iterrows() if (row, col) == (r.mouse_row, r.mouse_col)]
+        for seeds, what in ((walls, "a wall"), (mouse, "the mouse's start")):
+            if seeds:
+                shown = ", ".join(map(str, seeds[:5])) + (", ..." if len(seeds) > 5 else "")
+                return f"the cheese cannot go on square ({row}, {col}): it is {what} in level {shown}"
+    return None
 
 
 def parse_retargeting(c: Checker, raw: Any) -> RetargetingSpec | None:

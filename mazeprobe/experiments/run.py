@@ -26,7 +26,7 @@ import pyarrow.parquet as pq
 from mazeprobe.atomic import write_bytes, write_parquet
 from mazeprobe.errors import UsageError
 from mazeprobe.experiments.activations import write_chunk as write_activation_chunk
-from mazeprobe.experiments.intervention_spec import from_manifest
+from mazeprobe.experiments.intervention_spec import check_fit, from_manifest
 from mazeprobe.experiments.interventions import measure as measure_interventions
 from mazeprobe.experiments.rundir import RunDir, RunError, checkpoint_change, strict_json
 from mazeprobe.experiments.spec import ExperimentSpec, RolloutSpec
@@ -211,24 +211,17 @@ def _rankings(spec: ExperimentSpec, model) -> dict:
     return {layer: {"cheese-channels": list(ranked_channels(t))} for layer, t in tables.items()}, tables
 
 
-def _check_edits(spec: ExperimentSpec, model) -> None:
-    """Channels and tensors that do not fit this network, refused before anything is written."""
-    shapes = model.activation_shapes()
-    for i in spec.interventions:
-        for edit in i.edits:
-            shape = shapes[edit.layer]
-            channels = getattr(edit, "channels", None)
-            if channels is not None and channels.ranking is None:
-                bad = [c for c in channels.channels if c >= shape[0]]
-                if bad:
-                    raise RunError(
-                        f"intervention {i.id}: channels {bad} do not exist at {edit.layer}, which has "
-                        f"channels 0..{shape[0] - 1} in this network"
-                    )
-            if channels is not None and channels.ranking is not None and channels.top > shape[0]:
-                raise RunError(
-                    f"intervention {i.id}: top {channels.top} of {shape[0]} channels at {edit.layer}"
-                )
+def _check_edits(spec: ExperimentSpec, model=None, table: pd.DataFrame | None = None) -> None:
+    """Edits that do not fit this network or the run's mazes (tensor shapes, channels, squares), refused
+    before anything is written (intervention_spec.check_fit)."""
+    if not spec.interventions:
+        return
+    if model is None:
+        from mazeprobe.agents.impala import load_checkpoint
+
+        model = load_checkpoint(spec.policy.checkpoint)
+    mazes = table if table is not None else sample_mazes(spec.mazes)
+    check_fit(spec.interventions, model.activation_shapes(), mazes)
 
 
 # --- the whole run ---------------------------------------------------------------------------------
@@ -278,7 +271,7 @@ def prepare_run(
         from mazeprobe.agents.impala import load_checkpoint
 
         model = load_checkpoint(spec.policy.checkpoint)
-        _check_edits(spec, model)
+        _check_edits(spec, model, table)
         rankings, ranking_tables = _rankings(spec, model)
     run.chunks_dir.mkdir(parents=True, exist_ok=True)
     write_mazes(table, run.mazes_path, spec.mazes)
@@ -482,6 +475,7 @@ def run_experiment(
     if scheduler:
         _check_scheduler(scheduler)
     _resolve_device(device or spec.policy.device)  # before the lock: a missing GPU writes nothing
+    _check_edits(spec)  # likewise an edit that does not fit: a refused spec leaves no file, not even the lock
     with RunDir(Path(out_dir).resolve() / spec.name).lock():
         run_dir = prepare_run(spec, out_dir, resume=resume, device=device)
         if on_start is not None:
@@ -503,3 +497,14 @@ def _check_scheduler(address: str) -> None:
         or not port.isdigit()
     ):
         raise UsageError(f"scheduler must be an address like tcp://HOST:8786; got {address!r}")
+    if scheme in ("inproc", "ucx"):
+        return  # no TCP port to knock on: the Dask client says what is wrong
+    import socket
+
+    # before the run directory exists: a scheduler that is not there must not leave a run marked running
+    try:
+        with socket.create_connection((host.strip("[]"), int(port)), timeout=10):
+            pass
+    except (OSError, ValueError) as exc:
+        why = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc) or type(exc).__name__
+        raise UsageError(f"cannot reach the Dask scheduler at {address}: {why}") from None

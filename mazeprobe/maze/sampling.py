@@ -29,6 +29,7 @@ from mazeprobe.errors import UsageError
 from mazeprobe.maze.features import compute_features
 from mazeprobe.maze.geometry import Geometry, maze_geometry
 from mazeprobe.maze.placement import parse_placement, place_cheese
+from mazeprobe.maze.procgen import CHEESE, OPEN, WALL, WORLD_SIDE
 from mazeprobe.maze.state import inner_grid_from_world
 from mazeprobe.validation import check_int, is_int
 
@@ -293,6 +294,29 @@ def row_grid(row: Mapping) -> np.ndarray:
     """The (n, n) int8 inner grid of one maze-table row (row 0 at the bottom)."""
     n = int(row["maze_size"])
     return np.asarray(row["grid"], dtype=np.int8).reshape(n, n)
+
+
+def row_problem(row: Mapping) -> str | None:
+    """What keeps one maze-table row from being drawn as a maze (a table written or edited by something
+    other than `mazeprobe sample`), naming the column; None when it is a maze."""
+    n = row.get("maze_size")
+    if n is None or pd.isna(n) or not is_int(n) or not 1 <= int(n) <= WORLD_SIDE:
+        return f"column maze_size: {n!r} is not a maze side (1 to {WORLD_SIDE})"
+    n = int(n)
+    grid = row.get("grid")
+    try:
+        cells = np.asarray(grid, dtype=np.int64).ravel() if grid is not None else None
+    except (TypeError, ValueError):
+        cells = None
+    if cells is None or cells.size != n * n:
+        held = "no values" if cells is None else f"{cells.size} values"
+        return f"column grid holds {held}; a {n}x{n} maze (maze_size {n}) has {n * n}"
+    if not np.isin(cells, (OPEN, WALL, CHEESE)).all():
+        return f"column grid holds codes other than {OPEN} (open), {WALL} (wall) and {CHEESE} (cheese)"
+    mouse = (row.get("mouse_row"), row.get("mouse_col"))
+    if not all(v is not None and not pd.isna(v) and is_int(v) and 0 <= int(v) < n for v in mouse):
+        return f"columns mouse_row, mouse_col: {mouse} is not a square of the {n}x{n} maze"
+    return None
 
 
 def arrow_to_frame(table: pa.Table) -> pd.DataFrame:

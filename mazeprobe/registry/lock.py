@@ -8,7 +8,9 @@ One JSON line per registration of one item:
 
 Items: `question:QID`, `forecast:F:QID` and `resolution-manual:QID` (an entry of resolutions-manual.yaml)
 are registered from the files by `register`; `resolution:QID` lines are events that `resolve` appends,
-one per run that resolved the question (mazeprobe.registry.trust reads them: they date the evidence).
+one per run that resolved the question, and `evidence:DESIGN` lines are appended whenever the registry is
+shown a run of a design (mazeprobe.registry.designs); mazeprobe.registry.trust reads both: they date the
+evidence.
 
 The canonical content is json.dumps(content, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
 of the item's parsed mapping (dates as ISO strings, yes/no as strings); a forecast's content also holds
@@ -46,8 +48,9 @@ from mazeprobe.registry.yamlcheck import IntegrityError, RegistryError, sort_pro
 
 LOCK_NAME = "registry.lock"
 LINE_KEYS = ("item", "sha256", "registered_at", "commit", "prev", "content")
-EVENT_KINDS = ("resolution",)
-"""Item kinds that `resolve` appends as events: never in the files, so never 'no longer in' them."""
+EVENT_KINDS = ("resolution", "evidence")
+"""Item kinds appended as events (resolution events by `resolve`; evidence events whenever the registry is
+shown a run): never in the files, so never 'no longer in' them."""
 
 
 def canonical_json(content: Any) -> str:
@@ -165,6 +168,11 @@ def lock_problems(root: str | Path) -> list[Problem]:
     except RegistryError as exc:
         return list(exc.problems)
     entries, problems = _parse(path, lines)
+    if lines and not path.read_bytes().endswith(b"\n"):
+        # every line is written whole with its newline: a lock without one lost the end of its last line
+        problems = [p for p in problems if p.line != len(lines)]
+        why = f"line {len(lines)} is cut off (the lock does not end with a newline): the lock was truncated"
+        problems.append(Problem(path, len(lines), 1, why))
     problems += history_problems(path, lines, {e.line: e.registered_at for e in entries})
     return sort_problems(problems)
 

@@ -12,7 +12,7 @@ from typing import Any
 
 from mazeprobe.errors import CheckFailed, MazeprobeError
 from mazeprobe.registry.model import Problem
-from mazeprobe.validation import NAME_PATTERN
+from mazeprobe.validation import MAX_NAME_LENGTH, NAME_PATTERN, name_problem
 from mazeprobe.yamlio import Checker, KeyPath, SpecError, YamlDoc, describe_value, format_key_path, load_yaml
 
 ID_PATTERN = NAME_PATTERN
@@ -65,6 +65,9 @@ class DocChecker(Checker):
         return value
 
     def ident(self, value: Any, key_path: KeyPath, what: str) -> str | None:
+        if isinstance(value, str) and len(value) > MAX_NAME_LENGTH:
+            self.fail(key_path, f"{what} {name_problem(value)}")
+            return None
         if not isinstance(value, str) or not ID_PATTERN.fullmatch(value):
             self.fail(
                 key_path,

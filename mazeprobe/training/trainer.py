@@ -68,6 +68,7 @@ from mazeprobe.training.config import (
     training_record_path,
 )
 from mazeprobe.training.evaluate import play_episodes
+from mazeprobe.validation import check_number
 
 __all__ = [
     "CellHead",
@@ -318,6 +319,8 @@ def train(
     training phase (samples, loss, accuracy, beta, collection success) and after every evaluation
     (adds heldout_success). `device`: where the network trains (and plays its held-out mazes); the
     collectors always run on the CPU."""
+    if max_minutes is not None:  # NaN would never stop: refused, like infinite and negative times
+        check_number(max_minutes, "max_minutes", low=0)
     out = Path(out).absolute()
     out.parent.mkdir(parents=True, exist_ok=True)
     spath = state_path(out)

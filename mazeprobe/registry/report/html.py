@@ -36,7 +36,7 @@ th { background: var(--panel); font-weight: 600; }
 .scroll { overflow-x: auto; }
 tbody tr:nth-child(even) td { background: var(--panel); }
 td.num, th.num { text-align: right; font-variant-numeric: tabular-nums; white-space: nowrap; }
-td.num small, th.num small { display: block; color: var(--muted); font-size: 0.82em; font-weight: 400; }
+td small, th small { display: block; color: var(--muted); font-size: 0.82em; font-weight: 400; }
 code, .qid { font-family: ui-monospace, SFMono-Regular, Menlo, Consolas, monospace; font-size: 0.88em; }
 .qid { font-weight: 600; display: block; }
 .badge { display: inline-block; padding: 1px 7px; border-radius: 10px; font-size: 0.8em; font-weight: 600;
@@ -45,7 +45,7 @@ code, .qid { font-family: ui-monospace, SFMono-Regular, Menlo, Consolas, monospa
 .no { color: var(--no); background: var(--no-bg); }
 .unresolved, .ambiguous, .pending { color: var(--muted); background: var(--panel);
   border: 1px solid var(--line); }
-.anecdotal, .late, .unregistered { color: var(--warn); background: var(--warn-bg); }
+.anecdotal, .late, .unregistered, .standin { color: var(--warn); background: var(--warn-bg); }
 .amended { color: var(--muted); background: var(--panel); border: 1px dashed var(--line); }
 figure.picture { max-width: 100%; }
 figure.picture img { display: block; max-width: 100%; height: auto; image-rendering: pixelated; }

@@ -8,13 +8,19 @@ import re
 from mazeprobe.registry.report.parts import Cell, Column, Report, Row, Section
 
 _MD_HTML_START = re.compile(r"<(?=[A-Za-z/!?])")
+_MD_LINK_CLOSE = re.compile(r"\](?= ?[(\[:])")
+_MD_BRACKET = re.compile(r"[\[\]]")
 
 
-def _m(text: str) -> str:
-    """Text for Markdown: one line, backslashes and pipes escaped (a pipe would split a table cell), and no
-    '<' that could open an HTML tag (so '<script>' shows as text, while '< 10%' stays as written)."""
+def _m(text: str, alt: bool = False) -> str:
+    """Text for Markdown: one line, backslashes and pipes escaped (a pipe would split a table cell), no
+    '<' that could open an HTML tag (so '<script>' shows as text, while '< 10%' stays as written), and no
+    ']' that could close a link or a picture (`[x](javascript:...)`, `![](http://...)`, `[x][ref]`,
+    `[ref]: url`), so user text never renders as one while '[0.1, 0.3]' stays as written. `alt`: the alt
+    text of the report's own picture, where every bracket is escaped."""
     s = " ".join(text.split())
-    return _MD_HTML_START.sub(r"\\<", s.replace("\\", "\\\\").replace("|", "\\|"))
+    s = _MD_HTML_START.sub(r"\\<", s.replace("\\", "\\\\").replace("|", "\\|"))
+    return (_MD_BRACKET if alt else _MD_LINK_CLOSE).sub(r"\\\g<0>", s)
 
 
 def _cells(cell: Cell | None, col: Column) -> list[str]:
@@ -55,7 +61,7 @@ def _section(s: Section) -> list[str]:
     for fig in s.figures:
         out.append(f"### {_m(fig.title)}")
         if fig.image:  # inline, so the file stays self-contained
-            out.append(f"![{_m(fig.title)}]({fig.image})")
+            out.append(f"![{_m(fig.title, alt=True)}]({fig.image})")
             out += [_m(line) for line in fig.caption if line]
             continue
         out.append(_m(fig.empty) if fig.draw is None else _table(fig.columns, fig.rows))
