@@ -7,6 +7,7 @@ import json
 import os
 from pathlib import Path
 
+from mazeprobe.agents.fingerprint import PUBLISHED_NETWORK, fingerprint_rows, read_fingerprint
 from mazeprobe.atomic import write_bytes
 from mazeprobe.training.config import card_path, evaluation_path, training_record_path
 
@@ -84,9 +85,30 @@ def write_card(checkpoint: str | os.PathLike, evaluation: dict, out: str | os.Pa
             f"| {suite} | {actions} | `{s['placement']}` | {s['filter']} | {s['got_cheese']:.1%} | "
             f"{s['entered_top_right_5x5_without_cheese']:.1%} | {s['timed_out']:.1%} |"
         )
+    lines += _fingerprint_section(checkpoint)
     notes = checkpoint.with_suffix(".notes.md")  # what the people who trained it want a reader to know
     if notes.exists():
         lines += ["", "## Notes", "", notes.read_text().strip()]
     lines += ["", "```json", json.dumps({"training": record, "evaluation": evaluation}, indent=1), "```", ""]
     write_bytes(out, "\n".join(lines).encode())
     return out
+
+
+def _fingerprint_section(checkpoint: Path) -> list[str]:
+    """The card's Fingerprint table when `mazeprobe fingerprint --save` measured these very bytes (read
+    back, never measured here: evaluate stays as fast as it is); nothing otherwise."""
+    doc = read_fingerprint(checkpoint)
+    if doc is None:
+        return []
+    lines = [
+        "",
+        "## Fingerprint (`mazeprobe fingerprint`)",
+        "",
+        f"{doc['n_mazes']:,} decision-square test mazes (seed {doc['seed']}), one episode each with sampled "
+        f"actions; {doc.get('intervals', '95% intervals')}. Published: {PUBLISHED_NETWORK}.",
+        "",
+        "| measure | value | 95% interval | published |",
+        "|---|---:|---:|---:|",
+    ]
+    lines += [f"| {name} | {value} | {ci} | {pub} |" for name, value, ci, pub in fingerprint_rows(doc)]
+    return lines
