@@ -93,9 +93,13 @@ def test_the_edit_is_chosen_among_those_sparing_the_top_right_and_confirmed_agai
     lo, hi = yes.numbers["got_cheese_drop_ci"]
     assert lo < 0.6 < hi and hi - lo < 0.25
     assert not yes.numbers["selection"]["blunt"]["eligible"]
-    assert patch(0.7, table).outcome == "no"
+    assert patch(0.9, table).outcome == "no"  # the whole interval lies below 90%
+    # a threshold inside the drop's interval: the data cannot tell (a point estimate would have said no)
+    inside = patch(round(hi - 0.01, 2), table)
+    assert inside.outcome == "unresolved" and inside.numbers["n_needed"] > inside.numbers["n_confirmation"]
+    assert "contains the threshold" in inside.reason and "mazes would decide it" in inside.reason
     # lowering the top-right square by more than 25% on confirmation makes it no, whatever the cheese drop
-    assert patch(0.5, patch_table({"cheese": (0.4, 0.4, 1.0, 0.7)})).outcome == "no"
+    assert patch(0.5, patch_table({"cheese": (0.4, 0.4, 1.0, 0.5)})).outcome == "no"
 
 
 def test_no_eligible_edit_resolves_no_with_the_reason():
@@ -168,7 +172,8 @@ PROBE_RES = {
 
 @pytest.mark.parametrize(
     ("score", "control", "outcome"),
-    [(0.85, 0.3, "yes"), (0.65, 0.1, "no"), (0.70, 0.1, "no"), (0.85, 0.8, "unresolved")],
+    [(0.85, 0.3, "yes"), (0.65, 0.1, "no"), (0.70, 0.1, "unresolved"), (0.72, 0.1, "unresolved"),
+     (0.85, 0.8, "unresolved")],  # on or just above 0.7 over 1000 mazes: the interval contains it
 )
 def test_the_probe_must_beat_the_threshold_and_its_random_weight_control(score, control, outcome):
     found = {"metric": "exact_position_accuracy", "score": score, "random_weights": control, "layer": L,
@@ -206,11 +211,15 @@ NONE_OF = {"method": "auto", "rule": "none-of", "questions": ["a", "b"]}
 
 
 @pytest.mark.parametrize(
-    ("a", "b", "outcome"), [("no", "no", "yes"), ("yes", "no", "no"), ("no", "unresolved", "unresolved")]
+    ("a", "b", "outcome"),
+    [("no", "no", "unresolved"), ("yes", "no", "no"), ("no", "unresolved", "unresolved")],
 )
-def test_none_of_is_the_negation_of_its_questions(a, b, outcome):
+def test_none_of_never_concludes_impossibility(a, b, outcome):
     fits = {QUESTION + "a": {"outcome": a}, QUESTION + "b": {"outcome": b}}
-    assert evaluate(NONE_OF, fits).outcome == outcome
+    result = evaluate(NONE_OF, fits)
+    assert result.outcome == outcome
+    if (a, b) == ("no", "no"):  # every listed edit failed: that does not show none can succeed
+        assert "impossibility is not concluded from a finite family" in result.reason
 
 
 def test_every_editing_rule_has_yes_and_no_examples_here():

@@ -47,7 +47,7 @@ def synthetic_frame(seed: int = 0, n: int = 600) -> pd.DataFrame:
 def logit_fit(seed: int = 0, n: int = 600) -> dict:
     """A logit fitted to synthetic_frame."""
     frame = synthetic_frame(seed, n)
-    return fit_plan(frame, make_plan("synthetic", "got_cheese", [NEG, POS, NULL], ["logit"])).to_json()
+    return fit_plan(frame, make_plan("synthetic", "got_cheese", [NEG, POS, NULL], ["logit", "vif"])).to_json()
 
 
 def sig(feature: str, rule: str, **extra) -> dict:
@@ -83,10 +83,13 @@ def test_significance_rules_resolve_yes_no_and_unresolved_on_a_fitted_table(fits
         row = table[feature]
         assert result.numbers["coef"] == row["coef"] and result.numbers["ci_low"] == row["ci_low"]
         assert result.numbers["p"] == row["p"]
+        vif = fits["synthetic"]["models"]["vif"]["features"][feature]["vif"]
+        assert 1 <= vif < 1.1  # independent features
         assert result.evidence.startswith(
             f"logit coef {row['coef']:.3g}, 95% CI [{row['ci_low']:.3g}, {row['ci_high']:.3g}], "
-            f"p {row['p']:.2g} ({feature}; synthetic, n 600)"
+            f"p {row['p']:.2g}, VIF {vif:.3g} ({feature}; synthetic, n 600)"
         )
+        assert result.numbers["vif"] == vif and result.numbers["max_vif"] == 10
         assert (result.reason is None) == (outcome != "unresolved")
     assert "includes 0" in evaluate(sig(NULL, "negative-significant"), fits).reason
 
@@ -102,7 +105,7 @@ def test_an_aliased_feature_is_unresolved_and_the_reason_names_its_partners():
             "got_cheese": rng.random(400) < 1 / (1 + np.exp(0.2 * (a - 10))),
         }
     )
-    plan = make_plan("tree", "got_cheese", list(frame.columns[:3]), ["logit"])
+    plan = make_plan("tree", "got_cheese", list(frame.columns[:3]), ["logit", "vif"])
     fits = {"tree": fit_plan(frame, plan).to_json()}
     res = {
         "method": "auto",
@@ -115,9 +118,12 @@ def test_an_aliased_feature_is_unresolved_and_the_reason_names_its_partners():
     assert result.outcome == "unresolved"
     assert "steps_between_cheese_decision_square is aliased in tree" in result.reason
     assert "exact linear combination of steps_between_cheese_top_right" in result.reason
-    # listed first, the same feature is identified (the plan's order decides which one is left out)
-    plan = make_plan("tree", "got_cheese", list(frame.columns[[2, 0, 1]]), ["logit"])
-    assert evaluate(res, {"tree": fit_plan(frame, plan).to_json()}).outcome == "yes"
+    # listed first, the same feature has a coefficient, but no identified one: it is an exact combination
+    # of the others whatever the order (VIF infinite), so "controlling for the others" cannot be read off it
+    plan = make_plan("tree", "got_cheese", list(frame.columns[[2, 0, 1]]), ["logit", "vif"])
+    result = evaluate(res, {"tree": fit_plan(frame, plan).to_json()})
+    assert result.outcome == "unresolved" and result.reason.startswith("not identified: VIF infinite")
+    assert "VIF infinite" in result.evidence
 
 
 def test_two_aliased_features_each_name_their_own_partners_read_from_data_not_warnings():
@@ -168,7 +174,11 @@ def test_two_aliased_features_each_name_their_own_partners_read_from_data_not_wa
             assert result.outcome == "unresolved"
             combination = f"an exact linear combination of {partners} on the analysed rows;"
             assert result.reason.startswith(f"{feature} is aliased in two: {combination}")
-        assert resolve(a, fit).outcome == "yes"  # a kept feature is not taken for an aliased one
+        # a kept feature is not taken for an aliased one; it is in an exact dependency all the same, and
+        # without a vif model nothing shows it separated: not identified either way
+        kept = resolve(a, fit)
+        assert kept.outcome == "unresolved" and kept.reason.startswith("not identified")
+        assert "aliased" not in kept.reason
 
 
 def fake_fit(**values) -> dict:
@@ -189,10 +199,17 @@ def test_threshold_rules_and_missing_values():
         "ci_low": 0.31,
         "ci_high": 0.5,
     }
-    assert r.evidence == "m rate 0.4 (95% CI [0.31, 0.5]) is > 0.3 (p, n 10)"
-    assert evaluate(threshold("greater-than", "rate", 0.4), fits).outcome == "no"  # not strictly greater
-    assert evaluate(threshold("less-than", "rate", 0.5), fits).outcome == "yes"
-    assert evaluate(threshold("less-than", "rate", 0.4), fits).outcome == "no"
+    assert r.evidence == "m rate 0.4 (95% CI [0.31, 0.5]) is above 0.3 (p, n 10)"
+    assert evaluate(threshold("greater-than", "rate", 0.55), fits).outcome == "no"  # wholly below
+    assert evaluate(threshold("greater-than", "rate", 0.5), fits).outcome == "no"  # at or below
+    assert evaluate(threshold("less-than", "rate", 0.51), fits).outcome == "yes"
+    assert evaluate(threshold("less-than", "rate", 0.31), fits).outcome == "no"
+    # inside the interval: the data cannot tell, whichever side the estimate is on
+    for rule, value in (("greater-than", 0.35), ("greater-than", 0.45), ("less-than", 0.35)):
+        r = evaluate(threshold(rule, "rate", value), fits)
+        assert r.outcome == "unresolved" and "contains the threshold" in r.reason, (rule, value)
+    on = evaluate(threshold("greater-than", "rate", 0.4), fits)
+    assert on.outcome == "unresolved" and "sits on the threshold" in on.reason
     for quantity in ("other", "absent", "rate.deeper"):
         r = evaluate(threshold("greater-than", quantity, 0.3), fits)
         assert r.outcome == "unresolved" and "missing or not finite" in r.reason
@@ -203,6 +220,25 @@ def test_threshold_rules_and_missing_values():
         r.outcome == "unresolved" and "could not be fitted on this run: no row passes the filter" in r.reason
     )
     assert evaluate(threshold("greater-than", "rate", 0.3), {}).outcome == "unresolved"
+    bare = evaluate(threshold("greater-than", "rate", 0.3), {"p": fake_fit(rate=0.4)})
+    assert bare.outcome == "unresolved" and "decided only on an interval" in bare.reason
+
+
+def test_a_rate_near_its_threshold_is_decided_only_by_a_narrow_interval():
+    """Known answers (issue 18): 0.302 against "> 0.3" with the shipped interval and with a narrow one."""
+    z = 1.959963984540054
+    wide = wilson_interval(0.302, 6386, z)  # tl-br-cheese-over-30pct: about [0.291, 0.314]
+    assert wide[0] < 0.3 < wide[1]
+    r = evaluate(threshold("greater-than", "rate", 0.3), {"p": fake_fit(rate=0.302, ci_low=wide[0],
+                                                                           ci_high=wide[1], n=6386)})
+    assert r.outcome == "unresolved"
+    # the mazes that would decide it at 0.302: the half-width below must shrink to 0.002
+    need = math.ceil(6386 * ((0.302 - wide[0]) / 0.002) ** 2)
+    assert r.numbers["n_needed"] == need and f"about {need:,} mazes would decide it (now 6,386)" in r.reason
+    narrow = wilson_interval(0.302, 10_000_000, z)
+    r = evaluate(threshold("greater-than", "rate", 0.3), {"p": fake_fit(rate=0.302, ci_low=narrow[0],
+                                                                           ci_high=narrow[1], n=10_000_000)})
+    assert r.outcome == "yes" and r.reason is None
 
 
 def interval_fit(lo: float, hi: float, aliased: bool = False) -> dict:
@@ -221,10 +257,11 @@ def test_no_effect_is_an_equivalence_test():
 
 def test_all_of_and_any_of_use_three_valued_logic():
     # three sub-rules whose outcomes are fixed: yes (0.5 > 0.3), no (0.1 > 0.3), unresolved (missing)
-    fits = {"p": fake_fit(a=0.5, b=0.1)}
+    fits = {"p": fake_fit(rate=0.5, ci_low=0.45, ci_high=0.55)}
+    fits["p"]["models"]["n"] = {"kind": "rate", "alpha": 0.05, "rate": 0.1, "ci_low": 0.05, "ci_high": 0.15}
     sub = {
-        "yes": threshold("greater-than", "a", 0.3),
-        "no": threshold("greater-than", "b", 0.3),
+        "yes": threshold("greater-than", "rate", 0.3),
+        "no": threshold("greater-than", "rate", 0.3) | {"model": "n"},
         "unresolved": threshold("greater-than", "c", 0.3),
     }
     all_of = {
@@ -257,7 +294,7 @@ EXAMPLES_PLAN = f"""\
 name: examples
 outcome: got_cheese
 features: [{NEG}, {POS}, {NULL}]
-models: [logit, rate]
+models: [logit, rate, vif]
 """
 
 
@@ -283,7 +320,7 @@ RULE_EXAMPLES = [
     ("positive-significant", coef(NULL), "unresolved"),
     ("greater-than", {**RATE, "threshold": 0.3}, "yes"),
     ("greater-than", {**RATE, "threshold": 0.7}, "no"),
-    ("greater-than", {"model": "logit", "quantity": "llr_p", "threshold": 0.5}, "no"),
+    ("greater-than", {"model": "logit", "quantity": "llr_p", "threshold": 0.5}, "unresolved"),  # no interval
     ("less-than", {**RATE, "threshold": 0.7}, "yes"),
     ("less-than", {**RATE, "threshold": 0.3}, "no"),
     ("no-effect", {**coef(NULL), "threshold": 1.0}, "yes"),
@@ -300,7 +337,7 @@ RULE_EXAMPLES = [
 def examples(tmp_path_factory):
     analysis = tmp_path_factory.mktemp("analysis")
     (analysis / "examples.yaml").write_text(EXAMPLES_PLAN)
-    plan = make_plan("examples", "got_cheese", [NEG, POS, NULL], ["logit", "rate"])
+    plan = make_plan("examples", "got_cheese", [NEG, POS, NULL], ["logit", "rate", "vif"])
     return analysis, {"examples": fit_plan(synthetic_frame(), plan).to_json()}
 
 
@@ -405,7 +442,7 @@ name: small
 filter: {has_decision_square: true}
 outcome: got_cheese
 features: [euc_dist_cheese_top_right, steps_between_cheese_decision_square]
-models: [logit, {kind: sign-stability, subsets: 5}]
+models: [logit, {kind: sign-stability, subsets: 5}, vif]
 """
 FRACTION_PLAN = """\
 name: frac
@@ -530,6 +567,7 @@ def test_a_model_kind_is_one_entry_of_kind_registry(tmp_path, monkeypatch):
     def fit_share(data, spec) -> ModelResult:
         share = float(np.mean(data.y))
         stats = {"share": round(share, spec.digits), "n": data.n}
+        stats |= {"ci_low": share - 0.05, "ci_high": share + 0.05}  # threshold rules decide on intervals
         return ModelResult("share", spec.key, stats, pd.DataFrame())
 
     def share_summary(key: str, m: ModelResult) -> list[str]:
@@ -676,7 +714,7 @@ name: mini
 filter: {has_decision_square: true, cheese_in_top_right_5x5: false}
 outcome: got_cheese
 features: [euc_dist_cheese_top_right, steps_between_cheese_decision_square]
-models: [logit]
+models: [logit, vif]
 """
 
 
@@ -735,7 +773,7 @@ def test_resolve_a_real_run_refusing_late_forecasts(tmp_path, capsys):
     stamp = (early / "analyses" / "mini" / "result.json").stat().st_mtime_ns
     resolve(root, early, allow_late=True)
     assert (early / "analyses" / "mini" / "result.json").stat().st_mtime_ns == stamp
-    (analysis / "mini.yaml").write_text(MINI.replace("[logit]", "[logit, vif]"))
+    (analysis / "mini.yaml").write_text(MINI.replace("[logit, vif]", "[logit, vif, {kind: rate}]"))
     resolve(root, early, allow_late=True)
     assert (
         json.loads((early / "analyses" / "mini" / "result.json").read_text())["plan_hash"] != fit["plan_hash"]
@@ -760,3 +798,59 @@ def resolve(root, run, **kw):
     from mazeprobe.registry.resolve import resolve_run
 
     return resolve_run(root, run, **kw)
+
+
+def test_two_features_the_data_cannot_separate_are_not_identified_while_an_independent_one_is_decided():
+    """Known answer (issue 18): two features drawn with r = 0.995 (as the Euclidean distances cheese -> top
+    right and cheese -> 5x5 are) leave both coefficients unresolved, naming the VIF and the partner; an
+    independent third is decided."""
+    a, b, c = "euc_dist_cheese_top_right", "euc_dist_cheese_5x5", "euc_dist_cheese_decision_square"
+    rng = np.random.default_rng(11)
+    n = 4000
+    x = rng.normal(size=n)
+    twin = 0.995 * x + math.sqrt(1 - 0.995**2) * rng.normal(size=n)
+    third = rng.normal(size=n)
+    y = rng.random(n) < 1 / (1 + np.exp(1.5 * x + 1.0 * third))
+    frame = pd.DataFrame({a: x, b: twin, c: third, "got_cheese": y})
+    fit = fit_plan(frame, make_plan("pair", "got_cheese", [a, b, c], ["logit", "vif"])).to_json()
+    r = fit["models"]["vif"]["correlation"][a][b]
+    assert 0.99 < r < 0.999
+
+    def rule(feature: str):
+        res = {"method": "auto", "analysis": "pair", "model": "logit", "quantity": f"features.{feature}.coef",
+               "rule": "negative-significant"}  # fmt: skip
+        return evaluate(res, {"pair": fit})
+
+    for feature, partner in ((a, b), (b, a)):
+        result = rule(feature)
+        vif = fit["models"]["vif"]["features"][feature]["vif"]
+        assert vif > 50 and result.outcome == "unresolved"
+        assert result.reason == (
+            f"not identified: VIF {vif:.3g} (above the plan's max_vif 10); correlated with {partner} at "
+            f"r = {r:.3f}"
+        )
+        assert f"VIF {vif:.3g}" in result.evidence and result.numbers["most_correlated_with"] == partner
+    third_result = rule(c)
+    assert third_result.outcome == "yes" and third_result.numbers["vif"] < 1.1
+    # the plan's own max_vif is part of the plan (its hash) and decides
+    loose = make_plan("pair", "got_cheese", [a, b, c], ["logit", "vif"], max_vif=1000)
+    assert loose.hash != make_plan("pair", "got_cheese", [a, b, c], ["logit", "vif"]).hash
+    loose_fit = fit_plan(frame, loose).to_json()
+    assert evaluate({"method": "auto", "analysis": "pair", "model": "logit", "quantity": f"features.{a}.coef",
+                     "rule": "negative-significant"}, {"pair": loose_fit}).outcome == "yes"  # fmt: skip
+
+
+def test_a_coefficient_whose_sign_flips_over_feature_subsets_is_not_identified():
+    row = {"coef": -0.5, "ci_low": -0.7, "ci_high": -0.3, "p": 0.001, "aliased": False}
+    fit = {"plan": "s", "n": 100, "features": [NEG, POS], "max_vif": 10.0, "models": {
+        "logit": {"kind": "logit", "alpha": 0.05, "features": {NEG: row, POS: row}},
+        "vif": {"kind": "vif", "features": {NEG: {"vif": 2.0}, POS: {"vif": 2.0}}},
+        "sign-stability": {"kind": "sign-stability", "features": {NEG: {"flip_rate": 0.3, "subsets": 200},
+                                                                  POS: {"flip_rate": 0.05, "subsets": 200}}},
+    }}  # fmt: skip
+    res = {"method": "auto", "analysis": "s", "model": "logit", "rule": "negative-significant"}
+    flips = evaluate({**res, "quantity": f"features.{NEG}.coef"}, {"s": fit})
+    assert flips.outcome == "unresolved"
+    why = "not identified: its sign flips in 30% of the 200 sign-stability subsets (more than 10%)"
+    assert flips.reason == why
+    assert evaluate({**res, "quantity": f"features.{POS}.coef"}, {"s": fit}).outcome == "yes"

@@ -29,6 +29,9 @@ from typing import Any
 from mazeprobe.registry.rulebase import CheckContext, Fits, Problem, Rule, RuleResult, unresolved
 from mazeprobe.yamlio import KeyPath, describe_value
 
+PROPORTION_METRICS = ("exact_position_accuracy", "row_accuracy", "col_accuracy", "accuracy", "within_1")
+"""Probe metrics that are a share of the held-out mazes (each predicted once): Wilson intervals apply."""
+
 # where a rule finds its evidence in `fits` (resolve gathers it: mazeprobe.registry.evidence)
 FAMILY, PROBE, CHECKPOINT, QUESTION = "family:", "probe:", "checkpoint:", "question:"
 
@@ -39,6 +42,10 @@ def _g(x: float) -> str:
 
 def _pct(x: float) -> str:
     return "n/a" if x is None or not math.isfinite(x) else f"{x:.1%}"
+
+
+_Z = 1.959963984540054
+"""The normal quantile of the 95% intervals."""
 
 
 def _ci(lo: float, hi: float) -> str:
@@ -238,26 +245,41 @@ def _retarget(res: Mapping, fits: Fits) -> RuleResult:
 
 
 def _probe(res: Mapping, fits: Fits) -> RuleResult:
+    from mazeprobe.stats.decide import all_of, decide, difference_interval
+    from mazeprobe.stats.measures import wilson_interval
+
     found = fits.get(PROBE + res["probe_plan"])
     if found is None:
         return unresolved(f"the probe plan {res['probe_plan']} was not run")
     if "error" in found:
         return unresolved(f"the probe plan {res['probe_plan']} could not be run: {found['error']}")
-    score, control = found["score"], found["random_weights"]
-    threshold, margin = float(res["threshold"]), float(res["margin"])
-    numbers = {"metric": found["metric"], "score": score, "random_weights": control, "threshold": threshold,
-               "margin": margin, "n_samples": found["n_samples"], "layer": found["layer"]}  # fmt: skip
+    score, control, metric = found["score"], found["random_weights"], found["metric"]
+    threshold, margin, n = float(res["threshold"]), float(res["margin"]), int(found["n_samples"])
+    numbers = {"metric": metric, "score": score, "random_weights": control, "threshold": threshold,
+               "margin": margin, "n_samples": n, "layer": found["layer"]}  # fmt: skip
+    where = f"on {found['layer']} ({n} mazes, {found['folds']}-fold CV)"
+    needs = f"needs > {threshold:g} with the control >= {margin:g} below"
+    if metric not in PROPORTION_METRICS:
+        evidence = f"{metric} {_g(score)} {where}, random-weight control {_g(control)}; {needs}"
+        why = f"{metric} is not a share of mazes: no interval to decide {threshold:g} on"
+        return RuleResult("unresolved", numbers, evidence, why)
+    score_ci, control_ci = wilson_interval(score, n, _Z), wilson_interval(control, n, _Z)
+    lead, lo, hi = difference_interval(score, *score_ci, control, *control_ci)
+    numbers |= {"score_ci": list(score_ci), "random_weights_ci": list(control_ci), "lead_ci": [lo, hi]}
     evidence = (
-        f"{found['metric']} {_g(score)} on {found['layer']} ({found['n_samples']} mazes, "
-        f"{found['folds']}-fold CV), "
-        f"random-weight control {_g(control)}; needs > {threshold:g} with the control >= {margin:g} below"
+        f"{metric} {_g(score)} ({_ci(*score_ci)}) {where}, random-weight control {_g(control)} "
+        f"({_ci(*control_ci)}; the lead {_g(lead)}, {_ci(lo, hi)}); {needs}"
     )
-    if score <= threshold:
+    beats = decide(score, *score_ci, threshold, ">", n=n, fmt=_pct, what=f"the {metric}")
+    if beats.outcome == "no":
         return RuleResult("no", numbers, evidence)
-    if control <= score - margin:
-        return RuleResult("yes", numbers, evidence)
-    why = f"the probe beats {threshold:g} but its random-weight control is within {margin:g} of it"
-    return RuleResult("unresolved", numbers, evidence, why)
+    d = all_of(beats, decide(lead, lo, hi, margin, ">=", n=n, fmt=_pct, what="the lead over the control"))
+    if d.outcome == "no":  # beats the threshold, but the control is not clearly behind it
+        why = f"the probe beats {threshold:g} but its random-weight control is within {margin:g} of it"
+        return RuleResult("unresolved", numbers, evidence, why)
+    if d.n_needed is not None:
+        numbers["n_needed"] = d.n_needed
+    return RuleResult(d.outcome, numbers, evidence, d.reason)
 
 
 def _fine_tune(res: Mapping, fits: Fits) -> RuleResult:
@@ -273,34 +295,52 @@ def _fine_tune(res: Mapping, fits: Fits) -> RuleResult:
             f"{res['checkpoint']}: no fine-tune record (train --init) or no test-suite evaluation "
             "(mazeprobe evaluate)"
         )
+    from mazeprobe.stats.decide import Decision, all_of, decide
     from mazeprobe.stats.measures import wilson_interval
 
     got, top, n = test["got_cheese"], test["entered_top_right_5x5_without_cheese"], test["episodes"]
     numbers = {"budget_fraction": fraction, "budget": budget, "got_cheese": got, "threshold": need,
                "entered_top_right_5x5_without_cheese": top, "margin": bound, "episodes": n,
                "checkpoint_sha256": found["sha256"]}  # fmt: skip
+    got_ci, top_ci = wilson_interval(got, n, _Z), wilson_interval(top, n, _Z)
 
-    def rate(value: float) -> str:  # the interval is reported; the registered criteria read the rate
-        return f"{_pct(value)} ({_ci(*wilson_interval(value, n, 1.96))})"
+    def rate(value: float, ci: tuple[float, float]) -> str:
+        return f"{_pct(value)} ({_ci(*ci)})"
 
     evidence = (
         f"{Path(res['checkpoint']).name}: fine-tuned with {_pct(fraction)} of the original samples; on "
-        f"{n} test mazes (sampled actions) it got the cheese in {rate(got)} and entered the top-right 5x5 "
-        f"without it in {rate(top)}; needs budget <= {_pct(budget)}, >= {_pct(need)}, <= {_pct(bound)}"
+        f"{n} test mazes (sampled actions) it got the cheese in {rate(got, got_ci)} and entered the "
+        f"top-right 5x5 without it in {rate(top, top_ci)}; needs budget <= {_pct(budget)}, >= {_pct(need)}, "
+        f"<= {_pct(bound)}"
     )
-    yes = fraction <= budget and got >= need and top <= bound
-    return RuleResult("yes" if yes else "no", numbers, evidence)
+    # the budget is a count, known exactly; the two rates are decided on their intervals
+    within = "yes" if fraction <= budget else "no"
+    d = all_of(
+        Decision(within),
+        decide(got, *got_ci, need, ">=", n=n, unit="episodes", fmt=_pct, what="the cheese rate"),
+        decide(top, *top_ci, bound, "<=", n=n, unit="episodes", fmt=_pct, what="the top-right detour rate"),
+    )
+    if d.n_needed is not None:
+        numbers["n_needed"] = d.n_needed
+    return RuleResult(d.outcome, numbers, evidence, d.reason)
 
 
 def _none_of(res: Mapping, fits: Fits) -> RuleResult:
+    """No when any listed question resolved yes; otherwise unresolved: the failure of the edits (or
+    probes, or fine-tunes) tried does not show that none can succeed, so this rule never says yes."""
     outcomes = {q: (fits.get(QUESTION + q) or {}).get("outcome", "unresolved") for q in res["questions"]}
     numbers = {"outcomes": outcomes}
     evidence = "; ".join(f"{q}: {o}" for q, o in outcomes.items())
     if any(o == "yes" for o in outcomes.values()):
         return RuleResult("no", numbers, evidence)
     if all(o == "no" for o in outcomes.values()):
-        return RuleResult("yes", numbers, evidence)
-    return RuleResult("unresolved", numbers, evidence, "some of the questions it depends on are unresolved")
+        why = (
+            "none of the listed questions came true on the registered families; that does not show that no "
+            "edit could: impossibility is not concluded from a finite family"
+        )
+    else:
+        why = "none of the listed questions came true, and some are unresolved"
+    return RuleResult("unresolved", numbers, evidence, why)
 
 
 RULES: tuple[Rule, ...] = (
@@ -333,8 +373,9 @@ RULES: tuple[Rule, ...] = (
     ),  # fmt: skip
     Rule(
         "probe-beats-control",
-        "yes: the probe plan's held-out score exceeds threshold and its random-weight control is at least "
-        "margin below it; no: the score is at most threshold; else unresolved",
+        "yes: the Wilson interval of the probe plan's held-out score (a share of mazes) lies above threshold "
+        "and the interval of its lead over the random-weight control at or above margin; no: the score's "
+        "interval lies at or below threshold; else unresolved",
         _probe,
         _check_probe,
         keys={"probe_plan": "a probe plan (analysis/<name>.yaml)", "margin": "a number in (0, 1]"},
@@ -342,15 +383,17 @@ RULES: tuple[Rule, ...] = (
     Rule(
         "fine-tune",
         "yes: the checkpoint was fine-tuned (train --init) with at most budget of the original's training "
-        "samples and on test mazes gets the cheese in at least threshold and enters the top-right 5x5 "
-        "without it in at most margin; else no",
+        "samples and on test mazes the Wilson intervals of its cheese rate lie at or above threshold and of "
+        "its top-right detour rate (entering the 5x5 without the cheese) at or below margin; no: over "
+        "budget, or either interval wholly on the wrong side; else unresolved",
         _fine_tune,
         _check_fine_tune,
         keys={"checkpoint": "a fine-tuned checkpoint's path", "budget": "a share of the original samples"},
     ),
     Rule(
         "none-of",
-        "over `questions`: yes when every one resolves no, no when any resolves yes, else unresolved",
+        "over `questions`: no when any resolves yes; otherwise unresolved (never yes: that the listed "
+        "questions failed does not show what they ask is impossible)",
         _none_of,
         _check_none_of,
         keys={"questions": "question ids this one is the negation of"},

@@ -131,6 +131,10 @@ class Reading:
     """The mapping that holds it (a feature's row: coef with ci_low, ci_high, p), None where absent."""
     where: str
     """"PLAN, n N", for evidence."""
+    fit: Mapping | None = None
+    """The whole fit's JSON (its other models: the collinearity diagnostics)."""
+    fit_n: Any = None
+    """Rows the fit analysed."""
 
 
 def read_quantity(res: Mapping, fits: Mapping[str, dict]) -> Reading | str:
@@ -147,7 +151,8 @@ def read_quantity(res: Mapping, fits: Mapping[str, dict]) -> Reading | str:
     if model is None:
         return f"analysis {analysis} has no model {model_key!r}"
     value, parent = _walk(model, quantity)
-    return Reading(analysis, model_key, model, quantity, value, parent, f"{analysis}, n {fit.get('n')}")
+    where = f"{analysis}, n {fit.get('n')}"
+    return Reading(analysis, model_key, model, quantity, value, parent, where, fit, fit.get("n"))
 
 
 @dataclass(frozen=True)
@@ -159,8 +164,11 @@ class Interval:
     level: int
     """The confidence level in percent (95)."""
     numbers: dict
-    """coef, ci_low, ci_high, p, level: what the outcome is decided from."""
+    """coef, ci_low, ci_high, p, level (and vif, max_vif, flip_rate, ...): what the outcome is decided
+    from."""
     evidence: str
+    not_identified: str | None = None
+    """Why the coefficient is not identified (Identification.problem), None when it is."""
 
 
 def read_interval(res: Mapping, fits: Mapping[str, dict]) -> Interval | str:
@@ -199,9 +207,90 @@ def read_interval(res: Mapping, fits: Mapping[str, dict]) -> Interval | str:
         "p": None if p is None else float(p),
         "level": 1 - alpha,
     }
+    ident = identification(r.fit or {}, name) if term.startswith("features.") else Identification()
+    numbers |= ident.numbers()
     p_text = "" if p is None else f", p {p:.2g}"
+    vif_text = "" if ident.vif is None else f", VIF {_vif(ident.vif)}"
     evidence = (
-        f"{model_key} coef {g3(value)}, {level}% CI [{g3(lo)}, {g3(hi)}]{p_text} "
+        f"{model_key} coef {g3(value)}, {level}% CI [{g3(lo)}, {g3(hi)}]{p_text}{vif_text} "
         f"({term.split('.')[-1]}; {where})"
     )
-    return Interval(lo, hi, level, numbers, evidence)
+    return Interval(lo, hi, level, numbers, evidence, ident.problem)
+
+
+# --- identification ---------------------------------------------------------------------------------
+
+MAX_FLIP_RATE = 0.10
+"""A coefficient whose sign flips in more of a plan's sign-stability subsets than this is not identified."""
+
+
+def _vif(v: float) -> str:
+    return "infinite" if math.isinf(v) else f"{v:.3g}"
+
+
+@dataclass(frozen=True)
+class Identification:
+    """What a plan's collinearity diagnostics say about one feature's coefficient."""
+
+    vif: float | None = None
+    """Its VIF (inf for an exact linear combination), None when the plan has one feature or no vif model."""
+    max_vif: float | None = None
+    partner: str | None = None
+    """The feature it correlates with most, and how much."""
+    r: float | None = None
+    flip_rate: float | None = None
+    subsets: int | None = None
+    problem: str | None = None
+    """Why the coefficient is not identified ("not identified: VIF 188; ..."), None when it is."""
+
+    def numbers(self) -> dict:
+        out = {"vif": self.vif, "max_vif": self.max_vif, "flip_rate": self.flip_rate}
+        if self.partner is not None:
+            out |= {"most_correlated_with": self.partner, "r": self.r}
+        return {k: (None if isinstance(v, float) and math.isinf(v) else v) for k, v in out.items()
+                if v is not None}  # fmt: skip
+
+
+def _model_of_kind(fit: Mapping, kind: str) -> Mapping | None:
+    models = (fit.get("models") or {}).values()
+    return next((m for m in models if isinstance(m, Mapping) and m.get("kind") == kind), None)
+
+
+def identification(fit: Mapping, name: str) -> Identification:
+    """Whether a feature's coefficient in this fit is identified, "controlling for the others": the plan's
+    vif model gives its VIF (at most the plan's max_vif, default 10) and the feature it correlates with
+    most; the plan's sign-stability model, if any, how often its sign flips over feature subsets (at most
+    MAX_FLIP_RATE). A plan of one feature is identified by construction; a plan of several features
+    without a vif model cannot show it (problem set)."""
+    from mazeprobe.stats.planspec import DEFAULT_MAX_VIF
+
+    features = list(fit.get("features") or [])
+    if len(features) <= 1:
+        return Identification()
+    max_vif = float(fit.get("max_vif") or DEFAULT_MAX_VIF)
+    vif_model = _model_of_kind(fit, "vif")
+    if vif_model is None:
+        why = f"not identified: plan {fit.get('plan')} has several features and no vif model to show it"
+        return Identification(max_vif=max_vif, problem=why)
+    row = (vif_model.get("features") or {}).get(name) or {}
+    vif = row.get("vif")
+    vif = math.inf if vif is None else float(vif)  # a vif model writes an infinite VIF as null
+    partner, r = None, None
+    corr = ((vif_model.get("correlation") or {}).get(name)) or {}
+    others = {k: float(v) for k, v in corr.items() if k != name and is_number(v)}
+    if others:
+        partner = max(others, key=lambda k: abs(others[k]))
+        r = others[partner]
+    flips = _model_of_kind(fit, "sign-stability")
+    flip_row = ((flips or {}).get("features") or {}).get(name) or {}
+    flip_rate = flip_row.get("flip_rate") if is_number(flip_row.get("flip_rate")) else None
+    subsets = flip_row.get("subsets")
+    problems = []
+    if vif > max_vif:
+        with_whom = f"; correlated with {partner} at r = {r:.3f}" if partner is not None else ""
+        problems.append(f"VIF {_vif(vif)} (above the plan's max_vif {max_vif:g}){with_whom}")
+    if flip_rate is not None and flip_rate > MAX_FLIP_RATE:
+        of = f" of the {subsets} sign-stability subsets" if subsets else " of the sign-stability subsets"
+        problems.append(f"its sign flips in {flip_rate:.0%}{of} (more than {MAX_FLIP_RATE:.0%})")
+    problem = "not identified: " + "; ".join(problems) if problems else None
+    return Identification(vif, max_vif, partner, r, flip_rate, subsets, problem)

@@ -14,6 +14,17 @@ from pathlib import Path
 
 from mazeprobe.yamlio import KeyPath
 
+RULES_VERSION = 2
+"""The meaning of the rules, as a version: `resolve` records it in every resolution event, so an outcome
+that changed because the rules changed (not the evidence) is listed as such (mazeprobe.registry.changes)."""
+RULES_CHANGES = {
+    1: "the rules as first shipped",
+    2: "decisions on intervals: a threshold is decided yes or no only when the 95% interval lies wholly on "
+    "one side of it, else unresolved; coefficients only when identified (VIF at most the plan's max_vif, "
+    "sign flips in at most 10% of the sign-stability subsets); none-of never says yes (issue 18)",
+}
+"""What each version of the rules changed, for the report."""
+
 Problem = tuple[KeyPath, str]
 """A problem with a resolution mapping: the key path inside it, and the message."""
 Fits = Mapping[str, dict]

@@ -26,8 +26,7 @@ and is listed in RULE_REGISTRY here.
 from __future__ import annotations
 
 import math
-import operator
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -215,6 +214,15 @@ def check_reading(rule: Rule, res: Mapping, kp: KeyPath, ctx: CheckContext) -> l
         )
     if why:
         out.append(((*kp, "quantity"), why))
+    elif rule.interval and quantity.startswith("features.") and len(plan.features) > 1:
+        if not any(m.kind == "vif" for m in plan.models):
+            where = (*kp, "analysis") if "analysis" in res else kp
+            why = (
+                f"plan {plan.name} has {len(plan.features)} features and no vif model: {rule.name} reads the "
+                "plan's collinearity diagnostics to tell whether a coefficient is identified (add `- vif` to "
+                "its models)"
+            )
+            out.append((where, why))
     return out
 
 
@@ -274,8 +282,12 @@ def evaluate(resolution: Mapping, fits: Fits) -> RuleResult:
     return RULE_REGISTRY[rule].evaluate(resolution, fits)
 
 
-def _compare(res: Mapping, fits: Fits, sign: str, holds: Callable[[Any, Any], bool]) -> RuleResult:
-    """yes when `holds(value, threshold)`, else no; unresolved when the value is missing or not finite."""
+def _compare(res: Mapping, fits: Fits, claim: str) -> RuleResult:
+    """yes when the quantity's 95% interval lies wholly on the claimed side of the threshold, no when it
+    lies wholly on the other (mazeprobe.stats.decide); unresolved when it contains the threshold, and when
+    the value or its interval is missing or not finite."""
+    from mazeprobe.stats.decide import CLAIMS, decide
+
     r = read_quantity(res, fits)
     if isinstance(r, str):
         return unresolved(r)
@@ -284,30 +296,42 @@ def _compare(res: Mapping, fits: Fits, sign: str, holds: Callable[[Any, Any], bo
         return unresolved(f"{r.model_key} {r.quantity} is missing or not finite in analysis {r.analysis}")
     threshold = float(res["threshold"])
     numbers = {"value": float(value), "threshold": threshold}
-    extra = ""
-    if parent is not None and is_number(parent.get("ci_low")) and is_number(parent.get("ci_high")):
-        numbers |= {"ci_low": float(parent["ci_low"]), "ci_high": float(parent["ci_high"])}
-        level = round(100 * (1 - float(r.model.get("alpha", default_alpha()))))
-        extra = f" ({level}% CI [{g3(parent['ci_low'])}, {g3(parent['ci_high'])}])"
-    yes = holds(value, threshold)
     what = r.quantity if r.quantity == r.model_key else f"{r.model_key} {r.quantity}"
-    evidence = f"{what} {g3(value)}{extra} is {'' if yes else 'not '}{sign} {threshold:g} ({r.where})"
-    return RuleResult("yes" if yes else "no", numbers, evidence, None)
+    lo = parent.get("ci_low") if parent is not None else None
+    hi = parent.get("ci_high") if parent is not None else None
+    if not (is_number(lo) and is_number(hi)):
+        why = f"{what} has no confidence interval: a threshold is decided only on an interval"
+        return RuleResult("unresolved", numbers, f"{what} {g3(value)} ({r.where})", why)
+    numbers |= {"ci_low": float(lo), "ci_high": float(hi)}
+    level = round(100 * (1 - float(r.model.get("alpha", default_alpha()))))
+    n = r.model.get("n") or r.fit_n
+    d = decide(float(value), float(lo), float(hi), threshold, claim, n=n if is_number(n) else None, what=what)
+    if d.n_needed is not None:
+        numbers["n_needed"] = d.n_needed
+    side = {"yes": "", "no": "not ", "unresolved": "perhaps "}[d.outcome]
+    evidence = (
+        f"{what} {g3(value)} ({level}% CI [{g3(lo)}, {g3(hi)}]) is {side}{CLAIMS[claim]} {threshold:g} "
+        f"({r.where})"
+    )
+    return RuleResult(d.outcome, numbers, evidence, d.reason)
 
 
 def _greater_than(res: Mapping, fits: Fits) -> RuleResult:
-    return _compare(res, fits, ">", operator.gt)
+    return _compare(res, fits, ">")
 
 
 def _less_than(res: Mapping, fits: Fits) -> RuleResult:
-    return _compare(res, fits, "<", operator.lt)
+    return _compare(res, fits, "<")
 
 
 def _significant(res: Mapping, fits: Fits, negative: bool) -> RuleResult:
-    """yes: the interval excludes 0 on the predicted side; no: on the other; else unresolved."""
+    """yes: the interval excludes 0 on the predicted side; no: on the other; else unresolved. A
+    coefficient the plan's collinearity diagnostics do not identify is unresolved whatever its interval."""
     iv = read_interval(res, fits)
     if isinstance(iv, str):
         return unresolved(iv)
+    if iv.not_identified:
+        return RuleResult("unresolved", iv.numbers, iv.evidence, iv.not_identified)
     below, above = iv.hi < 0, iv.lo > 0
     if below or above:
         return RuleResult("yes" if below == negative else "no", iv.numbers, iv.evidence, None)
@@ -329,6 +353,8 @@ def _no_effect(res: Mapping, fits: Fits) -> RuleResult:
         return unresolved(iv)
     margin = float(res["threshold"])
     numbers = {**iv.numbers, "threshold": margin}
+    if iv.not_identified:
+        return RuleResult("unresolved", numbers, iv.evidence, iv.not_identified)
     if iv.hi < 0 or iv.lo > 0:
         return RuleResult("no", numbers, iv.evidence, None)
     if -margin < iv.lo and iv.hi < margin:
@@ -385,7 +411,8 @@ RULE_REGISTRY: dict[str, Rule] = {
         Rule(
             "negative-significant",
             "yes: coef < 0 and its 95% interval excludes 0; no: coef > 0 and the interval excludes 0; "
-            "else unresolved",
+            "else unresolved; also unresolved when the coefficient is not identified (its VIF above the "
+            "plan's max_vif, or its sign flipping in more than 10% of the sign-stability subsets)",
             _negative_significant,
             check_reading,
             interval=True,
@@ -393,21 +420,24 @@ RULE_REGISTRY: dict[str, Rule] = {
         Rule(
             "positive-significant",
             "yes: coef > 0 and its 95% interval excludes 0; no: coef < 0 and the interval excludes 0; "
-            "else unresolved",
+            "else unresolved; also unresolved when the coefficient is not identified (as for "
+            "negative-significant)",
             _positive_significant,
             check_reading,
             interval=True,
         ),
         Rule(
             "greater-than",
-            "yes: quantity > threshold; no: quantity <= threshold; unresolved when it is missing",
+            "yes: the quantity's 95% interval lies wholly above threshold; no: wholly at or below it; else "
+            "unresolved (the interval contains it: the evidence gives the mazes that would decide it)",
             _greater_than,
             check_reading,
             threshold=True,
         ),
         Rule(
             "less-than",
-            "yes: quantity < threshold; no: quantity >= threshold; unresolved when it is missing",
+            "yes: the quantity's 95% interval lies wholly below threshold; no: wholly at or above it; else "
+            "unresolved (the interval contains it: the evidence gives the mazes that would decide it)",
             _less_than,
             check_reading,
             threshold=True,
@@ -415,7 +445,8 @@ RULE_REGISTRY: dict[str, Rule] = {
         Rule(
             "no-effect",
             "no: the coef's 95% interval excludes 0 (either sign); yes: the interval lies inside "
-            "[-threshold, threshold] (an equivalence test); else unresolved (too imprecise to tell)",
+            "[-threshold, threshold] (an equivalence test); else unresolved (too imprecise to tell, or the "
+            "coefficient not identified)",
             _no_effect,
             check_reading,
             threshold=True,

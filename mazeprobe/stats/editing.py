@@ -19,6 +19,7 @@ from scipy.stats import norm
 
 from mazeprobe.errors import UsageError
 from mazeprobe.rng import uniforms
+from mazeprobe.stats.decide import all_of, decide
 from mazeprobe.stats.measures import wilson_interval
 from mazeprobe.stats.paired import paired_values, relative_drop_interval
 from mazeprobe.stats.plan import DEFAULT_ALPHA
@@ -30,6 +31,10 @@ MAX_TOP_RIGHT_DROP = 0.25
 def selection_half(seeds: np.ndarray, split_seed: int) -> np.ndarray:
     """(N,) bool: which mazes (by level seed) form the selection half; the rest confirm."""
     return uniforms(int(split_seed), np.asarray(seeds, dtype=np.int64)) < 0.5
+
+
+def _pct(x: float) -> str:
+    return f"{x:.1%}"
 
 
 def relative_drop_of(none: np.ndarray, edit: np.ndarray) -> float:
@@ -58,6 +63,8 @@ class PatchReduceResult:
     n_selection: int = 0
     n_confirmation: int = 0
     reason: str | None = None
+    n_needed: int | None = None
+    """Unresolved: about how many confirmation mazes would decide it (mazeprobe.stats.decide)."""
 
     def numbers(self) -> dict:
         return asdict(self)
@@ -75,8 +82,9 @@ def patch_reduce(
     """Some edit of `family` lowers got_cheese by at least `threshold` (relative) while lowering
     reached_top_right_square by at most 25%? On the selection half, the edit with the largest relative drop
     in got_cheese among those whose top-right drop is at most 25%; on the confirmation half, both drops
-    (paired over mazes, percentile bootstrap intervals). Yes when the confirmation drop in got_cheese is at
-    least `threshold` and the top-right drop at most 25%, no otherwise."""
+    (paired over mazes, percentile bootstrap intervals). Decided on the intervals (mazeprobe.stats.decide):
+    yes when the got_cheese drop's interval lies at or above `threshold` and the top-right drop's at or
+    below 25%; no when either lies wholly on the wrong side; else unresolved."""
     if not family:
         raise UsageError("patch-reduce needs a family of at least one edit")
     seeds = table.loc[table["intervention"] == "none", "seed"].to_numpy(np.int64)
@@ -120,10 +128,15 @@ def patch_reduce(
     _, t_lo, t_hi = relative_drop_interval(top["none"], top["edit"], n_boot, seed + 1, alpha)
     g = relative_drop_of(got["none"], got["edit"])
     t = relative_drop_of(top["none"], top["edit"])
-    yes = g >= threshold and t <= MAX_TOP_RIGHT_DROP
-    return PatchReduceResult(
-        "yes" if yes else "no", chosen, threshold, selection, g, (g_lo, g_hi), t, (t_lo, t_hi), n_sel, n_conf
+    n = len(got)
+    d = all_of(
+        decide(g, g_lo, g_hi, threshold, ">=", n=n, fmt=_pct, what="the got_cheese drop"),
+        decide(t, t_lo, t_hi, MAX_TOP_RIGHT_DROP, "<=", n=n, fmt=_pct, what="the top-right drop"),
     )
+    return PatchReduceResult(
+        d.outcome, chosen, threshold, selection, g, (g_lo, g_hi), t, (t_lo, t_hi), n_sel, n_conf, d.reason,
+        d.n_needed,
+    )  # fmt: skip
 
 
 # --- retargeting ----------------------------------------------------------------------------------------
@@ -141,6 +154,7 @@ class RetargetResult:
     n_selection: int = 0
     n_confirmation: int = 0
     reason: str | None = None
+    n_needed: int | None = None
 
     def numbers(self) -> dict:
         return asdict(self)
@@ -166,8 +180,9 @@ def retarget(
     """Some edit of `family` aimed at targets, changing at most `max_fraction` of the network's
     activations, retargets the agent in at least `share` of random mazes? Among the family's edits whose
     edited_fraction_network (its largest over the mazes) is at most `max_fraction`, the one retargeting the
-    most selection-half mazes (a maze: at least 4 of its 5 targets reached); yes when it retargets at
-    least `share` of the confirmation-half mazes. No eligible edit: no."""
+    most selection-half mazes (a maze: at least 4 of its 5 targets reached); yes when the Wilson interval
+    of the share it retargets among the confirmation-half mazes lies at or above `share`, no when it lies
+    below, else unresolved. No eligible edit: no."""
     seeds = np.unique(retargeting["seed"].to_numpy(np.int64))
     select = dict(zip(seeds.tolist(), selection_half(seeds, split_seed).tolist(), strict=True))
     selection = {}
@@ -202,6 +217,7 @@ def retarget(
     rate = float(confirm.mean())
     z = float(norm.ppf(1 - alpha / 2))
     ci = wilson_interval(rate, len(confirm), z)
+    d = decide(rate, ci[0], ci[1], share, ">=", n=len(confirm), fmt=_pct, what="the retargeted share")
     return RetargetResult(
-        "yes" if rate >= share else "no", chosen, max_fraction, selection, rate, ci, n_sel, n_conf
+        d.outcome, chosen, max_fraction, selection, rate, ci, n_sel, n_conf, d.reason, d.n_needed
     )

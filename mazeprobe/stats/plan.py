@@ -6,6 +6,7 @@
     features: [euc_dist_cheese_top_right, steps_between_cheese_decision_square]
     standardize: true                # z-score features on the filtered rows (sd with ddof=1)
     seed: 0                          # random splits and subsets
+    max_vif: 10                      # rules call a coefficient with a higher VIF not identified (default)
     models:
       - {kind: logit}                                       # alpha, cov_type
       - {kind: l1-logit, C: 1.0, splits: 100, test_size: 0.2}
@@ -37,7 +38,7 @@ from mazeprobe.stats.kinds import (
     DEFAULT_TEST_SIZE,
     KIND_REGISTRY,
 )
-from mazeprobe.stats.planspec import OUTCOMES, AnalysisPlan, Filter, ModelSpec
+from mazeprobe.stats.planspec import DEFAULT_MAX_VIF, OUTCOMES, AnalysisPlan, Filter, ModelSpec
 from mazeprobe.validation import NAME_HELP, NAME_PATTERN
 from mazeprobe.yamlio import Checker, KeyPath, YamlDoc, check_kind, describe_value, load_yaml, suggest
 
@@ -86,6 +87,7 @@ _TOP = {
     "features": "list of feature names (mazeprobe features --list)",
     "standardize": "true/false: z-score the features",
     "seed": "seed of the random splits and subsets",
+    "max_vif": f"above this VIF a coefficient is not identified: rules say unresolved ({DEFAULT_MAX_VIF:g})",
     "models": "list of {kind: ...}",
 }
 _COMMON_MODEL_KEYS = {"kind": " | ".join(MODEL_KINDS), "name": "key of the model in the results"}
@@ -287,6 +289,9 @@ def parse_plan(doc: YamlDoc) -> AnalysisPlan:
     seed = top.get("seed", 0)
     if "seed" in top:
         c.integer(seed, ("seed",), 0)
+    max_vif = top.get("max_vif", DEFAULT_MAX_VIF)
+    if "max_vif" in top:
+        max_vif = c.number(max_vif, ("max_vif",), 1.0, None, "a number above 1 (a VIF is at least 1)")
     entries = _parse_models(c, top["models"], outcome, len(features)) if "models" in top else []
     c.raise_if_any()
 
@@ -312,6 +317,7 @@ def parse_plan(doc: YamlDoc) -> AnalysisPlan:
         filter=filters,
         standardize=standardize,
         seed=seed,
+        max_vif=max_vif,
         description=description,
         source=str(doc.path),
         _lines=lines,

@@ -19,6 +19,10 @@ from mazeprobe.sim.episodes import outcome_columns
 OUTCOMES: dict[str, str] = outcome_columns()
 """Outcome columns of a run (mazeprobe.sim.EPISODE_COLUMNS and DSQ_COLUMNS) and how each is modelled."""
 
+DEFAULT_MAX_VIF = 10.0
+"""A coefficient whose VIF exceeds a plan's max_vif is not identified: the coefficient rules then say
+unresolved (mazeprobe.registry.quantities). A plan at this default hashes as plans did before max_vif."""
+
 HASHED_SETTINGS = ("alpha", "cov_type", "C", "splits", "test_size", "subsets")
 """The settings ModelSpec held as fields before the kinds registry. A plan's hash covers every model's
 canonical dict (ModelSpec.to_dict), which therefore always holds these keys, null where the kind has no
@@ -101,6 +105,8 @@ class AnalysisPlan:
     standardize: bool = True
     seed: int = 0
     """Seeds the random splits (l1-logit, single, drop-one) and feature subsets (sign-stability)."""
+    max_vif: float = DEFAULT_MAX_VIF
+    """Above this VIF (of the plan's vif model) a coefficient rule calls a feature not identified."""
     description: str = ""
     source: str = ""
     """The file the plan came from (not part of its identity)."""
@@ -123,6 +129,8 @@ class AnalysisPlan:
         out["models"] = tuple(m.to_dict() for m in self.models)
         for key in ("source", "_lines", "description"):
             out.pop(key)
+        if out["max_vif"] == DEFAULT_MAX_VIF:  # plans written before max_vif keep their hashes
+            out.pop("max_vif")
         return out
 
     @property

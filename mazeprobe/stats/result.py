@@ -110,6 +110,7 @@ class FitResult:
             "standardization": self.standardization,
             "filter": [{"column": f.column, "op": f.op, "value": f.value} for f in self.plan.filter],
             "seed": self.plan.seed,
+            "max_vif": self.plan.max_vif,
             "counts": self.counts,
             "input": self.input,
             "warnings": self.warnings,
