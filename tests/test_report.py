@@ -298,7 +298,11 @@ def test_cli_score_and_report(tmp_path, capsys):
     assert "registered 9 items" in capsys.readouterr().out
     assert main(["score", *args, "--format", "json", "--n-boot", "50", "--n-perm", "50"]) == 0
     scores = json.loads(capsys.readouterr().out)
-    alice = scores["forecasters"]["alice"]
+    # the resolutions are dated 2026-11-26 and the forecasts were registered after that: late, scored
+    # apart and never ranked
+    assert scores["forecasters"] == {} and scores["late"]["alice"]["late"] is True
+    alice = scores["late"]["alice"]
+    assert all(q["late"] for q in alice["questions"].values())
     # Brier: (0.7 - 1)^2 = 0.09 and (0.2 - 0)^2 = 0.04 -> 0.065
     assert alice["brier"] == pytest.approx(0.065) and alice["n_resolved"] == 2
     assert alice["questions"]["q-one"]["outcome"] == "yes" and alice["claims_correct"] == 1
@@ -309,10 +313,15 @@ def test_cli_score_and_report(tmp_path, capsys):
     assert f"wrote {out} (md" in capsys.readouterr().out
     md = out.read_text()
     assert "because q-one — https://example.org/q-one" in md and "\\<script>" in md
-    # the resolutions are dated 2026-11-26 and the forecasts were registered after that: late
-    assert md.count("(late)") == 3
+    # the resolutions are dated 2026-11-26 and the forecasts were registered after that: late, each
+    # forecast marked, and alice scored under her own heading, not on the leaderboard
+    assert md.count("(late)") == 4
+    late = md[md.index("## Late forecasts (not ranked)") :]
+    assert "| alice (late) (anecdotal: fewer than 10 resolved forecasts) | 2 | 0.065 |" in late
+    assert "| 1 | alice" not in md
     html_out = tmp_path / "report.html"
     assert main(["report", *args, "--out", str(html_out), "--n-boot", "50"]) == 0
-    assert "<svg" in html_out.read_text()
+    page = html_out.read_text()
+    assert "<h2>Late forecasts (not ranked)</h2>" in page and '<span class="badge late">late</span>' in page
     assert main(["report", *args, "--out", str(tmp_path / "nodir" / "r.html")]) == 2
     assert "does not exist" in capsys.readouterr().err

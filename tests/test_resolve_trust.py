@@ -45,7 +45,7 @@ name: mini
 filter: {has_decision_square: true, cheese_in_top_right_5x5: false}
 outcome: got_cheese
 features: [euc_dist_cheese_top_right, steps_between_cheese_decision_square]
-models: [logit]
+models: [logit, vif]
 """
 QUESTIONS = """\
 questions:
@@ -134,7 +134,9 @@ def test_resolve_appends_one_event_per_question_and_scores_on_time(here, capsys)
     assert t["y"].to_dict() == {"near-top-right": 1.0, "nearly-always": 0.0}
     assert not t["late"].any() and not t["unregistered"].any()
     assert main(["predictions", "verify", str(root)]) == 0
-    assert "ok: 4 registered items unchanged, 2 resolution events; 6 lock lines" in capsys.readouterr().out
+    assert "ok: 4 registered items unchanged, 2 resolution events, 2 evidence events; 8 lock lines" in (
+        capsys.readouterr().out
+    )
 
 
 def test_a_rule_edited_after_the_results_needs_amend_and_is_late(here, capsys):
@@ -155,8 +157,9 @@ def test_a_rule_edited_after_the_results_needs_amend_and_is_late(here, capsys):
         resolve_run(root, run)
     path = resolve_run(root, run, allow_late=True)
     t = scored(root, path).set_index("question")
-    assert t.loc["near-top-right", "outcome"] == "no"  # the amended rule, marked late
-    assert t["late"].to_dict() == {"near-top-right": True, "nearly-always": False}
+    assert t.loc["near-top-right", "outcome"] == "no"  # the amended rule, marked: its rule is late
+    assert t["rule_late"].to_dict() == {"near-top-right": True, "nearly-always": False}
+    assert not t["late"].any()  # the forecasts themselves were registered before the run
 
 
 def test_rerunning_the_same_spec_into_a_new_directory_does_not_make_a_late_forecast_early(here):
@@ -285,3 +288,140 @@ def test_a_resolutions_file_the_lock_never_saw_is_unregistered(here, capsys):
     t = scored(root, own, include_unregistered=True).set_index("question")
     assert t.loc["nearly-always", "outcome"] == "yes" and t.loc["nearly-always", "unregistered"]
     assert not t.loc["near-top-right", "unregistered"]
+
+
+def test_a_refused_resolve_dates_the_design_so_a_rerun_cannot_wash_lateness_out(here, capsys):
+    """Hostile case (issue 21): run1 shown and refused (nothing decided), then the same spec run again into
+    run2 and resolved: the hindsight forecaster was accepted as timely and ranked first."""
+    root, run = here / "predictions", here / "runs" / "trust"
+    (root / "forecasts" / "bob.yaml").write_text(BOB)
+    assert register(root) == ["forecast:bob:near-top-right"]  # after run1 began
+    with pytest.raises(MazeprobeError, match="forecast:bob:near-top-right: registered"):
+        resolve_run(root, run)
+    # refused, yet the lock now dates the design it was shown (and holds no resolution event)
+    lines = read_lock(root)[0]
+    shown = [e.content for e in lines if e.item.startswith("evidence:")]
+    spec_hash = json.loads((run / "manifest.json").read_text())["spec_hash"]
+    assert [e["design"].split(":")[0] for e in shown] == ["spec", "mazes"]
+    assert shown[0]["design"] == f"spec:{spec_hash}"
+    assert shown[0]["run"] == str(run) and set(shown[0]["files"]) >= {"episodes.parquet", "manifest.json"}
+    assert shown[0]["files"]["episodes.parquet"] == file_sha256(run / "episodes.parquet")
+    assert not events(root) and verify(root) == []
+    time.sleep(1.1)
+    rerun = run_experiment(load_spec(here / "spec.yaml"), here / "again")
+    with pytest.raises(MazeprobeError, match=f"forecast:bob:near-top-right: registered .*, after run {run} "):
+        resolve_run(root, rerun)
+    assert main(["resolve", "--predictions", str(root), "--run", str(rerun)]) == 2
+    assert "after run" in capsys.readouterr().err
+
+
+def test_a_run_only_fitted_for_the_registry_dates_its_design(here, capsys):
+    """Hostile case: the first run was only looked at with fit; a rerun was then resolved."""
+    root, run = here / "predictions", here / "runs" / "trust"
+    plan = here / "analysis" / "mini.yaml"
+    assert main(["fit", str(run), "--plan", str(plan), "--predictions", str(root)]) == 0
+    assert "2 evidence event(s) dating this run's design" in capsys.readouterr().out  # its spec, its mazes
+    assert main(["fit", str(run), "--plan", str(plan), "--predictions", str(root)]) == 0  # known: no new line
+    assert "evidence event" not in capsys.readouterr().out
+    (root / "forecasts" / "bob.yaml").write_text(BOB)
+    register(root)  # after the look
+    time.sleep(1.1)
+    rerun = run_experiment(load_spec(here / "spec.yaml"), here / "again")
+    with pytest.raises(MazeprobeError, match=f"forecast:bob:near-top-right: registered .*, after run {run} "):
+        resolve_run(root, rerun)
+    table = here / "table.parquet"  # a bare table has no design to date
+    shutil.copy(run / "episodes.parquet", table)
+    assert main(["fit", str(table), "--plan", str(plan), "--predictions", str(root)]) == 2
+    assert "only a run has a design the registry can date" in capsys.readouterr().err
+
+
+def test_a_late_forecaster_is_never_ranked_among_timely_ones(here, capsys):
+    """Hostile case: with --allow-late, a hindsight forecaster topped the leaderboard unmarked."""
+    root, run = here / "predictions", here / "runs" / "trust"
+    (root / "forecasts" / "bob.yaml").write_text(BOB)
+    register(root)
+    path = resolve_run(root, run, allow_late=True)
+    args = ["--predictions", str(root), "--resolutions", str(path), "--n-boot", "20", "--n-perm", "20"]
+    assert main(["score", *args, "--format", "json"]) == 0
+    scores = json.loads(capsys.readouterr().out)
+    assert set(scores["forecasters"]) == {"tester"} and scores["forecasters"]["tester"]["late"] is False
+    assert set(scores["late"]) == {"bob"} and scores["late"]["bob"]["late"] is True
+    assert scores["late"]["bob"]["questions"]["near-top-right"]["late"] is True
+    assert scores["pairwise"] == []  # bob is compared with no one
+    assert main(["score", *args]) == 0
+    text = capsys.readouterr().out
+    board, apart = text.split("late (registered after the first evidence")
+    assert "tester" in board and "bob" not in board and "bob" in apart and apart.count(" late") >= 1
+    for suffix in ("md", "html"):
+        out = here / f"report.{suffix}"
+        assert main(["report", *args, "--out", str(out)]) == 0
+        page = out.read_text()
+        board = page[: page.index("Late forecasts (not ranked)")]
+        assert "tester" in board and "bob" not in board
+    capsys.readouterr()
+
+
+def test_an_outcome_of_a_rule_amended_late_is_left_out_of_the_ranking_unless_allowed(here, capsys):
+    root, run = here / "predictions", here / "runs" / "trust"
+    resolve_run(root, run)
+    q = root / "questions.yaml"
+    q.write_text(q.read_text().replace("threshold: 0.99", "threshold: 0.01"))
+    register(root, amend=True)
+    path = resolve_run(root, run, allow_late=True)
+    args = ["--predictions", str(root), "--resolutions", str(path), "--n-boot", "20", "--format", "json"]
+    assert main(["score", *args]) == 0
+    scores = json.loads(capsys.readouterr().out)
+    ranked = scores["forecasters"]["tester"]["questions"]
+    assert set(ranked) == {"near-top-right"}  # the amended question's outcome is apart
+    assert scores["late"]["tester"]["questions"]["nearly-always"]["rule_late"] is True
+    assert main(["score", *args, "--allow-late"]) == 0
+    allowed = json.loads(capsys.readouterr().out)["forecasters"]["tester"]["questions"]
+    assert set(allowed) == {"near-top-right", "nearly-always"} and allowed["nearly-always"]["rule_late"]
+
+
+def test_an_amendment_to_a_new_design_registered_before_its_first_run_is_timely(here):
+    """Re-operationalizing in the open: a rule amended after results on one design, decided on a design
+    (new mazes) whose first run began after the amendment, is timely; on the old mazes it is late."""
+    root, run = here / "predictions", here / "runs" / "trust"
+    resolve_run(root, run)
+    q = root / "questions.yaml"
+    q.write_text(q.read_text().replace("threshold: 0.99", "threshold: 0.5"))
+    register(root, amend=True)
+    with pytest.raises(MazeprobeError, match="question:nearly-always: registered"):
+        resolve_run(root, run)  # the same mazes: the amendment came after their results
+    renamed = (here / "spec.yaml").read_text().replace("name: trust", "name: renamed")
+    (here / "renamed.yaml").write_text(renamed)
+    time.sleep(1.1)
+    same_mazes = run_experiment(load_spec(here / "renamed.yaml"), here / "again")
+    with pytest.raises(MazeprobeError, match="question:nearly-always: registered"):
+        resolve_run(root, same_mazes)  # a new name is not a new design: the mazes were seen
+    (here / "fresh.yaml").write_text(renamed.replace("seed: 4", "seed: 5"))
+    fresh = run_experiment(load_spec(here / "fresh.yaml"), here / "fresh")
+    path = resolve_run(root, fresh)  # new mazes, run after the amendment: no late item
+    t = scored(root, path).set_index("question")
+    assert not t["late"].any() and not t["rule_late"].any()
+    assert scored(root, path).attrs["amendments"]["nearly-always"]["after"]["threshold"] == 0.5
+
+
+def test_an_outcome_changed_by_a_change_of_the_rules_is_listed_with_both_values(here, capsys):
+    """Re-resolving in the open: an event decided under the old rules on the same evidence stays in the
+    lock, and the report lists the outcome's old and new value and why."""
+    from mazeprobe.registry.lock import append_items
+
+    root, run = here / "predictions", here / "runs" / "trust"
+    path = resolve_run(root, run)
+    [now] = [e for e in events(root) if e["question"] == "nearly-always"]
+    assert now["rules_version"] == 2 and now["outcome"] == "no"
+    old = {k: v for k, v in now.items() if k != "rules_version"} | {"outcome": "yes"}  # as the v1 rules said
+    append_items(root, [("resolution:nearly-always", old)])
+    [changed] = scored(root, path).attrs["changed"]
+    assert (changed["question"], changed["before"], changed["after"]) == ("nearly-always", "yes", "no")
+    assert changed["before_rules"] == 1 and changed["after_rules"] == 2
+    assert changed["why"].startswith("decisions on intervals")
+    out = here / "report.md"
+    assert main(["report", "--predictions", str(root), "--resolutions", str(path), "--out", str(out),
+                 "--n-boot", "20"]) == 0  # fmt: skip
+    section = out.read_text().split("## Outcomes changed by a change of the rules")[1]
+    pattern = r"\| nearly-always \| yes · \S+ \S+ \(rules v1\) \| no · \S+ \S+ \(rules v2\) \|"
+    assert re.search(pattern, section)
+    capsys.readouterr()

@@ -288,7 +288,12 @@ def test_score_table_values_and_shape():
         "brier": pytest.approx(0.49),
         "log": pytest.approx(-LN(0.3)),
         "late": False,
+        "rule_late": False,
+        "network": None,
+        "network_sha256": None,
+        "on_subject": None,  # a table without networks: no subject, no network
     }
+    assert a["late"] is False and scores["late"] == {} and scores["networks"] == []
     assert (a["n_claims"], a["n_claims_resolved"], a["claims_correct"]) == (2, 1, 1)
     assert a["claims"]["claim-right"]["correct"] is True
     assert a["reliability"]["x"] == [0.3, 0.7]

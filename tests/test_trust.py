@@ -171,7 +171,8 @@ def test_an_unregistered_forecaster_added_after_resolution_is_refused_or_scored_
     assert "mallory" not in board and "<strong>alice</strong>" in board
     apart = html[html.index("<h2>Unregistered forecasts (not ranked)") : html.index("<h2>Questions")]
     assert "<strong>mallory</strong>" in apart and "0.010" in apart
-    assert html.count('<span class="badge unregistered">unregistered</span>') == 2  # her two forecasts
+    # her two forecasts, and her name in the table apart
+    assert html.count('<span class="badge unregistered">unregistered</span>') == 3
     md = render_report(t, scores, "md")
     assert "## Unregistered forecasts (not ranked)" in md and f"registry lock head {lock_head(root)}" in md
 
@@ -224,7 +225,9 @@ def test_a_forecast_registered_after_a_manual_resolutions_date_is_late(tmp_path)
     t = table(root).set_index("question")
     assert t["late"].to_dict() == {"q-one": True, "q-two": True, "q-three": False}  # q-three: no evidence
     scores = score_table(t.reset_index(), n_boot=20, n_perm=20)
-    assert scores["forecasters"]["alice"]["questions"]["q-one"]["late"] is True  # late, still ranked
+    # late forecasts are scored apart, never ranked among timely ones
+    assert scores["late"]["alice"]["questions"]["q-one"]["late"] is True
+    assert "q-one" not in scores["forecasters"]["alice"]["questions"]
     # registered before the evidence: not late (the date of a resolution registered now is bounded by now)
     assert not table(registered_dir(tmp_path / "other"))["late"].any()
 

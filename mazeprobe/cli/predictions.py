@@ -156,8 +156,8 @@ def cmd_predictions_verify(args: argparse.Namespace) -> int:
         return 0
     entries, _ = read_lock(root)
     items = [i for i in latest(entries) if parse_item_id(i)[0] not in EVENT_KINDS]
-    events = sum(parse_item_id(e.item)[0] in EVENT_KINDS for e in entries)
-    also = f", {plural(events, 'resolution event')}" if events else ""
+    kinds = [parse_item_id(e.item)[0] for e in entries]
+    also = "".join(f", {plural(kinds.count(k), f'{k} event')}" for k in EVENT_KINDS if k in kinds)
     anchored = ", the published head is in it" if args.anchor else ""
     chain = f"{len(entries)} lock lines, chain intact{anchored}"
     print(f"ok: {len(items)} registered items unchanged{also}; {chain}")
@@ -236,14 +236,17 @@ def cmd_score(args: argparse.Namespace) -> int:
              predictions/resolutions-manual.yaml --format json
     Counts only what DIR/registry.lock vouches for (exit 1 naming every other item, unless
     --include-unregistered: then scored apart, not ranked); an automatic resolution must be reproduced
-    by its run's fits. Lateness is read from the lock.
+    by its run's fits. Lateness is read from the lock: late forecasts are scored apart, never ranked, and
+    so are outcomes of rules amended after their design's first evidence (unless --allow-late). When the
+    registry declares a subject network, outcomes measured on another network are scored under their own
+    heading, per network, never on the leaderboard.
     """
     import json
 
-    from mazeprobe.registry.scoring import score_table, scores_text
+    from mazeprobe.registry.scoring import scores_text
 
     table = _scored_table(args)
-    scores = score_table(table, n_boot=args.n_boot, n_perm=args.n_perm, seed=args.seed)
+    scores = _scores(table, args)
     print(json.dumps(scores, indent=2, allow_nan=False) if args.format == "json" else scores_text(scores))
     return 0
 
@@ -256,7 +259,6 @@ def cmd_report(args: argparse.Namespace) -> int:
     One self-contained HTML page (no network needed to view it), or Markdown when --out ends in .md.
     """
     from mazeprobe.registry.report import format_for, write_report
-    from mazeprobe.registry.scoring import score_table
 
     out = Path(args.out)
     _check_writable(out)
@@ -264,11 +266,32 @@ def cmd_report(args: argparse.Namespace) -> int:
     table = _scored_table(args)
     if args.steps:
         table.attrs["steps"] = _step_log(Path(args.steps))
-    scores = score_table(table, n_boot=args.n_boot, n_perm=args.n_perm, seed=args.seed)
+    scores = _scores(table, args)
     write_report(table, scores, out, fmt)
-    n = sum(f["n_resolved"] for f in scores["forecasters"].values())
-    print(f"wrote {out} ({fmt}: {len(scores['forecasters'])} forecaster(s), {n} scored forecast(s))")
+    print(f"wrote {out} ({fmt}: {_scored_summary(scores)})")
     return 0
+
+
+def _scores(table, args: argparse.Namespace) -> dict:
+    from mazeprobe.registry.scoring import score_table
+
+    kw = {"n_boot": args.n_boot, "n_perm": args.n_perm, "seed": args.seed}
+    return score_table(table, **kw, allow_late=args.allow_late)
+
+
+def _scored_summary(scores: dict) -> str:
+    """How many forecasts were scored in each group, for the line `report` prints."""
+    from mazeprobe.registry.scoring import network_name, stand_ins
+
+    def count(group: dict) -> int:
+        return sum(f["n_resolved"] for f in group.values())
+
+    ranked = scores["forecasters"]
+    on = " on the subject" if scores.get("subject") else ""
+    parts = [f"{len(ranked)} forecaster(s), {count(ranked)} scored forecast(s) ranked{on}"]
+    parts += [f"{count(n['forecasters'])} on stand-in {network_name(n)}" for n in stand_ins(scores)]
+    parts += [f"{count(scores[k])} {k}" for k in ("late", "unregistered") if scores.get(k)]
+    return "; ".join(parts)
 
 
 def _step_log(path: Path) -> dict:
@@ -339,8 +362,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         subparsers,
         "resolve",
         cmd_resolve,
-        interrupted="interrupted; the fits finished so far are kept in {run}/analyses/ (reused next time); "
-        "{run}/resolutions.yaml is written whole at the end or not at all",
+        # --run is a list: the fits and the resolutions live in the first run (the primary)
+        interrupted="interrupted; the fits finished so far are kept in RUN/analyses/ of the first run "
+        "({run[0]}), reused next time; {run[0]}/resolutions.yaml is written whole at the end or not at all",
     )
     p.add_argument("--predictions", required=True, metavar="DIR", help="the predictions directory")
     p.add_argument(
@@ -392,6 +416,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                 "the report says how long each step took and on what machine",
             )
         _include_unregistered(p)
+        p.add_argument(
+            "--allow-late",
+            action="store_true",
+            help="rank outcomes of questions whose rule was amended after the first evidence of the design "
+            "it reads (still marked); late forecasts are never ranked",
+        )
         p.add_argument("--seed", type=_non_negative_int, default=0, help="seed of resamples and permutations")
         p.add_argument("--n-boot", type=_positive_int, default=1000, help="bootstrap and band resamples")
         p.add_argument("--n-perm", type=_positive_int, default=2000, help="permutations per pairwise test")

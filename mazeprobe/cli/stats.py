@@ -28,6 +28,13 @@ def cmd_fit(args: argparse.Namespace) -> int:
     source = Path(args.input)
     if not source.exists():
         raise UsageError(f"no such run directory or Parquet table: {source}")
+    if args.predictions:
+        if not source.is_dir():
+            raise UsageError(
+                f"--predictions: {source} is a table, not a run directory; only a run has a design the "
+                "registry can date"
+            )
+        _show(args.predictions, source, "fit")
     if args.out and Path(args.out).exists() and not Path(args.out).is_dir():
         raise UsageError(f"--out {args.out} is a file; fit writes a folder of tables there")
     # out_dir=None, then write_outputs: the default folder is named after the plan, known once it is loaded
@@ -39,6 +46,17 @@ def cmd_fit(args: argparse.Namespace) -> int:
     if args.format == "text":
         print(f"\nwrote {out}/ ({', '.join(p.name for p in written)})")
     return 0
+
+
+def _show(predictions: str, run: Path, by: str) -> None:
+    """Tell the registry at `predictions` that this run was read (its evidence events), before reading it."""
+    from mazeprobe.registry.designs import show_runs
+
+    if not Path(predictions).is_dir():
+        raise UsageError(f"--predictions: no such predictions directory: {predictions}")
+    added = show_runs(predictions, [run], by)
+    if added:
+        print(f"{predictions}/registry.lock: {added} evidence event(s) dating this run's design")
 
 
 def _default_fit_dir(source: Path, plan_name: str) -> Path:
@@ -64,6 +82,8 @@ def cmd_probe(args: argparse.Namespace) -> int:
         raise UsageError(f"no such run directory: {run_dir}")
     if args.out:
         _check_writable(Path(args.out))
+    if args.predictions:
+        _show(args.predictions, run_dir, "probe")
     results = probe_run(run_dir, args.layer, probes=args.probes, k=args.k, folds=args.folds, seed=args.seed)
     table = results_table(results)
     out = Path(args.out) if args.out else _probe_path(run_dir, args.layer)
@@ -147,6 +167,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--out", help="output folder (default: see above)")
     p.add_argument("--format", choices=("text", "json"), default="text", help="what to print")
     p.add_argument("--jobs", type=_positive_int, default=1, help="processes for the cross-validated models")
+    _predictions_flag(p)
 
     p = add_command(subparsers, "probe", cmd_probe, interrupted=whole_or_nothing("the probe table"))
     p.add_argument("run", help="a run directory with recorded activations")
@@ -162,6 +183,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--folds", type=_positive_int, default=5, help="cross-validation folds")
     p.add_argument("--seed", type=_non_negative_int, default=0, help="seed of folds and controls")
     p.add_argument("--out", help="output Parquet file")
+    _predictions_flag(p)
 
     p = add_command(subparsers, "channels", cmd_channels, interrupted=whole_or_nothing("{out}"))
     p.add_argument("checkpoint", help="an IMPALA checkpoint")
@@ -172,3 +194,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--png", help="the picture of the top channels' maps (default: --out with .png)")
     p.add_argument("--top", type=_positive_int, default=8, help="channels drawn and printed (default 8)")
     p.add_argument("--level-seed", type=_non_negative_int, default=0, help="the maze drawn (default 0)")
+
+
+def _predictions_flag(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--predictions",
+        metavar="DIR",
+        help="a predictions directory to show this run to: its lock dates the run's design (spec, family of "
+        "edits) first, so that forecasts registered after this look are late",
+    )

@@ -45,6 +45,17 @@ class Source:
     """When this evidence began: the run's start, or the fine-tune's (UTC)."""
     hashes: dict[str, str | None] = field(default_factory=dict)
     """File (relative to the run, or the repository for a checkpoint) -> sha256; None: absent."""
+    network: dict | None = None
+    """The network the evidence is about: {network, network_sha256} (run_network); for a fine-tuned
+    checkpoint, the network it was fine-tuned from (the question is about what fine-tuning does to it)."""
+    designs: tuple[str, ...] = ()
+    """The designs it is a result of (mazeprobe.registry.designs): what dates a question read from it."""
+
+
+def run_network(manifest: Mapping) -> dict:
+    """{network, network_sha256} of a run: its checkpoint's path (or built-in agent's name) and sha256."""
+    policy = manifest.get("policy") or {}
+    return {"network": policy.get("checkpoint") or policy.get("name"), "network_sha256": policy.get("sha256")}
 
 
 def _each_rule(res: Mapping) -> Iterator[Mapping]:
@@ -163,7 +174,11 @@ def _family_source(key: str, name: str, wanted_hash: str | None, runs: Sequence[
 
 
 def _from_run(key: str, value: dict, run: RunDir, manifest: dict, hashes: dict) -> Source:
-    return Source(key, value, str(run.path), manifest.get("spec_hash"), manifest.get("started_at"), hashes)
+    from mazeprobe.registry.designs import run_designs
+
+    spec_hash, started = manifest.get("spec_hash"), manifest.get("started_at")
+    designs = tuple(run_designs(manifest))
+    return Source(key, value, str(run.path), spec_hash, started, hashes, run_network(manifest), designs)
 
 
 # --- a probe plan ---------------------------------------------------------------------------------------
@@ -246,6 +261,7 @@ def _checkpoint_source(key: str, repo: Path) -> Source:
     init = record.get("init") or {}
     value = {**base, "budget_fraction": init.get("budget_fraction"), "init": init.get("checkpoint"),
              "samples": record.get("samples"), "finished": record.get("finished")}  # fmt: skip
+    network = {"network": init.get("checkpoint"), "network_sha256": init.get("sha256")}
     if record.get("finished") is False:
         value["error"] = f"{rel}: the fine-tune is not finished ({record.get('samples'):,} samples so far)"
     elif evaluation is None:
@@ -256,7 +272,7 @@ def _checkpoint_source(key: str, repo: Path) -> Source:
         value["test"] = (evaluation.get("suites") or {}).get("test/sample")
         if value["test"] is None:
             value["error"] = f"{eval_file} has no test/sample suite"
-    return Source(key, value, rel, None, started, hashes)
+    return Source(key, value, rel, None, started, hashes, network, (f"checkpoint:{sha}",))
 
 
 def _training_start(path: Path, record: dict | None) -> str | None:

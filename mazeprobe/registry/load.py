@@ -25,6 +25,7 @@ from typing import Any
 
 from mazeprobe.registry.model import (
     METHODS,
+    SUBJECT_ITEM,
     Forecast,
     Problem,
     Question,
@@ -35,6 +36,7 @@ from mazeprobe.registry.model import (
     parse_item_id,
 )
 from mazeprobe.registry.resolutions import placed_resolutions
+from mazeprobe.registry.subject import check_subject
 from mazeprobe.registry.yamlcheck import (
     DocChecker,
     RegistryError,
@@ -46,6 +48,7 @@ from mazeprobe.registry.yamlcheck import (
 from mazeprobe.yamlio import KeyPath, describe_value, suggest
 
 GROUP_TOLERANCE = 0.01
+
 MANUAL_NAME = "resolutions-manual.yaml"
 
 QUESTION_KEYS = {
@@ -58,6 +61,10 @@ QUESTION_KEYS = {
     "notes": "free text",
 }
 QUESTION_REQUIRED = ("id", "text", "source", "resolution")
+TOP_KEYS = {
+    "subject": "the network the questions are about: {name, sha256, trained, fingerprint, source}",
+    "questions": "the list of questions",
+}
 MANUAL_RESOLUTION_KEYS = {
     "method": "manual",
     "criteria": "what a person checks to resolve it",
@@ -113,12 +120,14 @@ class Scan:
     unreadable: set[Path] = field(default_factory=set)
     """Files that did not parse: their items cannot be compared with the lock."""
     group_members: dict[str, list[str]] = field(default_factory=dict)
+    subject: Any = None
+    """The directory's Subject (mazeprobe.registry.model), when questions.yaml declares one."""
 
     def all_problems(self) -> list[Problem]:
         return sort_problems(self.problems + [p for _, _, p in self.group_problems])
 
     def registry(self) -> Registry:
-        return Registry(root=self.root, questions=dict(self.questions), forecasts=list(self.forecasts))
+        return Registry(self.root, dict(self.questions), list(self.forecasts), self.subject)
 
 
 def _yes_no_fields(mapping: dict, keys: tuple[str, ...]) -> dict:
@@ -197,7 +206,9 @@ def _scan_questions(out: Scan, path: Path, analysis_dir, replace: dict[Path, Pat
         out.unreadable.add(path)
         return
     c = DocChecker(doc, out.problems)
-    top = c.mapping(doc.data, (), {"questions": "the list of questions"}, ("questions",))
+    top = c.mapping(doc.data, (), TOP_KEYS, ("questions",))
+    if "subject" in top:
+        _scan_subject(c, top["subject"], out, path)
     entries = top.get("questions", [])
     if "questions" in top and not isinstance(entries, list):
         c.fail(("questions",), f"must be a list of questions; got {describe_value(entries)}")
@@ -272,6 +283,17 @@ def _scan_questions(out: Scan, path: Path, analysis_dir, replace: dict[Path, Pat
                     "mutually exclusive questions whose probabilities sum to 1",
                 )
             )
+
+
+def _scan_subject(c: DocChecker, raw: Any, out: Scan, path: Path) -> None:
+    """The `subject:` mapping: a registered item like the others (mazeprobe.registry.subject)."""
+    found = check_subject(c, raw)
+    if found is None:
+        return
+    content, subject = found
+    line, col = c.pos(("subject",))
+    out.items[SUBJECT_ITEM] = ItemRef(SUBJECT_ITEM, content, path, line, col)
+    out.subject = subject
 
 
 def _check_auto_rules(

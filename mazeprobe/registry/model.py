@@ -33,14 +33,26 @@ def item_id_resolution(qid: str) -> str:
     return f"resolution:{qid}"
 
 
+SUBJECT_ITEM = "subject"
+"""The registered item id of a predictions directory's subject network."""
+
+
+def item_id_evidence(design: str) -> str:
+    """The lock item of an evidence event: `evidence:DESIGN`, appended when the registry is shown a run (or a
+    fine-tuned checkpoint) of a design, DESIGN being `spec:SPEC_HASH`, `family:FAMILY_HASH` or
+    `checkpoint:SHA256` (mazeprobe.registry.designs). It dates every question later resolved from that
+    design, whichever directory the run is in."""
+    return f"evidence:{design}"
+
+
 def item_id_manual(qid: str) -> str:
     """The registered item id of a person's resolution in resolutions-manual.yaml: `resolution-manual:QID`."""
     return f"resolution-manual:{qid}"
 
 
 def parse_item_id(item: str) -> tuple[str, str, str | None]:
-    """(kind, question id, forecaster or None) of an item id; kind is question, forecast, resolution or
-    resolution-manual."""
+    """(kind, question id, forecaster or None) of an item id; kind is question, forecast, resolution,
+    resolution-manual, evidence (its "question id" is then the design) or subject (no question id)."""
     kind, _, rest = item.partition(":")
     if kind == "forecast":
         forecaster, _, qid = rest.partition(":")
@@ -107,10 +119,33 @@ class Resolution:
 
 
 @dataclass(frozen=True)
+class Subject:
+    """The network a predictions directory's questions are about (`subject:` at the top of questions.yaml).
+    An outcome is on the subject when the network it was measured on has this sha256, and on a stand-in
+    otherwise (also while the sha256 is unknown)."""
+
+    name: str
+    sha256: str | None
+    """Lower-case hex; None while unknown to whoever registered it (set later with register --amend)."""
+    trained: str | None
+    fingerprint: dict
+    """Its published behaviour: measure name (mazeprobe fingerprint's names) -> value, or None."""
+    source: str | None
+    file: Path
+    line: int
+    raw: dict
+
+    def to_dict(self) -> dict:
+        return {"name": self.name, "sha256": self.sha256, "trained": self.trained,
+                "fingerprint": dict(self.fingerprint), "source": self.source}  # fmt: skip
+
+
+@dataclass(frozen=True)
 class Registry:
     root: Path
     questions: dict[str, Question]
     forecasts: list[Forecast]
+    subject: Subject | None = None
 
 
 @dataclass(frozen=True)

@@ -30,7 +30,8 @@ from pathlib import Path
 
 from mazeprobe.experiments.rundir import RunDir, RunError
 from mazeprobe.provenance import sha256_if_present
-from mazeprobe.registry.evidence import depends_on, question_key, reread, source_keys
+from mazeprobe.registry.designs import run_designs
+from mazeprobe.registry.evidence import depends_on, question_key, reread, run_network, source_keys
 from mazeprobe.registry.model import Problem, Question, Resolution
 from mazeprobe.registry.rules import evaluate
 from mazeprobe.registry.trust import Evidence, Ledger, earliest, parse_time
@@ -76,6 +77,11 @@ class Proof:
     """Question id -> why its auto resolution has no resolution event in the lock."""
     evidence: dict[str, Evidence] = field(default_factory=dict)
     """Question id -> the run start of an unregistered auto resolution (lateness still counts it)."""
+    designs: dict[str, list[str]] = field(default_factory=dict)
+    """Question id -> the designs its proven auto resolution was read from (mazeprobe.registry.designs)."""
+    networks: dict[str, dict] = field(default_factory=dict)
+    """Question id -> {network, network_sha256} its proven auto resolution is about, read from the runs
+    themselves (a question that reads others: theirs when they agree, else network_sha256 None)."""
 
 
 def prove(resolutions: list[Resolution], questions: Mapping[str, Question], ledger: Ledger) -> Proof:
@@ -126,6 +132,8 @@ def _prove_one(
         spec_hash = manifest.get("spec_hash")
     recorded = r.raw.get("sources") or {}
     starts = []
+    designs: list[str] = run_designs(manifest) if run is not None else []
+    networks: list[dict] = [run_network(manifest)] if run is not None else []
     for key in keys:
         rec = recorded.get(key) if isinstance(recorded, Mapping) else None
         if not isinstance(rec, Mapping):
@@ -138,8 +146,12 @@ def _prove_one(
             return None
         fits[key] = source.value
         starts.append((source.started_at, f"{source.run} began {source.started_at}"))
+        designs += source.designs
+        networks += [source.network] if source.network else []
     for d in deps:
         fits[question_key(d)] = {"outcome": outcomes.get(d, "unresolved")}
+        designs += out.designs.get(d, [])
+        networks += [out.networks[d]] if d in out.networks else []
     result = evaluate(rule, fits)
     if result.outcome != r.outcome:
         where = f"the fits in {run.path / 'analyses'}" if run is not None else "what it read"
@@ -168,6 +180,13 @@ def _prove_one(
             start = min(parse_time(stamp) or now, now)
             found = Evidence(start, f"{what_began} (unregistered)")
             out.evidence[r.question] = earliest(out.evidence.get(r.question), found)  # type: ignore[assignment]
+    out.designs[r.question] = list(dict.fromkeys(designs))
+    shas = {n.get("network_sha256") for n in networks}
+    if len(shas) == 1 and None not in shas:
+        out.networks[r.question] = networks[0]
+    else:  # nothing measured, or several networks: on no one network
+        names = ", ".join(dict.fromkeys(str(n.get("network")) for n in networks)) or None
+        out.networks[r.question] = {"network": names, "network_sha256": None}
     raw = {**r.raw, "numbers": result.numbers, "evidence": result.evidence, "reason": result.reason}
     return replace(
         r, outcome=result.outcome, numbers=dict(result.numbers), evidence=result.evidence or "", raw=raw

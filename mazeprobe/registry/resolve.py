@@ -13,11 +13,14 @@ first run recording the plan's layer, a fine-tuned checkpoint. Every auto rule i
 (mazeprobe.registry.rules; rules that read other questions after them) and the outcomes are written with
 the numbers that decided them, the plan hashes or source files' hashes, and every run's identity.
 
-Lateness is measured against the first evidence for each question: the earliest of the start of what its
-rule reads (the primary run for a plan; the family's run, the probe's run or the fine-tune for a source)
-and every earlier resolution event and registered manual resolution in the lock, so re-running the same
-spec into a new directory does not make a late forecast early. Forecasts and questions (amendments
-included) registered after it are refused unless `allow_late`. Before the file is written, one
+Every run given is shown to the registry first: an evidence event per design it is a run of (its spec,
+its family of edits; mazeprobe.registry.designs) is appended to the lock before anything is decided, a
+refusal included. Lateness is measured against the first evidence (mazeprobe.registry.trust): a question
+against the earliest run of the designs it reads now (the primary run's spec for a plan; the family's run,
+the probe's run or the fine-tune for a source), a forecast also against every earlier resolution event and
+registered manual resolution of its question, so re-running the same design into a new directory does not
+make a late item timely. Forecasts and questions (amendments included) registered after it are refused
+unless `allow_late`. Before the file is written, one
 resolution event per question is appended to the lock (`resolution:QID`: the question's hash, the run,
 its spec hash and start, the outcome, the fits' or sources' hashes and when it was resolved), so that
 later runs and scores see the evidence.
@@ -37,6 +40,7 @@ from mazeprobe.atomic import write_bytes
 from mazeprobe.errors import MazeprobeError, UsageError
 from mazeprobe.experiments.rundir import RunDir
 from mazeprobe.provenance import file_sha256, utc_stamp
+from mazeprobe.registry.designs import Shown, record_shown, run_designs, shown_runs
 from mazeprobe.registry.editing_rules import CHECKPOINT
 from mazeprobe.registry.evidence import (
     Source,
@@ -49,6 +53,7 @@ from mazeprobe.registry.evidence import (
 from mazeprobe.registry.lock import append_items, content_hash
 from mazeprobe.registry.model import Forecast, Question, item_id_resolution
 from mazeprobe.registry.proof import fit_hashes, plan_names
+from mazeprobe.registry.rulebase import RULES_VERSION
 from mazeprobe.registry.rules import evaluate
 from mazeprobe.registry.trust import (
     Evidence,
@@ -144,6 +149,9 @@ def resolve_run(
         raise UsageError(f"the run {twice[0]} is given twice")
     manifests = [r.require_complete() for r in runs]
     run, manifest = runs[0], manifests[0]
+    # the registry is shown these runs now, whatever happens next (a refusal included): their designs are
+    # dated in the lock first, so re-running one into a new directory cannot make a late item timely
+    ledger = record_shown(root, Ledger.load(root), shown_runs(runs, manifests), "resolve")
     registry = load_registry(root)
     questions = sorted(
         (q for q in registry.questions.values() if q.resolution.get("method") == "auto"),
@@ -151,7 +159,6 @@ def resolve_run(
     )
     if not questions:
         raise UsageError(f"{root}: no question has an auto resolution; nothing to resolve from a run")
-    ledger = Ledger.load(root)
     qids = {q.id for q in questions}
     forecasts = [f for f in registry.forecasts if f.question in qids]
     untrusted = item_problems(ledger, questions, forecasts)
@@ -160,8 +167,16 @@ def resolve_run(
     analysis_dir = default_analysis_dir(root)
     cache: dict[str, Source] = {}
     sources = {q.id: gather(q.resolution, runs, analysis_dir.parent, analysis_dir, cache) for q in questions}
+    checkpoints = [
+        Shown(d, s.run or "", s.started_at, dict(s.hashes))
+        for s in cache.values()
+        if s.key.startswith(CHECKPOINT) and "sha256" in s.value
+        for d in s.designs
+    ]
+    ledger = record_shown(root, ledger, checkpoints, "resolve")
+    designs = _designs(questions, sources, manifest)
     found = _evidence(questions, sources, run, manifest)
-    late = _late_items(ledger, questions, forecasts, found)
+    late = _late_items(ledger, questions, forecasts, found, designs)
     if late and not allow_late:
         raise MazeprobeError(
             f"{len(late)} item(s) on questions resolved here were registered after the first evidence for "
@@ -197,6 +212,7 @@ def resolve_run(
             "run_started_at": manifest.get("started_at") if source is None else source.started_at,
             "outcome": result.outcome,
             "fits": fit_hashes(run, plan_names(res)),
+            "rules_version": RULES_VERSION,
             "resolved_at": resolved_at,
         }
         if sources[q.id]:
@@ -316,16 +332,40 @@ def _checkpoints(cache: Mapping[str, Source]) -> list[dict]:
     ]
 
 
+def _designs(questions: list[Question], sources: dict, manifest: dict) -> dict[str, list[str]]:
+    """Question id -> the designs its resolution reads now (mazeprobe.registry.designs): the primary run's
+    spec for a plan, each source's run spec, family or checkpoint, and those of the questions it reads."""
+    out: dict[str, list[str]] = {}
+    for q in _in_order(questions):
+        res = q.resolution
+        found: list[str] = []
+        if plan_names(res) or not (sources[q.id] or depends_on(res)):
+            found += run_designs(manifest)
+        for s in sources[q.id].values():
+            found += s.designs
+        for d in depends_on(res):
+            found += out.get(d, [])
+        out[q.id] = list(dict.fromkeys(found))
+    return out
+
+
 def _late_items(
-    ledger: Ledger, questions: list[Question], forecasts: list[Forecast], found: Mapping[str, Evidence]
+    ledger: Ledger,
+    questions: list[Question],
+    forecasts: list[Forecast],
+    found: Mapping[str, Evidence],
+    designs: Mapping[str, list[str]],
 ) -> list[tuple[str, str]]:
     """(item id, why) for every registered question or forecast registered after the first evidence for
-    its question: the earliest of what this resolution reads and what the lock already dates."""
+    its question (mazeprobe.registry.trust): a question's rule against the first evidence of the designs it
+    reads now; a forecast also against every earlier resolution of its question."""
     out = []
     for q in questions:
-        evidence = earliest(ledger.first_evidence(q.id), found[q.id])
-        refs = [question_ref(q)] + [forecast_ref(f) for f in forecasts if f.question == q.id]
-        for item, content, _, _ in refs:
+        rule_evidence = earliest(ledger.design_evidence(designs[q.id]), found[q.id])
+        forecast_evidence = earliest(ledger.first_evidence(q.id), rule_evidence)
+        refs = [(question_ref(q), rule_evidence)]
+        refs += [(forecast_ref(f), forecast_evidence) for f in forecasts if f.question == q.id]
+        for (item, content, _, _), evidence in refs:
             why = ledger.late(item, content, evidence)
             if why is not None:
                 out.append((item, why))

@@ -4,9 +4,19 @@ Input is the tidy forecast table (one row per forecast; see table.forecast_table
 its probability and its outcome y are both finite; directional claims (no probability) are counted and
 checked against the outcome but never scored. Everything returned is plain JSON (floats, ints, str, None).
 
-Rows marked `unregistered` (forecast_table with include_unregistered: not in the lock as they are) are
-scored apart, under "unregistered", and never ranked: they enter neither "forecasters" (the leaderboard)
-nor "pairwise". Late rows are ranked, and marked late.
+Only timely, registered forecasts are ranked. Rows are scored in groups that are never mixed:
+
+- "forecasters" (the leaderboard, with "pairwise"): timely, registered forecasts whose outcome was measured
+  on the registry's subject network (all of them when the registry declares no subject);
+- "networks": every ranked outcome's network, each with each forecaster's summary on that network; one
+  whose `on_subject` is False is a stand-in, and its scores never enter the leaderboard;
+- "late": forecasts registered after their question's first evidence (`late`), and, unless `allow_late`,
+  those on a question whose rule was registered after the first evidence of the design it reads
+  (`rule_late`); scored apart and never ranked;
+- "unregistered": rows not in the lock as they are (forecast_table with include_unregistered); apart.
+
+Every scored forecast carries its network_sha256, on_subject (True, False, or None without a subject),
+late and rule_late.
 
 Pairwise relative skill: on the questions both forecasters answered, the geometric mean
 of the per-question score ratios a/b (exp of the mean log ratio), so a forecaster who answered only the easy
@@ -69,11 +79,18 @@ def _check_table(table: pd.DataFrame) -> pd.DataFrame:
     return t
 
 
-def _unregistered(t: pd.DataFrame) -> pd.Series:
-    """Which rows are unregistered (a table without the column has none; a missing value is not one)."""
-    if "unregistered" not in t.columns:
+def _flag(t: pd.DataFrame, column: str) -> pd.Series:
+    """Which rows have a true `column` (a table without the column has none; a missing value is not one)."""
+    if column not in t.columns:
         return pd.Series(False, index=t.index)
-    return t["unregistered"].map(lambda v: bool(v) if isinstance(v, (bool, np.bool_)) else False).astype(bool)
+    return t[column].map(lambda v: bool(v) if isinstance(v, (bool, np.bool_)) else False).astype(bool)
+
+
+def _on_subject(t: pd.DataFrame) -> pd.Series:
+    """Each row's on_subject: True, False, or None (no subject declared, or nothing measured)."""
+    if "on_subject" not in t.columns:
+        return pd.Series([None] * len(t), index=t.index, dtype=object)
+    return t["on_subject"].map(lambda v: bool(v) if isinstance(v, (bool, np.bool_)) else None)
 
 
 def _opt(value: object) -> object:
@@ -163,6 +180,10 @@ def _score_forecaster(name: str, rows: pd.DataFrame, *, n_boot: int, seed: int) 
                 "brier": float(brier[i]),
                 "log": float(log[i]),
                 "late": bool(_opt(getattr(row, "late", False)) or False),
+                "rule_late": bool(_opt(getattr(row, "rule_late", False)) or False),
+                "network": _opt(getattr(row, "network", None)),
+                "network_sha256": _opt(getattr(row, "network_sha256", None)),
+                "on_subject": _opt(getattr(row, "on_subject", None)),
             }
     out["questions"] = questions
     claim_rows: dict[str, dict] = {}
@@ -182,30 +203,19 @@ def _score_forecaster(name: str, rows: pd.DataFrame, *, n_boot: int, seed: int) 
     return out
 
 
-def score_table(table: pd.DataFrame, *, n_boot: int = 1000, n_perm: int = 2000, seed: int = 0) -> dict:
-    """Score every forecaster in the tidy forecast table; see the module doc for what is computed.
-
-    n_boot is the number of question resamples behind each 95% interval and also the number of outcome
-    resamples behind each 90% reliability consistency band; n_perm the permutations per pairwise test."""
-    if n_boot < 1 or n_perm < 1:
-        raise UsageError("n_boot and n_perm must be positive")
-    t = _check_table(table)
-    apart = _unregistered(t)
-    ranked, unregistered = t[~apart], t[apart]
-    forecasters = sorted(str(f) for f in ranked["forecaster"].unique())
-    result: dict = {
-        "forecasters": {
-            f: _score_forecaster(f, ranked[ranked["forecaster"] == f], n_boot=n_boot, seed=seed)
-            for f in forecasters
-        },
-        "unregistered": {
-            f: _score_forecaster(f, unregistered[unregistered["forecaster"] == f], n_boot=n_boot, seed=seed)
-            for f in sorted(str(f) for f in unregistered["forecaster"].unique())
-        },
+def _score_group(rows: pd.DataFrame, *, n_boot: int, seed: int, late: bool = False) -> dict:
+    """Each forecaster's summary over `rows`, by name; `late` marks the summaries of the late group."""
+    return {
+        f: _score_forecaster(f, rows[rows["forecaster"] == f], n_boot=n_boot, seed=seed) | {"late": late}
+        for f in sorted(str(f) for f in rows["forecaster"].unique())
     }
-    pairwise = []
-    for a, b in combinations(forecasters, 2):
-        qa, qb = result["forecasters"][a]["questions"], result["forecasters"][b]["questions"]
+
+
+def _pairwise(group: dict, *, n_perm: int, seed: int) -> list[dict]:
+    """Pairwise relative skill of every two forecasters of a group on their common questions."""
+    out = []
+    for a, b in combinations(sorted(group), 2):
+        qa, qb = group[a]["questions"], group[b]["questions"]
         common = sorted(set(qa) & set(qb))
         if not common:
             continue
@@ -217,14 +227,70 @@ def score_table(table: pd.DataFrame, *, n_boot: int = 1000, n_perm: int = 2000, 
             p_key = "p_value" if score == "brier" else "p_value_log"
             entry[p_key] = permutation_p_value(sa, sb, n_perm=n_perm, rng=_rng(seed, f"perm-{score}", a, b))
         entry["anecdotal"] = len(common) < ANECDOTAL_BELOW
-        pairwise.append(entry)
-    result["pairwise"] = pairwise
+        out.append(entry)
+    return out
+
+
+def score_table(
+    table: pd.DataFrame, *, n_boot: int = 1000, n_perm: int = 2000, seed: int = 0, allow_late: bool = False
+) -> dict:
+    """Score every forecaster in the tidy forecast table, in the groups of the module doc.
+
+    n_boot is the number of question resamples behind each 95% interval and also the number of outcome
+    resamples behind each 90% reliability consistency band; n_perm the permutations per pairwise test.
+    `allow_late`: rank the forecasts on questions whose rule was amended late (still marked rule_late);
+    late forecasts are never ranked."""
+    if n_boot < 1 or n_perm < 1:
+        raise UsageError("n_boot and n_perm must be positive")
+    t = _check_table(table)
+    unregistered = _flag(t, "unregistered")
+    late = ~unregistered & (_flag(t, "late") | (_flag(t, "rule_late") & (not allow_late)))
+    ranked = ~unregistered & ~late
+    on = _on_subject(t)
+    resolved = t["y"].notna()  # a probability to score, or a claim to check
+    stand_in = ranked & resolved & on.map(lambda v: v is False).astype(bool)
+    kw = {"n_boot": n_boot, "seed": seed}
+    # the leaderboard lists every ranked forecaster; an outcome measured on a stand-in is, for the subject,
+    # no outcome at all (its forecast counts as unresolved there)
+    on_subject_rows = t[ranked].copy()
+    on_subject_rows.loc[stand_in[ranked], "y"] = np.nan
+    result: dict = {
+        "subject": t.attrs.get("subject"),
+        "forecasters": _score_group(on_subject_rows, **kw),
+        "networks": [],
+        "late": _score_group(t[late], **kw, late=True),
+        "unregistered": _score_group(t[unregistered], **kw),
+    }
+    if "network_sha256" in t.columns:
+        measured = t[ranked & resolved]
+        keys = measured["network_sha256"].map(lambda v: _opt(v) or "")
+        for sha in sorted(set(keys)):
+            rows = measured[keys == sha]
+            flags = {_opt(v) for v in _on_subject(rows)}
+            result["networks"].append(
+                {
+                    "network": _opt(rows["network"].iloc[0]) if "network" in rows.columns else None,
+                    "network_sha256": sha or None,
+                    "on_subject": flags.pop() if len(flags) == 1 else None,
+                    "forecasters": _score_group(rows, **kw),
+                }
+            )
+    result["pairwise"] = _pairwise(result["forecasters"], n_perm=n_perm, seed=seed)
+    for net in result["networks"]:
+        if net["on_subject"] is False:
+            net["pairwise"] = _pairwise(net["forecasters"], n_perm=n_perm, seed=seed)
     result["n_questions"] = int(t["question"].nunique())
     result["n_resolved_questions"] = int(t.loc[t["y"].notna(), "question"].nunique())
+    result["allow_late"] = allow_late
     result["seed"] = seed
     result["n_boot"] = n_boot
     result["n_perm"] = n_perm
     return result
+
+
+def stand_ins(scores: dict) -> list[dict]:
+    """The networks scored that are not the subject (each with its forecasters' summaries)."""
+    return [n for n in scores.get("networks", []) if n.get("on_subject") is False]
 
 
 # --- text output --------------------------------------------------------------------------------
@@ -239,6 +305,29 @@ def ci_text(ci: list[float] | None) -> str:
     return "" if ci is None else f"[{ci[0]:.3f}, {ci[1]:.3f}]"
 
 
+def _rows_text(group: dict, mark_late: bool = False) -> tuple[list[str], bool]:
+    """One line per forecaster of a group (and whether any is anecdotal)."""
+    lines, anecdotal = [], False
+    for name, f in group.items():
+        mark = "*" if f["anecdotal"] else " "
+        anecdotal |= f["anecdotal"]
+        claims = f"{f['claims_correct']}/{f['n_claims_resolved']}" if f["n_claims"] else "-"
+        late = "  late" if mark_late else ""
+        lines.append(
+            f"{name[:21] + mark:<22}{f['n_resolved']:>4}  {_num(f['brier']):>6} {ci_text(f['brier_ci']):<17}"
+            f"{_num(f['log_score']):>6} {ci_text(f['log_ci']):<17}{_num(f['brier_mcb']):>7}"
+            f"{_num(f['brier_dsc']):>7}{_num(f['brier_unc']):>7}  {claims:>7}{late}"
+        )
+    return lines, anecdotal
+
+
+def network_name(network: dict) -> str:
+    """A network as people read it: its name and the first 12 hex digits of its sha256."""
+    sha = network.get("network_sha256") or network.get("sha256")
+    name = network.get("network") or network.get("name") or "unknown network"
+    return f"{name} (sha256 {sha[:12]})" if sha else f"{name} (sha256 unknown)"
+
+
 def scores_text(scores: dict) -> str:
     """A readable leaderboard for the terminal (`mazeprobe score --format text`)."""
     lines = []
@@ -246,18 +335,22 @@ def scores_text(scores: dict) -> str:
         f"{'forecaster':<22}{'n':>4}  {'Brier':>6} {'95% CI':<17}{'log':>6} {'95% CI':<17}"
         f"{'MCB':>7}{'DSC':>7}{'UNC':>7}  {'claims':>7}"
     )
+    subject = scores.get("subject")
+    if subject:
+        lines.append(f"subject: {network_name(subject)}; the leaderboard counts outcomes measured on it")
     lines.append(header)
     lines.append("-" * len(header))
-    anecdotal = False
-    for name, f in scores["forecasters"].items():
-        mark = "*" if f["anecdotal"] else " "
-        anecdotal |= f["anecdotal"]
-        claims = f"{f['claims_correct']}/{f['n_claims_resolved']}" if f["n_claims"] else "-"
+    rows, anecdotal = _rows_text(scores["forecasters"])
+    lines += rows
+    for net in stand_ins(scores):
+        lines.append("")
         lines.append(
-            f"{name[:21] + mark:<22}{f['n_resolved']:>4}  {_num(f['brier']):>6} {ci_text(f['brier_ci']):<17}"
-            f"{_num(f['log_score']):>6} {ci_text(f['log_ci']):<17}{_num(f['brier_mcb']):>7}"
-            f"{_num(f['brier_dsc']):>7}{_num(f['brier_unc']):>7}  {claims:>7}"
+            f"on a stand-in network, not the subject: {network_name(net)}; these scores are about forecasts "
+            "of the subject measured on another network, never ranked with the leaderboard:"
         )
+        rows, more = _rows_text(net["forecasters"])
+        lines += rows
+        anecdotal |= more
     lines.append("")
     lines.append(
         "Brier: mean (p - y)^2; log: mean -ln P(outcome), nats; lower is better. A 50% forecast scores "
@@ -266,6 +359,13 @@ def scores_text(scores: dict) -> str:
     lines.append("MCB - DSC + UNC = Brier (CORP decomposition). claims: directional claims correct/resolved.")
     if anecdotal:
         lines.append(f"* anecdotal: fewer than {ANECDOTAL_BELOW} resolved forecasts")
+    if scores.get("late"):
+        rule = "" if scores.get("allow_late") else ", or on a question whose rule was amended after it"
+        lines.append("")
+        lines.append(
+            f"late (registered after the first evidence for their question{rule}; not ranked, not compared):"
+        )
+        lines += _rows_text(scores["late"], mark_late=True)[0]
     if scores.get("unregistered"):
         lines.append("")
         lines.append("unregistered (not in the registry lock as they are; not ranked, not compared):")

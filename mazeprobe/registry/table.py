@@ -10,6 +10,7 @@ from pathlib import Path
 import pandas as pd
 
 from mazeprobe.provenance import utc_stamp
+from mazeprobe.registry.changes import changed_outcomes
 from mazeprobe.registry.load import manual_content, scan
 from mazeprobe.registry.lock import LOCK_NAME, lock_head, read_lock, status
 from mazeprobe.registry.model import (
@@ -44,7 +45,11 @@ TABLE_COLUMNS = (
     "outcome",
     "y",
     "late",
+    "rule_late",
     "unregistered",
+    "network",
+    "network_sha256",
+    "on_subject",
     "evidence",
     "method",
     "group",
@@ -75,8 +80,12 @@ def forecast_table(
     IntegrityError names every item that fails. With `include_unregistered`, unregistered and edited
     items (and auto resolutions without an event) are kept with `unregistered` True, for scoring apart;
     a damaged lock or a resolution its run does not reproduce is refused all the same. `late` is computed
-    from the lock: the forecast or its question was registered after the first evidence for the question.
-    RegistryError when a resolution names a question the registry does not have."""
+    from the lock (mazeprobe.registry.trust): the forecast was registered after the first evidence for its
+    question; `rule_late`: its question's rule was registered (or amended) after the first evidence of the
+    design it is resolved from. `network` and `network_sha256`: the network the outcome was measured on,
+    read from the runs the proof re-read; `on_subject`: whether that is the registry's subject network
+    (None without a subject, or without an outcome). RegistryError when a resolution names a question the
+    registry does not have."""
     by_question: dict[str, Resolution] = {}
     unknown: list[Problem] = []
     for r in resolutions:
@@ -99,18 +108,29 @@ def forecast_table(
                 untrusted[item_id_manual(r.question)] = found
     untrusted |= {item_id_resolution(q): p for q, p in proof.unregistered.items()}
     refuse(proof.refused + ([] if include_unregistered else list(untrusted.values())), "nothing scored")
-    evidence = {q: earliest(ledger.first_evidence(q), proof.evidence.get(q)) for q in registry.questions}
+    # a question's rule is dated by the designs it was read from; a forecast also by any earlier resolution
+    rule_evidence: dict[str, Evidence | None] = {}
+    for q in registry.questions:
+        r = by_question.get(q)
+        found = ledger.design_evidence(proof.designs.get(q, []))
+        if r is not None and r.method == "manual":
+            found = earliest(found, ledger.first_evidence(q))
+        rule_evidence[q] = earliest(found, proof.evidence.get(q))
     for q, r in by_question.items():
         if r.method == "manual" and item_id_manual(q) in untrusted:  # an unregistered date still counts
             dated = day_start(r.raw.get("date"))
             if dated is not None:
                 found = Evidence(dated, f"manual resolution dated {r.raw.get('date')} (unregistered)")
-                evidence[q] = earliest(evidence[q], found)
+                rule_evidence[q] = earliest(rule_evidence[q], found)
+    evidence = {q: (earliest(ledger.first_evidence(q), rule_evidence[q]), rule_evidence[q])
+                for q in registry.questions}  # fmt: skip
+    subject = registry.subject
     rows = [
-        _row(f, registry, by_question.get(f.question), ledger, evidence, untrusted)
+        _row(f, registry, by_question.get(f.question), ledger, evidence, untrusted, _network(
+            by_question.get(f.question), proof.networks, subject))
         for f in registry.forecasts
     ]
-    dtypes = {"probability": float, "y": float, "late": bool, "unregistered": bool}
+    dtypes = {"probability": float, "y": float, "late": bool, "rule_late": bool, "unregistered": bool}
     # object columns keep None as None (pandas 3 would turn a str column's None into NaN)
     table = pd.DataFrame(
         {c: pd.Series([r[c] for r in rows], dtype=dtypes.get(c, object)) for c in TABLE_COLUMNS}
@@ -127,7 +147,37 @@ def forecast_table(
         if r.raw.get("picture")
     }
     table.attrs["amendments"] = amendments(ledger, registry.questions)
+    table.attrs["subject"] = subject.to_dict() if subject is not None else None
+    table.attrs["changed"] = changed_outcomes(ledger, by_question.values())
+    table.attrs["fingerprints"] = _fingerprints(proof.networks.values())
     return table
+
+
+def _fingerprints(networks: Iterable[dict]) -> dict[str, dict]:
+    """network sha256 -> the fingerprint saved beside its checkpoint (`mazeprobe fingerprint --save`),
+    for each network an outcome was measured on that has one of those very bytes."""
+    from mazeprobe.agents.fingerprint import read_fingerprint
+
+    out: dict[str, dict] = {}
+    for net in networks:
+        sha, path = net.get("network_sha256"), net.get("network")
+        if sha and sha not in out and path and Path(str(path)).suffix == ".pth" and Path(str(path)).is_file():
+            found = read_fingerprint(str(path))
+            if found is not None and found.get("sha256") == sha:
+                out[sha] = found
+    return out
+
+
+def _network(r: Resolution | None, networks: Mapping[str, dict], subject) -> dict:
+    """network, network_sha256 and on_subject of a forecast's outcome (see forecast_table)."""
+    if r is None:
+        return {"network": None, "network_sha256": None, "on_subject": None}
+    if r.method == "manual":  # a person may say which network the evidence was about
+        net = {"network": r.raw.get("network"), "network_sha256": r.raw.get("network_sha256")}
+    else:
+        net = dict(networks.get(r.question) or {"network": None, "network_sha256": None})
+    on = None if subject is None else bool(subject.sha256 and net["network_sha256"] == subject.sha256)
+    return net | {"on_subject": on}
 
 
 def _runs(resolutions: list[Resolution]) -> list[dict]:
@@ -166,8 +216,9 @@ def _row(
     registry: Registry,
     r: Resolution | None,
     ledger: Ledger,
-    evidence: dict[str, Evidence | None],
+    evidence: dict[str, tuple[Evidence | None, Evidence | None]],
     untrusted: dict[str, Problem],
+    network: dict,
 ) -> dict:
     q = registry.questions[f.question]
     outcome = r.outcome if r is not None else None
@@ -177,8 +228,9 @@ def _row(
     unregistered = any(i in untrusted for i in (q_item, f_item)) or (
         r is not None and any(i in untrusted for i in resolution_items)
     )
-    ev = evidence.get(f.question)
-    late = bool(ledger.late(f_item, f_content, ev) or ledger.late(q_item, q_content, ev))
+    forecast_ev, rule_ev = evidence.get(f.question, (None, None))
+    rule_late = bool(ledger.late(q_item, q_content, rule_ev))
+    late = bool(ledger.late(f_item, f_content, forecast_ev))
     return {
         "forecaster": f.forecaster,
         "question": f.question,
@@ -187,7 +239,9 @@ def _row(
         "outcome": outcome,
         "y": {"yes": 1.0, "no": 0.0}.get(outcome, math.nan),
         "late": late,
+        "rule_late": rule_late,
         "unregistered": unregistered,
+        **network,
         "evidence": _evidence(r) if r is not None else "",
         "method": r.method if r is not None else None,
         "group": q.group,

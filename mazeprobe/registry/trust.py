@@ -5,10 +5,20 @@
     ledger.first_evidence(qid)                 # when results about the question first existed
 
 An item counts only when its current content hashes to its latest registration. Lateness is measured
-against the first evidence for the question, read from the lock alone: every resolution event's run start
-(bounded above by the event's own registration, so a manifest's `started_at` edited later cannot move it)
-and every registered manual resolution's date (bounded by its registration). A forecast or question whose
-latest registration is after that is late, whichever run directory a later resolve uses.
+against the first evidence, read from the lock alone, and keyed by design as well as by question:
+
+- a question's events: every resolution event's run start (bounded above by the event's own registration,
+  so a manifest's `started_at` edited later cannot move it) and every registered manual resolution's date
+  (bounded by its registration);
+- a design's events (`ledger.design_evidence`): the earliest start of any run of that design (spec hash,
+  family hash, fine-tuned checkpoint) the registry was ever shown: evidence events, which resolve appends
+  before it decides anything (also when it then refuses) and fit/probe append when given --predictions,
+  and the spec hashes of resolution events.
+
+A forecast is late when registered after the earliest of its question's events and the first evidence of
+the designs its question is resolved from now; a question (its rule) is late when registered after the
+first evidence of the designs it reads now, so an amendment that names a new design, registered before
+that design's first run, is timely. Re-running a design into a new directory cannot move either later.
 """
 
 from __future__ import annotations
@@ -34,6 +44,7 @@ from mazeprobe.registry.model import (
     Forecast,
     Problem,
     Question,
+    item_id_evidence,
     item_id_forecast,
     item_id_question,
     item_id_resolution,
@@ -101,7 +112,19 @@ def event_evidence(e: LockEntry) -> Evidence | None:
         dated = day_start(c.get("date"))
         when = e.registered_at if dated is None else min(dated, e.registered_at)
         return Evidence(when, f"manual resolution dated {c.get('date')} (lock line {e.line})")
+    if kind == "evidence":
+        start = parse_time(c.get("run_started_at"))
+        when = e.registered_at if start is None else min(start, e.registered_at)
+        shown = f"shown to {c.get('shown_by')}, lock line {e.line}"
+        thing = "the fine-tune of" if str(c.get("design")).startswith("checkpoint:") else "run"
+        what = f"{thing} {c.get('run')} began {c.get('run_started_at')} ({shown})"
+        return Evidence(when, what)
     return None
+
+
+def spec_design(spec_hash: object) -> str:
+    """The design key of a run spec (mazeprobe.registry.designs owns the others)."""
+    return f"spec:{spec_hash}"
 
 
 class Ledger:
@@ -113,11 +136,19 @@ class Ledger:
         self.entries = entries
         self.latest = latest(entries)
         self._evidence: dict[str, Evidence] = {}
+        self._designs: dict[str, Evidence] = {}
         for e in entries:
             found = event_evidence(e)
-            if found is not None:
-                qid = parse_item_id(e.item)[1]
-                self._evidence[qid] = earliest(self._evidence.get(qid), found)  # type: ignore[assignment]
+            if found is None:
+                continue
+            kind, key, _ = parse_item_id(e.item)
+            if kind == "evidence":
+                self._designs[key] = earliest(self._designs.get(key), found)  # type: ignore[assignment]
+                continue
+            self._evidence[key] = earliest(self._evidence.get(key), found)  # type: ignore[assignment]
+            if kind == "resolution" and e.content.get("spec_hash"):  # a resolution event also shows its run
+                design = spec_design(e.content["spec_hash"])
+                self._designs[design] = earliest(self._designs.get(design), found)  # type: ignore[assignment]
 
     @classmethod
     def load(cls, root: str | Path) -> Ledger:
@@ -135,7 +166,19 @@ class Ledger:
         return cls(root, entries)
 
     def first_evidence(self, qid: str) -> Evidence | None:
+        """The earliest evidence any resolution of this question read (whatever its design)."""
         return self._evidence.get(qid)
+
+    def design_evidence(self, designs: Iterable[str]) -> Evidence | None:
+        """The earliest evidence of any of `designs` the registry was shown (None when none was)."""
+        return earliest(*(self._designs.get(d) for d in designs))
+
+    def shown(self, design: str) -> Evidence | None:
+        return self._designs.get(design)
+
+    def evidence_event(self, design: str) -> LockEntry | None:
+        """The latest evidence event of a design (None when there is none)."""
+        return self.latest.get(item_id_evidence(design))
 
     def events(self, qid: str | None = None) -> list[LockEntry]:
         """The resolution events of a question (of every question when None), oldest first."""

@@ -24,24 +24,18 @@ from functools import partial
 
 import pandas as pd
 
-from mazeprobe.registry.report import provenance
+from mazeprobe.registry.report import boards, provenance
+from mazeprobe.registry.report.boards import ANECDOTAL, anecdotal, groups, order
 from mazeprobe.registry.report.parts import Badge, Cell, Column, Figure, Report, Section
 from mazeprobe.registry.report.provenance import amended_badge
 from mazeprobe.registry.report.svg import reliability_svg
-from mazeprobe.registry.scoring import ANECDOTAL_BELOW, BASELINE_BRIER, BASELINE_LOG, ci_text
+from mazeprobe.registry.scoring import ANECDOTAL_BELOW
 
 TITLE = "Forecast calibration report"
-ANECDOTAL = f"anecdotal: fewer than {ANECDOTAL_BELOW} resolved forecasts"
+__all__ = ["ANECDOTAL", "SECTIONS", "TITLE", "build_report"]
 
 # --- the explanatory notes: each text once, shown by every renderer ------------------------------
 
-LEADERBOARD_NOTE = (
-    "Lower is better. Brier: mean (p − y)², 0–1; log score: mean −ln P(outcome) in nats. "
-    f"Always saying 50% scores {BASELINE_BRIER:.3f} (Brier) and {BASELINE_LOG:.3f} (log); "
-    f"skill vs 50% = 1 − Brier / {BASELINE_BRIER:g} (higher is better). MCB/DSC/UNC: CORP decomposition of "
-    "the Brier score (Brier = MCB − DSC + UNC). Intervals: percentile bootstrap over questions. "
-    "Claims: directional claims (no probability), correct / resolved; not scored."
-)
 # The reliability section shows pictures in HTML and their numbers in Markdown: the legend keys the
 # drawing, RELIABILITY_DATA_NOTE the table that stands in for it.
 RELIABILITY_DATA_NOTE = (
@@ -63,16 +57,12 @@ PAIRWISE_NOTE = (
 )
 NO_PAIRWISE = "Pairwise comparisons need two forecasters with common resolved questions."
 QUESTIONS_NOTE = (
-    "late: the forecast or its question was registered (or amended) after the first evidence for the "
-    "question existed (the start of a run that resolved it, or a manual resolution's date), read from the "
-    "registry lock. unregistered: not in the registry lock as it is (scored apart, not ranked). "
-    "Evidence links are shown as text."
-)
-UNREGISTERED_NOTE = (
-    "Forecasts that are not in the registry lock as they are: never registered, edited since registration, "
-    "or on a question or resolution that is not. They were scored because unregistered items were asked "
-    "for (--include-unregistered); nothing vouches for when they were made, so they are not ranked and "
-    "not compared."
+    "late: the forecast was registered after the first evidence for its question existed (the earliest run "
+    "of its design the registry was shown, an earlier resolution, or a manual resolution's date), read from "
+    "the registry lock; scored apart, not ranked. rule amended late: the question's rule was registered "
+    "(or amended) after the first evidence of the design it reads. stand-in: the outcome was measured on a "
+    "network that is not the subject. unregistered: not in the registry lock as it is (scored apart, not "
+    "ranked). Evidence links are shown as text."
 )
 METHOD = (
     (
@@ -108,12 +98,6 @@ def _cell(value: object) -> str:
     return str(value)
 
 
-def _leaderboard_order(scores: dict) -> list[str]:
-    """Best Brier first; forecasters with nothing scored last, by name."""
-    fs = scores["forecasters"]
-    return sorted(fs, key=lambda f: (fs[f]["brier"] is None, fs[f]["brier"] or 0.0, f))
-
-
 def _questions(table: pd.DataFrame) -> list[dict]:
     """One entry per question in first-seen order: text, group, outcome, evidence, and each forecast."""
     out: dict[str, dict] = {}
@@ -140,53 +124,23 @@ def _questions(table: pd.DataFrame) -> list[dict]:
             "probability": float(prob) if has_prob else None,
             "claim": _cell(row.get("claim")) or None,
             # a missing value (None/NaN) is not late; bool(NaN) would say it is
-            "late": bool(_cell(row.get("late"))) and bool(row.get("late")),
-            "unregistered": bool(_cell(row.get("unregistered"))) and bool(row.get("unregistered")),
+            "late": _true(row.get("late")),
+            "rule_late": _true(row.get("rule_late")),
+            "unregistered": _true(row.get("unregistered")),
         }
+        q["rule_late"] = q.get("rule_late") or _true(row.get("rule_late"))
+        q["on_subject"] = row.get("on_subject") if isinstance(row.get("on_subject"), bool) else None
     return list(out.values())
 
 
-def _anecdotal(flag: bool, text: str = ANECDOTAL) -> tuple[Badge, ...]:
-    return (Badge(text, "anecdotal"),) if flag else ()
+def _true(value: object) -> bool:
+    # a missing value (None/NaN) is not a flag; bool(NaN) would say it is
+    return bool(_cell(value)) and bool(value)
 
 
 # --- section builders: (table, scores) -> Section, or None to leave the section out --------------
 
-Builder = Callable[[pd.DataFrame, dict], Section | None]
-
-
-def leaderboard(table: pd.DataFrame, scores: dict) -> Section:
-    fs = scores["forecasters"]
-    rows = []
-    for rank, name in enumerate(_leaderboard_order(scores), 1):
-        f = fs[name]
-        rows.append(
-            (
-                Cell(str(rank)),
-                Cell(name, strong=True, badges=_anecdotal(f["anecdotal"])),
-                Cell(str(f["n_resolved"])),
-                Cell(_num(f["brier"]), detail=ci_text(f["brier_ci"])),
-                Cell("–" if f["brier_skill"] is None else f"{f['brier_skill']:+.1%}"),
-                Cell(_num(f["log_score"]), detail=ci_text(f["log_ci"])),
-                Cell(_num(f["brier_mcb"])),
-                Cell(_num(f["brier_dsc"])),
-                Cell(_num(f["brier_unc"])),
-                Cell(f"{f['claims_correct']} / {f['n_claims_resolved']}" if f["n_claims"] else "–"),
-            )
-        )
-    columns = (
-        Column("#", "num"),
-        Column("forecaster"),
-        Column("resolved", "num"),
-        Column("Brier", "num", detail="95% CI"),
-        Column("skill vs 50%", "num"),
-        Column("log score", "num", detail="95% CI"),
-        Column("MCB", "num"),
-        Column("DSC", "num"),
-        Column("UNC", "num"),
-        Column("claims correct", "num"),
-    )
-    return Section("Leaderboard", columns, tuple(rows), note=LEADERBOARD_NOTE)
+Builder = Callable[[pd.DataFrame, dict], Section | Sequence[Section] | None]
 
 
 def _reliability_figure(name: str, f: dict) -> Figure:
@@ -232,14 +186,26 @@ def _reliability_figure(name: str, f: dict) -> Figure:
         columns,
         rows,
         caption=caption,
-        badges=_anecdotal(f["anecdotal"]),
+        badges=anecdotal(f["anecdotal"]),
     )
 
 
+def _label(name: str, group: str) -> str:
+    return f"{name} · {group}" if group else name
+
+
 def reliability(table: pd.DataFrame, scores: dict) -> Section:
-    fs = scores["forecasters"]
-    figures = tuple(_reliability_figure(name, fs[name]) for name in _leaderboard_order(scores))
-    level = next((f["reliability"]["level"] for f in fs.values() if f.get("reliability")), 0.9)
+    # every ranked group (the subject's, each stand-in's), labelled: a stand-in's calibration is its own
+    figures = tuple(
+        _reliability_figure(_label(name, group), fs[name])
+        for group, fs in groups(scores)
+        for name in order(fs)
+        if not group or fs[name].get("n_resolved")
+    )
+    level = next(
+        (f["reliability"]["level"] for _, fs in groups(scores) for f in fs.values() if f.get("reliability")),
+        0.9,
+    )
     legend = (
         "— blue step curve: CORP recalibrated probability (isotonic fit of the outcomes on the forecasts, "
         "tied forecasts pooled)",
@@ -258,17 +224,18 @@ def reliability(table: pd.DataFrame, scores: dict) -> Section:
 
 
 def decomposition(table: pd.DataFrame, scores: dict) -> Section:
-    fs = scores["forecasters"]
     rows = tuple(
         (
-            Cell(name),
+            Cell(_label(name, group)),
             Cell(label),
             Cell(_num(fs[name][key])),
             Cell(_num(fs[name][pre + "_mcb"])),
             Cell(_num(fs[name][pre + "_dsc"])),
             Cell(_num(fs[name][pre + "_unc"])),
         )
-        for name in _leaderboard_order(scores)
+        for group, fs in groups(scores)
+        for name in order(fs)
+        if not group or fs[name].get("n_resolved")
         for label, key, pre in (("Brier", "brier", "brier"), ("log (nats)", "log_score", "log"))
     )
     columns = (
@@ -287,7 +254,7 @@ def pairwise(table: pd.DataFrame, scores: dict) -> Section:
         (
             Cell(e["a"]),
             Cell(e["b"]),
-            Cell(str(e["n_common"]), badges=_anecdotal(bool(e.get("anecdotal")), "anecdotal")),
+            Cell(str(e["n_common"]), badges=anecdotal(bool(e.get("anecdotal")), "anecdotal")),
             Cell(_num(e["relative_brier"])),
             Cell(_num(e["p_value"])),
             Cell(_num(e["relative_log"])),
@@ -322,34 +289,53 @@ def _forecast_cell(f: dict | None, scored: dict | None, claim: dict | None) -> C
     return Cell(text, badges=badges, detail=detail)
 
 
+def _question_badges(table: pd.DataFrame, q: dict) -> tuple[Badge, ...]:
+    late = (Badge("rule amended late", "late"),) if q.get("rule_late") else ()
+    return amended_badge(table, q["id"]) + late
+
+
+def _outcome_badges(q: dict) -> tuple[Badge, ...]:
+    return (Badge("stand-in", "standin"),) if q.get("on_subject") is False else ()
+
+
 def _outcome_tone(outcome: str) -> str:
     return outcome if outcome in ("yes", "no", "unresolved", "ambiguous") else "pending"
 
 
-def _scored(scores: dict, name: str, f: dict | None) -> dict:
-    """The score entry a forecast's numbers are in: ranked, or apart when it is unregistered."""
-    part = (
-        scores.get("unregistered", {}) if f is not None and f.get("unregistered") else scores["forecasters"]
-    )
-    return part.get(name) or {"questions": {}, "claims": {}}
+def _scored(scores: dict, name: str, f: dict | None, qid: str) -> dict:
+    """The score entry a forecast's numbers are in: the group it was scored in (ranked on the subject, on
+    a stand-in, late or unregistered)."""
+    parts = [scores.get("unregistered", {}), scores.get("late", {}), scores["forecasters"]]
+    parts += [net["forecasters"] for net in scores.get("networks", [])]
+    for part in parts:
+        entry = part.get(name)
+        if entry and (qid in entry["questions"] or qid in entry.get("claims", {})):
+            return entry
+    return {"questions": {}, "claims": {}}
 
 
 def questions(table: pd.DataFrame, scores: dict) -> Section:
-    # ranked forecasters first, best first; then those with only unregistered forecasts
-    names = _leaderboard_order(scores)
-    names += sorted(n for n in scores.get("unregistered", {}) if n not in names)
+    # ranked forecasters first, best first; then those scored only on stand-ins, late or unregistered
+    names = order(scores["forecasters"])
+    for _, fs in groups(scores)[1:] + [("", scores.get("late", {})), ("", scores.get("unregistered", {}))]:
+        names += [n for n in order(fs) if n not in names]
 
     def cell(q: dict, name: str) -> Cell | None:
         f = q["forecasts"].get(name)
-        entry = _scored(scores, name, f)
+        entry = _scored(scores, name, f, q["id"])
         return _forecast_cell(f, entry["questions"].get(q["id"]), entry.get("claims", {}).get(q["id"]))
 
     rows = tuple(
         (
-            Cell(q["text"], lead=q["id"], badges=amended_badge(table, q["id"])),
+            Cell(q["text"], lead=q["id"], badges=_question_badges(table, q)),
             Cell(q["group"]),
             *(cell(q, n) for n in names),
-            Cell(q["outcome"] or "not resolved", tone=_outcome_tone(q["outcome"]), aside=q["method"]),
+            Cell(
+                q["outcome"] or "not resolved",
+                tone=_outcome_tone(q["outcome"]),
+                aside=q["method"],
+                badges=_outcome_badges(q) if q["outcome"] else (),
+            ),
             Cell(q["evidence"]),
         )
         for q in _questions(table)
@@ -364,42 +350,21 @@ def questions(table: pd.DataFrame, scores: dict) -> Section:
     return Section("Questions", columns, rows, note=QUESTIONS_NOTE)
 
 
-def unregistered(table: pd.DataFrame, scores: dict) -> Section | None:
-    """The unregistered forecasts' scores, apart from the leaderboard; left out when there are none."""
-    fs = scores.get("unregistered") or {}
-    if not fs:
-        return None
-    rows = tuple(
-        (
-            Cell(name, strong=True, badges=_anecdotal(f["anecdotal"])),
-            Cell(str(f["n_resolved"])),
-            Cell(_num(f["brier"]), detail=ci_text(f["brier_ci"])),
-            Cell(_num(f["log_score"]), detail=ci_text(f["log_ci"])),
-            Cell(f"{f['claims_correct']} / {f['n_claims_resolved']}" if f["n_claims"] else "–"),
-        )
-        for name, f in sorted(fs.items())
-    )
-    columns = (
-        Column("forecaster"),
-        Column("resolved", "num"),
-        Column("Brier", "num", detail="95% CI"),
-        Column("log score", "num", detail="95% CI"),
-        Column("claims correct", "num"),
-    )
-    return Section("Unregistered forecasts (not ranked)", columns, rows, note=UNREGISTERED_NOTE)
-
-
 def method(table: pd.DataFrame, scores: dict) -> Section:
     return Section("Method", definitions=METHOD)
 
 
 SECTIONS: tuple[Builder, ...] = (
     provenance.resolved_against,
-    leaderboard,
+    boards.subject,
+    boards.leaderboard,
+    boards.stand_in_boards,
     reliability,
     decomposition,
     pairwise,
-    unregistered,
+    boards.late,
+    boards.unregistered,
+    provenance.changed,
     questions,
     provenance.pictures,
     provenance.amendments,
@@ -415,10 +380,11 @@ def build_report(
     generated_at: datetime | None = None,
     builders: Sequence[Builder] = SECTIONS,
 ) -> Report:
-    """The report's content, in the order of `builders`; a builder returning None leaves its section out."""
+    """The report's content, in the order of `builders`; a builder returns one section, several (one per
+    stand-in network), or None to leave its section out."""
     when = (generated_at or datetime.now(UTC)).astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC")
     meta = (
-        f"Generated {when} by mazeprobe · {len(scores['forecasters'])} forecaster(s) · "
+        f"Generated {when} by mazeprobe · {table['forecaster'].nunique()} forecaster(s) · "
         f"{scores['n_questions']} question(s), {scores.get('n_resolved_questions', 0)} resolved · "
         f"{len(table)} forecast(s) · seed {scores['seed']}, {scores.get('n_boot', '?')} bootstrap resamples, "
         f"{scores.get('n_perm', '?')} permutations"
@@ -426,5 +392,6 @@ def build_report(
     head = table.attrs.get("lock_head")
     if head:  # the chain these scores trusted: compare it with the head its owners published
         meta += f" · registry lock head {head}"
-    sections = tuple(s for s in (build(table, scores) for build in builders) if s is not None)
+    built = [build(table, scores) for build in builders]
+    sections = tuple(s for b in built for s in ((b,) if isinstance(b, Section) else b or ()))
     return Report(TITLE, meta, sections)

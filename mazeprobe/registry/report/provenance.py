@@ -29,6 +29,11 @@ AMENDMENTS_NOTE = (
     "register --amend`), with the criteria before and after. The lock keeps both lines; an outcome read "
     "with amended criteria says so beside the question."
 )
+CHANGED_NOTE = (
+    "Outcomes that changed because the meaning of the resolution rules changed after results existed, on "
+    "the same evidence (the same runs and files). The lock keeps the earlier resolution events; the "
+    "thresholds, families and plans of the questions did not change. Scores use the current outcomes."
+)
 STEPS_NOTE = (
     "Each step's time is the wall time of its attempts up to its first success (a resumed step adds the "
     "time its interrupted attempt had spent); later re-runs of a finished step are listed as attempts. "
@@ -143,6 +148,26 @@ def amended_badge(table: pd.DataFrame, qid: str) -> tuple[Badge, ...]:
     if not a:
         return ()
     return (Badge(f"operationalized by amendment on {_day(a['amended_at'])[:10]}", "amended"),)
+
+
+def changed(table: pd.DataFrame, scores: dict) -> Section | None:
+    found = table.attrs.get("changed") or []
+    if not found:
+        return None
+    rows = tuple(
+        (
+            Cell(c["question"]),
+            Cell(str(c["before"]), tone=str(c["before"]), aside=f"rules v{c['before_rules']}",
+                 detail=_day(c["before_resolved_at"])),
+            Cell(str(c["after"]), tone=str(c["after"]), aside=f"rules v{c['after_rules']}",
+                 detail=_day(c["after_resolved_at"])),
+            Cell(c["why"]),
+        )  # fmt: skip
+        for c in found
+    )
+    columns = (Column("question"), Column("before", "outcome"), Column("now", "outcome"),
+               Column("why", "evidence"))  # fmt: skip
+    return Section("Outcomes changed by a change of the rules", columns, rows, note=CHANGED_NOTE)
 
 
 def _duration(seconds: float) -> str:

@@ -1,0 +1,58 @@
+"""Outcomes that changed because the rules changed: re-resolving in the open.
+
+When the meaning of the rules changes after results exist (mazeprobe.registry.rulebase.RULES_VERSION),
+resolving again appends new resolution events and leaves the old ones in the lock. For each question
+resolved now, its earlier events on the same evidence (the same run spec and the same sources' files) under
+an older version of the rules are compared with the current outcome: each one that differs is listed, with
+both outcomes, when each was decided, and why (what that version of the rules changed, and the current
+outcome's reason).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from mazeprobe.provenance import utc_stamp
+from mazeprobe.registry.model import Resolution
+from mazeprobe.registry.rulebase import RULES_CHANGES, RULES_VERSION
+from mazeprobe.registry.trust import Ledger
+
+
+def _evidence_of(content: dict) -> tuple:
+    return content.get("spec_hash"), content.get("sources") or {}, content.get("depends")
+
+
+def changed_outcomes(ledger: Ledger, resolutions: Iterable[Resolution]) -> list[dict]:
+    """One entry per automatic outcome that a change of the rules changed: {question, before, before_rules,
+    before_resolved_at, after, after_rules, after_resolved_at, why}."""
+    out = []
+    for r in resolutions:
+        if r.method != "auto":
+            continue
+        events = ledger.events(r.question)
+        current = [e for e in events if e.content.get("outcome") == r.outcome
+                   and e.content.get("rules_version", 1) == RULES_VERSION]  # fmt: skip
+        if not current:
+            continue
+        now = current[-1]
+        older = [e for e in events if e.content.get("rules_version", 1) < RULES_VERSION
+                 and _evidence_of(e.content)[:2] == _evidence_of(now.content)[:2]]  # fmt: skip
+        if not older or older[-1].content.get("outcome") == r.outcome:
+            continue
+        before = older[-1]
+        version = before.content.get("rules_version", 1)
+        changes = "; ".join(RULES_CHANGES[v] for v in range(version + 1, RULES_VERSION + 1))
+        why = changes + (f". Now: {r.raw.get('reason')}" if r.raw.get("reason") else "")
+        out.append(
+            {
+                "question": r.question,
+                "before": before.content.get("outcome"),
+                "before_rules": version,
+                "before_resolved_at": utc_stamp(before.registered_at),
+                "after": r.outcome,
+                "after_rules": RULES_VERSION,
+                "after_resolved_at": utc_stamp(now.registered_at),
+                "why": why,
+            }
+        )
+    return out
