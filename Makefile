@@ -58,7 +58,9 @@ test: $(STAMP)
 	$(BIN)/python -m pytest -q -p no:cacheprovider
 
 # The published-size experiments on the shipped network, resolved and scored: docs/results.md and
-# docs/results.html, with the machine and the time of each step (data/results/steps.json). About an hour on
+# docs/results.html, with the machine and the time of each step (data/results/steps.json). The network is
+# a stand-in for the registry's subject (the published network): its fingerprint is measured and saved
+# beside it (models/reference-r5.fingerprint.json, committed), and the report scores it apart. About an hour on
 # 2 CPU cores; interrupted, it resumes (each run continues where it stopped, fits and probes are reused).
 # Resolving appends the resolution events to predictions/registry.lock: commit it with the results.
 RESULTS := data/results
@@ -73,6 +75,8 @@ results: $(STAMP)
 		$(BIN)/mazeprobe run analysis/model-editing.yaml --out data/runs --resume
 	$(STEP) "retargeting family: 200 mazes x 5 targets, 5 aimed edits" -- \
 		$(BIN)/mazeprobe run analysis/retargeting.yaml --out data/runs --resume
+	$(STEP) "fingerprint the shipped network: 500 decision-square test mazes (the report shows it)" -- \
+		$(BIN)/mazeprobe fingerprint models/reference-r5.pth --save --quiet
 	$(STEP) "resolve: fit the plans, run the probe plan, decide every auto question" -- \
 		$(BIN)/mazeprobe resolve --predictions predictions $(RUNS)
 	$(STEP) "score the shipped forecasts" -- \

@@ -2,7 +2,7 @@
 
 When the meaning of the rules changes after results exist (mazeprobe.registry.rulebase.RULES_VERSION),
 resolving again appends new resolution events and leaves the old ones in the lock. For each question
-resolved now, its earlier events on the same evidence (the same run spec and the same sources' files) under
+resolved now, its earlier events on the same evidence (the same run spec, the same kinds of sources) under
 an older version of the rules are compared with the current outcome: each one that differs is listed, with
 both outcomes, when each was decided, and why (what that version of the rules changed, and the current
 outcome's reason).
@@ -19,7 +19,9 @@ from mazeprobe.registry.trust import Ledger
 
 
 def _evidence_of(content: dict) -> tuple:
-    return content.get("spec_hash"), content.get("sources") or {}, content.get("depends")
+    """What an event was decided on: its run spec (a deterministic design: the same spec gives the same
+    tables) and which sources it read."""
+    return content.get("spec_hash"), sorted(content.get("sources") or {})
 
 
 def changed_outcomes(ledger: Ledger, resolutions: Iterable[Resolution]) -> list[dict]:
@@ -36,7 +38,7 @@ def changed_outcomes(ledger: Ledger, resolutions: Iterable[Resolution]) -> list[
             continue
         now = current[-1]
         older = [e for e in events if e.content.get("rules_version", 1) < RULES_VERSION
-                 and _evidence_of(e.content)[:2] == _evidence_of(now.content)[:2]]  # fmt: skip
+                 and _evidence_of(e.content) == _evidence_of(now.content)]  # fmt: skip
         if not older or older[-1].content.get("outcome") == r.outcome:
             continue
         before = older[-1]
