@@ -211,6 +211,7 @@ def resolve_run(
             "spec_hash": manifest.get("spec_hash") if source is None else source.spec_hash,
             "run_started_at": manifest.get("started_at") if source is None else source.started_at,
             "outcome": result.outcome,
+            "evidence": result.evidence,  # what decided it, kept with the outcome when the rule later changes
             "fits": fit_hashes(run, plan_names(res)),
             "rules_version": RULES_VERSION,
             "resolved_at": resolved_at,
