@@ -107,6 +107,9 @@ def _bad_edits(root: Path) -> dict[str, Path]:
     return specs
 
 
+SHIPPED_LOCK_LINES = len((REPO / "predictions" / "registry.lock").read_bytes().splitlines())
+
+
 def _bad_registries(root: Path) -> dict[str, Path]:
     """Predictions directories: one whose lock lost its last newline, one whose forecaster's name is too
     long to be a file name."""
@@ -220,7 +223,8 @@ EXPECT = {
     "short-grid": ("{f}: row 0: column grid holds ", "values; a ", " maze (maze_size "),
     "name-260": ("forecaster id is 260 characters long", "at most 100"),
     "long-forecaster": ("forecaster: a forecaster id is 260 characters long", "at most 100"),
-    "cut-lock": ("registry.lock:106:1: line 106 is cut off", "the lock was truncated"),
+    "cut-lock": (f"registry.lock:{SHIPPED_LOCK_LINES}:1: line {SHIPPED_LOCK_LINES} is cut off",
+                 "the lock was truncated"),
     "nan": ("--max-minutes: expected a finite number >= 0, got 'nan'",),
     "inf": ("--max-minutes: expected a finite number >= 0, got 'inf'",),
     "negative": ("--max-minutes: expected a finite number >= 0, got '-1'",),
