@@ -199,7 +199,7 @@ def test_threshold_rules_and_missing_values():
         "ci_low": 0.31,
         "ci_high": 0.5,
     }
-    assert r.evidence == "m rate 0.4 (95% CI [0.31, 0.5]) is above 0.3 (p, n 10)"
+    assert r.evidence == "m rate 0.4 (95% CI [0.31, 0.5]): is above 0.3 (p, n 10)"
     assert evaluate(threshold("greater-than", "rate", 0.55), fits).outcome == "no"  # wholly below
     assert evaluate(threshold("greater-than", "rate", 0.5), fits).outcome == "no"  # at or below
     assert evaluate(threshold("less-than", "rate", 0.51), fits).outcome == "yes"

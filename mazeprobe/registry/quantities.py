@@ -290,7 +290,7 @@ def identification(fit: Mapping, name: str) -> Identification:
         with_whom = f"; correlated with {partner} at r = {r:.3f}" if partner is not None else ""
         problems.append(f"VIF {_vif(vif)} (above the plan's max_vif {max_vif:g}){with_whom}")
     if flip_rate is not None and flip_rate > MAX_FLIP_RATE:
-        of = f" of the {subsets} sign-stability subsets" if subsets else " of the sign-stability subsets"
+        of = f" of the {int(subsets)} sign-stability subsets" if subsets else " of the sign-stability subsets"
         problems.append(f"its sign flips in {flip_rate:.0%}{of} (more than {MAX_FLIP_RATE:.0%})")
     problem = "not identified: " + "; ".join(problems) if problems else None
     return Identification(vif, max_vif, partner, r, flip_rate, subsets, problem)

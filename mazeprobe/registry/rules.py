@@ -308,11 +308,12 @@ def _compare(res: Mapping, fits: Fits, claim: str) -> RuleResult:
     d = decide(float(value), float(lo), float(hi), threshold, claim, n=n if is_number(n) else None, what=what)
     if d.n_needed is not None:
         numbers["n_needed"] = d.n_needed
-    side = {"yes": "", "no": "not ", "unresolved": "perhaps "}[d.outcome]
-    evidence = (
-        f"{what} {g3(value)} ({level}% CI [{g3(lo)}, {g3(hi)}]) is {side}{CLAIMS[claim]} {threshold:g} "
-        f"({r.where})"
-    )
+    said = {
+        "yes": f"is {CLAIMS[claim]} {threshold:g}",
+        "no": f"is not {CLAIMS[claim]} {threshold:g}",
+        "unresolved": f"whether it is {CLAIMS[claim]} {threshold:g} cannot be told from its interval",
+    }[d.outcome]
+    evidence = f"{what} {g3(value)} ({level}% CI [{g3(lo)}, {g3(hi)}]): {said} ({r.where})"
     return RuleResult(d.outcome, numbers, evidence, d.reason)
 
 

@@ -27,6 +27,7 @@ probabilities of exactly 0 or 1 are refused, so every ratio is finite. Values be
 from __future__ import annotations
 
 import math
+import os
 import zlib
 from itertools import combinations, product
 
@@ -322,9 +323,16 @@ def _rows_text(group: dict, mark_late: bool = False) -> tuple[list[str], bool]:
 
 
 def network_name(network: dict) -> str:
-    """A network as people read it: its name and the first 12 hex digits of its sha256."""
+    """A network as people read it: its name (a checkpoint under this directory by its relative path) and
+    the first 12 hex digits of its sha256."""
     sha = network.get("network_sha256") or network.get("sha256")
-    name = network.get("network") or network.get("name") or "unknown network"
+    name = str(network.get("network") or network.get("name") or "unknown network")
+    if os.path.isabs(name):
+        try:
+            near = os.path.relpath(name)
+        except ValueError:  # another drive
+            near = name
+        name = name if near.startswith("..") else near
     return f"{name} (sha256 {sha[:12]})" if sha else f"{name} (sha256 unknown)"
 
 

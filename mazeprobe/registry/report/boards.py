@@ -174,11 +174,12 @@ def unregistered(table: pd.DataFrame, scores: dict) -> Section | None:
 
 
 def _measure(m: dict | None) -> str:
+    from mazeprobe.agents.fingerprint import format_interval, format_value
+
     if not m or m.get("value") is None:
         return "–"
-    lo, hi = m.get("ci_low"), m.get("ci_high")
-    interval = f" [{lo:.3f}, {hi:.3f}]" if lo is not None and hi is not None else ""
-    return f"{m['value']:.3f}{interval}"
+    interval = format_interval(m)
+    return format_value(m["value"]) + ("" if interval == "-" else f" {interval}")
 
 
 def subject(table: pd.DataFrame, scores: dict) -> Section | None:
@@ -199,7 +200,7 @@ def subject(table: pd.DataFrame, scores: dict) -> Section | None:
     rows = tuple(
         (
             Cell(name),
-            Cell(num(published.get(name)) if published.get(name) is not None else "not published"),
+            Cell("not published" if published.get(name) is None else _measure({"value": published[name]})),
             *(Cell(_measure((measured.get(n["network_sha256"]) or {}).get("measures", {}).get(name)))
               for n in nets),  # fmt: skip
         )
