@@ -87,6 +87,10 @@ BAD_EDITS = {
     "channels-outside": (f"edit: zero-ablate, layer: {L}, channels: [0, 40]", "channels",
                          "channels [40] do not exist"),
     "cheese-on-wall": (f"edit: cheese-vector, layer: {L}, at: [1, 1]", "at", "(1, 1): it is a wall"),
+    "clamp-sign-list": (f"edit: clamp, layer: {L}, channels: [0], at: [0, 0], sign: ranking", "sign",
+                        "a ranked channel set"),
+    "cheese-at-target-radius": (f"edit: cheese-at-target, layer: {L}, at: [0, 2], radius: -1", "radius",
+                                "must be an integer >= 0"),
 }  # fmt: skip
 
 
@@ -105,6 +109,9 @@ def _bad_edits(root: Path) -> dict[str, Path]:
         specs[f"spec-{kind}"] = root / f"spec-{kind}.yaml"
         specs[f"spec-{kind}"].write_text(EDIT_SPEC.format(edit=edit))
     return specs
+
+
+SHIPPED_LOCK_LINES = len((REPO / "predictions" / "registry.lock").read_bytes().splitlines())
 
 
 def _bad_registries(root: Path) -> dict[str, Path]:
@@ -220,7 +227,8 @@ EXPECT = {
     "short-grid": ("{f}: row 0: column grid holds ", "values; a ", " maze (maze_size "),
     "name-260": ("forecaster id is 260 characters long", "at most 100"),
     "long-forecaster": ("forecaster: a forecaster id is 260 characters long", "at most 100"),
-    "cut-lock": ("registry.lock:106:1: line 106 is cut off", "the lock was truncated"),
+    "cut-lock": (f"registry.lock:{SHIPPED_LOCK_LINES}:1: line {SHIPPED_LOCK_LINES} is cut off",
+                 "the lock was truncated"),
     "nan": ("--max-minutes: expected a finite number >= 0, got 'nan'",),
     "inf": ("--max-minutes: expected a finite number >= 0, got 'inf'",),
     "negative": ("--max-minutes: expected a finite number >= 0, got '-1'",),
