@@ -60,24 +60,38 @@ test: $(STAMP)
 # The published-size experiments on the shipped network, resolved and scored: docs/results.md and
 # docs/results.html, with the machine and the time of each step (data/results/steps.json). The network is
 # a stand-in for the registry's subject (the published network): its fingerprint is measured and saved
-# beside it (models/reference-r5.fingerprint.json, committed), and the report scores it apart. About an hour on
-# 2 CPU cores; interrupted, it resumes (each run continues where it stopped, fits and probes are reused).
-# Resolving appends the resolution events to predictions/registry.lock: commit it with the results.
+# beside it (models/reference-r5.fingerprint.json, committed), and the report scores it apart. The
+# model-editing questions read round 2 (issue 19): the families model-editing-r2 and retargeting-r2, the
+# probe curve on probe-run-r2, the fine-tune evaluated on new mazes; round 1's outcomes stay in the lock
+# and the report shows them as superseded (its families, analysis/model-editing.yaml and retargeting.yaml,
+# still run with `mazeprobe run`). About two hours on 2 CPU cores; interrupted, it resumes (each run
+# continues where it stopped, fits and probes are reused). Resolving appends the resolution events to
+# predictions/registry.lock: commit it with the results.
 RESULTS := data/results
 STEP = $(BIN)/python -m mazeprobe.steplog $(RESULTS)/steps.json
-RUNS := --run data/runs/behavioral-10k --run data/runs/model-editing --run data/runs/retargeting
+RUNS := --run data/runs/behavioral-10k --run data/runs/model-editing-r2 --run data/runs/retargeting-r2 \
+	--run data/runs/probe-run-r2
 RESOLVED := data/runs/behavioral-10k/resolutions.yaml $(wildcard predictions/resolutions-manual.yaml)
+FINETUNE_SEED := 3000000011
+FINETUNE_EVAL := models/finetune-uniform.evaluation.json
 results: $(STAMP)
 	mkdir -p $(RESULTS) docs
 	$(STEP) "behavioural run: 10,000 mazes, block2.res1 recorded" -- \
 		$(BIN)/mazeprobe run analysis/behavioral-10k.yaml --out data/runs --resume
-	$(STEP) "model-editing family: 2,000 decision-square mazes, 7 edits" -- \
-		$(BIN)/mazeprobe run analysis/model-editing.yaml --out data/runs --resume
-	$(STEP) "retargeting family: 200 mazes x 5 targets, 5 aimed edits" -- \
-		$(BIN)/mazeprobe run analysis/retargeting.yaml --out data/runs --resume
+	$(STEP) "model-editing family, round 2: 2,000 decision-square mazes, 8 edits" -- \
+		$(BIN)/mazeprobe run analysis/model-editing-r2.yaml --out data/runs --resume
+	$(STEP) "retargeting family, round 2: 200 mazes x 5 off-path targets, 10 aimed edits and the ceiling" -- \
+		$(BIN)/mazeprobe run analysis/retargeting-r2.yaml --out data/runs --resume
+	$(STEP) "probe run, round 2: 10,000 new decision-square mazes, block2.res1 recorded" -- \
+		$(BIN)/mazeprobe run analysis/probe-run-r2.yaml --out data/runs --resume
+	@# once: its evaluation on round 2's mazes is committed (evaluating again would only rewrite its times)
+	@$(BIN)/python -c "import json, sys; e = json.load(open('$(FINETUNE_EVAL)')); \
+		sys.exit(e.get('seed') != $(FINETUNE_SEED) or 'uniform/sample' not in e['suites'])" 2>/dev/null || \
+		$(STEP) "evaluate the fine-tuned network on round 2's mazes (test and uniform suites)" -- \
+		$(BIN)/mazeprobe evaluate $(FINETUNE) --n 500 --seed $(FINETUNE_SEED) --quiet
 	$(STEP) "fingerprint the shipped network: 500 decision-square test mazes (the report shows it)" -- \
 		$(BIN)/mazeprobe fingerprint models/reference-r5.pth --save --quiet
-	$(STEP) "resolve: fit the plans, run the probe plan, decide every auto question" -- \
+	$(STEP) "resolve: fit the plans, run the probe plans, decide every auto question" -- \
 		$(BIN)/mazeprobe resolve --predictions predictions $(RUNS)
 	$(STEP) "score the shipped forecasts" -- \
 		$(BIN)/mazeprobe score --predictions predictions --resolutions $(RESOLVED)

@@ -87,6 +87,10 @@ BAD_EDITS = {
     "channels-outside": (f"edit: zero-ablate, layer: {L}, channels: [0, 40]", "channels",
                          "channels [40] do not exist"),
     "cheese-on-wall": (f"edit: cheese-vector, layer: {L}, at: [1, 1]", "at", "(1, 1): it is a wall"),
+    "clamp-sign-list": (f"edit: clamp, layer: {L}, channels: [0], at: [0, 0], sign: ranking", "sign",
+                        "a ranked channel set"),
+    "cheese-at-target-radius": (f"edit: cheese-at-target, layer: {L}, at: [0, 2], radius: -1", "radius",
+                                "must be an integer >= 0"),
 }  # fmt: skip
 
 

@@ -154,6 +154,78 @@ def test_retargeting_chosen_on_selection_is_confirmed_on_the_other_half():
     assert lo < 0.5 < hi
 
 
+def referenced_tables() -> tuple[pd.DataFrame, pd.DataFrame, list[int]]:
+    """One aimed edit with its `none` and `ceiling` rows, 5 targets a maze. Among the confirmation mazes (in
+    seed order) the edit retargets the first 10 (all 5 targets reached; the rest 3), a real cheese on the
+    targets the first 60 (the rest 2), the unedited agent the first 5 (the rest none); in the selection
+    half all three retarget every maze. Path probability: edit 0.3, ceiling 0.6, none 0.1 on the
+    confirmation half, 0.9 on the selection half (which the evidence must not mix in)."""
+    confirm = [s for s in SEEDS.tolist() if not SELECT[s]]
+    firsts = {"aim": 10, "ceiling": 60, "none": 5}
+    misses = {"aim": 3, "ceiling": 2, "none": 0}
+    paths = {"aim": 0.3, "ceiling": 0.6, "none": 0.1}
+    rt = []
+    for name, first in firsts.items():
+        for s in SEEDS.tolist():
+            hit = SELECT[s] or confirm.index(s) < first
+            for t in range(5):
+                rt.append({"seed": s, "intervention": name, "target_row": t, "target_col": 1,
+                           "reached_target": 1.0 if hit or t < misses[name] else 0.0,
+                           "path_probability": 0.9 if SELECT[s] else paths[name],
+                           "eligible_squares": 40})  # fmt: skip
+    iv = pd.DataFrame({"seed": SEEDS, "intervention": "aim", "edited_fraction_network": 0.00001})
+    return iv, pd.DataFrame(rt), confirm
+
+
+def test_retargeting_evidence_sets_the_share_beside_a_real_cheese_and_the_unedited_agent():
+    iv, rt, confirm = referenced_tables()
+    fam = {**family(iv, rt, aimed=True), "members": {"aim": True}}
+    r = evaluate({**RETARGET, "threshold": 0.0001}, {FAMILY + "fam": fam})
+    n = len(confirm)
+    assert r.outcome == "no" and r.numbers["chosen"] == "aim" and r.numbers["n_confirmation"] == n
+    assert r.numbers["retargeted_share"] == pytest.approx(10 / n)
+    refs = r.numbers["references"]
+    for ref, k in (("ceiling", 60), ("none", 5)):
+        assert refs[ref]["share"] == pytest.approx(k / n)
+        assert refs[ref]["ci"] == pytest.approx(wilson_interval(k / n, n, 1.959963984540054))
+    # the edit's ten mazes are among the ceiling's sixty: a sixth of what a real cheese does
+    assert r.numbers["relative_to_ceiling"] == pytest.approx(1 / 6)
+    lo, hi = r.numbers["relative_to_ceiling_ci"]
+    assert 0 < lo < 1 / 6 < hi < 1
+    assert r.numbers["path_probability"] == pytest.approx({"edit": 0.3, "ceiling": 0.6, "none": 0.1})
+    assert r.numbers["short_mazes"] is None
+    (e_lo, e_hi), (c_lo, c_hi) = r.numbers["retargeted_share_ci"], refs["ceiling"]["ci"]
+    n_lo, n_hi = refs["none"]["ci"]
+    assert r.evidence.endswith(
+        f"retargets {10 / n:.1%} of {n} confirmation mazes (95% CI {e_lo:.1%} to {e_hi:.1%}); a real cheese "
+        f"on the targets: {60 / n:.1%} (95% CI {c_lo:.1%} to {c_hi:.1%}), the edit 16.7% of that (95% CI "
+        f"{lo:.1%} to {hi:.1%}); unedited: {5 / n:.1%} (95% CI {n_lo:.1%} to {n_hi:.1%}); mean path "
+        "probability 0.30 (ceiling 0.60, none 0.10); a maze: at least 4 of its 5 targets reached; "
+        "needs >= 75%"
+    )
+    # the decision is the registered one: the same tables without the references decide alike
+    bare = rt[rt["intervention"] == "aim"].drop(columns=["path_probability", "eligible_squares"])
+    plain = evaluate({**RETARGET, "threshold": 0.0001}, {FAMILY + "fam": {**fam, "retargeting": bare}})
+    assert plain.outcome == r.outcome
+    assert plain.numbers["retargeted_share_ci"] == r.numbers["retargeted_share_ci"]
+    assert plain.numbers["references"] == {} and "real cheese" not in plain.evidence
+
+
+def test_retargeting_says_which_mazes_had_fewer_eligible_squares_than_targets():
+    iv, rt, confirm = referenced_tables()
+    # one confirmation maze with two eligible squares (two targets), one with none (no rows at all)
+    two, nothing = confirm[20], confirm[30]
+    rt = rt[(rt["seed"] != nothing) & ((rt["seed"] != two) | (rt["target_row"] < 2))].copy()
+    rt.loc[rt["seed"] == two, "eligible_squares"] = 2
+    fam = {**family(iv, rt, aimed=True), "members": {"aim": True}}
+    r = evaluate({**RETARGET, "threshold": 0.0001}, {FAMILY + "fam": fam})
+    assert r.numbers["n_confirmation"] == len(confirm) - 1
+    assert r.numbers["short_mazes"] == {"mazes": 2, "targets_per_maze": 5, "fewest_eligible": 0,
+                                        "without_targets": 1}  # fmt: skip
+    said = "; 2 confirmation mazes had fewer than 5 eligible target squares (fewest 0, 1 none: not counted)"
+    assert said in r.evidence
+
+
 def test_a_run_of_another_family_leaves_it_unresolved():
     fam = {**family(patch_table({"cheese": (0.4, 0.4, 1.0, 1.0)})), "family_hash": "x" * 64}
     result = evaluate({**PATCH, "threshold": 0.5}, {FAMILY + "fam": fam})
@@ -205,6 +277,128 @@ def test_a_fine_tune_needs_the_budget_the_cheese_rate_and_no_top_right_detours(f
     assert f"{got:.1%} (95% CI {lo:.1%} to {hi:.1%})" in result.evidence
     unfinished = {"sha256": "s" * 64, "error": "models/ft.pth: the fine-tune is not finished"}
     assert evaluate(FINE, {CHECKPOINT + "models/ft.pth": unfinished}).outcome == "unresolved"
+
+
+def mover(p1: float, p2: float, share: float, n: int = 500) -> tuple[float, float, float]:
+    """p1 - share x p2 with its MOVER interval, written out by hand from the two Wilson intervals."""
+    (l1, u1), (l2, u2) = wilson_interval(p1, n, 1.959963984540054), wilson_interval(p2, n, 1.959963984540054)
+    d = p1 - share * p2
+    return d, d - np.hypot(p1 - l1, share * (u2 - p2)), d + np.hypot(u1 - p1, share * (p2 - l2))
+
+
+@pytest.mark.parametrize(
+    ("got", "uniform", "absolute", "relative"),
+    [
+        (0.85, 0.875, "no", "yes"),  # below 90% outright, but 97% of what the network manages anywhere
+        (0.754, 0.875, "no", "unresolved"),  # the shipped fine-tune: 86% of its own rate, 90% inside the CI
+        (0.60, 0.875, "no", "no"),
+        (0.95, 0.99, "yes", "yes"),
+    ],
+)
+def test_a_fine_tune_read_against_its_own_uniform_rate(got, uniform, absolute, relative):
+    test = {"episodes": 500, "got_cheese": got, "entered_top_right_5x5_without_cheese": 0.01}
+    found = {"sha256": "s" * 64, "budget_fraction": 0.096, "test": test,
+             "uniform": {"episodes": 500, "got_cheese": uniform}}  # fmt: skip
+    fits = {CHECKPOINT + "models/ft.pth": found}
+    assert evaluate(FINE, fits).outcome == absolute  # without the key the rule means what it meant
+    result = evaluate({**FINE, "relative_to": "uniform"}, fits)
+    assert result.outcome == relative
+    d, lo, hi = mover(got, uniform, 0.9)
+    assert result.numbers["contrast"] == pytest.approx(d)
+    assert result.numbers["contrast_ci"] == pytest.approx([lo, hi])
+    assert result.numbers["ratio"] == pytest.approx(got / uniform)
+    ulo, uhi = wilson_interval(uniform, 500, 1.96)
+    assert f"uniformly in {uniform:.1%} (95% CI {ulo:.1%} to {uhi:.1%})" in result.evidence
+    assert f"the test rate is {got / uniform:.1%} of its own" in result.evidence
+    if relative == "unresolved":  # the interval contains 0, and the mazes that would decide it are named
+        assert lo < 0 < hi and result.numbers["n_needed"] > 500 and "episodes per suite" in result.reason
+
+
+def test_a_fine_tune_relative_to_uniform_needs_the_uniform_suite():
+    test = {"episodes": 500, "got_cheese": 0.95, "entered_top_right_5x5_without_cheese": 0.01}
+    found = {"sha256": "s" * 64, "budget_fraction": 0.096, "test": test, "uniform": None,
+             "evaluation": "models/ft.evaluation.json"}  # fmt: skip
+    relative = {**FINE, "relative_to": "uniform"}
+    result = evaluate(relative, {CHECKPOINT + "models/ft.pth": found})
+    assert result.outcome == "unresolved"
+    assert "models/ft.evaluation.json has no uniform/sample suite" in result.reason
+    assert evaluate(FINE, {CHECKPOINT + "models/ft.pth": found}).outcome == "yes"  # the plain rule needs none
+    over = {**found, "budget_fraction": 0.2}  # over budget: no, whatever the missing suite would say
+    assert evaluate(relative, {CHECKPOINT + "models/ft.pth": over}).outcome == "no"
+
+
+def test_a_fine_tune_relative_to_anything_but_uniform_is_refused(tmp_path):
+    assert check_resolution({**FINE, "relative_to": "uniform"}, tmp_path) == []
+    problems = check_resolution({**FINE, "relative_to": "natural"}, tmp_path)
+    assert len(problems) == 1 and problems[0][0] == ("relative_to",)
+    assert "must be uniform" in problems[0][1] and "got str 'natural'" in problems[0][1]
+    assert "\n" not in problems[0][1]
+
+
+POSITION = {"exact_position_accuracy": 0.6, "row_accuracy": 0.9, "col_accuracy": 0.85,
+            "within_1_position_accuracy": 0.95}  # fmt: skip
+POSITION_CONTROL = {"exact_position_accuracy": 0.05, "row_accuracy": 0.3, "col_accuracy": 0.3,
+                    "within_1_position_accuracy": 0.2}  # fmt: skip
+
+
+def position_found(**control: float) -> dict:
+    curve = [{"n_samples": n, "metrics": {k: v * f for k, v in POSITION.items()},
+              "random_weights_metrics": POSITION_CONTROL} for n, f in ((1000, 0.8), (2000, 1.0))]  # fmt: skip
+    return {"metric": "exact_position_accuracy", "score": 0.6, "random_weights": 0.05, "layer": L,
+            "n_samples": 2000, "folds": 5, "metrics": POSITION, "random_weights_metrics":
+            {**POSITION_CONTROL, **control}, "curve": curve}  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("control", "outcome"),
+    [({}, "yes"), ({"col_accuracy": 0.8}, "unresolved")],  # 85% against a control of 80%: not its own
+)
+def test_the_probe_decides_on_each_listed_metric(control, outcome):
+    per_coordinate = {**PROBE_RES, "metrics": ["row_accuracy", "col_accuracy"]}
+    found = position_found(**control)
+    result = evaluate(per_coordinate, {PROBE + "p": found})
+    assert result.outcome == outcome
+    # the plan's primary metric (both coordinates right, 60%) is below 70%: no, on the same result
+    assert evaluate(PROBE_RES, {PROBE + "p": found}).outcome == "no"
+    lo, hi = wilson_interval(0.85, 2000, 1.96)
+    assert f"col_accuracy 85.0% (95% CI {lo:.1%} to {hi:.1%})" in result.evidence
+    assert set(result.numbers["metrics"]) == {"row_accuracy", "col_accuracy"}
+    # the learning curve, point by point, with the controls
+    assert "learning curve: n 1,000: row_accuracy 72.0% (control 30.0%)" in result.evidence
+    assert [p["n_samples"] for p in result.numbers["curve"]] == [1000, 2000]
+    if outcome == "unresolved":
+        assert "the col_accuracy beats 0.7 but its random-weight control is within 0.1" in result.reason
+
+
+def test_the_probe_is_no_when_any_listed_metric_is_below_the_threshold():
+    found = position_found()
+    both = {**PROBE_RES, "metrics": ["row_accuracy", "exact_position_accuracy"]}
+    assert evaluate(both, {PROBE + "p": found}).outcome == "no"
+    near = {**PROBE_RES, "metrics": ["within_1_position_accuracy"]}
+    assert evaluate(near, {PROBE + "p": found}).outcome == "yes"
+    # a result kept from before within-1 existed: unresolved, saying what is missing and what to do
+    old = {**found, "metrics": {k: v for k, v in POSITION.items() if k != "within_1_position_accuracy"}}
+    stale = evaluate(near, {PROBE + "p": old})
+    assert stale.outcome == "unresolved" and "lacks within_1_position_accuracy" in stale.reason
+
+
+def test_the_probe_metrics_must_be_shares_of_mazes_the_plans_probe_reports(tmp_path):
+    (tmp_path / "p.yaml").write_text(PROBE_PLAN.replace("name: pp", "name: p"))
+    res = {**PROBE_RES, "metrics": ["row_accuracy", "within_1_position_accuracy"]}
+    assert check_resolution(res, tmp_path) == []
+    for metrics, says in [
+        (["row_accuracy", "balanced_accuracy"], "unknown metric(s) 'balanced_accuracy'; the metrics the "
+         "cheese-position probe reports as shares of mazes: exact_position_accuracy, row_accuracy"),
+        (["row_accuracy", "row_accuracy"], "a metric listed twice"),
+        ("row_accuracy", "must be a non-empty list of metric names"),
+        ([], "must be a non-empty list of metric names"),
+    ]:  # fmt: skip
+        problems = check_resolution({**res, "metrics": metrics}, tmp_path)
+        assert len(problems) == 1 and problems[0][0] == ("metrics",) and says in problems[0][1], problems
+    (tmp_path / "p.yaml").write_text(PROBE_PLAN.replace("name: pp", "name: p").replace("cheese-position",
+                                                                                      "cheese-pixel"))
+    pixel = check_resolution({**res, "metrics": ["accuracy"]}, tmp_path)
+    assert "the cheese-pixel probe reports as shares of mazes: none" in pixel[0][1]
 
 
 NONE_OF = {"method": "auto", "rule": "none-of", "questions": ["a", "b"]}
@@ -403,6 +597,11 @@ def test_the_report_names_every_run_shows_the_chosen_edit_and_the_amendment(here
     assert "data:image/png;base64," in page and "patch-half: " in page
     assert "operationalized by amendment on" in page and "threshold: 0.4" in page and "threshold: 0.5" in page
     assert machine() in page and "a quick step" in page and "-c pass" in page
+    # what the choice was made among: every candidate's selection-half drops, and who chose which
+    assert "Candidate edits: patch-reduce over family fam, guards reached_top_right_square" in page
+    [group] = scored(root, path).attrs["candidates"]
+    assert group["chosen"] == {"patch-half": entry["numbers"]["chosen"]}
+    assert set(group["selection"]) == {"cheese-vector", "zero-top11"}
     md = here / "report.md"
     assert main(["report", "--predictions", str(root), "--resolutions", str(path), "--out", str(md)]) == 0
     assert "![patch-half: " in md.read_text() and "How these results were made" not in md.read_text()
@@ -483,3 +682,59 @@ def test_a_picture_is_refused_when_the_runs_network_changed(here):
     with pytest.raises(MazeprobeError, match="changed since the run"):
         edit_picture(run, "cheese-vector", seed, here / "no.png")
     assert not (here / "no.png").exists()
+
+
+def guarded_table() -> pd.DataFrame:
+    """none: gets the cheese in every maze, enters the top-right 5x5 in every maze, reaches the corner in a
+    tenth, P(top-right) at the decision square 0.5. redirect: no cheese, the corner in 80%, P(top-right)
+    0.9 (a top-right drive); ablate: the cheese in 30%, top-right measures unchanged; wreck: no cheese, the
+    5x5 entered in only 20% (navigation broken)."""
+    effects = {  # got_cheese, reached_top_right_square, entered_top_right_5x5, p_top_right_at_dsq
+        "none": (1.0, 0.1, 1.0, 0.5),
+        "redirect": (0.0, 0.8, 1.0, 0.9),
+        "ablate": (0.3, 0.1, 1.0, 0.5),
+        "wreck": (0.0, 0.1, 0.2, 0.5),
+    }
+    rows = []
+    for name, (got, corner, box, p_top) in effects.items():
+        for i, s in enumerate(SEEDS.tolist()):
+            share = (i % 10) / 10  # the first share of every ten mazes, in both halves alike
+            rows.append({"seed": s, "intervention": name, "got_cheese": float(share < got),
+                         "reached_top_right_square": float(share < corner),
+                         "entered_top_right_5x5": float(share < box), "p_top_right_at_dsq": p_top,
+                         "p_cheese_at_dsq": 0.4 if name == "none" else 0.1,
+                         "edited_fraction_network": 0.0 if name == "none" else 0.02})  # fmt: skip
+    return pd.DataFrame(rows)
+
+
+def test_patch_reduce_guards_every_registered_top_right_measure_and_shows_them_all():
+    fam = family(guarded_table())
+    res = {**PATCH, "threshold": 0.5, "guards": ["entered_top_right_5x5", "p_top_right_at_dsq"]}
+    r = evaluate(res, {FAMILY + "fam": fam})
+    sel = r.numbers["selection"]
+    assert set(sel) == {"redirect", "ablate", "wreck"}
+    assert not sel["wreck"]["eligible"] and sel["wreck"]["entered_top_right_5x5_drop"] > 0.7
+    assert sel["redirect"]["eligible"] and sel["redirect"]["reached_top_right_square_drop"] < -5  # a rise
+    assert sel["ablate"]["edited_fraction_network"] == 0.02
+    # the largest cheese drop among those sparing both guards; every top-right measure is reported
+    assert r.numbers["chosen"] == "redirect" and r.outcome == "yes"
+    conf = r.numbers["confirmation"]
+    assert set(conf) == {"got_cheese", "reached_top_right_square", "entered_top_right_5x5",
+                         "p_top_right_at_dsq", "p_cheese_at_dsq"}  # fmt: skip
+    assert [m for m, v in conf.items() if v["guard"]] == ["entered_top_right_5x5", "p_top_right_at_dsq"]
+    assert "guarded: entered_top_right_5x5 down 0.0%" in r.evidence
+    assert "not guarded: reached_top_right_square up " in r.evidence
+    assert "mean P(cheese) at the decision square 0.400 -> 0.100" in r.evidence
+    # without `guards`, the corner square alone, as round 1 registered it
+    default = evaluate({**PATCH, "threshold": 0.5}, {FAMILY + "fam": fam})
+    assert tuple(default.numbers["guards"]) == ("reached_top_right_square",)
+
+
+def test_patch_reduce_guards_are_checked_when_registered(tmp_path):
+    from mazeprobe.registry.editing_rules import _check_guards
+
+    assert _check_guards({"guards": ["entered_top_right_5x5"]}, ()) == []
+    [(kp, msg)] = _check_guards({"guards": ["entered_5x5"]}, ())
+    assert kp == ("guards",) and msg.startswith("unknown measure(s) 'entered_5x5'; the top-right measures")
+    [(kp, msg)] = _check_guards({"guards": []}, ())
+    assert "must be a non-empty list" in msg

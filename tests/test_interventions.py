@@ -273,6 +273,40 @@ def test_targets_are_seeded_per_maze_whatever_the_batch(mazes):
         assert (t.target_row, t.target_col) != (row.cheese_row, row.cheese_col)
 
 
+def test_off_path_targets_leave_out_every_square_of_the_agents_own_rollout(mazes, roller):
+    # the cheese agent with its cheese kept walks the shortest path to it and stops there: exactly the
+    # squares it visits, start and cheese included, are not eligible
+    from mazeprobe.maze.geometry import distance_maps
+
+    batch = maze_batch(mazes)
+    natural = start_states(mazes, roller.loader)
+    settings = RolloutSettings(per_maze=2, max_steps=256)
+    visited = retarget.visited_squares(CheeseAgent(), batch, natural, settings, roller)
+    starts = np.zeros((len(mazes), 2), dtype=np.int64)
+    reach = distance_maps(batch.grids, batch.sizes, starts)
+    cheese = mazes[["cheese_row", "cheese_col"]].to_numpy(np.int64)
+    to_cheese = distance_maps(batch.grids, batch.sizes, cheese)
+    for m in range(len(mazes)):
+        n = int(batch.sizes[m])
+        here, there = reach[m, :n, :n], to_cheese[m, :n, :n]
+        on_path = (here >= 0) & (here + there == here[tuple(cheese[m])])  # a tree: one shortest path
+        assert (visited[m, :n, :n] == on_path).all() and not visited[m, n:].any(), m
+    targets = retarget.draw_targets(batch, per_maze=1000, seed=0, avoid_cheese=True, visited=visited)
+    everywhere = retarget.draw_targets(batch, per_maze=1000, seed=0, avoid_cheese=True)
+    for m in range(len(mazes)):
+        mine = targets[targets["maze"] == m]
+        assert not visited[m][mine["target_row"], mine["target_col"]].any()
+        # every reachable square but the path (the start and the cheese are on it)
+        length = int(reach[m][tuple(cheese[m])])
+        assert len(mine) == mine["eligible_squares"].iloc[0] == int((reach[m] >= 0).sum()) - (length + 1)
+        assert len(everywhere[everywhere["maze"] == m]) == int((reach[m] >= 0).sum()) - 2
+    # asked for more than are eligible, a maze gets them all, and says how many there were
+    wanted = int(targets.groupby("maze").size().min()) + 1
+    few = retarget.draw_targets(batch, per_maze=wanted, seed=0, visited=visited)
+    got = few.groupby("maze").agg(n=("seed", "size"), eligible=("eligible_squares", "first"))
+    assert (got["n"] == np.minimum(wanted, got["eligible"])).all() and (got["n"] < wanted).any()
+
+
 # --- runs: the interventions and retargeting tables are a pure function of the spec -------------------
 
 RUN_SPEC = f"""\
@@ -315,7 +349,8 @@ def test_an_intervention_run_writes_both_tables(iv_reference):
     iv, rt = _tables(iv_reference)
     assert tuple(iv.columns) == INTERVENTION_COLUMNS and tuple(rt.columns) == RETARGETING_COLUMNS
     assert sorted(iv["intervention"].unique()) == ["clamp-top1", "cv", "none"]
-    assert len(iv) == 4 * 3 and len(rt) == 4 * 2 * 3
+    assert sorted(rt["intervention"].unique()) == ["ceiling", "clamp-top1", "cv", "none"]
+    assert len(iv) == 4 * 3 and len(rt) == 4 * 2 * 4
     none = iv[iv["intervention"] == "none"]
     assert (none["edited_activations"] == 0).all() and (none["vfield_tv"] == 0).all()
     clamp = iv[iv["intervention"] == "clamp-top1"]
@@ -325,7 +360,7 @@ def test_an_intervention_run_writes_both_tables(iv_reference):
     assert rt["path_probability"].between(0, 1).all() and rt["reached_target"].between(0, 1).all()
     # the same targets for every intervention
     per = rt.groupby("intervention")[["seed", "target_row", "target_col"]].apply(lambda f: f.values.tolist())
-    assert per["none"] == per["cv"] == per["clamp-top1"]
+    assert per["none"] == per["cv"] == per["clamp-top1"] == per["ceiling"]
 
 
 def test_two_processes_and_a_resume_give_the_same_intervention_tables(tmp_path, iv_reference):
@@ -350,6 +385,117 @@ def test_two_processes_and_a_resume_give_the_same_intervention_tables(tmp_path, 
     run_experiment(spec, tmp_path / "two", resume=True)
     again = json.loads((two / "manifest.json").read_text())
     assert (two / "interventions.parquet").read_bytes() == table and again["ended_at"] == ended["ended_at"]
+
+
+HEAD_HASHES = {  # (spec hash, family hash) before `targets:` existed (git 68abab7): the default keeps them
+    "retargeting": (
+        "4f54b0714ff8a9659f285e74c27a2561e48a8b4e9ccd0cdfcb4cb1b76a1e8bac",
+        "6a3d3fa1d66c8b875169552d2304c0cd2e0b7afcf9796e0152aa067dc04401d0",
+    ),
+    "model-editing": (
+        "7f8316eb4a8038e8b768b3b9d33fcd2ff7776ad0bf8371d285afb603c5682e2c",
+        "13634d2972f49aa224d49de85a2e2cfbff5d70cf561ccb0a127411a846a27a18",
+    ),
+}
+
+
+def test_the_default_target_rule_keeps_the_registered_hashes_and_off_path_is_another_family(tmp_path):
+    from mazeprobe.experiments.intervention_spec import family_hash
+    from mazeprobe.experiments.spec import load_spec
+    from mazeprobe.yamlio import SpecError
+
+    root = MODEL.parent.parent
+    for name, (spec_hash, fam_hash) in HEAD_HASHES.items():
+        spec = load_spec(root / "analysis" / f"{name}.yaml")
+        assert (spec.hash, family_hash(spec.to_dict())) == (spec_hash, fam_hash), name
+    text = (root / "analysis" / "retargeting.yaml").read_text()
+    assert "seed: 0}\ninterventions" in text
+    hashes = {}
+    for rule in ("reachable", "off-path"):
+        path = tmp_path / f"{rule}.yaml"
+        path.write_text(text.replace("seed: 0}\ninterventions", f"seed: 0, targets: {rule}}}\ninterventions"))
+        spec = load_spec(path)
+        assert spec.retargeting.targets == rule
+        hashes[rule] = (spec.hash, family_hash(spec.to_dict()))
+    assert hashes["reachable"] == HEAD_HASHES["retargeting"]
+    assert hashes["off-path"][0] != HEAD_HASHES["retargeting"][0]
+    assert hashes["off-path"][1] != HEAD_HASHES["retargeting"][1]
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(text.replace("seed: 0}\ninterventions", "seed: 0, targets: offpath}\ninterventions"))
+    with pytest.raises(SpecError) as err:
+        load_spec(bad)
+    assert "retargeting.targets: must be one of reachable, off-path; got 'offpath'" in str(err.value)
+    assert len(str(err.value).splitlines()) == 1
+
+
+OFF_PATH_SPEC = f"""\
+kind: experiment
+name: off-path
+policy: {{checkpoint: {MODEL}}}
+mazes: {{n: 3, seed: 4}}
+rollouts: {{per_maze: 1, max_steps: 24, actions: sample, seed: 3}}
+record: {{vfield_tv: false}}
+interventions:
+  - {{id: clamp0, edit: clamp, layer: {L}, channels: [0], value: 5.5, at: target}}
+retargeting: {{targets_per_maze: 4, rollouts_per_target: 2, seed: 1, targets: off-path}}
+"""
+
+
+def test_off_path_targets_the_baseline_never_reaches_and_a_real_cheese_on_them_is_the_ceiling(tmp_path):
+    # a real network on real procgen mazes: every target lies off the unedited agent's own rollouts (so
+    # the `none` rows reach none of them), and the `ceiling` rows are what the unedited network does with
+    # a cheese on the target, played here without any retargeting code (the episode ends on the cheese)
+    from mazeprobe.agents.network import NetworkPolicy
+    from mazeprobe.experiments.run import run_experiment
+    from mazeprobe.experiments.rundir import RunDir
+    from mazeprobe.experiments.spec import load_spec
+    from mazeprobe.maze.geometry import distance_maps
+    from mazeprobe.sim import GROUP_MATRIX
+
+    (tmp_path / "spec.yaml").write_text(OFF_PATH_SPEC)
+    run = RunDir(run_experiment(load_spec(tmp_path / "spec.yaml"), tmp_path / "runs", workers=1))
+    rt, table = run.retargeting(), run.mazes()
+    assert tuple(rt.columns) == retarget.RETARGETING_COLUMNS
+    assert sorted(rt["intervention"].unique()) == ["ceiling", "clamp0", "none"]
+    none = rt[rt["intervention"] == "none"]
+    assert len(none) > 0 and (none["reached_target"] == 0).all()
+    policy = NetworkPolicy(load_checkpoint(MODEL).eval())
+    roller = Roller(16)
+    natural = start_states(table, roller.loader)
+    batch = maze_batch(table)
+    own = roller.episodes(
+        policy, batch, [s.without_cheese() for s in natural], RolloutSettings(2, 24, "sample", 3)
+    )
+    reach = distance_maps(batch.grids, batch.sizes, np.zeros((len(table), 2), dtype=np.int64))
+    for m, row in enumerate(table.itertuples()):
+        n = int(row.maze_size)
+        seen = {int(p) for path in own[own["seed"] == row.seed]["path"] for p in path}
+        mine = none[none["seed"] == row.seed]
+        assert not seen & set((mine["target_row"] * n + mine["target_col"]).tolist())
+        # the reachable squares, less those the agent stood on (the start among them)
+        assert (mine["eligible_squares"] == int((reach[m] >= 0).sum()) - len(seen)).all()
+    ceiling = rt[rt["intervention"] == "ceiling"].merge(table[["seed", "maze_size"]], on="seed")
+    assert len(ceiling) == len(none)
+    cheese_there = table.set_index("seed").loc[ceiling["seed"]].reset_index()
+    cheese_there["cheese_row"] = ceiling["target_row"].to_numpy()
+    cheese_there["cheese_col"] = ceiling["target_col"].to_numpy()
+    played = roller.episodes(
+        policy, maze_batch(cheese_there), start_states(cheese_there, roller.loader),
+        RolloutSettings(2, 24, "sample", 3),
+    )  # fmt: skip
+    got = played["got_cheese"].to_numpy(float).reshape(-1, 2).mean(1)
+    assert ceiling["reached_target"].tolist() == got.tolist() and got.max() > 0
+    assert ceiling["steps"].tolist() == played["steps"].to_numpy(float).reshape(-1, 2).mean(1).tolist()
+    # the published measure for the ceiling: the path's move probabilities with the cheese on the target
+    first = ceiling.iloc[0]
+    state = start_states(cheese_there.iloc[:1], roller.loader)[0]
+    steps = retarget.path_squares(maze_batch(cheese_there.iloc[:1].assign(
+        target_row=first.target_row, target_col=first.target_col)))[0]  # fmt: skip
+    x = obs_to_tensor(roller.render([state.with_mouse(r, c) for r, c, _ in steps]))
+    with torch.no_grad():
+        groups = torch.softmax(policy.model(x)[0].double(), 1).numpy() @ GROUP_MATRIX
+    expected = np.exp(np.mean(np.log(groups[np.arange(len(steps)), [m for _, _, m in steps]])))
+    assert first.path_probability == pytest.approx(expected, rel=1e-5)
 
 
 # --- the commands -------------------------------------------------------------------------------------

@@ -4,6 +4,9 @@ network on real observations, run directories, result tables and input errors.""
 from __future__ import annotations
 
 import json
+import re
+from dataclasses import replace
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -420,3 +423,89 @@ def test_the_position_probe_needs_both_coordinates_right(targets):
     assert control["row_accuracy"] > 0.95 and control["col_accuracy"] < 0.4
     assert control["exact_position_accuracy"] <= control["col_accuracy"] + 1e-9
     assert result.selectivity("random_weights") > 0.5
+
+
+def test_within_one_square_needs_both_coordinates_within_one():
+    from mazeprobe.stats.probes import METRICS
+
+    truth = np.array([[5, 5], [5, 5], [5, 5], [5, 5], [5, 5]])
+    # right, diagonal neighbour, column two off, row two off, diagonal neighbour
+    guess = np.array([[5, 5], [6, 4], [4, 7], [7, 5], [6, 6]])
+    within, exact = METRICS["within_1_position_accuracy"][0], METRICS["exact_position_accuracy"][0]
+    assert within(truth, guess, None) == pytest.approx(3 / 5)
+    assert exact(truth, guess, None) == pytest.approx(1 / 5)
+
+
+def test_the_position_probe_reports_within_one_square_with_its_controls(targets):
+    from mazeprobe.stats.probes import position_probe
+
+    rows, cols = targets["cheese_outer_row"].to_numpy(), targets["cheese_outer_col"].to_numpy()
+    rng = np.random.default_rng(5)
+    # the row exactly, the column only as a coarse number (its pair of columns): exact position fails
+    # where within one square holds
+    X = np.concatenate([np.eye(25)[rows], np.eye(13)[cols // 2], rng.normal(size=(len(targets), 12))], axis=1)
+    noise = rng.normal(size=X.shape).astype(np.float32)
+    result = position_probe(X.astype(np.float32), targets, X_random=noise, folds=3)
+    m = result.metrics
+    assert m["row_accuracy"] > 0.95 and 0.3 < m["col_accuracy"] < 0.8
+    assert m["within_1_position_accuracy"] > 0.95 > m["exact_position_accuracy"] + 0.2
+    assert result.random_weights["within_1_position_accuracy"] < 0.2
+    assert "within_1_position_accuracy" in result.shuffled
+    assert result.to_dict()["metrics"]["within_1_position_accuracy"] == m["within_1_position_accuracy"]
+
+
+PLAN = """\
+kind: probe-plan
+name: curve
+layer: embedder.block3.res1.resadd_out
+probe: cheese-position
+n: {n}
+folds: 3
+"""
+
+
+def test_a_probe_plan_takes_a_learning_curve_and_keeps_the_registered_hash(tmp_path):
+    from mazeprobe.stats.probes.plan import load_probe_plan
+    from mazeprobe.yamlio import SpecError
+
+    root = Path(__file__).resolve().parent.parent
+    # computed with the code before learning curves: a registered single-n plan keeps its hash
+    registered = load_probe_plan(root / "analysis" / "probe-cheese-block2.yaml")
+    assert registered.hash == "470a29391e9d70eb83fef9e51fc67732685c130b25469e1c7a2a04565de9261f"
+    assert registered.n == 1000 and registered.curve is None
+    path = tmp_path / "curve.yaml"
+    path.write_text(PLAN.format(n="[1000, 2000, 5000, 10000]"))
+    curve = load_probe_plan(path)
+    assert curve.curve == (1000, 2000, 5000, 10000) and curve.hash != registered.hash
+    path.write_text(PLAN.format(n=10000))
+    assert load_probe_plan(path).hash != curve.hash
+    for n, says in [
+        ("[1000, 1000]", "must increase strictly"),
+        ("[]", "at least one n"),
+        ("[1000, 5]", "n[1]: must be between 10 and 100000; got 5"),
+        ("[1000, x]", "n[1]: must be an integer"),
+    ]:
+        path.write_text(PLAN.format(n=n))
+        with pytest.raises(SpecError, match=re.escape(says)) as caught:
+            load_probe_plan(path)
+        assert "curve.yaml:" in str(caught.value) and "\n" not in str(caught.value)
+
+
+def test_a_learning_curve_fits_each_first_n_as_a_single_plan_would(network_run):
+    from mazeprobe.stats.probes.plan import ProbePlan
+    from mazeprobe.stats.probes.run import run_probe_plan
+
+    plan = ProbePlan(name="curve", layer=RUN_LAYER, probe="cheese-position", n=(12, 24, 36), folds=3)
+    result = run_probe_plan(network_run, plan)
+    assert [p["n_samples"] for p in result.curve] == [12, 24, 36] and result.n_samples == 36
+    assert result.curve[-1]["metrics"] == result.metrics
+    # a point is the single plan on its first n: the same folds, the same controls, but for the shuffled
+    # control, which only the curve's first point keeps (the costliest fit at 10,000 mazes; no rule reads it)
+    single = run_probe_plan(network_run, replace(plan, n=24))
+    assert result.curve[1] == single.point() | {"shuffled_metrics": None}
+    assert not single.curve and "curve" not in single.to_dict()
+    assert run_probe_plan(network_run, replace(plan, n=12)).point() == result.curve[0]
+    assert result.to_dict()["curve"][0]["random_weights_metrics"] is not None
+    assert result.to_dict()["shuffled"] is None and result.curve[0]["shuffled_metrics"] is not None
+    with pytest.raises(FitError, match="40 mazes are needed, but the run .* recorded 36"):
+        run_probe_plan(network_run, replace(plan, n=(12, 40)))

@@ -401,6 +401,10 @@ def test_an_amendment_to_a_new_design_registered_before_its_first_run_is_timely(
     t = scored(root, path).set_index("question")
     assert not t["late"].any() and not t["rule_late"].any()
     assert scored(root, path).attrs["amendments"]["nearly-always"]["after"]["threshold"] == 0.5
+    # the outcome the earlier criteria reached stays, with its evidence, shown as superseded
+    [old] = scored(root, path).attrs["superseded"]
+    assert (old["question"], old["outcome"], old["criteria"]["threshold"]) == ("nearly-always", "no", 0.99)
+    assert old["evidence"].startswith("rate ") and "is not above 0.99" in old["evidence"]
 
 
 def test_an_outcome_changed_by_a_change_of_the_rules_is_listed_with_both_values(here, capsys):

@@ -192,3 +192,49 @@ def test_fine_tuning_starts_from_a_checkpoint_and_records_its_budget(tmp_path, t
     save_checkpoint(random_impala(2, 0), other)
     with pytest.raises(UsageError, match="scale-2 network; the config trains scale 1"):
         train(config, tmp_path / "x.pth", init=other)
+
+
+def test_evaluate_plays_uniform_mazes_and_older_evaluations_still_resolve(tmp_path):
+    from mazeprobe.agents.impala import random_impala, save_checkpoint
+    from mazeprobe.registry.editing_rules import CHECKPOINT
+    from mazeprobe.registry.evidence import _checkpoint_source
+    from mazeprobe.registry.rules import evaluate as resolve_rule
+    from mazeprobe.training import EVAL_SEED, evaluate, suites, write_card
+
+    specs = {f"{s.name}/{s.actions}": s.spec for s in suites(7)}
+    assert list(specs) == [f"{name}/{actions}" for name in ("train-dist", "test", "uniform")
+                           for actions in ("sample", "argmax")]  # fmt: skip
+    # the older suites keep their mazes (their seeds); the uniform one: its own, as many, no filter
+    assert (specs["train-dist/sample"].seed, specs["test/sample"].seed) == (EVAL_SEED, EVAL_SEED + 1)
+    uniform = specs["uniform/sample"]
+    assert (uniform.placement, uniform.n, uniform.seed) == ("uniform", specs["test/sample"].n, EVAL_SEED + 2)
+    assert not uniform.require_decision_square and uniform.exclude_cheese_top_right is None
+    models = tmp_path / "models"
+    models.mkdir()
+    checkpoint = save_checkpoint(random_impala(1, seed=4), models / "ft.pth")
+    result = evaluate(checkpoint, n=7, max_steps=12)
+    played = result["suites"]["uniform/sample"]
+    assert (played["placement"], played["filter"], played["episodes"]) == ("uniform", "none", 7)
+    assert result["suites"]["uniform/argmax"]["episodes"] == result["suites"]["test/sample"]["episodes"] == 7
+    assert "| uniform | sample | `uniform` | none |" in write_card(checkpoint, result).read_text()
+    record = {"samples": 64, "finished": True, "init": {"checkpoint": "base.pth", "budget_fraction": 0.05}}
+    (models / "ft.train.json").write_text(json.dumps(record))  # as a fine-tune's record
+    key = CHECKPOINT + "models/ft.pth"
+    read = _checkpoint_source(key, tmp_path).value
+    assert "error" not in read and read["uniform"] == played
+    assert read["test"] == result["suites"]["test/sample"]
+    res = {"method": "auto", "rule": "fine-tune", "checkpoint": "models/ft.pth", "budget": 0.1,
+           "threshold": 0.9, "margin": 0.05, "relative_to": "uniform"}  # fmt: skip
+    assert resolve_rule(res, {key: read}).numbers["uniform_episodes"] == 7
+    # an evaluation written before the uniform suite: still read, and only relative_to needs what it lacks
+    older = json.loads((models / "ft.evaluation.json").read_text())
+    for name in ("uniform/sample", "uniform/argmax"):
+        del older["suites"][name]
+    (models / "ft.evaluation.json").write_text(json.dumps(older))
+    read = _checkpoint_source(key, tmp_path).value
+    assert "error" not in read and read["uniform"] is None
+    plain = {k: v for k, v in res.items() if k != "relative_to"}
+    assert "uniform" not in resolve_rule(plain, {key: read}).evidence
+    missing = resolve_rule(res, {key: read})
+    assert missing.outcome == "unresolved"
+    assert "models/ft.evaluation.json has no uniform/sample suite" in missing.reason

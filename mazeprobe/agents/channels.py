@@ -8,6 +8,10 @@ on one half of the mazes (the ranking half) and the score reported is measured o
 scoring half), so a lucky channel does not score itself. The same is done for a network of the same
 shape with random weights (`control_score` is the score of ITS channel at the same rank): the pixels
 alone already locate the cheese at low layers, which is what the control shows.
+
+Each channel's `cheese_response` is its mean activation at the cheese's cell over all `n` mazes: the scale
+of a real cheese's mark in that channel (signed), which `clamp value: {times_cheese_response: K}` writes
+in K times, so that an edit means the same on any network.
 """
 
 from __future__ import annotations
@@ -20,7 +24,7 @@ import numpy as np
 import pandas as pd
 import torch
 
-from mazeprobe.agents.edits import EditContext, cell_of_square
+from mazeprobe.agents.edits import RANKED_FACTS, RANKINGS, EditContext, cell_of_square, ranking_key
 from mazeprobe.agents.impala import ImpalaCNN, random_impala
 from mazeprobe.errors import UsageError
 from mazeprobe.maze.sampling import SampleSpec, sample_mazes
@@ -28,7 +32,9 @@ from mazeprobe.sim.policy import maze_batch
 from mazeprobe.sim.rollout import Roller, start_states
 from mazeprobe.validation import check_int
 
-RANKING_COLUMNS = ("layer", "channel", "score", "rank", "control_score", "sign", "ranking_score")
+RANKING_COLUMNS = (
+    "layer", "channel", "score", "rank", "control_score", "sign", "ranking_score", "cheese_response"
+)  # fmt: skip
 CONTROL_SEED = 7919
 
 
@@ -51,9 +57,18 @@ def _rank(maps: torch.Tensor, cells: np.ndarray, ranking_half: np.ndarray) -> pd
     sign = np.where(rank_bottom > rank_top, -1, 1)
     ranking_score = np.maximum(rank_top, rank_bottom)
     score = np.where(sign > 0, top[scoring_half].mean(0), bottom[scoring_half].mean(0))
+    index = torch.as_tensor(np.stack([np.arange(len(cells)), cells[:, 0], cells[:, 1]]), device=maps.device)
+    at_cheese = maps[index[0], :, index[1], index[2]]  # (N, C)
+    response = at_cheese.double().mean(0).cpu().numpy()  # (C,): every maze, both halves
     order = np.lexsort((np.arange(len(sign)), -ranking_score))  # ties: the lower channel first
     frame = pd.DataFrame(
-        {"channel": order, "score": score[order], "sign": sign[order], "ranking_score": ranking_score[order]}
+        {
+            "channel": order,
+            "score": score[order],
+            "sign": sign[order],
+            "ranking_score": ranking_score[order],
+            "cheese_response": response[order],
+        }
     )
     frame["rank"] = np.arange(1, len(frame) + 1)
     return frame
@@ -70,7 +85,8 @@ def rank_channels(
     """One row per channel of `layer`, best first: layer, channel, score (held-out accuracy of "its
     extreme cell is the cheese's cell"), rank (1 = best), control_score (the random-weight network's
     channel of the same rank, scored the same way), sign (+1 argmax, -1 argmin), ranking_score (the
-    accuracy on the ranking half, which chose the order)."""
+    accuracy on the ranking half, which chose the order), cheese_response (the channel's mean activation
+    at the cheese's cell over all n mazes)."""
     n = check_int(n, "n", 4)
     table = sample_mazes(SampleSpec(n=n, seed=check_int(seed, "seed", 0)))
     renderer = renderer or Roller(64)
@@ -96,6 +112,18 @@ def rank_channels(
 def ranked_channels(table: pd.DataFrame) -> tuple[int, ...]:
     """The channels of a ranking table in rank order."""
     return tuple(int(c) for c in table.sort_values("rank")["channel"])
+
+
+def ranking_record(table: pd.DataFrame) -> dict[str, list]:
+    """What edits read of a ranking table (EditContext.rankings[layer]), plain enough for a manifest: the
+    channels in rank order, and each one's sign and cheese response in the same order."""
+    ordered = table.sort_values("rank")
+    name = RANKINGS[0]
+    record: dict[str, list] = {name: [int(c) for c in ordered["channel"]]}
+    cast = {"sign": int, "cheese_response": float}
+    for fact in RANKED_FACTS:
+        record[ranking_key(name, fact)] = [cast[fact](v) for v in ordered[fact]]
+    return record
 
 
 def channel_maps_png(

@@ -16,11 +16,21 @@ The kinds (the `edit:` names of an experiment spec's `interventions:`):
   `resample` (the channel maps of a donor maze, chosen by a seeded rule: `donor: same-cheese | other-cheese
   | any`, compared in world coordinates): a channel set at a layer.
 - `clamp`: set `channels` to `value` at the map cell of a maze square (`at: target`, the context's target
-  square, or `at: [row, col]`), optionally with the rest of those channels set to `background`.
+  square, `at: cheese`, the maze's own cheese square, or `at: [row, col]`) and, with `radius: R`, at
+  every cell within Chebyshev distance R of it;
+  optionally with the rest of those channels set to `background`. `sign: ranking` writes value x each
+  channel's ranking sign (toward what marks the cheese in that channel: a channel that marks it by a low
+  value gets -value); `value: {times_cheese_response: K}` writes K x each channel's mean activation at a
+  real cheese's cell over the ranking's mazes, so that K means the same on any network (K > 0: what a real
+  cheese does there).
+- `cheese-at-target`: set `channels` (default every channel) at every cell (or, with `radius`, around the
+  square's cell) to the layer's activations for the same maze with the cheese moved onto the square
+  (`at: target` or `at: [row, col]`; mouse on its start square): a real cheese's reading, written in.
 
 Channel sets are lists, or `{ranking: cheese-channels, top: K}` (the top K of the layer's cheese-channel
-ranking, mazeprobe.agents.channels). An edit becomes a Patch (mazeprobe.agents.patches) once prepared for
-a batch of contexts: rows of a maze table, which may carry `target_row`, `target_col`.
+ranking, mazeprobe.agents.channels, which also records each channel's sign and cheese response). An edit
+becomes a Patch (mazeprobe.agents.patches) once prepared for a batch of contexts: rows of a maze table,
+which may carry `target_row`, `target_col`.
 """
 
 from __future__ import annotations
@@ -36,20 +46,23 @@ import numpy as np
 import pandas as pd
 import torch
 
+from mazeprobe.agents.donors import DONOR_CANDIDATES as DONOR_CANDIDATES
+from mazeprobe.agents.donors import DONORS as DONORS
+from mazeprobe.agents.donors import donor_rows
 from mazeprobe.agents.obs import obs_to_tensor
 from mazeprobe.agents.patches import Patch, PreparedEdits
 from mazeprobe.errors import MazeEditError, UsageError
 from mazeprobe.maze.procgen import map_position, to_world
 from mazeprobe.maze.sampling import SampleSpec, sample_mazes
-from mazeprobe.rng import uniforms
 from mazeprobe.sim.policy import MazeBatch, maze_batch
 from mazeprobe.sim.rollout import Roller, start_states
+from mazeprobe.validation import is_number
 
 RANKINGS = ("cheese-channels",)
-DONORS = ("same-cheese", "other-cheese", "any")
-DONOR_CANDIDATES = 16_384
-"""Mazes a resample donor is chosen among: at least a few share any maze's cheese square (world
-coordinates), which one in a few hundred to a few thousand random mazes does."""
+RANKED_FACTS = ("sign", "cheese_response")
+"""Per-channel facts a ranking record keeps beside its order, each a list in rank order under
+ranking_key(ranking, fact): the sign of the channel's cheese mark, its mean activation at the cheese."""
+SIGNS = ("none", "ranking")
 
 
 # --- channel sets ----------------------------------------------------------------------------------
@@ -74,6 +87,19 @@ class Channels:
     def to_spec(self) -> list[int] | dict:
         return list(self.channels) if self.ranking is None else {"ranking": self.ranking, "top": self.top}
 
+    def fact(self, rankings: Mapping | None, fact: str, channels: Sequence[int]) -> list[float]:
+        """Per channel of `channels`, its `fact` (one of RANKED_FACTS) in the layer's ranking record (the
+        one this set names; a plain list reads the cheese-channels ranking)."""
+        name = self.ranking or RANKINGS[0]
+        ranked, values = (rankings or {}).get(name), (rankings or {}).get(ranking_key(name, fact))
+        if ranked is None or values is None:
+            raise UsageError(
+                f"the {fact} of each channel in the {name} ranking of this layer is needed but was not "
+                "recorded (a run started before it was: start it afresh)"
+            )
+        by_channel = {int(c): float(v) for c, v in zip(ranked, values, strict=True)}
+        return [by_channel[int(c)] for c in channels]
+
     @classmethod
     def from_spec(cls, value: Any) -> Channels:
         if isinstance(value, Channels):
@@ -81,6 +107,25 @@ class Channels:
         if isinstance(value, Mapping):
             return cls((), str(value["ranking"]), int(value["top"]))
         return cls(tuple(int(c) for c in value))
+
+
+def ranking_key(ranking: str, fact: str) -> str:
+    """Where a ranking record keeps a per-channel fact (RANKED_FACTS) beside the ranked channels."""
+    return f"{ranking}:{fact}"
+
+
+NO_CHEESE = "no-cheese"
+"""A clamp value: each channel's own value in the same maze's start observation without its cheese."""
+
+
+@dataclass(frozen=True)
+class CheeseResponse:
+    """A clamp value of K x each channel's mean activation at a real cheese's cell (the ranking's mazes)."""
+
+    k: float
+
+    def to_spec(self) -> dict:
+        return {"times_cheese_response": _plain(self.k)}
 
 
 # --- what preparing an edit needs ------------------------------------------------------------------
@@ -95,8 +140,9 @@ class EditContext:
     """An ImpalaCNN (only its methods are used: forward_to, run_with_cache, activation_shapes)."""
     mazes: MazeBatch
     renderer: Roller
-    rankings: dict[str, dict[str, tuple[int, ...]]] = field(default_factory=dict)
-    """layer -> ranking name -> channels in ranked order."""
+    rankings: dict[str, dict[str, Sequence]] = field(default_factory=dict)
+    """layer -> ranking record: ranking name -> channels in ranked order, and ranking_key(name, fact) ->
+    each ranked channel's fact (RANKED_FACTS), in the same order."""
     _natural: list | None = None
 
     @property
@@ -149,9 +195,26 @@ class Edit:
 
     layer: str
     kind: ClassVar[str] = ""
+    aim: ClassVar[str] = "square"
+    """How an edit `at: target` depends on its target: through the target's square, or ("cell") only
+    through the cell of the edited map that holds it (targets sharing a cell share forward passes)."""
+    omit_default: ClassVar[tuple[str, ...]] = ()
+    """Settings written into the spec entry only when they are not their default: those added after the
+    kind was first released (so that the specs, and hashes, written before them stay what they were)."""
 
     def prepare(self, ctx: EditContext) -> Patch:
         raise NotImplementedError
+
+    def problems(self) -> list[tuple[str, str]]:
+        """(key, what is wrong) for each setting that no network could fit (checked when a spec is read
+        and again before a run starts)."""
+        return []
+
+    @property
+    def needs_ranking(self) -> bool:
+        """Whether preparing the edit reads the layer's channel ranking."""
+        channels = getattr(self, "channels", None)
+        return isinstance(channels, Channels) and channels.ranking is not None
 
     def to_spec(self) -> dict:
         """The edit as its spec entry (what `edit_from_spec` reads back)."""
@@ -160,7 +223,9 @@ class Edit:
             if f.name == "layer":
                 continue
             value = getattr(self, f.name)
-            out[f.name] = value.to_spec() if isinstance(value, Channels) else _plain(value)
+            if f.name in self.omit_default and value == f.default:
+                continue
+            out[f.name] = value.to_spec() if hasattr(value, "to_spec") else _plain(value)
         return out
 
     def _repeat(self, ctx: EditContext, tensor: torch.Tensor) -> torch.Tensor:
@@ -249,11 +314,15 @@ def _cheese_on(state, row: int, col: int, kind: str):
 
 
 def _squares(table: pd.DataFrame, at: Any) -> tuple[np.ndarray, np.ndarray]:
-    """The square an edit aims at in each context: the target's, or a fixed (row, col)."""
+    """The square an edit aims at in each context: the target's, the maze's own cheese square (`at:
+    cheese`: an edit of what the cheese writes, e.g. a clamp of the cheese channels where the cheese is), or
+    a fixed (row, col)."""
     if at == "target":
         if "target_row" not in table.columns:
             raise UsageError("an edit `at: target` needs targets (the spec's retargeting section)")
         return table["target_row"].to_numpy(np.int64), table["target_col"].to_numpy(np.int64)
+    if at == "cheese":
+        return table["cheese_row"].to_numpy(np.int64), table["cheese_col"].to_numpy(np.int64)
     row, col = at
     return np.full(len(table), int(row)), np.full(len(table), int(col))
 
@@ -329,74 +398,141 @@ class Resample(Edit):
         return Patch(self.layer, mask=self._repeat(ctx, mask), value=maps, info=info)
 
 
-def donor_rows(table: pd.DataFrame, rule: str, seed: int) -> pd.DataFrame:
-    """One donor maze per row of `table`, chosen among DONOR_CANDIDATES seeded mazes (natural placement):
-    one whose cheese sits on the same world square (same-cheese), on another (other-cheese), or any;
-    never the maze itself. The choice depends only on (seed, the maze's level seed)."""
-    if rule not in DONORS:
-        raise UsageError(f"donor must be one of {', '.join(DONORS)}; got {rule!r}")
-    pool = sample_mazes(SampleSpec(n=DONOR_CANDIDATES, seed=seed))
-    pool_cheese = np.stack(
-        to_world(
-            pool["cheese_row"].to_numpy(int),
-            pool["cheese_col"].to_numpy(int),
-            pool["maze_size"].to_numpy(int),
-        ),
-        1,
-    )
-    pool_seeds = pool["seed"].to_numpy(np.int64)
-    picks = []
-    for row in table.itertuples():
-        cheese = np.array(to_world(int(row.cheese_row), int(row.cheese_col), int(row.maze_size)))
-        same = (pool_cheese == cheese).all(1)
-        ok = {"same-cheese": same, "other-cheese": ~same, "any": np.ones(len(pool), bool)}[rule]
-        ok &= pool_seeds != int(row.seed)
-        candidates = np.flatnonzero(ok)
-        if not len(candidates):
-            raise UsageError(
-                f"resample: no {rule} donor for level {row.seed} (cheese at world {tuple(cheese)}) among "
-                f"{DONOR_CANDIDATES} mazes"
-            )
-        u = float(uniforms(seed, int(row.seed)))
-        picks.append(int(candidates[min(int(u * len(candidates)), len(candidates) - 1)]))
-    return pool.iloc[picks].reset_index(drop=True)
-
-
 @dataclass(frozen=True)
 class Clamp(Edit):
     channels: Channels = Channels()
-    value: float = 5.5
+    value: float | CheeseResponse | str = 5.5
+    """A number, CheeseResponse(K): K x each channel's cheese response (whose sign it keeps), or NO_CHEESE:
+    each channel's own value in the same maze with its cheese removed."""
     at: Any = "target"
-    """"target" (the context's target_row/target_col) or a (row, col) maze square."""
+    """"target" (the context's target_row/target_col), "cheese" (the maze's cheese square) or a (row, col)
+    maze square."""
     background: float | None = None
     """The value of the rest of those channels' maps (None: leave them)."""
+    sign: str = "none"
+    """"none": the value as written in every channel; "ranking": value x each channel's ranking sign."""
+    radius: int = 0
+    """The cells within this Chebyshev distance of the square's cell (clipped to the map) are set."""
     kind: ClassVar[str] = "clamp"
+    aim: ClassVar[str] = "cell"
+    omit_default: ClassVar[tuple[str, ...]] = ("sign", "radius")
+
+    @property
+    def needs_ranking(self) -> bool:
+        return super().needs_ranking or isinstance(self.value, CheeseResponse)
+
+    def problems(self) -> list[tuple[str, str]]:
+        out = []
+        if self.sign not in SIGNS:
+            out.append(("sign", f"must be one of {', '.join(SIGNS)}; got {self.sign!r}"))
+        elif self.sign == "ranking" and self.channels.ranking is None:
+            out.append(("sign", "ranking takes each channel's sign from a ranked channel set: channels must "
+                                "be {ranking: cheese-channels, top: K}, not a list"))  # fmt: skip
+        elif self.sign == "ranking" and isinstance(self.value, CheeseResponse):
+            out.append(("sign", "ranking with value {times_cheese_response: K}: the response carries each "
+                                "channel's own sign already; leave sign out"))  # fmt: skip
+        if self.value == NO_CHEESE:
+            if self.sign != "none":
+                out.append(("sign", "no-cheese writes each channel's own value; leave sign out"))
+        elif isinstance(self.value, CheeseResponse):
+            if not is_number(self.value.k) or self.value.k == 0:
+                out.append(("value", f"times_cheese_response must be a finite number other than 0; got "
+                                     f"{self.value.k!r}"))  # fmt: skip
+        elif not is_number(self.value):
+            why = f"must be a number, {{times_cheese_response: K}} or {NO_CHEESE}; got {self.value!r}"
+            out.append(("value", why))
+        return out + _radius_problems(self.radius)
 
     def prepare(self, ctx: EditContext) -> Patch:
-        channels = list(self.channels.resolve(ctx.rankings.get(self.layer)))
+        ranking = ctx.rankings.get(self.layer)
+        channels = list(self.channels.resolve(ranking))
         c, h, w = _spatial(ctx, self.layer)
-        rows, cols = self.squares(ctx.table)
-        hh, ww = cell_of_square(rows, cols, ctx.mazes.sizes, h)
-        m = len(ctx.table)
         device = ctx.model.device
-        at_cell = torch.zeros((m, c, h, w), dtype=torch.bool, device=device)
-        index = torch.arange(m, device=device)
-        for ch in channels:
-            at_cell[index, ch, torch.as_tensor(hh, device=device), torch.as_tensor(ww, device=device)] = True
+        chosen = ctx.channel_mask(self.layer, channels)[:, 0, 0]
+        at_cell = _near(ctx, self.at, self.radius, h, w)[:, None] & chosen[None, :, None, None]
+        if self.value == NO_CHEESE:  # per maze: what these channels read there with no cheese in the maze
+            without = ctx.activations([s.without_cheese() for s in ctx.natural_states()], self.layer)
+            if self.background is None:
+                return Patch(self.layer, mask=at_cell, value=without, info={"value": NO_CHEESE})
+            mask = chosen[None, :, None, None].expand(at_cell.shape)
+            value = torch.where(at_cell, without, torch.tensor(float(self.background), device=device))
+            return Patch(self.layer, mask=mask, value=value, info={"value": NO_CHEESE})
+        values, info = self._values(ranking, channels)
+        per_channel = torch.zeros(c, dtype=torch.float32, device=device)
+        per_channel[channels] = torch.tensor(values, dtype=torch.float32, device=device)
+        written = per_channel[None, :, None, None].expand(at_cell.shape)
         if self.background is None:
-            return Patch(
-                self.layer, mask=at_cell, value=torch.full_like(at_cell, self.value, dtype=torch.float32)
-            )
-        mask = ctx.channel_mask(self.layer, channels).unsqueeze(0).expand(m, c, h, w)
-        value = torch.where(
-            at_cell,
-            torch.tensor(float(self.value), device=device),
-            torch.tensor(float(self.background), device=device),
-        )
-        return Patch(self.layer, mask=mask, value=value)
+            return Patch(self.layer, mask=at_cell, value=written, info=info)
+        mask = chosen[None, :, None, None].expand(at_cell.shape)
+        value = torch.where(at_cell, written, torch.tensor(float(self.background), device=device))
+        return Patch(self.layer, mask=mask, value=value, info=info)
+
+    def _values(self, ranking: Mapping | None, channels: list[int]) -> tuple[list[float], dict | None]:
+        """The value written into each channel, and what it was made of (for the run's records)."""
+        if isinstance(self.value, CheeseResponse):
+            response = self.channels.fact(ranking, "cheese_response", channels)
+            values = [float(self.value.k) * r for r in response]
+            made = {"times_cheese_response": float(self.value.k), "cheese_response": response}
+        elif self.sign == "ranking":
+            signs = self.channels.fact(ranking, "sign", channels)
+            values = [float(self.value) * s for s in signs]
+            made = {"sign": signs}
+        else:
+            return [float(self.value)] * len(channels), None
+        return values, {"channels": channels, "value": values, **made}
 
     def squares(self, table: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
         return _squares(table, self.at)
+
+
+@dataclass(frozen=True)
+class CheeseAtTarget(Edit):
+    channels: Channels | None = None
+    """None: every channel of the layer."""
+    at: Any = "target"
+    """The square the cheese is moved onto: "target" or a (row, col) maze square."""
+    radius: int | None = None
+    """None: every cell; R: the cells within Chebyshev distance R of the square's cell."""
+    kind: ClassVar[str] = "cheese-at-target"
+    omit_default: ClassVar[tuple[str, ...]] = ("channels", "radius")  # None has no spec form
+
+    def problems(self) -> list[tuple[str, str]]:
+        return [] if self.radius is None else _radius_problems(self.radius)
+
+    def prepare(self, ctx: EditContext) -> Patch:
+        shape = ctx.shape(self.layer)
+        rows, cols = _squares(ctx.table, self.at)
+        states = [
+            _cheese_on(s, int(r), int(c), self.kind)
+            for s, r, c in zip(ctx.natural_states(), rows, cols, strict=True)
+        ]
+        value = ctx.activations(states, self.layer)  # the same start observation the cheese vector uses
+        if self.channels is None:
+            mask = torch.ones(shape, dtype=torch.bool, device=ctx.model.device)
+        else:
+            mask = ctx.channel_mask(self.layer, self.channels.resolve(ctx.rankings.get(self.layer)))
+        mask = mask.unsqueeze(0).expand(len(ctx.table), *shape)
+        if self.radius is not None:
+            _, h, w = _spatial(ctx, self.layer)
+            mask = mask & _near(ctx, self.at, self.radius, h, w)[:, None]
+        return Patch(self.layer, mask=mask, value=value)
+
+
+def _radius_problems(radius: Any) -> list[tuple[str, str]]:
+    if isinstance(radius, bool) or not isinstance(radius, int | np.integer) or radius < 0:
+        return [("radius", f"must be an integer >= 0 (cells within that Chebyshev distance of the square's "
+                           f"cell); got {radius!r}")]  # fmt: skip
+    return []
+
+
+def _near(ctx: EditContext, at: Any, radius: int, h: int, w: int) -> torch.Tensor:
+    """(M, H, W) bool: per context, the cells within Chebyshev distance `radius` of its square's cell."""
+    rows, cols = _squares(ctx.table, at)
+    hh, ww = cell_of_square(rows, cols, ctx.mazes.sizes, h)
+    device = ctx.model.device
+    near_h = (torch.arange(h)[None, :] - torch.as_tensor(hh)[:, None]).abs() <= radius
+    near_w = (torch.arange(w)[None, :] - torch.as_tensor(ww)[:, None]).abs() <= radius
+    return (near_h[:, :, None] & near_w[:, None, :]).to(device)
 
 
 def _spatial(ctx: EditContext, layer: str) -> tuple[int, int, int]:
@@ -416,7 +552,8 @@ def cell_of_square(
 
 
 EDITS: dict[str, type[Edit]] = {
-    cls.kind: cls for cls in (Add, CheeseVector, TopRightVector, ZeroAblate, MeanAblate, Resample, Clamp)
+    cls.kind: cls
+    for cls in (Add, CheeseVector, TopRightVector, ZeroAblate, MeanAblate, Resample, Clamp, CheeseAtTarget)
 }
 
 
@@ -424,8 +561,10 @@ def edit_from_spec(entry: Mapping) -> Edit:
     """An Edit from its spec mapping ({edit: KIND, layer, ...}); the spec parser has checked it."""
     cls = EDITS[entry["edit"]]
     kwargs = {k: v for k, v in entry.items() if k not in ("edit", "id")}
-    if "channels" in kwargs:
+    if kwargs.get("channels") is not None:
         kwargs["channels"] = Channels.from_spec(kwargs["channels"])
+    if isinstance(kwargs.get("value"), Mapping):
+        kwargs["value"] = CheeseResponse(kwargs["value"]["times_cheese_response"])
     if isinstance(kwargs.get("at"), list):
         kwargs["at"] = tuple(kwargs["at"])
     return cls(**kwargs)

@@ -211,8 +211,8 @@ def cmd_vfield(args: argparse.Namespace) -> int:
         raise UsageError("--edit changes a network: give --checkpoint")
     from mazeprobe.experiments.vfield import field_difference, field_tv, vector_field_pictures
 
-    name, edits = _edit_from_file(args.edit, policy.model, maze)
-    edited = vector_field(policy, maze, roller, edits=edits)
+    name, edits, rankings = _edit_from_file(args.edit, policy.model, maze)
+    edited = vector_field(policy, maze, roller, edits=edits, rankings=rankings)
     panels = [("original", field), (name, edited), ("difference", field_difference(edited, field))]
     vector_field_pictures(panels, maze, args.png)
     print(
@@ -223,8 +223,8 @@ def cmd_vfield(args: argparse.Namespace) -> int:
 
 
 def _edit_from_file(ref: str, model, maze):
-    """FILE.yaml#ID -> (ID, its edits, with any channel ranking they name computed for this network), the
-    edits checked against this network and the maze drawn."""
+    """FILE.yaml#ID -> (ID, its edits, the channel rankings they read computed for this network as a run
+    would: layer -> ranking record), the edits checked against this network and the maze drawn."""
     from mazeprobe.experiments.intervention_spec import check_fit
     from mazeprobe.experiments.spec import load_spec
 
@@ -239,27 +239,13 @@ def _edit_from_file(ref: str, model, maze):
     if intervention.per_target:
         raise UsageError(f"{iid} aims at retargeting targets (at: target): draw it with at: [row, col]")
     check_fit((intervention,), model.activation_shapes(), maze)
-    edits = list(intervention.edits)
-    layers = intervention.ranked_layers()
-    if layers:
-        from dataclasses import replace
+    rankings = {}
+    for layer in dict.fromkeys(intervention.ranked_layers()):
+        from mazeprobe.agents.channels import rank_channels, ranking_record
 
-        from mazeprobe.agents.channels import rank_channels, ranked_channels
-        from mazeprobe.agents.edits import Channels
-
-        ranked = {
-            layer: ranked_channels(
-                rank_channels(model, layer, spec.channel_ranking.n, spec.channel_ranking.seed)
-            )
-            for layer in layers
-        }
-        edits = [
-            replace(e, channels=Channels(e.channels.resolve({"cheese-channels": ranked[e.layer]})))
-            if getattr(e, "channels", None) is not None and e.channels.ranking
-            else e
-            for e in edits
-        ]
-    return iid, edits
+        table = rank_channels(model, layer, spec.channel_ranking.n, spec.channel_ranking.seed)
+        rankings[layer] = ranking_record(table)
+    return iid, list(intervention.edits), rankings
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:

@@ -108,7 +108,9 @@ def cmd_channels(args: argparse.Namespace) -> int:
     Over N seeded mazes (mouse on its start square), a channel scores when the cell of its map's maximum
     (or minimum) is the cell of the cheese's square; the order and sign are chosen on half the mazes and
     the score is measured on the other half. control_score: the random-weight network's channel of the
-    same rank. Also draws the top channels' maps for one maze (--png, default beside --out).
+    same rank. cheese_response: the channel's mean activation at the cheese's cell over all N mazes (what
+    clamp `value: {times_cheese_response: K}` multiplies). Also draws the top channels' maps for one maze
+    (--png, default beside --out).
     """
     from mazeprobe.agents.channels import channel_maps_png, rank_channels, ranked_channels
     from mazeprobe.agents.impala import load_checkpoint
@@ -125,10 +127,13 @@ def cmd_channels(args: argparse.Namespace) -> int:
     maze = sample_mazes(SampleSpec(n=1, seed=args.seed, start_level=args.level_seed))
     channel_maps_png(model, args.layer, maze, ranked_channels(table)[: args.top], png)
     print(f"cheese channels of {args.layer} ({args.n} mazes, seed {args.seed}; score on the held-out half)")
-    print(f"{'rank':>4}  {'channel':>7}  {'score':>6}  {'control':>7}  sign")
+    print(f"{'rank':>4}  {'channel':>7}  {'score':>6}  {'control':>7}  sign  {'cheese_response':>15}")
     for r in table.head(args.top).itertuples():
         sign = "+" if r.sign > 0 else "-"
-        print(f"{r.rank:>4}  {r.channel:>7}  {r.score:>6.3f}  {r.control_score:>7.3f}  {sign}")
+        print(
+            f"{r.rank:>4}  {r.channel:>7}  {r.score:>6.3f}  {r.control_score:>7.3f}  {sign:>4}  "
+            f"{r.cheese_response:>15.3f}"
+        )
     print(f"wrote {out} and {png} (the top {args.top} channels' maps on level {args.level_seed})")
     return 0
 

@@ -10,6 +10,7 @@ from mazeprobe.cli._common import (
     Interrupted,
     _check_writable,
     _device,
+    _non_negative_int,
     _non_negative_number,
     _positive_int,
     add_command,
@@ -83,8 +84,10 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
 
     Example: mazeprobe evaluate models/reference-r5.pth --n 500
     Training distribution: cheese in the top-right 5x5 (region:5). Test: natural placement, a decision
-    square, cheese outside the top-right 5x5. Each with sampled actions and with the argmax, at most 256
-    steps. The card (NAME.md, or --card) also shows the training record NAME.train.json when there is one.
+    square, cheese outside the top-right 5x5. Uniform: the cheese anywhere open, no filter (the network's
+    own skill, which a test-maze rate can be read against). Each with sampled actions and with the argmax,
+    at most 256 steps. The card (NAME.md, or --card) also shows the training record NAME.train.json when
+    there is one.
     """
     from mazeprobe.training import evaluate, write_card
 
@@ -98,7 +101,10 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
 
     if args.card:
         _check_writable(Path(args.card))  # before minutes of play, not after
-    result = evaluate(args.checkpoint, n=args.n, max_steps=args.max_steps, progress=progress)
+    from mazeprobe.training.evaluate import EVAL_SEED
+
+    seed = EVAL_SEED if args.seed is None else args.seed
+    result = evaluate(args.checkpoint, n=args.n, max_steps=args.max_steps, seed=seed, progress=progress)
     card = write_card(args.checkpoint, result, args.card)
     print(f"wrote {card}")
     return 0
@@ -141,5 +147,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("checkpoint", help="an IMPALA checkpoint")
     p.add_argument("--n", type=_positive_int, default=500, help="mazes per suite (default 500)")
     p.add_argument("--max-steps", type=_positive_int, default=256, help="steps before a timeout")
+    p.add_argument(
+        "--seed",
+        type=_non_negative_int,
+        help="sampling seed of the suites' mazes (default: the built-in evaluation seed; each suite adds its "
+        "own offset); another seed evaluates on other mazes",
+    )
     p.add_argument("--card", help="where to write the model card (default: next to the checkpoint, NAME.md)")
     p.add_argument("--quiet", action="store_true", help="no per-suite lines")

@@ -6,11 +6,17 @@
          channels: {ranking: cheese-channels, top: 5}}
       - {id: clamp-top1, edit: clamp, layer: embedder.block2.res1.resadd_out,
          channels: {ranking: cheese-channels, top: 1}, value: 5.5, at: target}
+      - {id: clamp-top7-signed, edit: clamp, layer: embedder.block2.res1.resadd_out,
+         channels: {ranking: cheese-channels, top: 7}, value: {times_cheese_response: 2}, radius: 1}
+      - {id: cheese-here, edit: cheese-at-target, layer: embedder.block2.res1.resadd_out, at: target}
       - {id: cv+tr, edits: [{edit: cheese-vector, layer: L}, {edit: top-right-vector, layer: L}]}
-    retargeting: {targets_per_maze: 5, remove_cheese: true, rollouts_per_target: 1, seed: 0}
+    retargeting: {targets_per_maze: 5, remove_cheese: true, rollouts_per_target: 1, seed: 0,
+                  targets: reachable}       # or off-path: squares the unedited agent does not visit
     channel_ranking: {n: 1000, seed: 0}     # how a {ranking: cheese-channels} channel set is ranked
 
-The unedited network (id `none`) is always measured too, on the same mazes with the same rollout seeds.
+The unedited network (id `none`) is always measured too, on the same mazes with the same rollout seeds;
+with retargeting, so is the real-cheese ceiling (id `ceiling`: no edit, a cheese on the target). Neither
+id may name an intervention.
 """
 
 from __future__ import annotations
@@ -25,9 +31,12 @@ import pandas as pd
 from mazeprobe.agents.edits import (
     DONORS,
     EDITS,
+    NO_CHEESE,
     RANKINGS,
+    SIGNS,
     Add,
     Channels,
+    CheeseAtTarget,
     CheeseVector,
     Clamp,
     Edit,
@@ -41,6 +50,11 @@ from mazeprobe.validation import NAME_HELP, NAME_PATTERN, is_number
 from mazeprobe.yamlio import Checker, KeyPath, SpecError, YamlDoc, describe_value, format_key_path
 
 NONE = "none"
+CEILING = "ceiling"
+"""The retargeting rows of the unedited network with a real cheese placed on the target."""
+TARGET_RULES = ("reachable", "off-path")
+"""Which squares a retargeting target is drawn among: every square reachable from the start, or only
+those the unedited agent does not visit in its own rollouts of the maze (mazeprobe.experiments.retarget)."""
 MAX_TARGETS = 1000
 MAX_RANKING_MAZES = 100_000
 
@@ -70,16 +84,32 @@ _KIND_KEYS: dict[str, dict[str, str]] = {
     },
     "clamp": {
         "channels": "a list of channels or {ranking: cheese-channels, top: K}",
-        "value": "the value written (default 5.5)",
-        "at": "target, or [row, col]",
+        "value": "the value written (default 5.5), or {times_cheese_response: K}: K x each channel's mean "
+        "activation at a real cheese's cell on the ranking's mazes, whose sign it keeps (K > 0 does what a "
+        "real cheese does there; the responses are recorded in the run's channels/<layer>.parquet), or "
+        "no-cheese: each channel's value in the same maze's start observation with the cheese removed (a "
+        "sign-aware clamp to what no cheese writes there)",
+        "at": "target, cheese (the maze's own cheese square) or [row, col]",
         "background": "the value of the rest of those channels (default: left as computed)",
+        "sign": f"{' | '.join(SIGNS)} (default none: the value in every channel); ranking: value x each "
+        "channel's ranking sign, toward what marks the cheese there (needs a ranked channel set)",
+        "radius": "set the cells within this Chebyshev distance of the square's cell too (default 0: its "
+        "cell alone; clipped to the map)",
+    },
+    "cheese-at-target": {
+        "channels": "every channel (default), a list of channels or {ranking: cheese-channels, top: K}",
+        "at": "target, or [row, col]: the square the cheese is moved onto (mouse on its start square)",
+        "radius": "only the cells within this Chebyshev distance of that square's cell (default: every cell)",
     },
 }
+_OPTIONAL_CHANNELS = ("cheese-at-target",)
 _RETARGETING = {
     "targets_per_maze": "target squares drawn per maze (default 5)",
     "remove_cheese": "true (default): the cheese is taken out of the maze while retargeting",
     "rollouts_per_target": "episodes per target (default 1)",
     "seed": "seed of the target draw (default 0)",
+    "targets": "reachable (default): any square reachable from the start; off-path: only squares the "
+    "unedited agent does not visit in its own rollouts of the maze",
 }
 _RANKING = {"n": "mazes the channels are ranked on (default 1000)", "seed": "their sampling seed"}
 
@@ -108,12 +138,8 @@ class InterventionSpec:
         return {"id": self.id, "edits": [e.to_spec() for e in self.edits]}
 
     def ranked_layers(self) -> list[str]:
-        """Layers whose cheese-channel ranking a channel set names."""
-        return [
-            e.layer
-            for e in self.edits
-            if isinstance(getattr(e, "channels", None), Channels) and e.channels.ranking
-        ]
+        """Layers whose cheese-channel ranking an edit reads (a ranked channel set, a cheese response)."""
+        return [e.layer for e in self.edits if e.needs_ranking]
 
 
 @dataclass(frozen=True)
@@ -122,6 +148,9 @@ class RetargetingSpec:
     remove_cheese: bool = True
     rollouts_per_target: int = 1
     seed: int = 0
+    targets: str = "reachable"
+    """One of TARGET_RULES. Added in round 2: ExperimentSpec.to_dict leaves the default out, so that the
+    specs and families registered before keep their hashes."""
 
 
 @dataclass(frozen=True)
@@ -167,12 +196,18 @@ def _edit(c: Checker, entry: Any, kp: KeyPath, layers: set[str], base: Path, iid
     c.mapping(entry, kp, {**_COMMON, **_KIND_KEYS[kind]}, ("edit", "layer"))
     if "layer" in entry and entry["layer"] not in layers:
         c.fail((*kp, "layer"), f"unknown activation {entry['layer']!r}; e.g. embedder.block2.res1.resadd_out")
-    for key in ("coefficient", "value"):
-        _number(c, entry, key, kp)
+    _number(c, entry, "coefficient", kp)
+    if kind == "clamp" and isinstance(entry.get("value"), dict):
+        c.mapping(entry["value"], (*kp, "value"), {"times_cheese_response": "K (a number other than 0)"},
+                  ("times_cheese_response",))  # fmt: skip
+    elif kind == "clamp" and entry.get("value") == NO_CHEESE:
+        pass  # each channel's own value in the same maze without its cheese
+    else:
+        _number(c, entry, "value", kp)
     _number(c, entry, "background", kp, allow_null=True)
     if "channels" in entry:
         _channels(c, entry["channels"], (*kp, "channels"))
-    elif "channels" in _KIND_KEYS[kind]:
+    elif "channels" in _KIND_KEYS[kind] and kind not in _OPTIONAL_CHANNELS:
         c.fail(kp, f"missing key 'channels' ({_KIND_KEYS[kind]['channels']})")
     if "source_seed" in entry:
         c.integer(entry["source_seed"], (*kp, "source_seed"), 0)
@@ -185,8 +220,12 @@ def _edit(c: Checker, entry: Any, kp: KeyPath, layers: set[str], base: Path, iid
     if "at" in entry:
         at = entry["at"]
         square = isinstance(at, list) and len(at) == 2 and all(isinstance(v, int) and v >= 0 for v in at)
-        if at != "target" and not square:
-            c.fail((*kp, "at"), f"must be target or [row, col] (a maze square); got {describe_value(at)}")
+        if kind == "clamp" and at == "cheese":
+            pass  # the maze's own cheese square: what the cheese channels mark
+        elif at != "target" and not square:
+            also = ", cheese" if kind == "clamp" else ""
+            why = f"must be target{also} or [row, col] (a maze square); got {describe_value(at)}"
+            c.fail((*kp, "at"), why)
     out = {k: v for k, v in entry.items() if k != "id"}
     if kind == "add":
         if "tensor" not in entry or not isinstance(entry["tensor"], str):
@@ -198,6 +237,9 @@ def _edit(c: Checker, entry: Any, kp: KeyPath, layers: set[str], base: Path, iid
             except MazeprobeError as exc:
                 c.fail((*kp, "tensor"), f"intervention {iid}: {exc}")
             out["tensor"] = str(path)
+    if len(c.problems) == n:  # well formed: now the settings no network could fit (radius, sign, K)
+        for key, message in edit_from_spec(out).problems():
+            c.fail((*kp, key), f"intervention {iid}: {message}")
     return out if len(c.problems) == n else None
 
 
@@ -215,9 +257,10 @@ def parse_interventions(c: Checker, raw: Any, layers: set[str], base: Path) -> t
             c.fail(kp, f"must be a mapping {{id, edit, layer, ...}}; got {describe_value(entry)}")
             continue
         iid = entry.get("id")
-        if not isinstance(iid, str) or not NAME_PATTERN.fullmatch(iid) or iid == NONE:
+        if not isinstance(iid, str) or not NAME_PATTERN.fullmatch(iid) or iid in (NONE, CEILING):
             c.fail(
-                (*kp, "id") if "id" in entry else kp, f"needs an id of {NAME_HELP}, not '{NONE}'; got {iid!r}"
+                (*kp, "id") if "id" in entry else kp,
+                f"needs an id of {NAME_HELP}, not '{NONE}' or '{CEILING}'; got {iid!r}",
             )
         elif iid in seen:
             c.fail((*kp, "id"), f"id {iid!r} is used twice (first at interventions[{seen[iid]}])")
@@ -269,7 +312,7 @@ def check_fit(
 
 def _misfits(edit: Edit, shape: tuple[int, ...], mazes: pd.DataFrame) -> list[tuple[str, str]]:
     """(key, what is wrong) for each setting of one edit that does not fit."""
-    out = []
+    out = edit.problems()
     if isinstance(edit, Add) and isinstance(edit.tensor, str):
         try:
             tensor = load_tensor(edit.tensor)
@@ -289,14 +332,16 @@ def _misfits(edit: Edit, shape: tuple[int, ...], mazes: pd.DataFrame) -> list[tu
             out.append(("channels", f"top {channels.top} of {shape[0]} channels at {edit.layer}"))
     if isinstance(edit, Clamp) and len(shape) != 3:
         out.append(("layer", f"a clamp sets a square of a map; {edit.layer} has shape {shape}, not a map"))
-    if isinstance(edit, (Clamp, CheeseVector)) and isinstance(edit.at, tuple):
+    if isinstance(edit, CheeseAtTarget) and edit.radius is not None and len(shape) != 3:
+        out.append(("radius", f"cells within a radius need a map; {edit.layer} has shape {shape}"))
+    if isinstance(edit, (Clamp, CheeseVector, CheeseAtTarget)) and isinstance(edit.at, tuple):
         problem = _square_problem(edit, mazes)
         if problem:
             out.append(("at", problem))
     return out
 
 
-def _square_problem(edit: Clamp | CheeseVector, mazes: pd.DataFrame) -> str | None:
+def _square_problem(edit: Clamp | CheeseVector | CheeseAtTarget, mazes: pd.DataFrame) -> str | None:
     """Why a fixed `at: [row, col]` is not a square of every maze the edit is prepared for."""
     row, col = (int(v) for v in edit.at)
     if isinstance(edit, CheeseVector) and edit.source_seed is not None:
@@ -309,7 +354,7 @@ def _square_problem(edit: Clamp | CheeseVector, mazes: pd.DataFrame) -> str | No
             f"square ({row}, {col}) is outside {int(outside.sum())} of the {len(sizes)} mazes (the smallest "
             f"is {smallest}x{smallest}: rows and columns 0..{smallest - 1})"
         )
-    if isinstance(edit, CheeseVector):
+    if isinstance(edit, (CheeseVector, CheeseAtTarget)):  # the cheese goes there
         walls = [int(r.seed) for _, r in mazes.iterrows() if row_grid(r)[row, col] == WALL]
         mouse = [int(r.seed) for _, r in mazes.iterrows() if (row, col) == (r.mouse_row, r.mouse_col)]
         for seeds, what in ((walls, "a wall"), (mouse, "the mouse's start")):
@@ -332,6 +377,8 @@ def parse_retargeting(c: Checker, raw: Any) -> RetargetingSpec | None:
         c.integer(r["seed"], (*kp, "seed"), 0)
     if "remove_cheese" in r:
         c.boolean(r["remove_cheese"], (*kp, "remove_cheese"))
+    if "targets" in r:
+        c.choice(r["targets"], (*kp, "targets"), TARGET_RULES)
     return RetargetingSpec(**{k: r[k] for k in _RETARGETING if k in r})
 
 

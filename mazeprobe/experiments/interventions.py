@@ -15,7 +15,7 @@ interventions.parquet, one row per (seed, intervention):
                                        left, right, no move); null when not recorded
 An edit aimed at each retargeting target in turn (`clamp at: target`) has null per-maze measures: its
 results are in retargeting.parquet (mazeprobe.experiments.retarget), one row per (seed, intervention,
-target).
+target), beside the rows of `none` and of the real-cheese `ceiling` on the same targets.
 """
 
 from __future__ import annotations
@@ -25,11 +25,11 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 
-from mazeprobe.agents.edits import Clamp, prepare_edits
+from mazeprobe.agents.edits import prepare_edits
 from mazeprobe.agents.network import NetworkPolicy
 from mazeprobe.agents.patches import PreparedEdits
 from mazeprobe.experiments import retarget
-from mazeprobe.experiments.intervention_spec import NONE, InterventionSpec, RetargetingSpec
+from mazeprobe.experiments.intervention_spec import CEILING, NONE, InterventionSpec, RetargetingSpec
 from mazeprobe.experiments.paired import paired_episodes
 from mazeprobe.maze.geometry import distance_maps
 from mazeprobe.sim import GROUP_MATRIX, MazeBatch, Roller, RolloutSettings, decision_squares, move_toward
@@ -162,16 +162,21 @@ def _retargeting(
     policy, mazes, natural, interventions, prepared, settings, roller, rankings, spec
 ) -> tuple[pd.DataFrame, dict]:
     cheese = "remove" if spec.remove_cheese else "keep"
-    targets = retarget.draw_targets(mazes, spec.targets_per_maze, spec.seed, avoid_cheese=cheese == "keep")
-    contexts = retarget.target_contexts(mazes, targets, cheese)
-    states = retarget.played_states(natural, contexts, cheese)
-    maze_of = targets["maze"].to_numpy()
     play = RolloutSettings(
         per_maze=spec.rollouts_per_target,
         max_steps=settings.max_steps,
         actions=settings.actions,
         seed=settings.seed,
     )
+    visited = None
+    if spec.targets == "off-path":
+        visited = retarget.visited_squares(policy, mazes, retarget.maze_states(natural, cheese), play, roller)
+    targets = retarget.draw_targets(
+        mazes, spec.targets_per_maze, spec.seed, avoid_cheese=cheese == "keep", visited=visited
+    )
+    contexts = retarget.target_contexts(mazes, targets, cheese)
+    states = retarget.played_states(natural, contexts, cheese)
+    maze_of = targets["maze"].to_numpy()
     variants: dict[str, tuple[PreparedEdits | None, int | str | None]] = {NONE: (None, None)}
     aimed = {}
     for s in interventions:
@@ -185,8 +190,13 @@ def _retargeting(
     reach = retarget.reach_rollouts(
         policy, contexts, states, play, roller, {n: p for n, (p, _) in variants.items()}
     )
+    # the ceiling: no edit, a real cheese on each target, the same targets, settings and draws
+    real = retarget.target_contexts(mazes, targets, "target")
+    real_states = retarget.played_states(natural, real, "target")
+    path.update(retarget.path_probabilities(policy, real, real_states, roller, {CEILING: (None, None)}))
+    reach.update(retarget.reach_rollouts(policy, real, real_states, play, roller, {CEILING: None}))
     frames = []
-    for name in variants:
+    for name in [*variants, CEILING]:
         reached, steps = reach[name]
         frames.append(
             pd.DataFrame(
@@ -198,6 +208,7 @@ def _retargeting(
                     "path_probability": path[name],
                     "reached_target": reached,
                     "steps": steps,
+                    "eligible_squares": targets["eligible_squares"].to_numpy(np.int64),
                 }
             )
         )
@@ -214,9 +225,11 @@ def _largest_per_maze(edits: PreparedEdits, maze_of: np.ndarray, n: int) -> tupl
 
 
 def _aim(spec: InterventionSpec, policy: NetworkPolicy) -> int | str:
-    """How an edit aimed at the target depends on it: a clamp only through the cell of its map that
-    holds the target (the map's side), anything else through the square itself."""
+    """How an edit aimed at the target depends on it: edits that read only the cell of their map that
+    holds the target (a clamp: Edit.aim "cell"), all on one layer, through that cell (the map's side);
+    anything else (a cheese vector or a cheese-at-target, which render the cheese on the target's square)
+    through the square itself."""
     aimed = [e for e in spec.edits if getattr(e, "at", None) == "target"]
-    if all(isinstance(e, Clamp) for e in aimed) and len({e.layer for e in aimed}) == 1:
+    if all(e.aim == "cell" for e in aimed) and len({e.layer for e in aimed}) == 1:
         return policy.model.activation_shapes()[aimed[0].layer][-1]
     return "square"

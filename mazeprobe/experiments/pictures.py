@@ -11,7 +11,6 @@ the picture shows what was measured.
 from __future__ import annotations
 
 import os
-from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -31,19 +30,6 @@ def _intervention(run: RunDir, intervention: str):
     if intervention not in found:
         raise UsageError(f"{run.path}: the run has no intervention {intervention!r}")
     return found[intervention]
-
-
-def _ranked(edits, rankings: dict) -> list:
-    """The edits with channel rankings replaced by the channels the run ranked."""
-    from mazeprobe.agents.edits import Channels
-
-    out = []
-    for e in edits:
-        channels = getattr(e, "channels", None)
-        if channels is not None and channels.ranking:
-            e = replace(e, channels=Channels(channels.resolve(rankings.get(e.layer, {}))))
-        out.append(e)
-    return out
 
 
 def edit_picture(run_dir: str | os.PathLike, intervention: str, seed: int, path: str | os.PathLike) -> Path:
@@ -73,9 +59,9 @@ def edit_picture(run_dir: str | os.PathLike, intervention: str, seed: int, path:
         )
     policy = NetworkPolicy(load_checkpoint(manifest["policy"]["checkpoint"]).eval())
     roller = Roller(64)
-    edits = _ranked(spec.edits, manifest.get("rankings") or {})
     original = vector_field(policy, maze, roller)
-    edited = vector_field(policy, maze, roller, edits=edits)
+    # the run's own rankings: the channels it ranked, with the signs and cheese responses it measured
+    edited = vector_field(policy, maze, roller, list(spec.edits), manifest.get("rankings") or {})
     panels = [
         ("original", original),
         (intervention, edited),

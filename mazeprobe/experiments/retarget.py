@@ -1,16 +1,29 @@
 """Retargeting: can an edit send the mouse to a chosen square? Targets, and the two measures per target.
 
+retargeting.parquet has one row per (seed, intervention, target); `intervention` is an edit's id or one
+of two references, measured on the same targets with the same rollout settings and draws:
+  none      the unedited network, played as the edits are (the cheese removed unless remove_cheese is
+            false): how often the agent reaches the target anyway (the baseline)
+  ceiling   the unedited network with a real cheese placed on the target (the maze's own cheese taken
+            away): how often this network reaches a square that holds a cheese (the ceiling; the
+            published work compared its edits with a real cheese)
+Its measures:
 - `path_probability`: the geometric mean, over the squares of the shortest path from the start to the
   target (the target itself left out; one factor per step), of the policy's probability of the move along
   that path, with the mouse placed on the square and the edit active (the published measure).
 - `reached_target`: the fraction of rollouts in which the mouse stood on the target within max_steps
   (an episode ends there); `steps` their mean length.
+- `eligible_squares`: how many squares of the maze the targets were drawn among (fewer targets than
+  targets_per_maze when fewer were eligible).
 
 Targets are drawn per maze by a seeded rule among the open squares reachable from the start, the start
-excluded (and the cheese's square while the cheese stays): every intervention, `none` included, is
-measured on the same targets. An edit aimed at the target (`clamp at: target`) is prepared once per
-target; targets whose squares fall in the same cell of the edited map share their forward passes, and
-the layers below the edited one run once per square for all targets and edits.
+excluded (and the cheese's square while the cheese stays); with `targets: off-path`, only among those the
+unedited agent does not stand on in its own rollouts of the maze (the `none` rollouts' settings and
+draws, not stopped at any target), so that no edit is credited with a square the agent visits anyway: the
+`none` rollout towards such a target makes the same moves and never reaches it. Every intervention, `none`
+and `ceiling` included, is measured on the same targets. An edit aimed at the target (`clamp at:
+target`) is prepared once per target; targets whose squares fall in the same cell of the edited map share
+their forward passes, and the layers below the edited one run once per square for all targets and edits.
 """
 
 from __future__ import annotations
@@ -26,7 +39,7 @@ from mazeprobe.agents.patches import PreparedEdits
 from mazeprobe.experiments.paired import paired_episodes
 from mazeprobe.maze.geometry import distance_maps
 from mazeprobe.maze.procgen import WALL
-from mazeprobe.sim import MazeBatch, Roller, RolloutSettings, maze_batch, move_toward
+from mazeprobe.sim import MazeBatch, Policy, Roller, RolloutSettings, maze_batch, move_toward
 from mazeprobe.sim.actions import GROUP_MATRIX
 
 RETARGETING_COLUMNS = (
@@ -37,15 +50,24 @@ RETARGETING_COLUMNS = (
     "path_probability",
     "reached_target",
     "steps",
+    "eligible_squares",
 )
 CHEESE_MODES = ("remove", "keep", "target")
 """Where the cheese is while retargeting: taken out, left where it is, or moved onto the target."""
 
 
-def draw_targets(mazes: MazeBatch, per_maze: int, seed: int, avoid_cheese: bool = True) -> pd.DataFrame:
+def draw_targets(
+    mazes: MazeBatch,
+    per_maze: int,
+    seed: int,
+    avoid_cheese: bool = True,
+    visited: np.ndarray | None = None,
+) -> pd.DataFrame:
     """Up to `per_maze` target squares per maze (fewer when the maze has fewer), drawn without
     replacement by a generator seeded with (seed, level seed): the same targets whatever the chunking.
-    One row per target: maze (index in the batch), seed, target_row, target_col."""
+    `visited` (M, N, N) bool (visited_squares): squares left out as well (`targets: off-path`).
+    One row per target: maze (index in the batch), seed, target_row, target_col, eligible_squares (how
+    many squares of its maze the targets were drawn among)."""
     starts = np.zeros((len(mazes.table), 2), dtype=np.int64)
     reach = distance_maps(mazes.grids, mazes.sizes, starts)
     rows = []
@@ -54,11 +76,37 @@ def draw_targets(mazes: MazeBatch, per_maze: int, seed: int, avoid_cheese: bool 
         ok = reach[m, :n, :n] > 0  # reachable, not the start
         if avoid_cheese:
             ok[int(row.cheese_row), int(row.cheese_col)] = False
-        squares = np.argwhere(ok)
+        if visited is not None:
+            ok &= ~visited[m, :n, :n]
+        squares = np.argwhere(ok)  # row-major whatever is left out: the draw stays a function of the set
         rng = np.random.default_rng([int(seed), int(row.seed)])
         for r, c in squares[rng.permutation(len(squares))[:per_maze]]:
-            rows.append((m, int(row.seed), int(r), int(c)))
-    return pd.DataFrame(rows, columns=["maze", "seed", "target_row", "target_col"])
+            rows.append((m, int(row.seed), int(r), int(c), len(squares)))
+    return pd.DataFrame(rows, columns=["maze", "seed", "target_row", "target_col", "eligible_squares"])
+
+
+def visited_squares(
+    policy: Policy, mazes: MazeBatch, states: list, settings: RolloutSettings, roller: Roller
+) -> np.ndarray:
+    """(M, N, N) bool: the squares the unedited `policy` stands on in any of its `settings.per_maze`
+    rollouts of each maze, played from `states` (the retargeting's start states, one per maze) until
+    max_steps or the cheese. The draws are keyed by level seed, rollout and step, as in the retargeting
+    rollouts: the unedited rollout aimed at a square outside this set makes the same moves and never
+    stops on it."""
+    episodes = roller.episodes(policy, mazes, states, settings)
+    out = np.zeros(mazes.grids.shape, dtype=bool)
+    for i, path in enumerate(episodes["path"]):
+        m = i // settings.per_maze  # episodes come maze by maze, rollout by rollout
+        n = int(mazes.sizes[m])
+        flat = np.asarray(path, dtype=np.int64)
+        out[m, flat // n, flat % n] = True
+    return out
+
+
+def maze_states(natural: list, cheese: str) -> list:
+    """Each maze's state that its retargeting rollouts start from (as played_states, before any
+    target): without its cheese, or as it is (mode `keep`)."""
+    return [state.without_cheese() if cheese == "remove" else state for state in natural]
 
 
 def target_contexts(mazes: MazeBatch, targets: pd.DataFrame, cheese: str = "remove") -> MazeBatch:

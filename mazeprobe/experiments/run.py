@@ -199,16 +199,18 @@ def _measure_interventions(
 
 
 def _rankings(spec: ExperimentSpec, model) -> dict:
-    """layer -> {"cheese-channels": channels in ranked order} for every layer an edit ranks, and the full
-    ranking tables to keep in the run directory."""
-    from mazeprobe.agents.channels import rank_channels, ranked_channels
+    """layer -> its ranking record (channels in ranked order, with each one's sign and cheese response:
+    channels.ranking_record) for every layer an edit ranks, and the full ranking tables to keep in the
+    run directory (channels/<layer>.parquet, whose cheese_response column records what a clamp
+    `times_cheese_response` multiplied)."""
+    from mazeprobe.agents.channels import rank_channels, ranking_record
 
     layers = sorted({layer for i in spec.interventions for layer in i.ranked_layers()})
     tables = {
         layer: rank_channels(model, layer, n=spec.channel_ranking.n, seed=spec.channel_ranking.seed)
         for layer in layers
     }
-    return {layer: {"cheese-channels": list(ranked_channels(t))} for layer, t in tables.items()}, tables
+    return {layer: ranking_record(t) for layer, t in tables.items()}, tables
 
 
 def _check_edits(spec: ExperimentSpec, model=None, table: pd.DataFrame | None = None) -> None:

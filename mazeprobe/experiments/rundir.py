@@ -12,7 +12,8 @@
       probes/<layer>.parquet what `mazeprobe probe` wrote
       resolutions.yaml       what `mazeprobe resolve` wrote
       interventions.parquet  per (maze, intervention): the measures of each edit (with interventions)
-      retargeting.parquet    per (maze, intervention, target): path probability, reached, steps
+      retargeting.parquet    per (maze, intervention, target): path probability, reached, steps,
+                             eligible squares; `none` and the real-cheese `ceiling` as rows too
       channels/<layer>.parquet  the layer's cheese-channel ranking (when an edit names it)
 
 Everything else (the CLI, the statistics layer, the registry) reads a run through `RunDir`.

@@ -106,6 +106,8 @@ class ExperimentSpec:
             out["record"].pop("vfield_tv")
         elif out["retargeting"] is None:
             out.pop("retargeting")
+        elif out["retargeting"]["targets"] == "reachable":
+            out["retargeting"].pop("targets")  # the first release's rule, hashed as it was then
         return out
 
     @property
@@ -127,7 +129,7 @@ _TOP = {
     "rollouts": "how to play them",
     "record": "what to record besides episodes",
     "interventions": "edits of the network to measure beside the unedited one",
-    "retargeting": "{targets_per_maze, remove_cheese, rollouts_per_target, seed}",
+    "retargeting": "{targets_per_maze, remove_cheese, rollouts_per_target, seed, targets}",
     "channel_ranking": "{n, seed}: how {ranking: cheese-channels} channel sets are ranked",
 }
 _POLICY = {
@@ -251,7 +253,7 @@ def parse_spec(doc: YamlDoc) -> ExperimentSpec:
     if top.get("interventions") and "checkpoint" not in pol:
         c.fail(("interventions",), "interventions edit a network: the policy must be a checkpoint")
     if any(i.per_target for i in interventions) and retargeting is None:
-        c.fail(("interventions",), "a clamp `at: target` needs targets: add a retargeting section")
+        c.fail(("interventions",), "an edit `at: target` needs targets: add a retargeting section")
     if retargeting is not None and not top.get("interventions"):
         c.fail(("retargeting",), "retargeting measures interventions: list some under interventions")
 

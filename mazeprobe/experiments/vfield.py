@@ -22,11 +22,14 @@ from mazeprobe.sim import GROUP_MATRIX, Policy, Roller, maze_batch, start_states
 MOVES = ("p_up", "p_down", "p_left", "p_right")
 
 
-def vector_fields(policy: Policy, table: pd.DataFrame, roller: Roller, edits=None) -> pd.DataFrame:
+def vector_fields(
+    policy: Policy, table: pd.DataFrame, roller: Roller, edits=None, rankings: dict | None = None
+) -> pd.DataFrame:
     """The fields of every maze of a maze table at once: one row per (maze, open square), the cheese's
     square excluded: seed, row, col, p_up, p_down, p_left, p_right. All the mazes' squares are rendered
     by one long-lived renderer and evaluated in full batches; `edits` (an Edit or a list of them) are
-    prepared for each maze and active on every square of it (a network policy only)."""
+    prepared for each maze and active on every square of it (a network policy only), reading the channel
+    rankings `rankings` (layer -> ranking record, as a run's manifest keeps them) where they name one."""
     mazes = maze_batch(table)
     states = start_states(mazes.table, roller.loader)
     if edits is not None:
@@ -34,7 +37,7 @@ def vector_fields(policy: Policy, table: pd.DataFrame, roller: Roller, edits=Non
             raise UsageError(f"edits change a network; {policy.name!r} is not one")
         from mazeprobe.agents.edits import prepare_edits
 
-        policy = policy.with_edits(prepare_edits(edits, policy.model, mazes, roller))
+        policy = policy.with_edits(prepare_edits(edits, policy.model, mazes, roller, rankings))
     owner, cells = [], []
     for m, state in enumerate(states):
         n = int(mazes.sizes[m])
@@ -63,12 +66,14 @@ def vector_fields(policy: Policy, table: pd.DataFrame, roller: Roller, edits=Non
     )
 
 
-def vector_field(policy: Policy, maze_row: pd.DataFrame, roller: Roller, edits=None) -> pd.DataFrame:
+def vector_field(
+    policy: Policy, maze_row: pd.DataFrame, roller: Roller, edits=None, rankings: dict | None = None
+) -> pd.DataFrame:
     """One row per open square (the cheese's excluded): row, col, p_up, p_down, p_left, p_right.
 
     `maze_row` is a one-row maze table (the maze layer's schema); `edits` (an Edit or a list of them)
     are prepared for that maze and active on every square (a network policy only)."""
-    return vector_fields(policy, maze_row, roller, edits).drop(columns=["seed"])
+    return vector_fields(policy, maze_row, roller, edits, rankings).drop(columns=["seed"])
 
 
 def field_difference(edited: pd.DataFrame, original: pd.DataFrame) -> pd.DataFrame:

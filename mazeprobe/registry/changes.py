@@ -58,3 +58,55 @@ def changed_outcomes(ledger: Ledger, resolutions: Iterable[Resolution]) -> list[
             }
         )
     return out
+
+
+def superseded_outcomes(ledger: Ledger, questions: Iterable) -> list[dict]:
+    """For each question whose criteria were amended, the outcome its earlier criteria had reached (the
+    latest resolution event under them): {question, outcome, evidence, resolved_at, criteria}. Those
+    outcomes stay in the lock; scores use the current criteria."""
+    from mazeprobe.registry.model import item_id_question
+
+    out = []
+    for q in questions:
+        lines = [e for e in ledger.entries if e.item == item_id_question(q.id)]
+        if len(lines) < 2:
+            continue
+        criteria = {e.sha256: e.content.get("resolution") for e in lines}
+        now = lines[-1].sha256
+        old = [e for e in ledger.events(q.id) if e.content.get("question_sha256") not in (None, now)]
+        if not old:
+            continue
+        last = old[-1]
+        sha = last.content.get("question_sha256")
+        out.append(
+            {
+                "question": q.id,
+                "outcome": last.content.get("outcome"),
+                "evidence": last.content.get("evidence") or "(not recorded: resolved before events kept it)",
+                "resolved_at": utc_stamp(last.registered_at),
+                "criteria": criteria.get(sha),
+            }
+        )
+    return out
+
+
+def candidates(resolutions: Iterable[Resolution]) -> list[dict]:
+    """Every candidate a model-editing rule chose among (its selection half's table), once per family of
+    edits and choice rule, with the edit each question chose: {rule, family, guards, selection, chosen}."""
+    groups: dict[tuple, dict] = {}
+    for r in resolutions:
+        rule = r.raw.get("rule")
+        if r.method != "auto" or rule not in ("patch-reduce", "retarget"):
+            continue
+        numbers = r.numbers or {}
+        selection = numbers.get("selection") or {}
+        if not selection:
+            continue
+        guards = tuple(numbers.get("guards") or ())
+        key = (rule, r.raw.get("family"), guards, r.raw.get("split_seed", 0))
+        group = groups.setdefault(
+            key, {"rule": rule, "family": r.raw.get("family"), "guards": list(guards), "selection": selection,
+                  "chosen": {}},  # fmt: skip
+        )
+        group["chosen"][r.question] = numbers.get("chosen")
+    return list(groups.values())

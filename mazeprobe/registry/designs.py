@@ -7,7 +7,9 @@ A design is what a result is a result of, whatever directory it was written to:
                             otherwise changed, on the same mazes, is not a new experiment
     family:FAMILY_HASH      a run of a family of edits (mazeprobe.experiments.intervention_spec.family_hash:
                             the same edits on fewer mazes, or on another network, hash the same)
-    checkpoint:SHA256       a fine-tuned checkpoint
+    checkpoint:SHA256:evaluation-seed:SEED
+                            a fine-tuned checkpoint, evaluated on the mazes of that seed (mazeprobe.registry
+                            .evidence): the same network evaluated on new mazes is a new experiment
 
 Whenever a command reads a run for a registry (resolve, refused or not; fit and probe given --predictions),
 it appends an evidence event `evidence:DESIGN` to the lock for each design whose run began earlier than
@@ -51,10 +53,6 @@ class Shown:
 
 def family_design(family_hash: object) -> str:
     return f"family:{family_hash}"
-
-
-def checkpoint_design(sha256: object) -> str:
-    return f"checkpoint:{sha256}"
 
 
 def mazes_design(spec: Mapping) -> str:

@@ -196,6 +196,7 @@ def _records(manifest: dict, layer: str) -> bool:
 def _probe_source(key: str, name: str, runs: Sequence[RunDir], analysis_dir: Path, compute: bool) -> Source:
     """The probe plan's result on the first run recording its layer: RUN_DIR/probes/<plan>.json when it
     is of this plan (hash) and run (spec hash); otherwise, when `compute`, the plan is run and saved."""
+    from mazeprobe.stats.errors import FitError
     from mazeprobe.stats.probes.plan import load_probe_plan
     from mazeprobe.stats.probes.run import run_probe_plan
     from mazeprobe.yamlio import SpecError
@@ -208,6 +209,8 @@ def _probe_source(key: str, name: str, runs: Sequence[RunDir], analysis_dir: Pat
         manifest = _manifest(run)
         if manifest is None or not _records(manifest, plan.layer):
             continue
+        if plan.run is not None and manifest.get("name") != plan.run:
+            continue
         path = probe_path(run, name)
         doc = _read_json(path)
         spec_hash = manifest.get("spec_hash")
@@ -216,7 +219,10 @@ def _probe_source(key: str, name: str, runs: Sequence[RunDir], analysis_dir: Pat
             if not compute:
                 why = "missing" if doc is None else "not of this plan and run"
                 return Source(key, {"error": f"{path} is {why}"}, str(run.path))
-            result = run_probe_plan(run, plan).to_dict()
+            try:
+                result = run_probe_plan(run, plan).to_dict()
+            except FitError as exc:  # e.g. a learning curve longer than the run: unresolved, not a crash
+                return Source(key, {"error": str(exc)}, str(run.path))
             doc = {"plan": name, "plan_hash": plan.hash, "spec_hash": spec_hash,
                    "computed_at": utc_stamp(), "result": result}  # fmt: skip
             path.parent.mkdir(exist_ok=True)
@@ -225,7 +231,8 @@ def _probe_source(key: str, name: str, runs: Sequence[RunDir], analysis_dir: Pat
         hashes = {f"{PROBES_DIR}/{name}.json": file_sha256(path)}
         return _from_run(key, value, run, manifest, hashes)
     given = ", ".join(str(r.path) for r in runs) or "none"
-    return Source(key, {"error": f"no complete run given records {plan.layer} (runs: {given})"})
+    named = f"named {plan.run} " if plan.run is not None else ""
+    return Source(key, {"error": f"no complete run {named}given records {plan.layer} (runs: {given})"})
 
 
 def _read_json(path: Path) -> dict | None:
@@ -269,10 +276,23 @@ def _checkpoint_source(key: str, repo: Path) -> Source:
     elif evaluation.get("checkpoint_sha256") != sha:
         value["error"] = f"{eval_file} is not an evaluation of this checkpoint (its sha256 differs)"
     else:
-        value["test"] = (evaluation.get("suites") or {}).get("test/sample")
+        suites = evaluation.get("suites") or {}
+        value["test"] = suites.get("test/sample")
+        # evaluations from before the uniform suite lack it: None here, and only a rule reading the
+        # cheese rate relative to it (fine-tune's relative_to) is unresolved for want of it
+        value["uniform"] = suites.get("uniform/sample")
+        value["evaluation"] = str(Path(rel).with_suffix(".evaluation.json"))
         if value["test"] is None:
             value["error"] = f"{eval_file} has no test/sample suite"
-    return Source(key, value, rel, None, started, hashes, network, (f"checkpoint:{sha}",))
+    return Source(key, value, rel, None, started, hashes, network, (_evaluation_design(sha, evaluation),))
+
+
+def _evaluation_design(sha: str, evaluation: dict | None) -> str:
+    """What a fine-tune outcome is a result of: this network evaluated on these mazes (an evaluation's
+    seed; one written before evaluations recorded it used the built-in seed)."""
+    from mazeprobe.training.evaluate import EVAL_SEED
+
+    return f"checkpoint:{sha}:evaluation-seed:{(evaluation or {}).get('seed', EVAL_SEED)}"
 
 
 def _training_start(path: Path, record: dict | None) -> str | None:

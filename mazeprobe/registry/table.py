@@ -10,7 +10,7 @@ from pathlib import Path
 import pandas as pd
 
 from mazeprobe.provenance import utc_stamp
-from mazeprobe.registry.changes import changed_outcomes
+from mazeprobe.registry.changes import candidates, changed_outcomes, superseded_outcomes
 from mazeprobe.registry.load import manual_content, scan
 from mazeprobe.registry.lock import LOCK_NAME, lock_head, read_lock, status
 from mazeprobe.registry.model import (
@@ -149,6 +149,8 @@ def forecast_table(
     table.attrs["amendments"] = amendments(ledger, registry.questions)
     table.attrs["subject"] = subject.to_dict() if subject is not None else None
     table.attrs["changed"] = changed_outcomes(ledger, by_question.values())
+    table.attrs["superseded"] = superseded_outcomes(ledger, registry.questions.values())
+    table.attrs["candidates"] = candidates(by_question.values())
     table.attrs["fingerprints"] = _fingerprints(proof.networks.values())
     return table
 

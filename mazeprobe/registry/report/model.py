@@ -24,7 +24,7 @@ from functools import partial
 
 import pandas as pd
 
-from mazeprobe.registry.report import boards, provenance
+from mazeprobe.registry.report import boards, editing, provenance
 from mazeprobe.registry.report.boards import ANECDOTAL, anecdotal, groups, order
 from mazeprobe.registry.report.parts import Badge, Cell, Column, Figure, Report, Section
 from mazeprobe.registry.report.provenance import amended_badge
@@ -367,7 +367,9 @@ SECTIONS: tuple[Builder, ...] = (
     provenance.changed,
     questions,
     provenance.pictures,
+    editing.candidates,
     provenance.amendments,
+    editing.superseded,
     provenance.steps,
     method,
 )

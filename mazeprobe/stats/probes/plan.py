@@ -6,12 +6,14 @@
     probe: cheese-position        # or cheese-coords, sparse, cheese-pixel
     coords: outer                 # the cheese in the 25 x 25 world grid (what the pixels show)
     n: 2000                       # the first n decision-square mazes the run recorded (all: null)
+    # n: [1000, 2000, 5000, 10000]  # a learning curve: the probe fitted on the first n, for each n
     folds: 5
     seed: 0
     k: 1000                       # the sparse probe's kept activations
 
 A plan's hash covers every setting, so a question can name a plan and a resolution can show it used
-exactly that plan.
+exactly that plan. A learning curve hashes as its list, a single n as the integer it always was (plans
+registered before curves existed keep their hashes).
 """
 
 from __future__ import annotations
@@ -36,10 +38,13 @@ _KEYS = {
     "layer": "a recorded activation, e.g. embedder.block2.res1.resadd_out",
     "probe": " | ".join(PROBES),
     "coords": " | ".join(COORDS),
-    "n": "the first n recorded mazes (null: all)",
+    "n": "the first n recorded mazes (null: all), or a learning curve: a list of increasing n, the probe "
+    "fitted on the first n for each (its result: the largest n, with every point under `curve`)",
     "folds": "cross-validation folds (default 5)",
     "seed": "seed of the folds and controls (default 0)",
     "k": "activations the sparse probe keeps (default 1000)",
+    "run": "the name of the run (its experiment spec's `name`) whose activations the plan reads (default: "
+    "the first run given that records the layer)",
 }
 
 
@@ -49,16 +54,26 @@ class ProbePlan:
     layer: str
     probe: str
     coords: str = "outer"
-    n: int | None = None
+    n: int | tuple[int, ...] | None = None
+    """The first n recorded mazes (None: all), or a learning curve: increasing n, one fit each."""
     folds: int = 5
     seed: int = 0
     k: int = 1000
+    run: str | None = None
+    """The run (by its spec's name) the plan reads; None: the first run given that records the layer."""
     source: str = ""
 
     def to_dict(self) -> dict:
         out = asdict(self)
         out.pop("source")
+        if out["run"] is None:  # plans written before `run` keep their hashes
+            out.pop("run")
         return out
+
+    @property
+    def curve(self) -> tuple[int, ...] | None:
+        """The learning curve's n, in increasing order; None for a single fit."""
+        return self.n if isinstance(self.n, tuple) else None
 
     @property
     def hash(self) -> str:
@@ -80,17 +95,34 @@ def parse_probe_plan(doc: YamlDoc) -> ProbePlan:
         c.choice(top["probe"], ("probe",), PROBES)
     if "coords" in top:
         c.choice(top["coords"], ("coords",), tuple(COORDS))
-    if top.get("n") is not None:
-        c.integer(top["n"], ("n",), 10, MAX_PROBE_MAZES)
+    n = top.get("n")
+    if isinstance(n, list):
+        _check_curve(c, n)
+        n = tuple(n)
+    elif n is not None:
+        c.integer(n, ("n",), 10, MAX_PROBE_MAZES)
     if "folds" in top:
         c.integer(top["folds"], ("folds",), 2, 20)
     if "seed" in top:
         c.integer(top["seed"], ("seed",), 0)
     if "k" in top:
         c.integer(top["k"], ("k",), 1)
+    if "run" in top and (not isinstance(top["run"], str) or not NAME_PATTERN.fullmatch(top["run"])):
+        c.fail(("run",), f"must be a run's name ({NAME_HELP}); got {top['run']!r}")
     c.raise_if_any()
-    fields = {k: top[k] for k in ("coords", "n", "folds", "seed", "k") if k in top}
+    fields = {k: top[k] for k in ("coords", "folds", "seed", "k", "run") if k in top}
+    if "n" in top:
+        fields["n"] = n
     return ProbePlan(name=top["name"], layer=top["layer"], probe=top["probe"], source=str(doc.path), **fields)
+
+
+def _check_curve(c: Checker, n: list) -> None:
+    if not n:
+        c.fail(("n",), "a learning curve needs at least one n, e.g. [1000, 2000, 5000, 10000]")
+        return
+    good = [c.integer(v, ("n", i), 10, MAX_PROBE_MAZES) for i, v in enumerate(n)]
+    if None not in good and any(b <= a for a, b in zip(good, good[1:], strict=False)):
+        c.fail(("n",), f"a learning curve's n must increase strictly; got {n}")
 
 
 def load_probe_plan(path: str | os.PathLike) -> ProbePlan:

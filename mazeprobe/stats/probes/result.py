@@ -44,6 +44,13 @@ def _exact(y_true, y_pred, _score) -> float:
     return float(np.mean(np.all(np.asarray(y_true) == np.asarray(y_pred), axis=1)))
 
 
+def _within_1_position(y_true, y_pred, _score) -> float:
+    """Rows whose every coordinate is within one of the truth: the predicted square is the cheese's or
+    one of its eight neighbours."""
+    off = np.abs(np.asarray(y_pred, float) - np.asarray(y_true, float))
+    return float(np.mean(np.all(off <= 1, axis=1)))
+
+
 def _row_right(y_true, y_pred, _score) -> float:
     return float(np.mean(np.asarray(y_true)[:, 0] == np.asarray(y_pred)[:, 0]))
 
@@ -56,6 +63,7 @@ METRICS: dict[str, tuple[Callable[[Any, Any, Any], float], bool]] = {
     "exact_position_accuracy": (_exact, True),
     "row_accuracy": (_row_right, True),
     "col_accuracy": (_col_right, True),
+    "within_1_position_accuracy": (_within_1_position, True),
     "accuracy": (lambda t, p, s: float(accuracy_score(t, p)), True),
     "balanced_accuracy": (_balanced, True),
     "within_1": (_within_1, True),
@@ -73,7 +81,8 @@ class ProbeResult:
     """One probe on one target, scored on held-out folds, with its controls.
 
     `metrics`, `shuffled` and `random_weights` map metric name -> mean over the folds; `random_weights`
-    is None when no random-weight activations were given."""
+    is None when no random-weight activations were given, `shuffled` when the shuffled control was left out
+    (the larger points of a learning curve: it is the costliest fit, and no rule reads it)."""
 
     probe: str
     """coords-logistic, coords-ridge, sparse-logistic, sparse-ridge, pixel, position, or a caller's name."""
@@ -84,7 +93,7 @@ class ProbeResult:
     primary: str
     """The headline metric: accuracy, r2 or balanced_accuracy (pixel)."""
     metrics: dict[str, float]
-    shuffled: dict[str, float]
+    shuffled: dict[str, float] | None
     random_weights: dict[str, float] | None
     fold_scores: tuple[float, ...]
     """The primary metric in each fold."""
@@ -98,6 +107,21 @@ class ProbeResult:
     not_converged: int = 0
     """Logistic fits (probe and controls, all folds) that hit max_iter before converging."""
     params: dict[str, Any] = field(default_factory=dict)
+    curve: tuple[dict[str, Any], ...] = ()
+    """A learning curve's points, smallest n first, the last being this result's own fit: each
+    {n_samples, metrics, shuffled_metrics, random_weights_metrics, fold_scores, not_converged}; empty for a
+    single fit."""
+
+    def point(self) -> dict[str, Any]:
+        """This fit as a point of a learning curve."""
+        return {
+            "n_samples": self.n_samples,
+            "metrics": dict(self.metrics),
+            "shuffled_metrics": None if self.shuffled is None else dict(self.shuffled),
+            "random_weights_metrics": None if self.random_weights is None else dict(self.random_weights),
+            "fold_scores": list(self.fold_scores),
+            "not_converged": self.not_converged,
+        }
 
     @property
     def score(self) -> float:
@@ -117,15 +141,16 @@ class ProbeResult:
         return diff if METRICS[metric][1] else -diff
 
     def to_dict(self) -> dict[str, Any]:
-        """A flat, JSON-ready summary of the primary metric, plus every metric nested."""
-        return {
+        """A flat, JSON-ready summary of the primary metric, plus every metric nested (and a learning
+        curve's points under `curve`, only when it has them: a single fit's dict is as it always was)."""
+        out = {
             "probe": self.probe,
             "target": self.target,
             "layer": self.layer,
             "task": self.task,
             "metric": self.primary,
             "score": self.score,
-            "shuffled": self.shuffled[self.primary],
+            "shuffled": None if self.shuffled is None else self.shuffled[self.primary],
             "random_weights": None if self.random_weights is None else self.random_weights[self.primary],
             "selectivity_shuffled": self.selectivity("shuffled"),
             "selectivity_random": self.selectivity("random_weights"),
@@ -138,9 +163,12 @@ class ProbeResult:
             "not_converged": self.not_converged,
             "params": dict(self.params),
             "metrics": dict(self.metrics),
-            "shuffled_metrics": dict(self.shuffled),
+            "shuffled_metrics": None if self.shuffled is None else dict(self.shuffled),
             "random_weights_metrics": None if self.random_weights is None else dict(self.random_weights),
         }
+        if self.curve:
+            out["curve"] = [dict(p) for p in self.curve]
+        return out
 
     def to_frame(self) -> pd.DataFrame:
         """The tidy table: one row per metric, with both controls and selectivities as columns."""
@@ -156,9 +184,9 @@ class ProbeResult:
                     "primary": name == self.primary,
                     "higher_is_better": METRICS[name][1],
                     "value": value,
-                    "shuffled": self.shuffled[name],
+                    "shuffled": np.nan if self.shuffled is None else self.shuffled[name],
                     "random_weights": np.nan if self.random_weights is None else self.random_weights[name],
-                    "selectivity_shuffled": self.selectivity("shuffled", name),
+                    "selectivity_shuffled": _nan_if_none(self.selectivity("shuffled", name)),
                     "selectivity_random": _nan_if_none(self.selectivity("random_weights", name)),
                     "n_samples": self.n_samples,
                     "n_features": self.n_features,

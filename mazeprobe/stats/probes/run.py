@@ -4,11 +4,18 @@ from __future__ import annotations
 
 import os
 from collections.abc import Sequence
+from dataclasses import replace
+from typing import Any
+
+import numpy as np
+import pandas as pd
 
 from mazeprobe.errors import UsageError
 from mazeprobe.experiments.activations import load_activations
 from mazeprobe.experiments.rundir import RunDir
+from mazeprobe.stats.errors import FitError
 from mazeprobe.stats.probes.cheese import (
+    POSITION_METRICS,
     coordinate_probes,
     pixel_probe,
     position_probe,
@@ -20,6 +27,14 @@ from mazeprobe.stats.probes.result import ProbeResult
 PROBES = ("cheese-coords", "cheese-pixel", "sparse", "cheese-position")
 DEFAULT_PROBES = ("cheese-coords", "cheese-pixel", "sparse")
 """What probe_run runs unless told: cheese-position fits two classifiers per fold, the costliest."""
+MAZE_SHARES: dict[str, tuple[str, ...]] = {
+    "cheese-position": POSITION_METRICS,
+    "cheese-coords": ("accuracy", "within_1"),
+    "sparse": ("accuracy", "within_1"),
+    "cheese-pixel": (),  # its accuracies are shares of map positions (H*W per maze), not of mazes
+}
+"""Per probe, the metrics of its headline result (a plan's result) that are a share of the held-out
+mazes, each maze predicted once: what a Wilson interval over the mazes applies to."""
 
 
 def _scale(run: RunDir, layer: str, shape: tuple[int, ...]) -> int:
@@ -58,19 +73,40 @@ def probe_run(
     used for their own random-weight networks) on them, rounded to the stored dtype like the recorded
     activations. `scale` defaults to the run's checkpoint's (or what the layer's shape implies). `n`: only
     the first n recorded mazes (in the activation index's order)."""
-    # the network and the simulator only here: fitting probes on arrays needs neither torch nor procgen
-    from mazeprobe.agents.impala import random_weight_activations
-    from mazeprobe.sim.observe import decision_square_observations
-
     probes = [probes] if isinstance(probes, str) else list(probes)
     unknown = [p for p in probes if p not in PROBES]
     if unknown or not probes:
         raise UsageError(f"probes must be among {', '.join(PROBES)}; got {probes!r}")
+    control_seed = 7919 + seed if control_seed is None else control_seed
+    maps = "cheese-pixel" in probes
+    X, targets, X_random = _prepared(run_dir, layer, n, scale, control_seed, num_envs, maps=maps)
+    return _fit(probes, X, targets, X_random, layer=layer, k=k, folds=folds, seed=seed, coords=coords)
+
+
+def _prepared(
+    run_dir: str | os.PathLike[str] | RunDir,
+    layer: str,
+    n: int | None,
+    scale: int | None,
+    control_seed: int,
+    num_envs: int = 32,
+    maps: bool = False,
+    exactly: bool = False,
+) -> tuple[np.ndarray, pd.DataFrame, np.ndarray]:
+    """The first n recorded activations of `layer`, their targets, and the random-weight control's
+    activations of the same observations. `maps`: the layer must be a conv map (the pixel probe).
+    `exactly`: FitError when the run recorded fewer than n (else all it recorded are used)."""
+    # the network and the simulator only here: fitting probes on arrays needs neither torch nor procgen
+    from mazeprobe.agents.impala import random_weight_activations
+    from mazeprobe.sim.observe import decision_square_observations
+
     run = RunDir(run_dir)
     X, seeds = load_activations(run, layer)
     if n is not None:
         X, seeds = X[:n], seeds[:n]
-    if "cheese-pixel" in probes and X.ndim != 4:
+    if exactly and n is not None and len(X) < n:
+        raise FitError(f"{n:,} mazes are needed, but the run {run.path} recorded {len(X):,} at {layer}")
+    if maps and X.ndim != 4:  # before the costly rendering of the control
         raise UsageError(
             f"the cheese-pixel probe needs a conv layer (N, C, H, W); {layer} is {X.shape[1:]}; "
             "leave cheese-pixel out of probes"
@@ -79,28 +115,51 @@ def probe_run(
     if scale is None:
         scale = _scale(run, layer, X.shape[1:])
     obs = decision_square_observations(targets, num_envs=num_envs)  # in activation order
-    control_seed = 7919 + seed if control_seed is None else control_seed
     X_random = random_weight_activations(obs, layer, scale, control_seed).astype(X.dtype)
+    return X, targets, X_random
 
-    common = {"X_random": X_random, "folds": folds, "seed": seed, "layer": layer}
+
+def _fit(
+    probes: Sequence[str], X: np.ndarray, targets: pd.DataFrame, X_random: np.ndarray, **settings: Any
+) -> list[ProbeResult]:
+    common = {k: settings[k] for k in ("folds", "seed", "layer")}
+    coords, k = settings["coords"], settings["k"]
     results: list[ProbeResult] = []
     for name in probes:
         if name == "cheese-position":
-            results.append(position_probe(X, targets, coords=coords, **common))
+            # a learning curve's larger points leave out the shuffled control (its costliest fit, 70% of the
+            # time at 10,000 mazes; no rule reads it): it is kept at the curve's first point
+            shuffled = settings.get("shuffled", True)
+            results.append(position_probe(X, targets, X_random=X_random, coords=coords, shuffled=shuffled,
+                                          **common))  # fmt: skip
         elif name == "cheese-coords":
-            results += coordinate_probes(X, targets, coords=coords, **common)
+            results += coordinate_probes(X, targets, X_random=X_random, coords=coords, **common)
         elif name == "sparse":
-            results += sparse_probes(X, targets, k=k, coords=coords, **common)
+            results += sparse_probes(X, targets, X_random=X_random, k=k, coords=coords, **common)
         else:
-            results.append(pixel_probe(X, targets, **common))
+            results.append(pixel_probe(X, targets, X_random=X_random, **common))
     return results
 
 
 def run_probe_plan(run_dir: str | os.PathLike[str] | RunDir, plan) -> ProbeResult:
     """The one result of a probe plan (mazeprobe.stats.probes.plan) on a run: its probe's headline result
-    (the first, for a probe that gives several)."""
-    results = probe_run(
-        run_dir, plan.layer, probes=[plan.probe], k=plan.k, folds=plan.folds, seed=plan.seed,
-        coords=plan.coords, n=plan.n,
-    )  # fmt: skip
-    return results[0]
+    (the first, for a probe that gives several). For a learning curve, the result of its largest n with
+    every point (smallest first) in `curve`; FitError when the run recorded fewer mazes than that n."""
+    if plan.curve is None:
+        results = probe_run(
+            run_dir, plan.layer, probes=[plan.probe], k=plan.k, folds=plan.folds, seed=plan.seed,
+            coords=plan.coords, n=plan.n,
+        )  # fmt: skip
+        return results[0]
+    # the activations, targets and control once, for the largest n; each point fits the first n of them
+    # (the control's activations of a maze do not depend on the other mazes rendered with it)
+    largest = plan.curve[-1]
+    X, targets, X_random = _prepared(run_dir, plan.layer, largest, None, 7919 + plan.seed, exactly=True)
+    settings = {"layer": plan.layer, "k": plan.k, "folds": plan.folds, "seed": plan.seed}
+    settings["coords"] = plan.coords
+    points = [
+        _fit([plan.probe], X[:n], targets.iloc[:n].reset_index(drop=True), X_random[:n], **settings,
+             shuffled=i == 0)[0]  # fmt: skip
+        for i, n in enumerate(plan.curve)
+    ]
+    return replace(points[-1], curve=tuple(p.point() for p in points))
