@@ -346,7 +346,13 @@ def test_register_on_an_unchanged_directory_is_byte_identical_and_old_locks_veri
     assert main(["predictions", "verify", "predictions", "--anchor", SHIPPED_HEAD]) == 0
     amended = [e.item for e in entries[68:79]]
     assert all(item.startswith("question:") for item in amended) and "question:patch-reduce-50" in amended
-    assert all(e.item.startswith("resolution:") for e in entries[79:])
+    # after them: what resolve added (resolution and evidence events), the subject (issue 18) and the
+    # round-2 amendments of the model-editing questions (issue 19), each question at most once more
+    later = [e.item for e in entries[79:]]
+    kinds = {item.split(":")[0] for item in later}
+    assert kinds <= {"resolution", "evidence", "subject", "question"} and later.count("subject") == 1
+    again = [item for item in later if item.startswith("question:")]
+    assert len(again) == len(set(again)) and set(again) <= set(amended)
 
 
 def test_cli_verify_head_and_anchor(tmp_path, capsys):
