@@ -102,9 +102,13 @@ def test_the_edit_is_chosen_among_those_sparing_the_top_right_and_confirmed_agai
     assert patch(0.5, patch_table({"cheese": (0.4, 0.4, 1.0, 0.5)})).outcome == "no"
 
 
-def test_no_eligible_edit_resolves_no_with_the_reason():
+def test_with_no_eligible_edit_the_one_sparing_the_guards_most_is_confirmed_on_intervals():
+    """No selection-half point estimate says no: the edit sparing the top-right most is confirmed on the
+    other half, whose interval (a top-right drop of 100%) lies wholly above 25%."""
     result = patch(0.5, patch_table({"blunt": (0.0, 0.0, 0.0, 0.0)}))
     assert result.outcome == "no" and "25%" in result.evidence
+    assert "sparing the guards most, none sparing them" in result.evidence
+    assert result.numbers["top_right_drop_ci"][0] > 0.25
 
 
 def retarget_tables(shares: dict[str, tuple[float, float, float]]) -> tuple[pd.DataFrame, pd.DataFrame]:
@@ -738,3 +742,64 @@ def test_patch_reduce_guards_are_checked_when_registered(tmp_path):
     assert kp == ("guards",) and msg.startswith("unknown measure(s) 'entered_5x5'; the top-right measures")
     [(kp, msg)] = _check_guards({"guards": []}, ())
     assert "must be a non-empty list" in msg
+
+
+def _evaluation(ckpt: Path, seed: int, got: float) -> None:
+    """A hand-written evaluation of `ckpt` on the mazes of `seed`, begun now."""
+    from mazeprobe.provenance import utc_stamp
+    from mazeprobe.training.config import evaluation_path
+
+    suite = {"got_cheese": got, "entered_top_right_5x5_without_cheese": 0.01, "episodes": 500}
+    doc = {"checkpoint": str(ckpt), "checkpoint_sha256": file_sha256(ckpt), "seed": seed,
+           "started_at": utc_stamp(), "suites": {"test/sample": suite, "uniform/sample": {**suite,
+           "got_cheese": 0.9}}}  # fmt: skip
+    evaluation_path(ckpt).write_text(json.dumps(doc))
+
+
+def test_a_fine_tune_amended_before_its_evaluation_on_new_mazes_is_timely(here):
+    """The fine-tune's evidence is its evaluation: an amendment registered before an evaluation on new
+    mazes is timely, one registered after the evaluation it is read from is late (the reviewer's case)."""
+    from mazeprobe.agents.impala import random_impala, save_checkpoint
+    from mazeprobe.training.config import training_record_path
+
+    root, runs = here / "predictions", here / "runs"
+    ckpt = save_checkpoint(random_impala(1, seed=5), here / "ft.pth")
+    training_record_path(ckpt).write_text(json.dumps({
+        "samples": 100, "finished": True, "started_at": "2026-01-02T00:00:00Z",
+        "init": {"checkpoint": "base.pth", "sha256": "b" * 64, "budget_fraction": 0.05}}))  # fmt: skip
+    q = root / "questions.yaml"
+    q.write_text(q.read_text() + """\
+  - id: tuned
+    text: the fine-tune gets the cheese
+    source: test
+    resolution: {method: auto, rule: fine-tune, checkpoint: ft.pth, budget: 0.1, threshold: 0.5,
+                 margin: 0.05}
+""")
+    register(root)
+    time.sleep(1.1)
+    _evaluation(ckpt, 1, 0.8)  # evaluated after the question was registered
+    path = resolve_run(root, [runs / "behaviour", runs / "fam"])
+    assert {r["question"]: r["outcome"] for r in load_yaml(path).data["resolutions"]}["tuned"] == "yes"
+    q.write_text(q.read_text().replace("threshold: 0.5,", "threshold: 0.7, relative_to: uniform,"))
+    register(root, amend=True)
+    with pytest.raises(MazeprobeError, match="question:tuned: registered .*after the fine-tune of ft.pth|"
+                                             "question:tuned: registered .*ft.pth began"):  # fmt: skip
+        resolve_run(root, [runs / "behaviour", runs / "fam"])  # the same evaluation, read after it
+    time.sleep(1.1)
+    _evaluation(ckpt, 2, 0.8)  # new mazes, evaluated after the amendment
+    path = resolve_run(root, [runs / "behaviour", runs / "fam"])  # no late item: not refused
+    entry = {r["question"]: r for r in load_yaml(path).data["resolutions"]}["tuned"]
+    assert entry["outcome"] == "yes" and "uniform" in entry["evidence"]  # 0.8 against 0.7 x 0.9 = 0.63
+    assert not load_yaml(path).data["late"]
+
+
+def test_a_relative_drop_of_a_rare_event_has_no_interval_when_resamples_lose_its_baseline():
+    from mazeprobe.stats.paired import relative_drop_interval
+
+    rare = np.zeros(100)
+    rare[0] = 1.0  # one maze in a hundred: about a third of the resamples have no baseline
+    drop, lo, hi = relative_drop_interval(rare, np.zeros(100), n_boot=500, seed=0)
+    assert drop == 1.0 and np.isnan(lo) and np.isnan(hi)
+    common = (np.arange(100) % 2).astype(float)
+    _, lo, hi = relative_drop_interval(common, np.zeros(100), n_boot=500, seed=0)
+    assert lo == hi == 1.0

@@ -27,6 +27,7 @@ from mazeprobe.registry import (
 )
 from mazeprobe.registry.lock import read_lock
 from mazeprobe.registry.resolve import resolve_run
+from mazeprobe.registry.rulebase import RULES_VERSION
 from mazeprobe.yamlio import load_yaml
 
 SPEC = """\
@@ -395,6 +396,11 @@ def test_an_amendment_to_a_new_design_registered_before_its_first_run_is_timely(
     same_mazes = run_experiment(load_spec(here / "renamed.yaml"), here / "again")
     with pytest.raises(MazeprobeError, match="question:nearly-always: registered"):
         resolve_run(root, same_mazes)  # a new name is not a new design: the mazes were seen
+    more = renamed.replace("name: renamed", "name: more").replace("n: 300", "n: 301")
+    (here / "more.yaml").write_text(more)
+    one_more = run_experiment(load_spec(here / "more.yaml"), here / "more")
+    with pytest.raises(MazeprobeError, match="question:nearly-always: registered"):
+        resolve_run(root, one_more)  # one maze more of the same sample: the 300 seen are all in it
     (here / "fresh.yaml").write_text(renamed.replace("seed: 4", "seed: 5"))
     fresh = run_experiment(load_spec(here / "fresh.yaml"), here / "fresh")
     path = resolve_run(root, fresh)  # new mazes, run after the amendment: no late item
@@ -415,17 +421,17 @@ def test_an_outcome_changed_by_a_change_of_the_rules_is_listed_with_both_values(
     root, run = here / "predictions", here / "runs" / "trust"
     path = resolve_run(root, run)
     [now] = [e for e in events(root) if e["question"] == "nearly-always"]
-    assert now["rules_version"] == 2 and now["outcome"] == "no"
+    assert now["rules_version"] == RULES_VERSION and now["outcome"] == "no"
     old = {k: v for k, v in now.items() if k != "rules_version"} | {"outcome": "yes"}  # as the v1 rules said
     append_items(root, [("resolution:nearly-always", old)])
     [changed] = scored(root, path).attrs["changed"]
     assert (changed["question"], changed["before"], changed["after"]) == ("nearly-always", "yes", "no")
-    assert changed["before_rules"] == 1 and changed["after_rules"] == 2
+    assert changed["before_rules"] == 1 and changed["after_rules"] == RULES_VERSION
     assert changed["why"].startswith("decisions on intervals")
     out = here / "report.md"
     assert main(["report", "--predictions", str(root), "--resolutions", str(path), "--out", str(out),
                  "--n-boot", "20"]) == 0  # fmt: skip
     section = out.read_text().split("## Outcomes changed by a change of the rules")[1]
-    pattern = r"\| nearly-always \| yes · \S+ \S+ \(rules v1\) \| no · \S+ \S+ \(rules v2\) \|"
+    pattern = rf"\| nearly-always \| yes · \S+ \S+ \(rules v1\) \| no · \S+ \S+ \(rules v{RULES_VERSION}\) \|"
     assert re.search(pattern, section)
     capsys.readouterr()

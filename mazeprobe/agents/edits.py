@@ -25,7 +25,8 @@ The kinds (the `edit:` names of an experiment spec's `interventions:`):
   cheese does there).
 - `cheese-at-target`: set `channels` (default every channel) at every cell (or, with `radius`, around the
   square's cell) to the layer's activations for the same maze with the cheese moved onto the square
-  (`at: target` or `at: [row, col]`; mouse on its start square): a real cheese's reading, written in.
+  (`at: target` or `at: [row, col]`), read once with the mouse on its start square: the copied cells also
+  freeze what the network sees of the mouse there (a whole-layer copy plays one move at every step).
 
 Channel sets are lists, or `{ranking: cheese-channels, top: K}` (the top K of the layer's cheese-channel
 ranking, mazeprobe.agents.channels, which also records each channel's sign and cheese response). An edit

@@ -19,9 +19,9 @@ from mazeprobe.registry.trust import Ledger
 
 
 def _evidence_of(content: dict) -> tuple:
-    """What an event was decided on: its run spec (a deterministic design: the same spec gives the same
-    tables) and which sources it read."""
-    return content.get("spec_hash"), sorted(content.get("sources") or {})
+    """What an event was decided on: the question as registered then (its criteria), its run spec (a
+    deterministic design: the same spec gives the same tables) and which sources it read."""
+    return content.get("question_sha256"), content.get("spec_hash"), sorted(content.get("sources") or {})
 
 
 def changed_outcomes(ledger: Ledger, resolutions: Iterable[Resolution]) -> list[dict]:

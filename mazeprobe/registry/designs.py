@@ -3,10 +3,12 @@
 A design is what a result is a result of, whatever directory it was written to:
 
     spec:SPEC_HASH          a run of an experiment spec (the same spec run again gives the same results)
-    mazes:MAZES_HASH        the mazes a run was played on (its spec's `mazes:` section): a spec renamed or
-                            otherwise changed, on the same mazes, is not a new experiment
+    mazes:MAZES_HASH        the mazes a run was played on (its spec's `mazes:` section, their number left
+                            out): a spec renamed or otherwise changed, on the same mazes, or on more of
+                            them, is not a new experiment
     family:FAMILY_HASH      a run of a family of edits (mazeprobe.experiments.intervention_spec.family_hash:
                             the same edits on fewer mazes, or on another network, hash the same)
+    edits:EDITS_HASH        the same family's edits by what they do (ids and order left out)
     checkpoint:SHA256:evaluation-seed:SEED
                             a fine-tuned checkpoint, evaluated on the mazes of that seed (mazeprobe.registry
                             .evidence): the same network evaluated on new mazes is a new experiment
@@ -55,9 +57,22 @@ def family_design(family_hash: object) -> str:
     return f"family:{family_hash}"
 
 
+def _digest(value: object) -> str:
+    return hashlib.sha256(json.dumps(value, sort_keys=True, separators=(",", ":")).encode()).hexdigest()
+
+
 def mazes_design(spec: Mapping) -> str:
-    text = json.dumps(spec.get("mazes"), sort_keys=True, separators=(",", ":"))
-    return "mazes:" + hashlib.sha256(text.encode()).hexdigest()
+    """The mazes a run plays, whatever their number: mazes are sampled in a fixed order, so n + 1 mazes of
+    the same sample hold the n mazes already seen."""
+    return "mazes:" + _digest({k: v for k, v in (spec.get("mazes") or {}).items() if k != "n"})
+
+
+def edits_design(spec: Mapping) -> str:
+    """A family's edits by what they do, not by their ids or order: renaming or reordering the
+    interventions of a family that was seen does not make a new experiment."""
+    edits = sorted(json.dumps({k: v for k, v in i.items() if k != "id"}, sort_keys=True)
+                   for i in spec.get("interventions") or [])  # fmt: skip
+    return "edits:" + _digest({"edits": edits, "retargeting": spec.get("retargeting")})
 
 
 def run_designs(manifest: Mapping) -> list[str]:
@@ -68,7 +83,7 @@ def run_designs(manifest: Mapping) -> list[str]:
     spec = manifest.get("spec") or {}
     out = [spec_design(manifest.get("spec_hash")), mazes_design(spec)]
     if spec.get("interventions"):
-        out.append(family_design(family_hash(spec)))
+        out += [family_design(family_hash(spec)), edits_design(spec)]
     return out
 
 

@@ -264,16 +264,17 @@ def _patch_reduce(res: Mapping, fits: Fits) -> RuleResult:
     conf = r.confirmation
 
     def said(measure: str) -> str:
-        m = conf[measure]
-        return f"{measure} {_drop(m['drop'], *m['ci'])}"
+        m = conf.get(measure)
+        return f"{measure} not measured" if m is None else f"{measure} {_drop(m['drop'], *m['ci'])}"
 
     guarded = "; ".join(said(g) for g in guards)
     others = [said(m) for m in TOP_RIGHT_MEASURES if m in conf and m not in guards]
     also = f"; not guarded: {', '.join(others)}" if others else ""
     p = conf.get("p_cheese_at_dsq")
     one_step = f"; mean P(cheese) at the decision square {p['none']:.3f} -> {p['edit']:.3f}" if p else ""
+    how = "chosen" if r.selection[r.chosen].get("eligible") else "sparing the guards most, none sparing them"
     evidence = (
-        f"{r.chosen} (chosen on {r.n_selection} selection mazes among {len(r.selection)}) on "
+        f"{r.chosen} ({how} on {r.n_selection} selection mazes among {len(r.selection)}) on "
         f"{r.n_confirmation} confirmation mazes: got_cheese {_drop(r.got_cheese_drop, *r.got_cheese_drop_ci)}"
         f"; guarded: {guarded}{also}{one_step}; needs a got_cheese drop >= {_pct(r.threshold)} and a drop "
         f"of {' and of '.join(guards)} <= 25%"

@@ -248,7 +248,9 @@ def _read_json(path: Path) -> dict | None:
 
 def _checkpoint_source(key: str, repo: Path) -> Source:
     """The checkpoint's sha256, its fine-tune record (NAME.train.json `init`) and its evaluation on the
-    test suite (NAME.evaluation.json, which must be of this checkpoint)."""
+    test suite (NAME.evaluation.json, which must be of this checkpoint). Dated by the evaluation's start:
+    a fine-tuned network evaluated on new mazes is new evidence (its design: the checkpoint and the
+    evaluation's seed)."""
     from mazeprobe.training.config import evaluation_path, training_record_path
 
     rel = key[len(CHECKPOINT) :]
@@ -276,6 +278,10 @@ def _checkpoint_source(key: str, repo: Path) -> Source:
     elif evaluation.get("checkpoint_sha256") != sha:
         value["error"] = f"{eval_file} is not an evaluation of this checkpoint (its sha256 differs)"
     else:
+        # the outcome is read from this evaluation: its evidence began when the evaluation did (an
+        # evaluation written before evaluations recorded their start: when the training began)
+        started = evaluation.get("started_at") or started
+        value["trained_at"] = _training_start(path, record)
         suites = evaluation.get("suites") or {}
         value["test"] = suites.get("test/sample")
         # evaluations from before the uniform suite lack it: None here, and only a rule reading the

@@ -218,6 +218,20 @@ def read_interval(res: Mapping, fits: Mapping[str, dict]) -> Interval | str:
     return Interval(lo, hi, level, numbers, evidence, ident.problem)
 
 
+def interval_keys(r: Reading) -> tuple[str, str] | None:
+    """The keys of the confidence interval that belongs to the quantity read, beside it in its mapping:
+    a coefficient's (features.NAME.coef, intercept.coef) or odds ratio's, or a model's own estimate (its
+    kind's first model-level quantity, e.g. a rate's); None for anything else (a p-value, a count), which
+    the mapping's interval does not describe."""
+    parts = r.quantity.split(".")
+    leaf = parts[-1]
+    if len(parts) > 1:
+        return {"coef": ("ci_low", "ci_high"), "odds_ratio": ("or_ci_low", "or_ci_high")}.get(leaf)
+    kind = r.model.get("kind")
+    schema = quantity_schemas().get(kind, {}).get("model", ()) if isinstance(kind, str) else ()
+    return ("ci_low", "ci_high") if schema and leaf == schema[0] else None
+
+
 # --- identification ---------------------------------------------------------------------------------
 
 MAX_FLIP_RATE = 0.10
@@ -272,8 +286,11 @@ def identification(fit: Mapping, name: str) -> Identification:
     if vif_model is None:
         why = f"not identified: plan {fit.get('plan')} has several features and no vif model to show it"
         return Identification(max_vif=max_vif, problem=why)
-    row = (vif_model.get("features") or {}).get(name) or {}
-    vif = row.get("vif")
+    rows = vif_model.get("features") or {}
+    if name not in rows:
+        why = f"not identified: the vif model of plan {fit.get('plan')} has no VIF for {name}"
+        return Identification(max_vif=max_vif, problem=why)
+    vif = rows[name].get("vif")
     vif = math.inf if vif is None else float(vif)  # a vif model writes an infinite VIF as null
     partner, r = None, None
     corr = ((vif_model.get("correlation") or {}).get(name)) or {}

@@ -327,7 +327,8 @@ def run_summary(run: RunDir, manifest: dict) -> dict:
 def _checkpoints(cache: Mapping[str, Source]) -> list[dict]:
     """The fine-tuned checkpoints the resolutions read, as entries of `runs`."""
     return [
-        {"checkpoint": s.run, "network_sha256": s.value.get("sha256"), "started_at": s.started_at}
+        {"checkpoint": s.run, "network_sha256": s.value.get("sha256"), "started_at": s.started_at,
+         "trained_at": s.value.get("trained_at")}  # fmt: skip
         for key, s in cache.items()
         if key.startswith(CHECKPOINT) and s.value.get("sha256")
     ]

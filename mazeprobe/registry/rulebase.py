@@ -14,7 +14,7 @@ from pathlib import Path
 
 from mazeprobe.yamlio import KeyPath
 
-RULES_VERSION = 2
+RULES_VERSION = 3
 """The meaning of the rules, as a version: `resolve` records it in every resolution event, so an outcome
 that changed because the rules changed (not the evidence) is listed as such (mazeprobe.registry.changes)."""
 RULES_CHANGES = {
@@ -22,6 +22,10 @@ RULES_CHANGES = {
     2: "decisions on intervals: a threshold is decided yes or no only when the 95% interval lies wholly on "
     "one side of it, else unresolved; coefficients only when identified (VIF at most the plan's max_vif, "
     "sign flips in at most 10% of the sign-stability subsets); none-of never says yes (issue 18)",
+    3: "no point estimate says no: patch-reduce confirms, when no edit spares the guards on the selection "
+    "half, the one sparing them most (its intervals decide); a relative drop has no interval when more than "
+    "1% of its resamples have no baseline; greater-than and less-than read only an interval of their own "
+    "quantity, and a coefficient only when identified (a review of round 2)",
 }
 """What each version of the rules changed, for the report."""
 

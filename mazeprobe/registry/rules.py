@@ -42,6 +42,8 @@ from mazeprobe.registry.quantities import (
     check_quantity,
     default_alpha,
     g3,
+    identification,
+    interval_keys,
     is_number,
     quantity_schemas,
     read_interval,
@@ -297,12 +299,19 @@ def _compare(res: Mapping, fits: Fits, claim: str) -> RuleResult:
     threshold = float(res["threshold"])
     numbers = {"value": float(value), "threshold": threshold}
     what = r.quantity if r.quantity == r.model_key else f"{r.model_key} {r.quantity}"
-    lo = parent.get("ci_low") if parent is not None else None
-    hi = parent.get("ci_high") if parent is not None else None
+    keys = interval_keys(r)
+    lo = parent.get(keys[0]) if parent is not None and keys else None
+    hi = parent.get(keys[1]) if parent is not None and keys else None
     if not (is_number(lo) and is_number(hi)):
-        why = f"{what} has no confidence interval: a threshold is decided only on an interval"
+        why = f"{what} has no confidence interval of its own: a threshold is decided only on an interval"
         return RuleResult("unresolved", numbers, f"{what} {g3(value)} ({r.where})", why)
     numbers |= {"ci_low": float(lo), "ci_high": float(hi)}
+    term = r.quantity.rsplit(".", 1)[0]
+    if term.startswith("features."):  # "controlling for the others" needs an identified coefficient
+        ident = identification(r.fit or {}, term.split(".")[-1])
+        numbers |= ident.numbers()
+        if ident.problem:
+            return RuleResult("unresolved", numbers, f"{what} {g3(value)} ({r.where})", ident.problem)
     level = round(100 * (1 - float(r.model.get("alpha", default_alpha()))))
     n = r.model.get("n") or r.fit_n
     d = decide(float(value), float(lo), float(hi), threshold, claim, n=n if is_number(n) else None, what=what)

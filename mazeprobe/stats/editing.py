@@ -19,7 +19,7 @@ from scipy.stats import norm
 
 from mazeprobe.errors import UsageError
 from mazeprobe.rng import uniforms
-from mazeprobe.stats.decide import all_of, decide
+from mazeprobe.stats.decide import Decision, all_of, decide
 from mazeprobe.stats.measures import wilson_interval
 from mazeprobe.stats.paired import paired_values, relative_drop_interval
 from mazeprobe.stats.plan import DEFAULT_ALPHA
@@ -140,13 +140,18 @@ def patch_reduce(
     eligible = {
         k: v for k, v in selection.items() if v["eligible"] and np.isfinite(v["got_cheese_drop"])
     }
-    said = " and ".join(guards)
-    if not eligible:
-        return PatchReduceResult(
-            "no", None, threshold, selection, n_selection=n_sel, n_confirmation=n_conf, guards=guards,
-            reason=f"no edit of the family keeps the drop of {said} within 25% on the selection half",
-        )  # fmt: skip
-    chosen = max(eligible, key=lambda k: (eligible[k]["got_cheese_drop"], k))
+    if eligible:
+        chosen = max(eligible, key=lambda k: (eligible[k]["got_cheese_drop"], k))
+    else:  # none spares the guards on the selection half: the one that spares them most is confirmed on
+        # the other half, where the intervals decide (a selection-half point estimate never says no)
+        finite = {k: v for k, v in selection.items() if np.isfinite(v["got_cheese_drop"])}
+        if not finite:
+            return PatchReduceResult(
+                "unresolved", None, threshold, selection, n_selection=n_sel, n_confirmation=n_conf,
+                guards=guards, reason="no edit of the family has a got_cheese drop on the selection half",
+            )  # fmt: skip
+        worst = {k: max(v.get(f"{g}_drop", math.inf) for g in guards) for k, v in finite.items()}
+        chosen = min(finite, key=lambda k: (worst[k], -finite[k]["got_cheese_drop"], k))
     got = paired_values(halves["confirmation"], chosen, "got_cheese")
     if got.empty or float(got["none"].mean()) == 0:
         return PatchReduceResult(
@@ -171,13 +176,18 @@ def patch_reduce(
             "guard": measure in guards,
         }
     g = confirmation["got_cheese"]
-    decisions = [decide(g["drop"], *g["ci"], threshold, ">=", n=g["n"], fmt=_pct, what="the got_cheese drop")]
+    unit = "confirmation mazes"  # the half the outcome is read on: a run needs about twice as many
+    decisions = [decide(g["drop"], *g["ci"], threshold, ">=", n=g["n"], unit=unit, fmt=_pct,
+                        what="the got_cheese drop")]  # fmt: skip
     for guard in guards:
-        t = confirmation[guard]
-        what = f"the {guard} drop"
-        decisions.append(decide(t["drop"], *t["ci"], MAX_TOP_RIGHT_DROP, "<=", n=t["n"], fmt=_pct, what=what))
+        t = confirmation.get(guard)
+        if t is None:
+            decisions.append(Decision("unresolved", f"no confirmation maze has {guard} under {chosen}"))
+            continue
+        decisions.append(decide(t["drop"], *t["ci"], MAX_TOP_RIGHT_DROP, "<=", n=t["n"], unit=unit, fmt=_pct,
+                                what=f"the {guard} drop"))  # fmt: skip
     d = all_of(*decisions)
-    first = confirmation[guards[0]]
+    first = confirmation.get(guards[0], {"drop": None, "ci": None})
     return PatchReduceResult(
         d.outcome, chosen, threshold, selection, g["drop"], g["ci"], first["drop"], first["ci"], n_sel,
         n_conf, d.reason, d.n_needed, guards, confirmation,
@@ -269,11 +279,17 @@ def retarget(
         }
     n_sel = int(sum(select.values()))
     n_conf = len(select) - n_sel
-    eligible = {k: v for k, v in selection.items() if v["eligible"] and np.isfinite(v["retargeted_share"])}
-    if not eligible:
+    within = {k: v for k, v in selection.items() if v["eligible"]}
+    eligible = {k: v for k, v in within.items() if np.isfinite(v["retargeted_share"])}
+    if not within:  # the budget is exact (counted activations): the family has no edit this small
         return RetargetResult(
             "no", None, max_fraction, selection, n_selection=n_sel, n_confirmation=n_conf,
             reason=f"no edit of the family changes at most {max_fraction:.4%} of the network's activations",
+        )  # fmt: skip
+    if not eligible:
+        return RetargetResult(
+            "unresolved", None, max_fraction, selection, n_selection=n_sel, n_confirmation=n_conf,
+            reason="no selection-half maze has targets: nothing to choose an edit on",
         )  # fmt: skip
     chosen = max(eligible, key=lambda k: (eligible[k]["retargeted_share"], k))
     hit = retargeted_mazes(retargeting, chosen)
@@ -289,7 +305,8 @@ def retarget(
     lacking = np.setdiff1d(np.unique(interventions["seed"].to_numpy(np.int64)), seeds)
     untargeted = int((~selection_half(lacking, split_seed)).sum())
     ci = wilson_interval(rate, len(confirm), z)
-    d = decide(rate, ci[0], ci[1], share, ">=", n=len(confirm), fmt=_pct, what="the retargeted share")
+    d = decide(rate, ci[0], ci[1], share, ">=", n=len(confirm), unit="confirmation mazes", fmt=_pct,
+               what="the retargeted share")  # fmt: skip
     return RetargetResult(
         d.outcome, chosen, max_fraction, selection, rate, ci, n_sel, n_conf, d.reason, d.n_needed,
         **_references(retargeting, chosen, confirm, z, n_boot, seed, alpha, untargeted),

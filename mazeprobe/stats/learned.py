@@ -41,9 +41,12 @@ def beats_control(
         return beats, numbers
     what = "the lead over the control" if who == "the probe" else f"the {metric} lead over the control"
     d = all_of(beats, decide(lead, lo, hi, margin, ">=", n=n, fmt=_pct, what=what))
-    if d.outcome == "no":
-        return Decision("unresolved", f"{who} beats {threshold:g} but its random-weight control is within "
-                        f"{margin:g} of it"), numbers  # fmt: skip
+    if d.outcome == "no":  # the lead is clearly short of the margin: not false, not the layer's own either
+        said = f"beats {threshold:g}"
+        if beats.outcome != "yes":
+            said = f"may beat {threshold:g} ({beats.reason})"
+        return Decision("unresolved", f"{who} {said} but its random-weight control is within {margin:g} of "
+                        "it"), numbers  # fmt: skip
     return d, numbers
 
 

@@ -44,6 +44,9 @@ SUMMARY_COLUMNS = (
     "relative_drop_high",
 )
 MAX_BOOT = 100_000
+MAX_UNDEFINED_SHARE = 0.01
+"""A relative drop's bootstrap interval is given only when at most this share of the resamples has a
+baseline rate of 0 (no drop defined)."""
 
 
 def paired_values(
@@ -86,8 +89,11 @@ def relative_drop_interval(
     base = none[idx].mean(1)
     with np.errstate(divide="ignore", invalid="ignore"):
         drops = 1.0 - edit[idx].mean(1) / base
-    drops = drops[np.isfinite(drops)]
-    lo, hi = np.quantile(drops, [alpha / 2, 1 - alpha / 2]) if len(drops) else (np.nan, np.nan)
+    kept = drops[np.isfinite(drops)]
+    # resamples whose baseline rate is 0 have no drop: a few do not move the interval, more would narrow it
+    # to the resamples where the rare event happened to occur, so then there is no interval at all
+    ok = len(kept) >= (1 - MAX_UNDEFINED_SHARE) * len(drops)
+    lo, hi = np.quantile(kept, [alpha / 2, 1 - alpha / 2]) if ok and len(kept) else (np.nan, np.nan)
     return relative_drop(none, edit), float(lo), float(hi)
 
 

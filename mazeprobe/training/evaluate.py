@@ -24,7 +24,7 @@ import pandas as pd
 from mazeprobe.agents.impala import ImpalaCNN, count_parameters, load_checkpoint
 from mazeprobe.agents.network import NetworkPolicy
 from mazeprobe.maze.sampling import SampleSpec, sample_mazes
-from mazeprobe.provenance import file_sha256
+from mazeprobe.provenance import file_sha256, utc_stamp
 from mazeprobe.sim import Roller, RolloutSettings, maze_batch, outcome_rates, start_states
 from mazeprobe.training.card import write_card
 from mazeprobe.training.config import card_path, training_record_path
@@ -94,6 +94,7 @@ def evaluate(
         "n_mazes": n,
         "max_steps": max_steps,
         "seed": seed,  # which mazes: an evaluation on other mazes is another design (registry.designs)
+        "started_at": utc_stamp(),  # when this evidence began (what a late amendment is measured against)
         "suites": {},
     }
     started = time.monotonic()

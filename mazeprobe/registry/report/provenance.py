@@ -58,7 +58,7 @@ def resolved_against(table: pd.DataFrame, scores: dict) -> Section | None:
         if r.get("checkpoint"):
             rows.append((Cell(Path(str(r["checkpoint"])).name, lead="fine-tuned checkpoint"), Cell("–"),
                          Cell(str(r["checkpoint"]), detail=f"sha256 {_short(r.get('network_sha256'))}"),
-                         Cell("–"), Cell(f"training began {_day(r.get('started_at'))}")))  # fmt: skip
+                         Cell("–"), Cell(_checkpoint_dates(r))))  # fmt: skip
             continue
         network = str(r.get("network") or "–")
         rows.append(
@@ -78,6 +78,13 @@ def resolved_against(table: pd.DataFrame, scores: dict) -> Section | None:
         Column("dates"),
     )
     return Section("Resolved against", columns, tuple(rows), note=RUNS_NOTE, empty=NO_RUNS)
+
+
+def _checkpoint_dates(r: dict) -> str:
+    """When a fine-tuned checkpoint's training began and, where it records it, its evaluation."""
+    if r.get("trained_at") and r.get("trained_at") != r.get("started_at"):
+        return f"training began {_day(r['trained_at'])}; evaluated {_day(r.get('started_at'))}"
+    return f"training began {_day(r.get('started_at'))}"
 
 
 def _data_uri(path: Path) -> str:
