@@ -427,11 +427,17 @@ def test_an_outcome_changed_by_a_change_of_the_rules_is_listed_with_both_values(
     [changed] = scored(root, path).attrs["changed"]
     assert (changed["question"], changed["before"], changed["after"]) == ("nearly-always", "yes", "no")
     assert changed["before_rules"] == 1 and changed["after_rules"] == RULES_VERSION
+    # a version in between that already gave today's outcome: the change is credited to it, not to later
+    between = {k: v for k, v in now.items()} | {"rules_version": 2}
+    append_items(root, [("resolution:nearly-always", between)])
+    [changed] = scored(root, path).attrs["changed"]
+    assert (changed["before_rules"], changed["after_rules"]) == (1, 2)
+    assert "issue 18" in changed["why"] and "a review of round 2" not in changed["why"]
     assert changed["why"].startswith("decisions on intervals")
     out = here / "report.md"
     assert main(["report", "--predictions", str(root), "--resolutions", str(path), "--out", str(out),
                  "--n-boot", "20"]) == 0  # fmt: skip
     section = out.read_text().split("## Outcomes changed by a change of the rules")[1]
-    pattern = rf"\| nearly-always \| yes · \S+ \S+ \(rules v1\) \| no · \S+ \S+ \(rules v{RULES_VERSION}\) \|"
+    pattern = r"\| nearly-always \| yes · \S+ \S+ \(rules v1\) \| no · \S+ \S+ \(rules v2\) \|"
     assert re.search(pattern, section)
     capsys.readouterr()

@@ -26,7 +26,9 @@ def _evidence_of(content: dict) -> tuple:
 
 def changed_outcomes(ledger: Ledger, resolutions: Iterable[Resolution]) -> list[dict]:
     """One entry per automatic outcome that a change of the rules changed: {question, before, before_rules,
-    before_resolved_at, after, after_rules, after_resolved_at, why}."""
+    before_resolved_at, after, after_rules, after_resolved_at, why}. `before`: the latest outcome, on the
+    same evidence, that differs from the current one; `after_rules`: the first version of the rules that
+    gave the current outcome after it, and `why` what the versions in between changed."""
     out = []
     for r in resolutions:
         if r.method != "auto":
@@ -37,13 +39,18 @@ def changed_outcomes(ledger: Ledger, resolutions: Iterable[Resolution]) -> list[
         if not current:
             continue
         now = current[-1]
-        older = [e for e in events if e.content.get("rules_version", 1) < RULES_VERSION
-                 and _evidence_of(e.content) == _evidence_of(now.content)]  # fmt: skip
-        if not older or older[-1].content.get("outcome") == r.outcome:
+        same = [e for e in events if _evidence_of(e.content) == _evidence_of(now.content)]
+        latest: dict[int, object] = {}  # version -> its latest event on this evidence
+        for e in same:
+            latest[e.content.get("rules_version", 1)] = e
+        versions = sorted(latest)
+        differ = [v for v in versions if v < RULES_VERSION and latest[v].content.get("outcome") != r.outcome]
+        if not differ:
             continue
-        before = older[-1]
-        version = before.content.get("rules_version", 1)
-        changes = "; ".join(RULES_CHANGES[v] for v in range(version + 1, RULES_VERSION + 1))
+        version = differ[-1]
+        first = next(v for v in versions if v > version)  # the first version that gave the current outcome
+        before, after = latest[version], latest[first]
+        changes = "; ".join(RULES_CHANGES[v] for v in range(version + 1, first + 1))
         why = changes + (f". Now: {r.raw.get('reason')}" if r.raw.get("reason") else "")
         out.append(
             {
@@ -52,8 +59,8 @@ def changed_outcomes(ledger: Ledger, resolutions: Iterable[Resolution]) -> list[
                 "before_rules": version,
                 "before_resolved_at": utc_stamp(before.registered_at),
                 "after": r.outcome,
-                "after_rules": RULES_VERSION,
-                "after_resolved_at": utc_stamp(now.registered_at),
+                "after_rules": first,
+                "after_resolved_at": utc_stamp(after.registered_at),
                 "why": why,
             }
         )
