@@ -555,3 +555,29 @@ def test_set_forecast_swaps_a_probability_for_a_claim(tmp_path):
     assert '  - {question: q-one, claim: no, note: "fairly sure", made_at: ' in text
     f = {f.question: f for f in load_registry(root).forecasts}["q-one"]
     assert f.claim == "no" and f.probability is None and f.note == "fairly sure"
+
+
+def test_every_amendment_of_a_question_is_listed_with_its_time(tmp_path):
+    from mazeprobe.registry.table import amendments, utc_stamp
+    from mazeprobe.registry.trust import Ledger
+
+    root = make_dir(tmp_path)
+    register(root)
+    path = root / "questions.yaml"
+    for old, new in [
+        ("manual}\n  - id: goal-a", "manual, criteria: one}\n  - id: goal-a"),
+        ('text: "The first question"', 'text: "The first question, reworded"'),  # not a change of criteria
+        ("criteria: one}", "criteria: two}"),
+    ]:
+        assert old in path.read_text()
+        path.write_text(path.read_text().replace(old, new))
+        register(root, amend=True)
+    ledger = Ledger.load(root)
+    lines = [e for e in ledger.entries if e.item == item_id_question("q-one")]
+    found = amendments(ledger, load_registry(root).questions)
+    assert set(found) == {"q-one"}
+    a = found["q-one"]
+    assert len(lines) == 4 and len(a["amendments_at"]) == 2
+    assert a["amendments_at"] == [utc_stamp(lines[1].registered_at), utc_stamp(lines[3].registered_at)]
+    assert a["amended_at"] == a["amendments_at"][0]
+    assert a["before"] == {"method": "manual"} and a["after"] == {"method": "manual", "criteria": "two"}

@@ -196,17 +196,20 @@ def _runs(resolutions: list[Resolution]) -> list[dict]:
 
 
 def amendments(ledger: Ledger, questions: Mapping[str, Question]) -> dict[str, dict]:
-    """Question id -> {first_registered, amended_at, before, after} for each question whose registered
-    resolution criteria changed after its first registration (the lock keeps every line)."""
+    """Question id -> {first_registered, amended_at, amendments_at, before, after} for each question whose
+    registered resolution criteria changed after its first registration (the lock keeps every line):
+    amended_at is the first change, amendments_at every change, so a reader can compare each with the runs."""
     out = {}
     for qid in questions:
         lines = [e for e in ledger.entries if e.item == item_id_question(qid)]
         if len(lines) < 2 or lines[0].content.get("resolution") == lines[-1].content.get("resolution"):
             continue
-        changed = next(e for e in lines if e.content.get("resolution") != lines[0].content.get("resolution"))
+        pairs = zip(lines, lines[1:], strict=False)
+        changes = [b for a, b in pairs if b.content.get("resolution") != a.content.get("resolution")]
         out[qid] = {
             "first_registered": utc_stamp(lines[0].registered_at),
-            "amended_at": utc_stamp(changed.registered_at),
+            "amended_at": utc_stamp(changes[0].registered_at),
+            "amendments_at": [utc_stamp(e.registered_at) for e in changes],
             "before": lines[0].content.get("resolution"),
             "after": lines[-1].content.get("resolution"),
         }

@@ -26,8 +26,10 @@ PICTURES_NOTE = (
 )
 AMENDMENTS_NOTE = (
     "Questions whose resolution criteria were changed after they were first registered (`predictions "
-    "register --amend`), with the criteria before and after. The lock keeps both lines; an outcome read "
-    "with amended criteria says so beside the question."
+    "register --amend`), with the criteria first registered and those in force now, and the time of every "
+    "amendment (compare them with the runs' start times above: an amendment registered before the first run "
+    "of the design it names is timely). The lock keeps every line; an outcome read with amended criteria "
+    "says so beside the question."
 )
 CHANGED_NOTE = (
     "Outcomes that changed because the meaning of the resolution rules changed after results existed, on "
@@ -133,7 +135,7 @@ def amendments(table: pd.DataFrame, scores: dict) -> Section | None:
         (
             Cell(qid, lead=""),
             Cell(_day(a["first_registered"])[:10]),
-            Cell(_day(a["amended_at"])[:10]),
+            Cell(", ".join(_day(t) for t in a.get("amendments_at") or [a["amended_at"]]) + " UTC"),
             Cell(_criteria(a["before"])),
             Cell(_criteria(a["after"])),
         )
@@ -154,7 +156,8 @@ def amended_badge(table: pd.DataFrame, qid: str) -> tuple[Badge, ...]:
     a = (table.attrs.get("amendments") or {}).get(qid)
     if not a:
         return ()
-    return (Badge(f"operationalized by amendment on {_day(a['amended_at'])[:10]}", "amended"),)
+    last = (a.get("amendments_at") or [a["amended_at"]])[-1]
+    return (Badge(f"operationalized by amendment on {_day(last)[:10]}", "amended"),)
 
 
 def changed(table: pd.DataFrame, scores: dict) -> Section | None:
