@@ -105,3 +105,24 @@ def test_demo_families_are_the_full_families_on_fewer_mazes():
     other = load_spec(ANALYSIS / "model-editing.yaml")
     fewer = replace(other, interventions=other.interventions[:-1])
     assert family_hash(fewer.to_dict()) != family_hash(other.to_dict())
+
+
+def test_the_cli_parser_and_the_package_fronts_import_no_heavy_library():
+    """`mazeprobe --help` (every command's parser) and `import mazeprobe.stats` / `.stats.probes` load
+    torch, scikit-learn, statsmodels and dask only when a command uses them (a fresh interpreter, since
+    this one has them loaded)."""
+    import subprocess
+
+    code = (
+        "import sys\n"
+        "import mazeprobe.stats, mazeprobe.stats.probes\n"
+        "from mazeprobe.cli import main\n"
+        "try:\n    main(['--help'])\nexcept SystemExit:\n    pass\n"
+        "print(sorted(m for m in ('torch', 'sklearn', 'statsmodels', 'dask') if m in sys.modules))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip().splitlines()[-1] == "[]"
+    from mazeprobe.stats.probes import PROBES, probe_run
+    from mazeprobe.stats.probes.run import probe_run as owned
+
+    assert probe_run is owned and "cheese-coords" in PROBES  # the lazy front gives the owner's objects

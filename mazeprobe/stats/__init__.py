@@ -8,21 +8,45 @@ write_outputs(result, "data/stats/behavioral")
 Each model kind (logit, rate, ...) is one record of KIND_REGISTRY (mazeprobe.stats.kinds).
 """
 
-from mazeprobe.stats.data import AnalysisData, load_input, prepare
-from mazeprobe.stats.errors import FitError
-from mazeprobe.stats.fit import fit_plan, run_analysis
-from mazeprobe.stats.kinds import KIND_REGISTRY, ModelKind, Quantities, Setting
-from mazeprobe.stats.models import MODELS, ModelResult
-from mazeprobe.stats.plan import (
-    MODEL_KINDS,
-    OUTCOMES,
-    AnalysisPlan,
-    ModelSpec,
-    load_plan,
-    make_plan,
-    parse_plan,
-)
-from mazeprobe.stats.result import FitResult, write_outputs
+from __future__ import annotations
+
+from typing import Any
+
+# Each public name and the module that owns it, imported on first use: `mazeprobe --help` and every
+# command that only needs a submodule (a plan, a probe's name) must not pay for statsmodels, scikit-learn
+# and torch at start-up.
+_OWNERS = {
+    "AnalysisData": "mazeprobe.stats.data",
+    "load_input": "mazeprobe.stats.data",
+    "prepare": "mazeprobe.stats.data",
+    "FitError": "mazeprobe.stats.errors",
+    "fit_plan": "mazeprobe.stats.fit",
+    "run_analysis": "mazeprobe.stats.fit",
+    "KIND_REGISTRY": "mazeprobe.stats.kinds",
+    "ModelKind": "mazeprobe.stats.kinds",
+    "Quantities": "mazeprobe.stats.kinds",
+    "Setting": "mazeprobe.stats.kinds",
+    "MODELS": "mazeprobe.stats.models",
+    "ModelResult": "mazeprobe.stats.models",
+    "MODEL_KINDS": "mazeprobe.stats.plan",
+    "OUTCOMES": "mazeprobe.stats.plan",
+    "AnalysisPlan": "mazeprobe.stats.plan",
+    "ModelSpec": "mazeprobe.stats.plan",
+    "load_plan": "mazeprobe.stats.plan",
+    "make_plan": "mazeprobe.stats.plan",
+    "parse_plan": "mazeprobe.stats.plan",
+    "FitResult": "mazeprobe.stats.result",
+    "write_outputs": "mazeprobe.stats.result",
+}
+
+
+def __getattr__(name: str) -> Any:
+    if name in _OWNERS:
+        import importlib
+
+        return getattr(importlib.import_module(_OWNERS[name]), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
 
 __all__ = [
     "KIND_REGISTRY",

@@ -41,22 +41,22 @@ from __future__ import annotations
 
 from typing import Any
 
-from mazeprobe.stats.probes.cheese import (
-    COORDS,
-    coordinate_probes,
-    grid_to_spatial,
-    pixel_probe,
-    position_probe,
-    probe_targets,
-    sparse_probes,
-)
-from mazeprobe.stats.probes.cv import FIT_THREADS, LOGISTIC_C, MAX_ITER, RIDGE_ALPHA, TASKS, fit_probe
-from mazeprobe.stats.probes.result import METRICS, ProbeResult, results_table
-from mazeprobe.stats.probes.run import PROBES, probe_run
+PROBES = ("cheese-coords", "cheese-pixel", "sparse", "cheese-position")
+"""The probes `probe_run` (and `mazeprobe probe --probe`) knows, by name."""
 
-# Names that live in the layers below now (run-directory files, the simulator, the network), re-exported
-# on first use so that fitting probes on arrays never imports torch or procgen.
-_BELOW = {
+# Each public name and the module that owns it, imported on first use, so that naming a probe (the CLI's
+# parser) imports nothing heavy, and fitting probes on arrays never imports torch or procgen.
+_OWNERS = {
+    **dict.fromkeys(
+        ("COORDS", "coordinate_probes", "grid_to_spatial", "pixel_probe", "position_probe", "probe_targets",
+         "sparse_probes"),
+        "mazeprobe.stats.probes.cheese",
+    ),
+    **dict.fromkeys(("FIT_THREADS", "LOGISTIC_C", "MAX_ITER", "RIDGE_ALPHA", "TASKS", "fit_probe"),
+                    "mazeprobe.stats.probes.cv"),
+    **dict.fromkeys(("METRICS", "ProbeResult", "results_table"), "mazeprobe.stats.probes.result"),
+    "probe_run": "mazeprobe.stats.probes.run",
+    # names that live in the layers below (run-directory files, the simulator, the network)
     "ActivationDataError": "mazeprobe.experiments.activations",
     "load_activations": "mazeprobe.experiments.activations",
     "decision_square_observations": "mazeprobe.sim.observe",
@@ -65,10 +65,10 @@ _BELOW = {
 
 
 def __getattr__(name: str) -> Any:
-    if name in _BELOW:
+    if name in _OWNERS:
         import importlib
 
-        return getattr(importlib.import_module(_BELOW[name]), name)
+        return getattr(importlib.import_module(_OWNERS[name]), name)
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 

@@ -14,6 +14,7 @@ from mazeprobe.errors import UsageError
 from mazeprobe.experiments.activations import load_activations
 from mazeprobe.experiments.rundir import RunDir
 from mazeprobe.stats.errors import FitError
+from mazeprobe.stats.probes import PROBES
 from mazeprobe.stats.probes.cheese import (
     POSITION_METRICS,
     coordinate_probes,
@@ -24,7 +25,6 @@ from mazeprobe.stats.probes.cheese import (
 )
 from mazeprobe.stats.probes.result import ProbeResult
 
-PROBES = ("cheese-coords", "cheese-pixel", "sparse", "cheese-position")
 DEFAULT_PROBES = ("cheese-coords", "cheese-pixel", "sparse")
 """What probe_run runs unless told: cheese-position fits two classifiers per fold, the costliest."""
 MAZE_SHARES: dict[str, tuple[str, ...]] = {
