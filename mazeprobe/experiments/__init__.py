@@ -14,12 +14,15 @@ from mazeprobe.experiments.activations import ActivationDataError, load_activati
 from mazeprobe.experiments.run import run_experiment
 from mazeprobe.experiments.rundir import RunDir, RunError
 from mazeprobe.experiments.spec import ExperimentSpec, load_spec
+from mazeprobe.experiments.vfield import VectorFieldPicture, field_picture
 
 __all__ = [
     "ActivationDataError",
     "ExperimentSpec",
     "RunDir",
     "RunError",
+    "VectorFieldPicture",
+    "field_picture",
     "load_activations",
     "load_spec",
     "run_experiment",

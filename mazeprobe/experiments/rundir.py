@@ -92,6 +92,13 @@ class RunDir:
     def __fspath__(self) -> str:
         return str(self.path)
 
+    def _repr_html_(self) -> str:
+        """What a notebook shows: name, network and sha256, mazes, episodes and chunks done, outcome rates,
+        interventions (mazeprobe.experiments.rundisplay)."""
+        from mazeprobe.experiments.rundisplay import run_html
+
+        return run_html(self)
+
     # --- names ----------------------------------------------------------------------------------
 
     @property

@@ -9,11 +9,13 @@ from __future__ import annotations
 
 import os
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
+from mazeprobe.display import one_line
 from mazeprobe.errors import UsageError
 from mazeprobe.maze.procgen import WALL
 from mazeprobe.maze.sampling import row_grid
@@ -95,6 +97,83 @@ def vector_field_png(field: pd.DataFrame, maze_row: pd.DataFrame, path, cell: in
     return vector_field_pictures([("", field)], maze_row, path, cell)
 
 
+@dataclass(frozen=True, repr=False)
+class VectorFieldPicture:
+    """Fields side by side on the same maze, each under its title (e.g. original, edited, difference):
+    an arrow per square with components P(right) - P(left) and P(up) - P(down). A notebook shows the
+    picture; `save` writes the PNG."""
+
+    panels: tuple[tuple[str, pd.DataFrame], ...]
+    maze_row: pd.DataFrame
+    """The maze: a one-row maze table (the maze layer's schema)."""
+    cell: int = 24
+
+    def __repr__(self) -> str:
+        row = self.maze_row.iloc[0]
+        n = int(row["maze_size"])
+        titles = ", ".join(t for t, _ in self.panels if t) or f"{len(self.panels)} panel(s)"
+        return one_line(f"VectorFieldPicture(level seed {int(row['seed'])}, {n}x{n}, {titles})")
+
+    def image(self):
+        """The picture as a Pillow image."""
+        from PIL import Image, ImageDraw
+
+        from mazeprobe.maze.render import MazePicture
+
+        grid = row_grid(self.maze_row.iloc[0])
+        pictures = []
+        for _, field in self.panels:
+            picture = MazePicture(grid, (0, 0), cell=self.cell, shortest_paths=False)
+            for f in field.itertuples():
+                picture.arrow(f.row, f.col, f.p_right - f.p_left, f.p_up - f.p_down)
+            pictures.append(picture.image)
+        titled = any(title for title, _ in self.panels)
+        top, gap = (16 if titled else 0), 8
+        width = sum(p.width for p in pictures) + gap * (len(pictures) - 1)
+        out = Image.new("RGB", (width, pictures[0].height + top), (255, 255, 255))
+        x = 0
+        for (title, _), picture in zip(self.panels, pictures, strict=True):
+            out.paste(picture, (x, top))
+            if title:
+                ImageDraw.Draw(out).text((x + 2, 2), title, fill=(0, 0, 0))
+            x += picture.width + gap
+        return out
+
+    def png(self) -> bytes:
+        from mazeprobe.maze.render import image_png
+
+        return image_png(self.image())
+
+    def _repr_png_(self) -> bytes:
+        return self.png()
+
+    def save(self, path: str | os.PathLike) -> Path:
+        """Write the PNG atomically (temporary file, then rename)."""
+        from mazeprobe.atomic import atomic_path
+
+        path = Path(path)
+        with atomic_path(path) as tmp:
+            self.image().save(tmp, format="PNG")
+        return path
+
+
+def field_picture(
+    field: pd.DataFrame | Sequence[tuple[str, pd.DataFrame]], maze_row: pd.DataFrame | pd.Series,
+    cell: int | None = None,
+) -> VectorFieldPicture:
+    """A vector field to show (or several, as (title, field) panels) on its maze: `maze_row` is a one-row
+    maze table or one row of it. A notebook shows the result as the picture."""
+    from mazeprobe.maze.render import notebook_cell
+
+    if isinstance(maze_row, pd.Series):
+        maze_row = maze_row.to_frame().T
+    if not isinstance(maze_row, pd.DataFrame) or len(maze_row) != 1:
+        raise UsageError("field_picture draws on one maze: give a one-row maze table or one row of it")
+    panels = (("", field),) if isinstance(field, pd.DataFrame) else tuple(field)
+    n = int(maze_row.iloc[0]["maze_size"])
+    return VectorFieldPicture(panels, maze_row.reset_index(drop=True), cell or notebook_cell(n))
+
+
 def vector_field_pictures(
     panels: Sequence[tuple[str, pd.DataFrame]],
     maze_row: pd.DataFrame,
@@ -102,29 +181,4 @@ def vector_field_pictures(
     cell: int = 24,
 ) -> Path:
     """Fields side by side on the same maze, each under its title (e.g. original, edited, difference)."""
-    from PIL import Image, ImageDraw
-
-    from mazeprobe.atomic import atomic_path
-    from mazeprobe.maze.render import MazePicture
-
-    grid = row_grid(maze_row.iloc[0])
-    pictures = []
-    for _, field in panels:
-        picture = MazePicture(grid, (0, 0), cell=cell, shortest_paths=False)
-        for f in field.itertuples():
-            picture.arrow(f.row, f.col, f.p_right - f.p_left, f.p_up - f.p_down)
-        pictures.append(picture.image)
-    titled = any(title for title, _ in panels)
-    top, gap = (16 if titled else 0), 8
-    width = sum(p.width for p in pictures) + gap * (len(pictures) - 1)
-    out = Image.new("RGB", (width, pictures[0].height + top), (255, 255, 255))
-    x = 0
-    for (title, _), picture in zip(panels, pictures, strict=True):
-        out.paste(picture, (x, top))
-        if title:
-            ImageDraw.Draw(out).text((x + 2, 2), title, fill=(0, 0, 0))
-        x += picture.width + gap
-    path = Path(path)
-    with atomic_path(path) as tmp:
-        out.save(tmp, format="PNG")
-    return path
+    return VectorFieldPicture(tuple(panels), maze_row, cell).save(path)

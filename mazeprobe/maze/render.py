@@ -127,11 +127,29 @@ class MazePicture:
             right = (x1 - head * (ux + 0.5 * uy), y1 - head * (uy - 0.5 * ux))
             self.draw.polygon([(x1, y1), left, right], fill=colour)
 
+    def png_bytes(self) -> bytes:
+        """The picture as PNG bytes (what a notebook shows)."""
+        return image_png(self.image)
+
     def save(self, path: str | os.PathLike) -> Path:
         """Write the PNG atomically (temporary file, then rename)."""
         with atomic_path(path) as tmp:
             self.image.save(tmp, format="PNG")
         return Path(path)
+
+
+def image_png(image) -> bytes:
+    """A Pillow image as PNG bytes, for `_repr_png_` (nothing is written to disk)."""
+    import io
+
+    buffer = io.BytesIO()
+    image.save(buffer, format="PNG")
+    return buffer.getvalue()
+
+
+def notebook_cell(n: int) -> int:
+    """Pixels per square for a maze of side n in a notebook: about 320 pixels across, 12 to 32 per square."""
+    return max(12, min(32, 320 // max(n, 1)))
 
 
 def maze_png(grid: np.ndarray, path: str | os.PathLike, mouse: Position = (0, 0), cell: int = 20) -> Path:

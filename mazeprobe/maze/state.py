@@ -111,6 +111,19 @@ class MazeState:
             return None
         return int(rows[0]), int(cols[0])
 
+    # --- display -------------------------------------------------------------------------------
+    def __repr__(self) -> str:
+        n = self.maze_size
+        cheese = self.cheese
+        where = "no cheese" if cheese is None else f"cheese {cheese}"
+        return f"MazeState(level seed {self.level_seed}, {n}x{n}, mouse {self.mouse}, {where})"
+
+    def _repr_png_(self) -> bytes:
+        """The maze as notebooks show it: the picture of `mazeprobe show --png` (row 0 at the bottom)."""
+        from mazeprobe.maze.render import MazePicture, notebook_cell
+
+        return MazePicture(self.grid, self.mouse, cell=notebook_cell(self.maze_size)).png_bytes()
+
     # --- edits -----------------------------------------------------------------------------------
     def with_cheese(self, row: int, col: int) -> MazeState:
         """Move the cheese to an open cell (removing any cheese already present)."""
