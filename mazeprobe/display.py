@@ -61,21 +61,26 @@ def fmt(value: object, digits: int = 4) -> str:
     return str(value)
 
 
-def cell(value: object, digits: int = 4) -> str:
-    """One table cell: Html as is, numbers right-aligned, everything else escaped."""
-    if isinstance(value, Html):
-        return f"<td>{value}</td>"
-    numeric = isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(value, bool)
-    return f'<td class="num">{esc(fmt(value, digits))}</td>' if numeric else f"<td>{esc(fmt(value))}</td>"
+def cell(value: object, digits: int = 4, right: bool | None = None) -> str:
+    """One table cell: Html as is, everything else escaped; right-aligned when `right` (default: when
+    the value is a number)."""
+    if right is None:
+        right = isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(value, bool)
+    text = value if isinstance(value, Html) else esc(fmt(value, digits))
+    return f'<td class="num">{text}</td>' if right else f"<td>{text}</td>"
 
 
 def table_html(
     columns: Sequence[str], rows: Iterable[Sequence[object]], digits: int = 4, numeric: Sequence[str] = ()
 ) -> str:
-    """A table: escaped headers (those named in `numeric` right-aligned), one `cell` per value."""
+    """A table: escaped headers; the columns named in `numeric` right-aligned, header and cells."""
     num = ' class="num"'
     head = "".join(f"<th{num if c in numeric else ''}>{esc(c)}</th>" for c in columns)
-    body = "".join("<tr>" + "".join(cell(v, digits) for v in row) + "</tr>" for row in rows)
+    right = [c in numeric for c in columns]
+    body = "".join(
+        "<tr>" + "".join(cell(v, digits, r) for v, r in zip(row, right, strict=True)) + "</tr>"
+        for row in rows
+    )
     return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
 
 

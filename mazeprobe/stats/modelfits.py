@@ -75,6 +75,9 @@ class ModelResult:
     those (kept) features; empty when there is none. Given by the models that check identification
     (logit, sign-stability), None for the others."""
 
+    def __repr__(self) -> str:
+        return f"ModelResult({self.key!r}, kind {self.kind}, {len(self.table)} features)"
+
     def __post_init__(self) -> None:
         # a NaN or inf in a result is never silent: it is named in the warnings (and written as null)
         shown_rows = self.table

@@ -92,6 +92,21 @@ class FitResult:
     def outcome(self) -> str:
         return self.plan.outcome
 
+    # --- display ---------------------------------------------------------------------------------
+
+    def __repr__(self) -> str:
+        models = ", ".join(self.models) or "no models"
+        return (
+            f"FitResult(plan {self.plan.name!r}: {self.outcome} ~ {len(self.plan.features)} features, "
+            f"n = {self.n}, {self.n_mazes} mazes; {models})"
+        )
+
+    def _repr_html_(self) -> str:
+        """What a notebook shows: the plan, the sample, each model's table (mazeprobe.stats.resultdisplay)."""
+        from mazeprobe.stats.resultdisplay import fit_html
+
+        return fit_html(self)
+
     # --- JSON ------------------------------------------------------------------------------------
 
     def to_json(self) -> dict:
