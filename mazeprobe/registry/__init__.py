@@ -18,6 +18,7 @@ registered; publish the head before running experiments.
 """
 
 from mazeprobe.registry.edit import set_forecast
+from mazeprobe.registry.leaderboard import Leaderboard
 from mazeprobe.registry.load import load_registry, validate_registry
 from mazeprobe.registry.lock import lock_head, register, registered_at, verify
 from mazeprobe.registry.model import (
@@ -29,20 +30,23 @@ from mazeprobe.registry.model import (
     item_id_forecast,
     item_id_question,
 )
-from mazeprobe.registry.report import render_report, write_report
+from mazeprobe.registry.report import CalibrationReport, calibration_report, render_report, write_report
 from mazeprobe.registry.resolutions import load_resolutions
 from mazeprobe.registry.scoring import score_table
 from mazeprobe.registry.table import forecast_table
 from mazeprobe.registry.yamlcheck import IntegrityError, RegistryError
 
 __all__ = [
+    "CalibrationReport",
     "Forecast",
     "IntegrityError",
+    "Leaderboard",
     "Problem",
     "Question",
     "Registry",
     "RegistryError",
     "Resolution",
+    "calibration_report",
     "forecast_table",
     "item_id_forecast",
     "item_id_question",

@@ -16,11 +16,12 @@ import pandas as pd
 
 from mazeprobe.atomic import write_bytes
 from mazeprobe.errors import UsageError
-from mazeprobe.registry.report.html import render_html
+from mazeprobe.registry.report.html import render_fragment, render_html
 from mazeprobe.registry.report.markdown import render_markdown
 from mazeprobe.registry.report.model import ANECDOTAL, SECTIONS, TITLE, build_report
 from mazeprobe.registry.report.parts import Badge, Cell, Column, Figure, Report, Section
 from mazeprobe.registry.report.svg import reliability_svg
+from mazeprobe.registry.report.view import CalibrationReport, calibration_report
 
 FORMATS = ("html", "md")
 
@@ -30,14 +31,17 @@ __all__ = [
     "SECTIONS",
     "TITLE",
     "Badge",
+    "CalibrationReport",
     "Cell",
     "Column",
     "Figure",
     "Report",
     "Section",
     "build_report",
+    "calibration_report",
     "format_for",
     "reliability_svg",
+    "render_fragment",
     "render_html",
     "render_markdown",
     "render_report",

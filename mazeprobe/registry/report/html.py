@@ -7,6 +7,7 @@ always was. Evidence links stay text, not links, so opening the page never conta
 from __future__ import annotations
 
 import html
+import re
 
 from mazeprobe.registry.report.parts import Badge, Cell, Column, Figure, Report, Row, Section
 
@@ -168,6 +169,44 @@ def _section(s: Section) -> list[str]:
     return out
 
 
+REPORT_CLASS = "mazeprobe-report"
+
+
+def scope_css(css: str, scope: str = f".{REPORT_CLASS}") -> str:
+    """The page's style confined to the element `scope` selects: the page's root and body rules apply to
+    that element, every other selector only inside it. For a notebook, whose own page must keep its look.
+    Handles the style above: plain rules and @media blocks of plain rules."""
+
+    def rules(text: str) -> str:
+        out = []
+        for selectors, body in re.findall(r"([^{}]+)\{([^{}]*)\}", text):
+            scoped = []
+            for sel in (x.strip() for x in selectors.split(",")):
+                scoped.append(scope if sel in (":root", "body") else f"{scope} {sel}")
+            out.append(f"{', '.join(scoped)} {{{body}}}")
+        return "\n".join(out)
+
+    parts, rest = [], css
+    while (at := rest.find("@media")) >= 0:
+        parts.append(rules(rest[:at]))
+        open_at = rest.index("{", at)
+        depth, i = 1, open_at + 1
+        while depth:  # the block's end: the brace that closes the one after the query
+            depth += {"{": 1, "}": -1}.get(rest[i], 0)
+            i += 1
+        parts.append(f"{rest[at:open_at].strip()} {{\n{rules(rest[open_at + 1 : i - 1])}\n}}")
+        rest = rest[i:]
+    parts.append(rules(rest))
+    return "\n".join(p for p in parts if p)
+
+
+def _content(report: Report) -> list[str]:
+    body = [f"<h1>{_prose(report.title)}</h1>", f'<p class="meta">{_prose(report.meta)}</p>']
+    for s in report.sections:
+        body += _section(s)
+    return body
+
+
 def render_html(report: Report) -> str:
     """The report as one self-contained HTML page."""
     body = [
@@ -176,10 +215,15 @@ def render_html(report: Report) -> str:
         '<meta name="viewport" content="width=device-width, initial-scale=1">',
         f"<title>{_prose(report.title)}</title>",
         f"<style>{_CSS}</style></head><body><main>",
-        f"<h1>{_prose(report.title)}</h1>",
-        f'<p class="meta">{_prose(report.meta)}</p>',
+        *_content(report),
     ]
-    for s in report.sections:
-        body += _section(s)
     body.append("</main></body></html>")
+    return "\n".join(body) + "\n"
+
+
+def render_fragment(report: Report) -> str:
+    """The same content as the page, to place inside another page (a notebook's output): one element
+    holding its own style, scoped to it (scope_css), so neither page restyles the other."""
+    body = [f'<div class="{REPORT_CLASS}"><style>{scope_css(_CSS)}</style><main>', *_content(report)]
+    body.append("</main></div>")
     return "\n".join(body) + "\n"

@@ -80,3 +80,6 @@ class Report:
     title: str
     meta: str
     sections: tuple[Section, ...]
+
+    def __repr__(self) -> str:  # the sections hold every cell: far too much for one line
+        return f"Report({self.title!r}, {len(self.sections)} sections)"
