@@ -26,7 +26,7 @@ LAYERS: list[tuple[str, ...]] = [
     ("registry",),
     ("cli",),
 ]
-UTILITIES = {"errors", "rng", "atomic", "provenance", "yamlio", "validation", "steplog", "_compat"}
+UTILITIES = {"errors", "rng", "atomic", "provenance", "yamlio", "validation", "steplog", "_compat", "devices"}
 
 
 def module_name(path: Path) -> str:

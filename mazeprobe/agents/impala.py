@@ -42,6 +42,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from mazeprobe import devices
 from mazeprobe.agents.obs import _check_obs, obs_to_tensor
 from mazeprobe.atomic import atomic_path
 from mazeprobe.errors import MazeprobeError, UsageError
@@ -337,18 +338,9 @@ def expected_state_shapes(scale: int) -> dict[str, tuple[int, ...]]:
 
 
 def resolve_device(device: str | torch.device) -> torch.device:
-    """A torch device from "cpu", "cuda", "cuda:N" or "auto" (cuda when there is one); clear errors."""
-    if device == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    try:
-        dev = torch.device(device)
-    except (RuntimeError, TypeError) as e:
-        raise UsageError(f"invalid device {device!r}: {e}") from e
-    if dev.type == "cuda" and not torch.cuda.is_available():
-        raise UsageError(f"device {device!r} requested but CUDA is not available in this torch build/machine")
-    if dev.type not in ("cpu", "cuda"):
-        raise UsageError(f"device must be 'cpu' or 'cuda', got {device!r}")
-    return dev
+    """A torch device from the one vocabulary (mazeprobe.devices: auto, cpu, cuda, cuda:N), resolved on
+    this machine; a UsageError says what is wrong."""
+    return torch.device(devices.resolve_device(str(device)))
 
 
 def random_impala(scale: int, seed: int) -> ImpalaCNN:
@@ -370,21 +362,28 @@ def random_impala(scale: int, seed: int) -> ImpalaCNN:
 
 
 def random_weight_activations(
-    obs_uint8: np.ndarray, layer: str, scale: int, seed: int, batch_size: int = 256
+    obs_uint8: np.ndarray,
+    layer: str,
+    scale: int,
+    seed: int,
+    batch_size: int = 256,
+    device: str | torch.device = "cpu",
 ) -> np.ndarray:
     """`layer`'s activations (N, ...) float32 of `random_impala(scale, seed)` on procgen uint8
-    observations (N, 64, 64, 3): the random-weight control of a probe."""
+    observations (N, 64, 64, 3): the random-weight control of a probe. `device`: where the network runs
+    (the weights are drawn on the CPU, so they are the same on every device)."""
     shapes = activation_shapes(scale)
     if layer not in shapes:
         raise UsageError(f"unknown activation name {layer!r}; valid names are: {', '.join(shapes)}")
     batch_size = check_int(batch_size, "batch_size", 1)
-    model = random_impala(scale, check_int(seed, "seed", 0)).eval()
+    dev = resolve_device(device)
+    model = random_impala(scale, check_int(seed, "seed", 0)).to(dev).eval()
     obs = np.asarray(obs_uint8)
     out = np.empty((len(obs), *shapes[layer]), dtype=np.float32)
     with torch.no_grad():
         for start in range(0, len(obs), batch_size):
-            _, _, cache = model.run_with_cache(obs_to_tensor(obs[start : start + batch_size]), [layer])
-            out[start : start + batch_size] = cache[layer].float().numpy()
+            _, _, cache = model.run_with_cache(obs_to_tensor(obs[start : start + batch_size], dev), [layer])
+            out[start : start + batch_size] = cache[layer].float().cpu().numpy()
     return out
 
 
