@@ -22,7 +22,8 @@ Activation names and per-example shapes for scale s (batch dimension left out; C
     fc_policy_out                               (15,)   the action logits
     fc_value_out                                (1,)    the value, before the forward's reshape to (B,)
 
-`activation_shapes(scale)` returns this table as a dict in forward order.
+`activation_shapes(scale)` returns this table as a dict in forward order (it lives in
+mazeprobe.agents.layers, which needs no torch).
 """
 
 from __future__ import annotations
@@ -43,13 +44,14 @@ import torch.nn.functional as F
 from torch import nn
 
 from mazeprobe import devices
+from mazeprobe.agents.layers import HIDDEN, _check_scale, activation_shapes
+from mazeprobe.agents.layers import activation_names as activation_names
 from mazeprobe.agents.obs import _check_obs, obs_to_tensor
 from mazeprobe.atomic import atomic_path
 from mazeprobe.errors import MazeprobeError, UsageError
 from mazeprobe.maze.procgen import N_ACTIONS, OBS_SIZE
 from mazeprobe.validation import check_int
 
-HIDDEN = 256
 # The "model_state_dict" wrapper key used by the published checkpoints (and by save_checkpoint).
 STATE_KEY = "model_state_dict"
 
@@ -128,10 +130,6 @@ class ImpalaEmbedder(nn.Module):
         x = self.flatten_out(x.flatten(start_dim=1))
         x = self.fc_out(self.fc(x))
         return self.relufc_out(F.relu(x))
-
-
-def _check_scale(scale: Any) -> int:
-    return check_int(scale, "scale", 1)
 
 
 class ImpalaCNN(nn.Module):
@@ -301,33 +299,6 @@ class ImpalaCNN(nn.Module):
             # Softmax in float64 so each row sums to 1 to float64 precision.
             out[start : start + batch_size] = torch.softmax(logits.double(), dim=1).cpu().numpy()
         return out
-
-
-def activation_names() -> list[str]:
-    """All activation names in forward order (the same for every scale)."""
-    return list(activation_shapes(1))
-
-
-def activation_shapes(scale: int) -> dict[str, tuple[int, ...]]:
-    """{activation name: per-example shape} for scale `scale`, in forward order (the module docstring's
-    table). Written out by hand rather than traced, so tests can check the network against it."""
-    s = _check_scale(scale)
-    shapes: dict[str, tuple[int, ...]] = {}
-    # (block, channels, conv output side, side after the stride-2 pool)
-    for b, c, side_in in ((1, 16 * s, 64), (2, 32 * s, 32), (3, 32 * s, 16)):
-        side = side_in // 2
-        shapes[f"embedder.block{b}.conv_out"] = (c, side_in, side_in)
-        shapes[f"embedder.block{b}.maxpool_out"] = (c, side, side)
-        for r in (1, 2):
-            for part in ("relu1", "conv1", "relu2", "conv2", "resadd"):
-                shapes[f"embedder.block{b}.res{r}.{part}_out"] = (c, side, side)
-    shapes["embedder.relu3_out"] = (32 * s, 8, 8)
-    shapes["embedder.flatten_out"] = (32 * s * 8 * 8,)
-    shapes["embedder.fc_out"] = (HIDDEN,)
-    shapes["embedder.relufc_out"] = (HIDDEN,)
-    shapes["fc_policy_out"] = (N_ACTIONS,)
-    shapes["fc_value_out"] = (1,)
-    return shapes
 
 
 def expected_state_shapes(scale: int) -> dict[str, tuple[int, ...]]:

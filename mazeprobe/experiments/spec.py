@@ -23,7 +23,7 @@ import os
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from mazeprobe.agents.impala import activation_names
+from mazeprobe.agents.layers import activation_names
 from mazeprobe.agents.scripted import BUILTIN_AGENTS
 from mazeprobe.devices import DEVICE_FORMS, device_problem
 from mazeprobe.errors import MazeprobeError

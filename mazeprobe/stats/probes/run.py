@@ -16,7 +16,6 @@ from mazeprobe.experiments.rundir import RunDir
 from mazeprobe.stats.errors import FitError
 from mazeprobe.stats.probes import PROBES
 from mazeprobe.stats.probes.cheese import (
-    POSITION_METRICS,
     coordinate_probes,
     pixel_probe,
     position_probe,
@@ -27,19 +26,11 @@ from mazeprobe.stats.probes.result import ProbeResult
 
 DEFAULT_PROBES = ("cheese-coords", "cheese-pixel", "sparse")
 """What probe_run runs unless told: cheese-position fits two classifiers per fold, the costliest."""
-MAZE_SHARES: dict[str, tuple[str, ...]] = {
-    "cheese-position": POSITION_METRICS,
-    "cheese-coords": ("accuracy", "within_1"),
-    "sparse": ("accuracy", "within_1"),
-    "cheese-pixel": (),  # its accuracies are shares of map positions (H*W per maze), not of mazes
-}
-"""Per probe, the metrics of its headline result (a plan's result) that are a share of the held-out
-mazes, each maze predicted once: what a Wilson interval over the mazes applies to."""
 
 
 def _scale(run: RunDir, layer: str, shape: tuple[int, ...]) -> int:
     """The network's scale: as the run's manifest records it, else what the layer's shape implies."""
-    from mazeprobe.agents.impala import activation_shapes
+    from mazeprobe.agents.layers import activation_shapes
 
     scale = run.scale()
     if scale is not None:
