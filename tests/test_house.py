@@ -4,6 +4,7 @@ outside a spec's identity."""
 from __future__ import annotations
 
 import importlib
+import os
 import sys
 import warnings
 from dataclasses import replace
@@ -126,3 +127,48 @@ def test_the_cli_parser_and_the_package_fronts_import_no_heavy_library():
     from mazeprobe.stats.probes.run import probe_run as owned
 
     assert probe_run is owned and "cheese-coords" in PROBES  # the lazy front gives the owner's objects
+
+
+HEAVY = ("torch", "statsmodels", "sklearn", "scipy.stats", "dask")
+# the real command (`python -m mazeprobe ARGS`), then which heavy libraries it loaded on its way
+_RUN_AND_LIST = (
+    "import runpy, sys\n"
+    "sys.argv = ['mazeprobe', *sys.argv[1:]]\n"
+    "code = 0\n"
+    "try:\n    runpy.run_module('mazeprobe', run_name='__main__', alter_sys=True)\n"
+    "except SystemExit as exc:\n    code = exc.code or 0\n"
+    f"print('LOADED', code, sorted(m for m in {HEAVY!r} if m in sys.modules))\n"
+)
+
+
+def test_light_commands_import_no_heavy_library(tmp_path):
+    """`mazeprobe --help`, `sample`, `features`, `show` of a maze table and the predictions actions that
+    only read or register run without torch, statsmodels, scikit-learn, scipy.stats or dask: each is run
+    for real in a fresh interpreter, which then lists what it loaded."""
+    import shutil
+    import subprocess
+
+    root = ANALYSIS.parent
+    table = tmp_path / "m.parquet"
+    predictions = tmp_path / "predictions"
+    shutil.copytree(root / "predictions", predictions)
+    reg = ["--analysis-dir", str(ANALYSIS)]
+    commands = [
+        ["--help"],
+        ["sample", "--n", "5", "--seed", "3", "--out", str(table)],
+        ["features", "--list"],
+        ["show", str(table), "--row", "1"],
+        ["predictions", "validate", str(predictions), *reg],
+        ["predictions", "list", str(predictions), *reg],
+        ["predictions", "forecast", str(predictions), *reg, "--forecaster", "house-test",
+         "--question", "closer-cheese-dsq-euclid", "--probability", "0.6"],  # fmt: skip
+        ["predictions", "register", str(predictions), *reg],
+        ["predictions", "verify", str(predictions), *reg],
+    ]
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(root), os.environ.get("PYTHONPATH", "")])}
+    for argv in commands:
+        command = [sys.executable, "-c", _RUN_AND_LIST, *argv]
+        res = subprocess.run(command, capture_output=True, text=True, env=env, cwd=tmp_path)
+        last = res.stdout.strip().splitlines()[-1]
+        assert last == "LOADED 0 []", f"mazeprobe {' '.join(argv[:2])}: {last}\n{res.stderr[-2000:]}"
+    assert (predictions / "forecasts" / "house-test.yaml").is_file()  # the forecast was really written

@@ -26,7 +26,10 @@ LAYERS: list[tuple[str, ...]] = [
     ("registry",),
     ("cli",),
 ]
-UTILITIES = {"errors", "rng", "atomic", "provenance", "yamlio", "validation", "steplog", "_compat", "display"}
+UTILITIES = {
+    "errors", "rng", "atomic", "provenance", "yamlio", "validation", "steplog", "_compat", "devices",
+    "display",
+}
 
 
 def module_name(path: Path) -> str:

@@ -100,7 +100,8 @@ def rank_channels(
     ranking_half = np.zeros(n, dtype=bool)
     ranking_half[np.random.default_rng([seed, 1]).permutation(n)[: n // 2]] = True
     scored = []
-    for net in (model, random_impala(model.scale, control_seed).eval()):
+    # the control's weights are drawn on the CPU (the same on every device), then run where the model does
+    for net in (model, random_impala(model.scale, control_seed).to(model.device).eval()):
         ctx = EditContext(net, maze_batch(table), renderer)
         scored.append(_rank(ctx.activations(states, layer), cells, ranking_half))
     out, control = scored

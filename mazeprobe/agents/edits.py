@@ -41,11 +41,10 @@ import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, fields
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
 import pandas as pd
-import torch
 
 from mazeprobe.agents.donors import DONOR_CANDIDATES as DONOR_CANDIDATES
 from mazeprobe.agents.donors import DONORS as DONORS
@@ -58,6 +57,9 @@ from mazeprobe.maze.sampling import SampleSpec, sample_mazes
 from mazeprobe.sim.policy import MazeBatch, maze_batch
 from mazeprobe.sim.rollout import Roller, start_states
 from mazeprobe.validation import is_number
+
+if TYPE_CHECKING:  # torch is imported where edits are prepared: parsing and checking a spec needs none
+    import torch
 
 RANKINGS = ("cheese-channels",)
 RANKED_FACTS = ("sign", "cheese_response")
@@ -162,22 +164,26 @@ class EditContext:
             raise UsageError(f"unknown activation {layer!r}; valid names: {', '.join(shapes)}")
         return shapes[layer]
 
-    @torch.no_grad()
     def activations(self, states: Sequence, layer: str, batch: int = 256) -> torch.Tensor:
         """(N, ...) float32 activations of `layer` for the rendered states, on the model's device."""
-        parts = []
-        for start in range(0, len(states), batch):
-            x = obs_to_tensor(self.renderer.render(states[start : start + batch]), self.model.device)
-            if layer in self.model.split_points():
-                parts.append(self.model.forward_to(x, layer).float())
-            else:
-                parts.append(self.model.run_with_cache(x, [layer])[2][layer].float())
-        if not parts:
-            return torch.zeros((0, *self.shape(layer)), device=self.model.device)
-        return torch.cat(parts).contiguous()
+        import torch
+
+        with torch.no_grad():
+            parts = []
+            for start in range(0, len(states), batch):
+                x = obs_to_tensor(self.renderer.render(states[start : start + batch]), self.model.device)
+                if layer in self.model.split_points():
+                    parts.append(self.model.forward_to(x, layer).float())
+                else:
+                    parts.append(self.model.run_with_cache(x, [layer])[2][layer].float())
+            if not parts:
+                return torch.zeros((0, *self.shape(layer)), device=self.model.device)
+            return torch.cat(parts).contiguous()
 
     def channel_mask(self, layer: str, channels: Sequence[int]) -> torch.Tensor:
         """(C, H, W) bool: every position of the listed channels."""
+        import torch
+
         c = self.shape(layer)[0]
         bad = [ch for ch in channels if not 0 <= ch < c]
         if bad:
@@ -275,6 +281,8 @@ class Add(Edit):
     kind: ClassVar[str] = "add"
 
     def prepare(self, ctx: EditContext) -> Patch:
+        import torch
+
         tensor = load_tensor(self.tensor) if isinstance(self.tensor, str) else np.asarray(self.tensor)
         if tuple(tensor.shape) != ctx.shape(self.layer):
             raise UsageError(
@@ -360,6 +368,8 @@ class ZeroAblate(Edit):
     kind: ClassVar[str] = "zero-ablate"
 
     def prepare(self, ctx: EditContext) -> Patch:
+        import torch
+
         mask = ctx.channel_mask(self.layer, self.channels.resolve(ctx.rankings.get(self.layer)))
         return Patch(
             self.layer,
@@ -445,6 +455,8 @@ class Clamp(Edit):
         return out + _radius_problems(self.radius)
 
     def prepare(self, ctx: EditContext) -> Patch:
+        import torch
+
         ranking = ctx.rankings.get(self.layer)
         channels = list(self.channels.resolve(ranking))
         c, h, w = _spatial(ctx, self.layer)
@@ -501,6 +513,8 @@ class CheeseAtTarget(Edit):
         return [] if self.radius is None else _radius_problems(self.radius)
 
     def prepare(self, ctx: EditContext) -> Patch:
+        import torch
+
         shape = ctx.shape(self.layer)
         rows, cols = _squares(ctx.table, self.at)
         states = [
@@ -528,6 +542,8 @@ def _radius_problems(radius: Any) -> list[tuple[str, str]]:
 
 def _near(ctx: EditContext, at: Any, radius: int, h: int, w: int) -> torch.Tensor:
     """(M, H, W) bool: per context, the cells within Chebyshev distance `radius` of its square's cell."""
+    import torch
+
     rows, cols = _squares(ctx.table, at)
     hh, ww = cell_of_square(rows, cols, ctx.mazes.sizes, h)
     device = ctx.model.device

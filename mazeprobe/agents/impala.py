@@ -22,7 +22,8 @@ Activation names and per-example shapes for scale s (batch dimension left out; C
     fc_policy_out                               (15,)   the action logits
     fc_value_out                                (1,)    the value, before the forward's reshape to (B,)
 
-`activation_shapes(scale)` returns this table as a dict in forward order.
+`activation_shapes(scale)` returns this table as a dict in forward order (it lives in
+mazeprobe.agents.layers, which needs no torch).
 """
 
 from __future__ import annotations
@@ -42,13 +43,15 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from mazeprobe import devices
+from mazeprobe.agents.layers import HIDDEN, _check_scale, activation_shapes
+from mazeprobe.agents.layers import activation_names as activation_names
 from mazeprobe.agents.obs import _check_obs, obs_to_tensor
 from mazeprobe.atomic import atomic_path
 from mazeprobe.errors import MazeprobeError, UsageError
 from mazeprobe.maze.procgen import N_ACTIONS, OBS_SIZE
 from mazeprobe.validation import check_int
 
-HIDDEN = 256
 # The "model_state_dict" wrapper key used by the published checkpoints (and by save_checkpoint).
 STATE_KEY = "model_state_dict"
 
@@ -127,10 +130,6 @@ class ImpalaEmbedder(nn.Module):
         x = self.flatten_out(x.flatten(start_dim=1))
         x = self.fc_out(self.fc(x))
         return self.relufc_out(F.relu(x))
-
-
-def _check_scale(scale: Any) -> int:
-    return check_int(scale, "scale", 1)
 
 
 class ImpalaCNN(nn.Module):
@@ -302,33 +301,6 @@ class ImpalaCNN(nn.Module):
         return out
 
 
-def activation_names() -> list[str]:
-    """All activation names in forward order (the same for every scale)."""
-    return list(activation_shapes(1))
-
-
-def activation_shapes(scale: int) -> dict[str, tuple[int, ...]]:
-    """{activation name: per-example shape} for scale `scale`, in forward order (the module docstring's
-    table). Written out by hand rather than traced, so tests can check the network against it."""
-    s = _check_scale(scale)
-    shapes: dict[str, tuple[int, ...]] = {}
-    # (block, channels, conv output side, side after the stride-2 pool)
-    for b, c, side_in in ((1, 16 * s, 64), (2, 32 * s, 32), (3, 32 * s, 16)):
-        side = side_in // 2
-        shapes[f"embedder.block{b}.conv_out"] = (c, side_in, side_in)
-        shapes[f"embedder.block{b}.maxpool_out"] = (c, side, side)
-        for r in (1, 2):
-            for part in ("relu1", "conv1", "relu2", "conv2", "resadd"):
-                shapes[f"embedder.block{b}.res{r}.{part}_out"] = (c, side, side)
-    shapes["embedder.relu3_out"] = (32 * s, 8, 8)
-    shapes["embedder.flatten_out"] = (32 * s * 8 * 8,)
-    shapes["embedder.fc_out"] = (HIDDEN,)
-    shapes["embedder.relufc_out"] = (HIDDEN,)
-    shapes["fc_policy_out"] = (N_ACTIONS,)
-    shapes["fc_value_out"] = (1,)
-    return shapes
-
-
 def expected_state_shapes(scale: int) -> dict[str, tuple[int, ...]]:
     """{state-dict key: tensor shape} of an ImpalaCNN of this scale (built on the meta device, no memory)."""
     with torch.device("meta"):
@@ -337,18 +309,9 @@ def expected_state_shapes(scale: int) -> dict[str, tuple[int, ...]]:
 
 
 def resolve_device(device: str | torch.device) -> torch.device:
-    """A torch device from "cpu", "cuda", "cuda:N" or "auto" (cuda when there is one); clear errors."""
-    if device == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    try:
-        dev = torch.device(device)
-    except (RuntimeError, TypeError) as e:
-        raise UsageError(f"invalid device {device!r}: {e}") from e
-    if dev.type == "cuda" and not torch.cuda.is_available():
-        raise UsageError(f"device {device!r} requested but CUDA is not available in this torch build/machine")
-    if dev.type not in ("cpu", "cuda"):
-        raise UsageError(f"device must be 'cpu' or 'cuda', got {device!r}")
-    return dev
+    """A torch device from the one vocabulary (mazeprobe.devices: auto, cpu, cuda, cuda:N), resolved on
+    this machine; a UsageError says what is wrong."""
+    return torch.device(devices.resolve_device(str(device)))
 
 
 def random_impala(scale: int, seed: int) -> ImpalaCNN:
@@ -370,21 +333,28 @@ def random_impala(scale: int, seed: int) -> ImpalaCNN:
 
 
 def random_weight_activations(
-    obs_uint8: np.ndarray, layer: str, scale: int, seed: int, batch_size: int = 256
+    obs_uint8: np.ndarray,
+    layer: str,
+    scale: int,
+    seed: int,
+    batch_size: int = 256,
+    device: str | torch.device = "cpu",
 ) -> np.ndarray:
     """`layer`'s activations (N, ...) float32 of `random_impala(scale, seed)` on procgen uint8
-    observations (N, 64, 64, 3): the random-weight control of a probe."""
+    observations (N, 64, 64, 3): the random-weight control of a probe. `device`: where the network runs
+    (the weights are drawn on the CPU, so they are the same on every device)."""
     shapes = activation_shapes(scale)
     if layer not in shapes:
         raise UsageError(f"unknown activation name {layer!r}; valid names are: {', '.join(shapes)}")
     batch_size = check_int(batch_size, "batch_size", 1)
-    model = random_impala(scale, check_int(seed, "seed", 0)).eval()
+    dev = resolve_device(device)
+    model = random_impala(scale, check_int(seed, "seed", 0)).to(dev).eval()
     obs = np.asarray(obs_uint8)
     out = np.empty((len(obs), *shapes[layer]), dtype=np.float32)
     with torch.no_grad():
         for start in range(0, len(obs), batch_size):
-            _, _, cache = model.run_with_cache(obs_to_tensor(obs[start : start + batch_size]), [layer])
-            out[start : start + batch_size] = cache[layer].float().numpy()
+            _, _, cache = model.run_with_cache(obs_to_tensor(obs[start : start + batch_size], dev), [layer])
+            out[start : start + batch_size] = cache[layer].float().cpu().numpy()
     return out
 
 

@@ -3,8 +3,12 @@ scaled to [0, 1] out, no other normalisation (as the published network was train
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
-import torch
+
+if TYPE_CHECKING:  # torch is imported where it converts: the edits' parser imports this module
+    import torch
 
 from mazeprobe.errors import UsageError
 from mazeprobe.maze.procgen import OBS_SIZE
@@ -22,6 +26,8 @@ def _check_obs(obs: np.ndarray) -> np.ndarray:
 def obs_to_tensor(obs: np.ndarray, device: str | torch.device = "cpu") -> torch.Tensor:
     """Procgen uint8 (B, 64, 64, 3) HWC observations -> float32 (B, 3, 64, 64) / 255 on `device`, laid out
     channels-last in memory."""
+    import torch
+
     obs = _check_obs(obs)
     # Move the uint8 bytes first (4x less to copy than float32), then scale on the device. The HWC bytes
     # viewed as (B, 3, 64, 64) are already channels-last in memory, the layout the network runs in: no

@@ -11,11 +11,14 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
-import torch
 
-HookFn = Callable[[torch.Tensor, str], torch.Tensor | None]
+if TYPE_CHECKING:  # torch is imported where patches apply: the edits' parser imports this module
+    import torch
+
+HookFn = Callable[["torch.Tensor", str], "torch.Tensor | None"]
 
 
 @dataclass
@@ -34,6 +37,8 @@ class Patch:
 
     def apply(self, act: torch.Tensor, rows: torch.Tensor) -> torch.Tensor:
         """The activation (B, C, H, W) with this patch applied, row i in context rows[i]."""
+        import torch
+
         layout = (
             act.dim() == 4
             and not act.is_contiguous()
@@ -49,6 +54,8 @@ class Patch:
     def edited_counts(self) -> np.ndarray:
         """(M,) activations of the layer this patch changes per forward pass, per context: the entries it
         replaces, plus the entries it adds something non-zero to."""
+        import torch
+
         changed = torch.zeros_like(self.mask if self.mask is not None else self.add, dtype=torch.bool)
         if self.mask is not None:
             changed |= self.mask
@@ -58,6 +65,8 @@ class Patch:
 
     def take(self, contexts: np.ndarray) -> Patch:
         """The patch for a subset (or repetition) of its contexts."""
+        import torch
+
         idx = torch.as_tensor(np.array(contexts, dtype=np.int64), device=self._device())
         pick = lambda t: None if t is None else t[idx]  # noqa: E731 - three fields, one rule
         return Patch(self.layer, pick(self.add), pick(self.mask), pick(self.value), self.info)
@@ -101,6 +110,8 @@ class PreparedEdits:
         return act
 
     def _rows(self, rows, act: torch.Tensor) -> torch.Tensor:
+        import torch
+
         if rows is None:
             return torch.zeros(len(act), dtype=torch.long, device=act.device)
         return torch.as_tensor(np.array(rows, dtype=np.int64), device=act.device)
@@ -142,6 +153,8 @@ class RoutedEdits:
     context: np.ndarray
 
     def hooks(self, rows: torch.Tensor | np.ndarray | None = None) -> list[tuple[str, HookFn]]:
+        import torch
+
         rows = np.zeros(1, dtype=np.int64) if rows is None else np.asarray(rows, dtype=np.int64)
         variant, context = self.variant[rows], self.context[rows]
         layers = list(dict.fromkeys(p.layer for v in self.variants if v is not None for p in v.patches))

@@ -6,11 +6,11 @@ from __future__ import annotations
 import argparse
 import math
 import os
-import re
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from mazeprobe.devices import DEVICE_HELP, device_problem, resolve_device
 from mazeprobe.errors import UsageError
 
 if TYPE_CHECKING:
@@ -105,23 +105,27 @@ def _non_negative_number(text: str) -> float:
     return value
 
 
-_DEVICE = re.compile(r"auto|cpu|cuda(:\d+)?")
-DEVICE_HELP = "auto (cuda when there is one, else cpu), cpu, cuda or cuda:N"
-
-
 def _device(text: str) -> str:
-    """--device, checked for its form here; whether there is a GPU is checked by device_name."""
-    if not _DEVICE.fullmatch(text):
-        raise argparse.ArgumentTypeError(f"expected auto, cpu, cuda or cuda:N, got {text!r}")
+    """--device, checked for its form here (mazeprobe.devices); whether there is that GPU is checked by
+    device_name."""
+    problem = device_problem(text)
+    if problem:
+        raise argparse.ArgumentTypeError(problem)
     return text
 
 
-def device_name(device: str) -> str:
-    """What --device means, the same for every command: auto is cuda when there is one, else cpu; cuda
-    without a GPU is a UsageError."""
-    from mazeprobe.agents.impala import resolve_device  # imports torch: only for commands that need it
+def add_device_flag(p: argparse.ArgumentParser, default: str | None = "auto", what: str = "runs") -> None:
+    """--device, the same for every command that runs a network; `default` None: the command says."""
+    shown = f"default {default}" if default else "default: the spec's policy.device"
+    p.add_argument(
+        "--device", type=_device, default=default, help=f"where the network {what}: {DEVICE_HELP} ({shown})"
+    )
 
-    return str(resolve_device(device))
+
+def device_name(device: str) -> str:
+    """What --device means, the same for every command (mazeprobe.devices.resolve_device): auto is cuda
+    when there is one, else cpu; cuda:N keeps its index; a GPU that is not there is a UsageError."""
+    return resolve_device(device)
 
 
 # --- checks and output ----------------------------------------------------------------------------

@@ -6,12 +6,11 @@ import argparse
 from pathlib import Path
 
 from mazeprobe.cli._common import (
-    DEVICE_HELP,
     _check_writable,
-    _device,
     _non_negative_int,
     _positive_int,
     add_command,
+    add_device_flag,
     device_name,
     progress_bar,
     whole_or_nothing,
@@ -318,9 +317,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="the procgen level seed of the maze to draw",
     )
     p.add_argument("--placement", default="natural", help=f"cheese placement: {PLACEMENT_HELP}")
-    p.add_argument(
-        "--device", type=_device, default="auto", help=f"where the network runs: {DEVICE_HELP} (default auto)"
-    )
+    add_device_flag(p)
     p.add_argument("--png", required=True, metavar="OUT.png", help="where to draw it")
     p.add_argument(
         "--edit",

@@ -14,6 +14,8 @@ from mazeprobe.cli._common import (
     _non_negative_int,
     _positive_int,
     add_command,
+    add_device_flag,
+    device_name,
     plural,
     whole_or_nothing,
 )
@@ -185,12 +187,14 @@ def cmd_resolve(args: argparse.Namespace) -> int:
     for run in args.run:
         if not Path(run).is_dir():
             raise UsageError(f"no such run directory: {run}")
+    device = device_name(args.device)
     path = resolve_run(
         args.predictions,
         args.run,
         plan_paths=args.plan,
         allow_late=args.allow_late,
         include_unregistered=args.include_unregistered,
+        device=device,
     )
     print(_resolve_table(load_yaml(path).data))
     print(f"wrote {path}")
@@ -387,6 +391,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         action="store_true",
         help="accept forecasts and questions registered after the first evidence (marked late)",
     )
+    add_device_flag(p, default="cpu", what="of a probe plan's random-weight control runs")
     _include_unregistered(p)
 
     for name, func, interrupted_message in (

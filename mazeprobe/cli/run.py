@@ -11,12 +11,11 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from mazeprobe.cli._common import (
-    DEVICE_HELP,
     Interrupted,
-    _device,
     _non_negative_int,
     _positive_int,
     add_command,
+    add_device_flag,
     device_name,
     progress_bar,
 )
@@ -196,11 +195,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--workers", type=_positive_int, help="local worker processes (default: the cores)")
     p.add_argument("--scheduler", metavar="tcp://HOST:PORT", help="run the chunks on this Dask cluster")
     p.add_argument("--resume", action="store_true", help="finish an interrupted run")
-    p.add_argument(
-        "--device",
-        type=_device,
-        help=f"where the network runs: {DEVICE_HELP} (default: the spec's policy.device)",
-    )
+    add_device_flag(p, default=None)
     p.add_argument("--quiet", action="store_true", help="no progress bar or summary")
 
     p = add_command(
@@ -220,8 +215,6 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--format", choices=("text", "json"), default="text", help="what to print")
     p.add_argument("--save", action="store_true", help="write NAME.fingerprint.json beside the checkpoint")
     p.add_argument("--out", help="folder for fingerprint runs (default data/fingerprints)")
-    p.add_argument(
-        "--device", type=_device, default="auto", help=f"where the network runs: {DEVICE_HELP} (default auto)"
-    )
+    add_device_flag(p)
     p.add_argument("--workers", type=_positive_int, help="local worker processes (default: the cores)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")

@@ -10,6 +10,8 @@ from mazeprobe.cli._common import (
     _non_negative_int,
     _positive_int,
     add_command,
+    add_device_flag,
+    device_name,
     whole_or_nothing,
 )
 from mazeprobe.errors import UsageError
@@ -84,7 +86,10 @@ def cmd_probe(args: argparse.Namespace) -> int:
         _check_writable(Path(args.out))
     if args.predictions:
         _show(args.predictions, run_dir, "probe")
-    results = probe_run(run_dir, args.layer, probes=args.probes, k=args.k, folds=args.folds, seed=args.seed)
+    device = device_name(args.device)
+    results = probe_run(
+        run_dir, args.layer, probes=args.probes, k=args.k, folds=args.folds, seed=args.seed, device=device
+    )
     table = results_table(results)
     out = Path(args.out) if args.out else _probe_path(run_dir, args.layer)
     out.parent.mkdir(parents=True, exist_ok=True)
@@ -121,7 +126,7 @@ def cmd_channels(args: argparse.Namespace) -> int:
     png = Path(args.png) if args.png else out.with_suffix(".png")
     for path in (out, png):
         _check_writable(path)
-    model = load_checkpoint(args.checkpoint).eval()
+    model = load_checkpoint(args.checkpoint, device=device_name(args.device)).eval()
     table = rank_channels(model, args.layer, n=args.n, seed=args.seed)
     write_parquet(table, out)
     maze = sample_mazes(SampleSpec(n=1, seed=args.seed, start_level=args.level_seed))
@@ -188,6 +193,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--folds", type=_positive_int, default=5, help="cross-validation folds")
     p.add_argument("--seed", type=_non_negative_int, default=0, help="seed of folds and controls")
     p.add_argument("--out", help="output Parquet file")
+    add_device_flag(p, default="cpu", what="of the random-weight control runs")
     _predictions_flag(p)
 
     p = add_command(subparsers, "channels", cmd_channels, interrupted=whole_or_nothing("{out}"))
@@ -199,6 +205,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--png", help="the picture of the top channels' maps (default: --out with .png)")
     p.add_argument("--top", type=_positive_int, default=8, help="channels drawn and printed (default 8)")
     p.add_argument("--level-seed", type=_non_negative_int, default=0, help="the maze drawn (default 0)")
+    add_device_flag(p, default="cpu")
 
 
 def _predictions_flag(p: argparse.ArgumentParser) -> None:

@@ -6,14 +6,13 @@ import argparse
 from pathlib import Path
 
 from mazeprobe.cli._common import (
-    DEVICE_HELP,
     Interrupted,
     _check_writable,
-    _device,
     _non_negative_int,
     _non_negative_number,
     _positive_int,
     add_command,
+    add_device_flag,
     device_name,
     progress_bar,
     whole_or_nothing,
@@ -104,7 +103,10 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     from mazeprobe.training.evaluate import EVAL_SEED
 
     seed = EVAL_SEED if args.seed is None else args.seed
-    result = evaluate(args.checkpoint, n=args.n, max_steps=args.max_steps, seed=seed, progress=progress)
+    device = device_name(args.device)
+    result = evaluate(
+        args.checkpoint, n=args.n, max_steps=args.max_steps, seed=seed, progress=progress, device=device
+    )
     card = write_card(args.checkpoint, result, args.card)
     print(f"wrote {card}")
     return 0
@@ -135,12 +137,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         metavar="M",
         help="stop (resumably) at the first evaluation point after M minutes (0: at the first one)",
     )
-    p.add_argument(
-        "--device",
-        type=_device,
-        default="auto",
-        help=f"where the network trains: {DEVICE_HELP} (default auto)",
-    )
+    add_device_flag(p, what="trains")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
 
     p = add_command(subparsers, "evaluate", cmd_evaluate, interrupted=whole_or_nothing("the model card"))
@@ -154,4 +151,5 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "own offset); another seed evaluates on other mazes",
     )
     p.add_argument("--card", help="where to write the model card (default: next to the checkpoint, NAME.md)")
+    add_device_flag(p, default="cpu")
     p.add_argument("--quiet", action="store_true", help="no per-suite lines")

@@ -10,11 +10,33 @@ It sits beside `mazeprobe.training` above the agents: it plays agents through th
     frame = RunDir(run_dir).load()
 """
 
-from mazeprobe.experiments.activations import ActivationDataError, load_activations
-from mazeprobe.experiments.run import run_experiment
-from mazeprobe.experiments.rundir import RunDir, RunError
-from mazeprobe.experiments.spec import ExperimentSpec, load_spec
-from mazeprobe.experiments.vfield import VectorFieldPicture, field_picture
+from __future__ import annotations
+
+from typing import Any
+
+# Each public name and the module that owns it, imported on first use: a command that reads a run
+# directory (the registry's predictions commands) must not pay for torch, which the runner and the spec
+# parser load through the agents.
+_OWNERS = {
+    "ActivationDataError": "mazeprobe.experiments.activations",
+    "load_activations": "mazeprobe.experiments.activations",
+    "run_experiment": "mazeprobe.experiments.run",
+    "RunDir": "mazeprobe.experiments.rundir",
+    "RunError": "mazeprobe.experiments.rundir",
+    "ExperimentSpec": "mazeprobe.experiments.spec",
+    "load_spec": "mazeprobe.experiments.spec",
+    "VectorFieldPicture": "mazeprobe.experiments.vfield",
+    "field_picture": "mazeprobe.experiments.vfield",
+}
+
+
+def __getattr__(name: str) -> Any:
+    if name in _OWNERS:
+        import importlib
+
+        return getattr(importlib.import_module(_OWNERS[name]), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
 
 __all__ = [
     "ActivationDataError",

@@ -24,6 +24,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from mazeprobe.atomic import write_bytes, write_parquet
+from mazeprobe.devices import resolve_device
 from mazeprobe.errors import UsageError
 from mazeprobe.experiments.activations import write_chunk as write_activation_chunk
 from mazeprobe.experiments.intervention_spec import check_fit, from_manifest
@@ -237,12 +238,13 @@ def prepare_run(
 ) -> Path:
     """Create (or, with resume, check) the run directory: manifest, mazes, resolved policy.
 
-    `device` (auto, cpu, cuda; default the spec's) says where this invocation computes; it is not part
-    of the spec's identity, so a run may be resumed on another device, and each invocation's device is
-    recorded in the manifest."""
+    `device` (mazeprobe.devices: auto, cpu, cuda or cuda:N; default the spec's) says where this
+    invocation computes; it is not part of the spec's identity, so a run may be resumed on another
+    device, and each invocation's device is recorded in the manifest as resolved (cuda:1 stays cuda:1,
+    so that the workers compute on that GPU)."""
     # absolute, so that worker processes started elsewhere (Dask) find the same directory
     run = RunDir(Path(out_dir).resolve() / spec.name)
-    device = _resolve_device(device or spec.policy.device)
+    device = resolve_device(device or spec.policy.device)
     if run.manifest_path.exists():
         manifest = run.manifest()
         if not resume:
@@ -310,15 +312,6 @@ def _leftover(run: RunDir) -> list[str]:
         for p in run.path.rglob("*")
         if p.is_file() and p != run.mazes_path and not p.name.startswith(f".{run.MAZES}.tmp")
     )
-
-
-def _resolve_device(device: str) -> str:
-    """auto -> cuda or cpu; cuda without a GPU is refused here, before anything is written."""
-    if device == "cpu":
-        return "cpu"  # no torch import for scripted agents
-    from mazeprobe.agents.impala import resolve_device
-
-    return resolve_device(device).type
 
 
 def _record_invocation(manifest: dict, device: str) -> None:
@@ -476,7 +469,7 @@ def run_experiment(
         raise UsageError("give workers or scheduler, not both")
     if scheduler:
         _check_scheduler(scheduler)
-    _resolve_device(device or spec.policy.device)  # before the lock: a missing GPU writes nothing
+    device = resolve_device(device or spec.policy.device)  # before the lock: a missing GPU writes nothing
     _check_edits(spec)  # likewise an edit that does not fit: a refused spec leaves no file, not even the lock
     with RunDir(Path(out_dir).resolve() / spec.name).lock():
         run_dir = prepare_run(spec, out_dir, resume=resume, device=device)

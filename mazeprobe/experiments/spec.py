@@ -23,8 +23,9 @@ import os
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from mazeprobe.agents.impala import activation_names
+from mazeprobe.agents.layers import activation_names
 from mazeprobe.agents.scripted import BUILTIN_AGENTS
+from mazeprobe.devices import DEVICE_FORMS, device_problem
 from mazeprobe.errors import MazeprobeError
 from mazeprobe.experiments.intervention_spec import (
     InterventionSpec,
@@ -40,7 +41,6 @@ from mazeprobe.sim import RolloutSettings
 from mazeprobe.validation import NAME_HELP, NAME_PATTERN
 from mazeprobe.yamlio import Checker, YamlDoc, check_kind, describe_value, load_yaml
 
-DEVICES = ("auto", "cpu", "cuda")
 MAX_PER_MAZE = 10_000
 MAX_EPISODES = 20_000_000
 EPISODE_BYTES = 700
@@ -56,7 +56,8 @@ class PolicySpec:
     params: dict = field(default_factory=dict)
     checkpoint: str | None = None
     device: str = "cpu"
-    """auto, cpu or cuda: where the network runs unless `mazeprobe run --device` says otherwise."""
+    """auto, cpu, cuda or cuda:N (mazeprobe.devices): where the network runs unless `mazeprobe run
+    --device` says otherwise."""
 
 
 @dataclass(frozen=True)
@@ -136,7 +137,7 @@ _POLICY = {
     "builtin": f"one of {', '.join(BUILTIN_AGENTS)}",
     "params": "the built-in agent's parameters",
     "checkpoint": "path to an IMPALA checkpoint (.pth)",
-    "device": "auto, cpu or cuda (not part of the spec's identity)",
+    "device": f"{DEVICE_FORMS} (not part of the spec's identity)",
 }
 _MAZES = {
     "n": "number of mazes",
@@ -182,8 +183,8 @@ def parse_spec(doc: YamlDoc) -> ExperimentSpec:
         c.fail(("policy", "params"), f"must be a mapping; got {describe_value(pol['params'])}")
     if "params" in pol and "checkpoint" in pol:
         c.fail(("policy", "params"), "params apply to built-in agents only")
-    if "device" in pol:
-        c.choice(pol["device"], ("policy", "device"), DEVICES)
+    if "device" in pol and device_problem(pol["device"]):
+        c.fail(("policy", "device"), str(device_problem(pol["device"])))
 
     mz = c.mapping(top.get("mazes"), ("mazes",), _MAZES, required=("n",), none_ok="mazes" not in top)
     for key in ("n",):

@@ -193,7 +193,7 @@ def _check_probe(rule: Rule, res: Mapping, kp: KeyPath, ctx: CheckContext) -> li
 
 def _check_metrics(res: Mapping, kp: KeyPath, probe: str | None) -> list[Problem]:
     """`metrics`: distinct metrics that the plan's probe reports as shares of the held-out mazes."""
-    from mazeprobe.stats.probes.run import MAZE_SHARES
+    from mazeprobe.stats.probes import MAZE_SHARES
 
     if "metrics" not in res:
         return []

@@ -95,27 +95,34 @@ def _family_hashes(res: Mapping) -> dict[str, str]:
 
 
 def gather(
-    res: Mapping, runs: Sequence[RunDir], repo: Path, analysis_dir: Path, cache: dict[str, Source]
+    res: Mapping,
+    runs: Sequence[RunDir],
+    repo: Path,
+    analysis_dir: Path,
+    cache: dict[str, Source],
+    device: str = "cpu",
 ) -> dict[str, Source]:
     """Every source a resolution reads, found among `runs` (in order; a probe plan is run on the first
     run that records its layer and kept in RUN_DIR/probes/) or in the repository; `cache` holds the
-    sources gathered for earlier questions."""
+    sources gathered for earlier questions. `device`: where a probe plan's random-weight network runs."""
     wanted = _family_hashes(res)
     out = {}
     for key in source_keys(res):
         cached = key if not key.startswith(FAMILY) else f"{key}@{wanted[key[len(FAMILY) :]]}"
         if cached not in cache:
-            cache[cached] = _gather_one(key, wanted, runs, repo, analysis_dir)
+            cache[cached] = _gather_one(key, wanted, runs, repo, analysis_dir, device)
         out[key] = cache[cached]
     return out
 
 
-def _gather_one(key: str, wanted: dict, runs: Sequence[RunDir], repo: Path, analysis_dir: Path) -> Source:
+def _gather_one(
+    key: str, wanted: dict, runs: Sequence[RunDir], repo: Path, analysis_dir: Path, device: str = "cpu"
+) -> Source:
     if key.startswith(FAMILY):
         name = key[len(FAMILY) :]
         return _family_source(key, name, wanted[name], runs)
     if key.startswith(PROBE):
-        return _probe_source(key, key[len(PROBE) :], runs, analysis_dir, compute=True)
+        return _probe_source(key, key[len(PROBE) :], runs, analysis_dir, compute=True, device=device)
     return _checkpoint_source(key, repo)
 
 
@@ -193,7 +200,9 @@ def _records(manifest: dict, layer: str) -> bool:
     return layer in (acts.get("layers") or [])
 
 
-def _probe_source(key: str, name: str, runs: Sequence[RunDir], analysis_dir: Path, compute: bool) -> Source:
+def _probe_source(
+    key: str, name: str, runs: Sequence[RunDir], analysis_dir: Path, compute: bool, device: str = "cpu"
+) -> Source:
     """The probe plan's result on the first run recording its layer: RUN_DIR/probes/<plan>.json when it
     is of this plan (hash) and run (spec hash); otherwise, when `compute`, the plan is run and saved."""
     from mazeprobe.stats.errors import FitError
@@ -220,7 +229,7 @@ def _probe_source(key: str, name: str, runs: Sequence[RunDir], analysis_dir: Pat
                 why = "missing" if doc is None else "not of this plan and run"
                 return Source(key, {"error": f"{path} is {why}"}, str(run.path))
             try:
-                result = run_probe_plan(run, plan).to_dict()
+                result = run_probe_plan(run, plan, device=device).to_dict()
             except FitError as exc:  # e.g. a learning curve longer than the run: unresolved, not a crash
                 return Source(key, {"error": str(exc)}, str(run.path))
             doc = {"plan": name, "plan_hash": plan.hash, "spec_hash": spec_hash,

@@ -128,6 +128,7 @@ def resolve_run(
     plan_paths: Iterable[str | os.PathLike] | None = None,
     allow_late: bool = False,
     include_unregistered: bool = False,
+    device: str = "cpu",
 ) -> Path:
     """Evaluate every auto question of `predictions_dir` on the runs in `run_dir` (one directory or
     several: the first is the primary run, on which analysis plans are fitted; a family of edits is read
@@ -136,7 +137,8 @@ def resolve_run(
     files used instead of analysis/<name>.yaml for the plans they name. Raises IntegrityError naming every
     auto question or forecast on one that is not registered as it is now (unless `include_unregistered`:
     then they are resolved too and scored apart later) and for a damaged lock; MazeprobeError naming each
-    late item unless `allow_late`."""
+    late item unless `allow_late`. `device` (mazeprobe.devices): where a probe plan's random-weight
+    control network runs."""
     from mazeprobe.registry.load import default_analysis_dir, load_registry
 
     root = Path(predictions_dir)
@@ -166,7 +168,9 @@ def resolve_run(
         refuse(list(untrusted.values()), "nothing resolved")
     analysis_dir = default_analysis_dir(root)
     cache: dict[str, Source] = {}
-    sources = {q.id: gather(q.resolution, runs, analysis_dir.parent, analysis_dir, cache) for q in questions}
+    sources = {
+        q.id: gather(q.resolution, runs, analysis_dir.parent, analysis_dir, cache, device) for q in questions
+    }
     checkpoints = [
         Shown(d, s.run or "", s.started_at, dict(s.hashes))
         for s in cache.values()

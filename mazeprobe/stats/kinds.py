@@ -17,32 +17,42 @@ numbers want a test like test_rate_model_gives_wilson_intervals_and_fits_a_rate_
 
 from __future__ import annotations
 
+import importlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from mazeprobe.stats.data import AnalysisData
-from mazeprobe.stats.modelfits import (
-    ModelResult,
-    fit_drop_one,
-    fit_l1_logit,
-    fit_logit,
-    fit_rate,
-    fit_sign_stability,
-    fit_single,
-    fit_vif,
-)
 from mazeprobe.stats.planspec import ModelSpec
-from mazeprobe.stats.summaries import (
-    drop_one_summary,
-    l1_logit_summary,
-    logit_summary,
-    rate_summary,
-    sign_stability_summary,
-    single_summary,
-    vif_summary,
-)
 from mazeprobe.yamlio import Checker, KeyPath
+
+if TYPE_CHECKING:
+    from mazeprobe.stats.data import AnalysisData
+    from mazeprobe.stats.modelfits import ModelResult
+
+
+@dataclass(frozen=True)
+class Owned:
+    """A function named by its module, imported on its first call: reading the registry (a plan's
+    validation, the rules' quantity checks, `predictions validate`) loads no statsmodels, scikit-learn
+    or scipy.stats; fitting does."""
+
+    module: str
+    name: str
+
+    def resolve(self) -> Callable[..., Any]:
+        """The function itself."""
+        return getattr(importlib.import_module(self.module), self.name)
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        return self.resolve()(*args, **kwargs)
+
+
+def _fit(kind: str) -> Owned:
+    return Owned("mazeprobe.stats.modelfits", f"fit_{kind}")
+
+
+def _summary(kind: str) -> Owned:
+    return Owned("mazeprobe.stats.summaries", f"{kind}_summary")
 
 
 @dataclass(frozen=True)
@@ -177,8 +187,8 @@ KIND_REGISTRY: dict[str, ModelKind] = {
         ModelKind(
             "logit",
             "multiple logistic regression (statsmodels; fractional logit for a probability outcome)",
-            fit_logit,
-            logit_summary,
+            _fit("logit"),
+            _summary("logit"),
             Quantities(
                 model=(
                     "n", "n_clusters", "alpha", "pseudo_r2", "llf", "llnull", "aic", "bic", "iterations",
@@ -203,8 +213,8 @@ KIND_REGISTRY: dict[str, ModelKind] = {
         ModelKind(
             "l1-logit",
             "L1-penalised logistic regression over repeated stratified splits (scikit-learn)",
-            fit_l1_logit,
-            l1_logit_summary,
+            _fit("l1_logit"),
+            _summary("l1_logit"),
             Quantities(
                 model=(
                     "accuracy_mean", "accuracy_sd", "auc_mean", "auc_sd", "baseline_accuracy", "baseline_sd",
@@ -218,8 +228,8 @@ KIND_REGISTRY: dict[str, ModelKind] = {
         ModelKind(
             "single",
             "cross-validated accuracy and AUC of each feature alone",
-            fit_single,
-            single_summary,
+            _fit("single"),
+            _summary("single"),
             Quantities(
                 model=("baseline_accuracy", "n", *_CV_MODEL),
                 features=(
@@ -233,8 +243,8 @@ KIND_REGISTRY: dict[str, ModelKind] = {
         ModelKind(
             "drop-one",
             "accuracy and AUC lost when each feature is dropped from the full set",
-            fit_drop_one,
-            drop_one_summary,
+            _fit("drop_one"),
+            _summary("drop_one"),
             Quantities(
                 model=("accuracy_mean", "auc_mean", "baseline_accuracy", "n", *_CV_MODEL),
                 features=(
@@ -250,8 +260,8 @@ KIND_REGISTRY: dict[str, ModelKind] = {
         ModelKind(
             "sign-stability",
             "how often each coefficient's sign flips over random feature subsets",
-            fit_sign_stability,
-            sign_stability_summary,
+            _fit("sign_stability"),
+            _summary("sign_stability"),
             Quantities(
                 model=("subsets", "distinct_fits", "failed_fits"),
                 features=(
@@ -269,15 +279,15 @@ KIND_REGISTRY: dict[str, ModelKind] = {
         ModelKind(
             "vif",
             "variance inflation factors and the correlation matrix",
-            fit_vif,
-            vif_summary,
+            _fit("vif"),
+            _summary("vif"),
             Quantities(model=("n",), features=("vif", "max_abs_corr"), correlation=True),
         ),
         ModelKind(
             "rate",
             "the outcome's mean with a 95% interval (Wilson for a binary outcome)",
-            fit_rate,
-            rate_summary,
+            _fit("rate"),
+            _summary("rate"),
             Quantities(
                 model=(
                     "rate", "ci_low", "ci_high", "successes", "n_effective", "design_effect", "alpha", "n",

@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from mazeprobe.stats.data import AnalysisData
-from mazeprobe.stats.kinds import KIND_REGISTRY
+from mazeprobe.stats.kinds import KIND_REGISTRY, Owned
 from mazeprobe.stats.modelfits import (
     VIF_WARN,
     ModelResult,
@@ -41,6 +41,7 @@ __all__ = [
 ]
 
 MODELS: dict[str, Callable[[AnalysisData, ModelSpec], ModelResult]] = {
-    name: kind.fit for name, kind in KIND_REGISTRY.items()
+    name: kind.fit.resolve() if isinstance(kind.fit, Owned) else kind.fit
+    for name, kind in KIND_REGISTRY.items()
 }
 """Each model kind's fit function (a view of mazeprobe.stats.kinds.KIND_REGISTRY)."""

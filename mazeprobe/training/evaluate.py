@@ -83,10 +83,16 @@ def play_episodes(
 
 
 def evaluate(
-    checkpoint: str | os.PathLike, n: int = 500, max_steps: int = 256, seed: int = EVAL_SEED, progress=None
+    checkpoint: str | os.PathLike,
+    n: int = 500,
+    max_steps: int = 256,
+    seed: int = EVAL_SEED,
+    progress=None,
+    device: str = "cpu",
 ) -> dict:
-    """Play every suite once per maze; returns {"suites": {"train-dist/sample": {...}, ...}, ...}."""
-    model = load_checkpoint(checkpoint)
+    """Play every suite once per maze; returns {"suites": {"train-dist/sample": {...}, ...}, ...}.
+    `device` (mazeprobe.devices): where the network runs; the simulator runs on the CPU."""
+    model = load_checkpoint(checkpoint, device=device)
     roller = Roller(64)
     out: dict = {
         "checkpoint": str(checkpoint),

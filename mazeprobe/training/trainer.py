@@ -52,7 +52,13 @@ import pandas as pd
 import torch
 import torch.nn.functional as F
 
-from mazeprobe.agents.impala import ImpalaCNN, load_checkpoint, random_impala, save_checkpoint
+from mazeprobe.agents.impala import (
+    ImpalaCNN,
+    load_checkpoint,
+    random_impala,
+    resolve_device,
+    save_checkpoint,
+)
 from mazeprobe.atomic import atomic_path, write_bytes
 from mazeprobe.errors import UsageError
 from mazeprobe.maze.procgen import CHEESE_REWARD, WORLD_SIDE
@@ -324,7 +330,7 @@ def train(
     out = Path(out).absolute()
     out.parent.mkdir(parents=True, exist_ok=True)
     spath = state_path(out)
-    device = torch.device(device)
+    device = resolve_device(device)  # the one vocabulary (mazeprobe.devices): auto, cpu, cuda, cuda:N
     torch.manual_seed(config.seed)
     model = random_impala(config.scale, config.seed).to(device, memory_format=torch.channels_last)
     head = CellHead(config.scale).to(device) if config.cell_coef > 0 else None

@@ -43,12 +43,30 @@ from typing import Any
 
 PROBES = ("cheese-coords", "cheese-pixel", "sparse", "cheese-position")
 """The probes `probe_run` (and `mazeprobe probe --probe`) knows, by name."""
+# Names that a probe plan's check and the registry's rules read: here, beside PROBES, so that validating
+# predictions loads no scikit-learn.
+COORDS = {"outer": ("cheese_outer_row", "cheese_outer_col"), "inner": ("cheese_row", "cheese_col")}
+POSITION_METRICS = (
+    "exact_position_accuracy",
+    "row_accuracy",
+    "col_accuracy",
+    "within_1_position_accuracy",
+)
+"""What the position probe reports, the primary first: every one a share of the held-out mazes."""
+MAZE_SHARES: dict[str, tuple[str, ...]] = {
+    "cheese-position": POSITION_METRICS,
+    "cheese-coords": ("accuracy", "within_1"),
+    "sparse": ("accuracy", "within_1"),
+    "cheese-pixel": (),  # its accuracies are shares of map positions (H*W per maze), not of mazes
+}
+"""Per probe, the metrics of its headline result (a plan's result) that are a share of the held-out
+mazes, each maze predicted once: what a Wilson interval over the mazes applies to."""
 
 # Each public name and the module that owns it, imported on first use, so that naming a probe (the CLI's
 # parser) imports nothing heavy, and fitting probes on arrays never imports torch or procgen.
 _OWNERS = {
     **dict.fromkeys(
-        ("COORDS", "coordinate_probes", "grid_to_spatial", "pixel_probe", "position_probe", "probe_targets",
+        ("coordinate_probes", "grid_to_spatial", "pixel_probe", "position_probe", "probe_targets",
          "sparse_probes"),
         "mazeprobe.stats.probes.cheese",
     ),
@@ -75,6 +93,8 @@ def __getattr__(name: str) -> Any:
 __all__ = [
     "COORDS",
     "FIT_THREADS",
+    "MAZE_SHARES",
+    "POSITION_METRICS",
     "LOGISTIC_C",
     "MAX_ITER",
     "METRICS",

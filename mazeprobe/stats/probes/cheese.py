@@ -12,6 +12,7 @@ import pandas as pd
 from mazeprobe.errors import UsageError
 from mazeprobe.maze.procgen import map_position, world_margin
 from mazeprobe.stats.errors import FitError
+from mazeprobe.stats.probes import COORDS, POSITION_METRICS
 from mazeprobe.stats.probes.cv import (
     LOGISTIC_C,
     _check_activations,
@@ -26,16 +27,6 @@ from mazeprobe.stats.probes.cv import (
 )
 from mazeprobe.stats.probes.result import ProbeResult
 from mazeprobe.validation import check_int
-
-COORDS = {"outer": ("cheese_outer_row", "cheese_outer_col"), "inner": ("cheese_row", "cheese_col")}
-POSITION_METRICS = (
-    "exact_position_accuracy",
-    "row_accuracy",
-    "col_accuracy",
-    "within_1_position_accuracy",
-)
-"""What the position probe reports, the primary first: every one a share of the held-out mazes."""
-
 
 # --- cheese probes ----------------------------------------------------------------------------------
 

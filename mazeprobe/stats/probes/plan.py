@@ -24,8 +24,7 @@ import os
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from mazeprobe.stats.probes.cheese import COORDS
-from mazeprobe.stats.probes.run import PROBES
+from mazeprobe.stats.probes import COORDS, PROBES
 from mazeprobe.validation import NAME_HELP, NAME_PATTERN
 from mazeprobe.yamlio import Checker, YamlDoc, check_kind, load_yaml
 
@@ -82,7 +81,7 @@ class ProbePlan:
 
 def parse_probe_plan(doc: YamlDoc) -> ProbePlan:
     """A checked probe plan; SpecError lists every problem as file:line:col."""
-    from mazeprobe.agents.impala import activation_names
+    from mazeprobe.agents.layers import activation_names
 
     check_kind(doc, "probe-plan")
     c = Checker(doc)

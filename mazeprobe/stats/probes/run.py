@@ -16,7 +16,6 @@ from mazeprobe.experiments.rundir import RunDir
 from mazeprobe.stats.errors import FitError
 from mazeprobe.stats.probes import PROBES
 from mazeprobe.stats.probes.cheese import (
-    POSITION_METRICS,
     coordinate_probes,
     pixel_probe,
     position_probe,
@@ -27,19 +26,11 @@ from mazeprobe.stats.probes.result import ProbeResult
 
 DEFAULT_PROBES = ("cheese-coords", "cheese-pixel", "sparse")
 """What probe_run runs unless told: cheese-position fits two classifiers per fold, the costliest."""
-MAZE_SHARES: dict[str, tuple[str, ...]] = {
-    "cheese-position": POSITION_METRICS,
-    "cheese-coords": ("accuracy", "within_1"),
-    "sparse": ("accuracy", "within_1"),
-    "cheese-pixel": (),  # its accuracies are shares of map positions (H*W per maze), not of mazes
-}
-"""Per probe, the metrics of its headline result (a plan's result) that are a share of the held-out
-mazes, each maze predicted once: what a Wilson interval over the mazes applies to."""
 
 
 def _scale(run: RunDir, layer: str, shape: tuple[int, ...]) -> int:
     """The network's scale: as the run's manifest records it, else what the layer's shape implies."""
-    from mazeprobe.agents.impala import activation_shapes
+    from mazeprobe.agents.layers import activation_shapes
 
     scale = run.scale()
     if scale is not None:
@@ -65,6 +56,7 @@ def probe_run(
     control_seed: int | None = None,
     num_envs: int = 32,
     n: int | None = None,
+    device: str = "cpu",
 ) -> list[ProbeResult]:
     """Run the named probes on a run's decision-square activations of `layer`, with both controls.
 
@@ -72,14 +64,17 @@ def probe_run(
     `random_impala(scale, control_seed)` (default 7919 + seed: not a seed researchers are likely to have
     used for their own random-weight networks) on them, rounded to the stored dtype like the recorded
     activations. `scale` defaults to the run's checkpoint's (or what the layer's shape implies). `n`: only
-    the first n recorded mazes (in the activation index's order)."""
+    the first n recorded mazes (in the activation index's order). `device` (mazeprobe.devices): where the
+    random-weight network runs."""
     probes = [probes] if isinstance(probes, str) else list(probes)
     unknown = [p for p in probes if p not in PROBES]
     if unknown or not probes:
         raise UsageError(f"probes must be among {', '.join(PROBES)}; got {probes!r}")
     control_seed = 7919 + seed if control_seed is None else control_seed
     maps = "cheese-pixel" in probes
-    X, targets, X_random = _prepared(run_dir, layer, n, scale, control_seed, num_envs, maps=maps)
+    X, targets, X_random = _prepared(
+        run_dir, layer, n, scale, control_seed, num_envs, maps=maps, device=device
+    )
     return _fit(probes, X, targets, X_random, layer=layer, k=k, folds=folds, seed=seed, coords=coords)
 
 
@@ -92,6 +87,7 @@ def _prepared(
     num_envs: int = 32,
     maps: bool = False,
     exactly: bool = False,
+    device: str = "cpu",
 ) -> tuple[np.ndarray, pd.DataFrame, np.ndarray]:
     """The first n recorded activations of `layer`, their targets, and the random-weight control's
     activations of the same observations. `maps`: the layer must be a conv map (the pixel probe).
@@ -115,7 +111,7 @@ def _prepared(
     if scale is None:
         scale = _scale(run, layer, X.shape[1:])
     obs = decision_square_observations(targets, num_envs=num_envs)  # in activation order
-    X_random = random_weight_activations(obs, layer, scale, control_seed).astype(X.dtype)
+    X_random = random_weight_activations(obs, layer, scale, control_seed, device=device).astype(X.dtype)
     return X, targets, X_random
 
 
@@ -141,20 +137,23 @@ def _fit(
     return results
 
 
-def run_probe_plan(run_dir: str | os.PathLike[str] | RunDir, plan) -> ProbeResult:
+def run_probe_plan(run_dir: str | os.PathLike[str] | RunDir, plan, device: str = "cpu") -> ProbeResult:
     """The one result of a probe plan (mazeprobe.stats.probes.plan) on a run: its probe's headline result
     (the first, for a probe that gives several). For a learning curve, the result of its largest n with
-    every point (smallest first) in `curve`; FitError when the run recorded fewer mazes than that n."""
+    every point (smallest first) in `curve`; FitError when the run recorded fewer mazes than that n.
+    `device`: where the random-weight control's network runs."""
     if plan.curve is None:
         results = probe_run(
             run_dir, plan.layer, probes=[plan.probe], k=plan.k, folds=plan.folds, seed=plan.seed,
-            coords=plan.coords, n=plan.n,
+            coords=plan.coords, n=plan.n, device=device,
         )  # fmt: skip
         return results[0]
     # the activations, targets and control once, for the largest n; each point fits the first n of them
     # (the control's activations of a maze do not depend on the other mazes rendered with it)
     largest = plan.curve[-1]
-    X, targets, X_random = _prepared(run_dir, plan.layer, largest, None, 7919 + plan.seed, exactly=True)
+    X, targets, X_random = _prepared(
+        run_dir, plan.layer, largest, None, 7919 + plan.seed, exactly=True, device=device
+    )
     settings = {"layer": plan.layer, "k": plan.k, "folds": plan.folds, "seed": plan.seed}
     settings["coords"] = plan.coords
     points = [
