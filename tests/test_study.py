@@ -63,7 +63,7 @@ def test_study_end_to_end_on_a_random_scale_4_checkpoint(tmp_path, capsys) -> No
     assert printed.index("estimate of the time on this machine (cpu, network scale 4") < printed.index(
         "== run behavioral-10k"
     )
-    assert "an estimate: 2 mazes through the network at scale 4 on cpu" in printed
+    assert "an estimate: 4 mazes played at once for 4 steps by the network (scale 4) on cpu" in printed
     assert "not run: finetune-cheese-agent" in printed
 
     report = (out / "results.md").read_text()

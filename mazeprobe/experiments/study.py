@@ -60,11 +60,6 @@ class WarmUp:
     def seconds_per_step(self) -> float:
         return self.seconds / max(self.network_steps, 1)
 
-    @property
-    def mean_steps(self) -> float:
-        """Mean episode length (sampled actions, 256 steps at most)."""
-        return self.network_steps / max(self.mazes, 1)
-
 
 def write_study_specs(
     analysis_dir: str | os.PathLike, out_dir: str | os.PathLike, checkpoint: str | os.PathLike, small: bool
@@ -115,10 +110,13 @@ def _shrink(name: str, data: dict) -> None:
         ]
 
 
-def warm_up(checkpoint: str | os.PathLike, device: str, mazes: int = 16, max_steps: int = 256) -> WarmUp:
-    """Roll the network through `mazes` decision-square test mazes (one episode each, sampled actions,
-    `max_steps` at most) on `device` and time it, after a one-maze run that pays the start-up costs
-    (compiling, loading) outside the timing."""
+def warm_up(checkpoint: str | os.PathLike, device: str, mazes: int = 64, steps: int = 16) -> WarmUp:
+    """Play `mazes` decision-square test mazes at once (a full batch of the run engine: 64) for `steps`
+    steps with the network on `device`, in one thread as a run's worker does, and time it, after two
+    steps that pay the start-up costs (compiling, loading) outside the timing: what a network step costs
+    in a full batch. Episode lengths are not measured (the estimate takes each episode to its limit)."""
+    import torch
+
     from mazeprobe.agents import make_policy
     from mazeprobe.agents.impala import load_checkpoint
     from mazeprobe.maze.sampling import SampleSpec, sample_mazes
@@ -126,27 +124,34 @@ def warm_up(checkpoint: str | os.PathLike, device: str, mazes: int = 16, max_ste
 
     scale = load_checkpoint(checkpoint, device="cpu").scale
     policy = make_policy(checkpoint=str(checkpoint), device=device)
-    sample = SampleSpec(n=mazes + 1, seed=WARM_UP_SEED, placement="natural", require_decision_square=True,
+    sample = SampleSpec(n=mazes, seed=WARM_UP_SEED, placement="natural", require_decision_square=True,
                         exclude_cheese_top_right=5)  # fmt: skip
     table = sample_mazes(sample)
     roller = Roller(64)
-    settings = RolloutSettings(per_maze=1, max_steps=max_steps, actions="sample", seed=0)
-    first, rest = table.iloc[:1].reset_index(drop=True), table.iloc[1:].reset_index(drop=True)
-    roller.episodes(policy, maze_batch(first), start_states(first, roller.loader), settings)
-    t0 = time.perf_counter()
-    states = start_states(rest, roller.loader)
-    episodes = roller.episodes(policy, maze_batch(rest), states, settings)
-    seconds = time.perf_counter() - t0
-    return WarmUp(str(device), scale, len(rest), int(episodes["steps"].sum()), seconds)
+    batch, states = maze_batch(table), start_states(table, roller.loader)
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)  # as a run's worker process computes (experiments.run._quiet_threads)
+    try:
+        first = RolloutSettings(per_maze=1, max_steps=2, actions="sample", seed=0)
+        roller.episodes(policy, batch, states, first)
+        t0 = time.perf_counter()
+        settings = RolloutSettings(per_maze=1, max_steps=steps, actions="sample", seed=0)
+        episodes = roller.episodes(policy, batch, states, settings)
+        seconds = time.perf_counter() - t0
+    finally:
+        torch.set_num_threads(threads)
+    return WarmUp(str(device), scale, len(table), int(episodes["steps"].sum()), seconds)
 
 
-def planned_work(spec: ExperimentSpec, mean_steps: float) -> int:
+def planned_work(spec: ExperimentSpec, mean_steps: float | None = None) -> int:
     """About how many observations a run of `spec` sends through the network, its episodes taken to last
-    `mean_steps` (capped by the spec's step limit): every episode (the unedited network's, each edit's,
+    `mean_steps` (capped by the spec's step limit; None: the limit, an upper bound): every episode (the
+    unedited network's, each edit's,
     per retargeting target with the real-cheese ceiling, and the unedited rollout that finds off-path
     targets), the decision-square views, and the channel ranking's and mean ablations' passes."""
     n, per = spec.mazes.n, spec.rollouts.per_maze
-    length = min(float(mean_steps), spec.rollouts.max_steps)
+    limit = spec.rollouts.max_steps
+    length = limit if mean_steps is None else min(float(mean_steps), limit)
     views = 1 if spec.record.decision_square_probs or spec.record.activations else 0
     episodes, passes = n * per, n * views
     aimed = [i for i in spec.interventions if i.per_target]

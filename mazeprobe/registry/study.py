@@ -25,6 +25,7 @@ does not make: it stays unresolved here (OUT/models/ holds no fine-tune), and th
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import warnings
 from collections.abc import Callable
@@ -44,7 +45,9 @@ FINETUNE_QUESTIONS = ("finetune-cheese-agent",)
 """Questions that read a fine-tuned checkpoint of the network: not run by a study."""
 FINGERPRINT_N = 500
 SMALL_FINGERPRINT_N = 2
-WARM_UP_MAZES, SMALL_WARM_UP_MAZES = 16, 2
+WARM_UP = (64, 16)
+"""The warm-up: a full batch of mazes, for this many steps (with --small: SMALL_WARM_UP)."""
+SMALL_WARM_UP = (4, 4)
 RESOLVE_REFERENCE = (1246.3, 10_000, 8192)
 """The stand-in's resolve step in `make results` (2 CPU cores, 2026-12-07): seconds, the probe curve's
 largest n and the probed layer's width at scale 1. The probe is most of it, and its cost grows with the
@@ -111,15 +114,16 @@ def estimate_study(study: Study) -> Estimate:
 
     specs = _prepare_analysis(study)
     sha = file_sha256(study.checkpoint)
-    mazes = SMALL_WARM_UP_MAZES if study.small else WARM_UP_MAZES
-    warm = warm_up(study.checkpoint, study.device, mazes, _max_steps(study))
-    per = warm.seconds_per_step
+    warm = warm_up(study.checkpoint, study.device, *(SMALL_WARM_UP if study.small else WARM_UP))
+    # the runs' worker processes play chunks side by side: taken to scale with the cores they get
+    parallel = max(1, min(study.jobs, os.cpu_count() or 1))
+    per = warm.seconds_per_step / parallel
     steps = []
     for spec in specs:
-        work = planned_work(spec, warm.mean_steps)
+        work = planned_work(spec)
         steps.append(Step(f"run {spec.name}: {spec.mazes.n:,} mazes", work * per, f"{work:,} network steps"))
     fp = fingerprint_spec(study.checkpoint, _fingerprint_n(study), sha256=sha, max_steps=_max_steps(study))
-    work = planned_work(fp, warm.mean_steps)
+    work = planned_work(fp)
     steps.append(Step(f"fingerprint: {fp.mazes.n:,} mazes", work * per, f"{work:,} network steps"))
     seconds, n_ref, width_ref = RESOLVE_REFERENCE
     width = 1
@@ -131,10 +135,11 @@ def estimate_study(study: Study) -> Estimate:
              f"mazes x {width:,} activations")  # fmt: skip
     steps.append(Step("resolve, score, report (fits and the probe's learning curve)", guess, basis))
     said = (
-        f"{warm.mazes} mazes through the network at scale {warm.scale} on {warm.device} took "
-        f"{warm.seconds:.1f} s ({warm.network_steps:,} network steps, {per * 1000:.2f} ms each; episodes "
-        f"{warm.mean_steps:.0f} steps long on average); each run is extrapolated from it (runs batch up to "
-        "64 episodes, the warm-up fewer: it tends to overstate)"
+        f"{warm.mazes} mazes played at once for {warm.network_steps // max(warm.mazes, 1)} steps by the "
+        f"network (scale {warm.scale}) on {warm.device} in one thread took {warm.seconds:.1f} s, "
+        f"{warm.seconds_per_step * 1000:.2f} ms per network step; each run is extrapolated from it with "
+        f"every episode lasting its step limit (an upper bound: a network that reaches the cheese sooner "
+        f"finishes sooner) and {parallel} worker process(es) side by side"
     )
     return Estimate(warm.device, warm.scale, sha, said, tuple(steps))
 
