@@ -67,6 +67,16 @@ test: $(STAMP)
 # still run with `mazeprobe run`). About two hours on 2 CPU cores; interrupted, it resumes (each run
 # continues where it stopped, fits and probes are reused). Resolving appends the resolution events to
 # predictions/registry.lock: commit it with the results.
+# With CHECKPOINT (make results CHECKPOINT=path/to/model.pth [OUT=docs/results-NAME] [STUDY_FLAGS=--yes]):
+# the same study on that network, by `mazeprobe study` (its --help): it prints an estimate of the time on
+# this machine first, then runs the four specs on it into data/runs/results-<sha8>/, resolves the shipped
+# questions in a scratch copy of the registry (predictions/registry.lock is untouched) and writes
+# OUT/results.md and results.html (default OUT: docs/results-<first 8 of its sha256>). Without CHECKPOINT,
+# the shipped flow below.
+ifneq ($(CHECKPOINT),)
+results: $(STAMP)
+	$(BIN)/mazeprobe study $(CHECKPOINT) $(if $(OUT),--out $(OUT),) $(STUDY_FLAGS)
+else
 RESULTS := data/results
 STEP = $(BIN)/python -m mazeprobe.steplog $(RESULTS)/steps.json
 RUNS := --run data/runs/behavioral-10k --run data/runs/model-editing-r2 --run data/runs/retargeting-r2 \
@@ -100,6 +110,7 @@ results: $(STAMP)
 	$(BIN)/mazeprobe report --predictions predictions --resolutions $(RESOLVED) --steps $(RESULTS)/steps.json \
 		--out docs/results.md
 	@echo "results done: docs/results.md and docs/results.html"
+endif
 
 # Fine-tune the shipped network on uniformly placed cheese (the finetune-cheese-agent question), then evaluate
 # it and write its card. Not part of demo, test or results: about 27 minutes on 2 idle CPU cores (25 to train,

@@ -18,6 +18,8 @@ import platform
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from mazeprobe.atomic import write_bytes
@@ -88,6 +90,25 @@ def run_step(log: str | os.PathLike, name: str, command: list[str]) -> int:
                "exit_status": rc}  # fmt: skip
     _record(log, name, command, attempt)
     return rc
+
+
+@contextmanager
+def timed_step(log: str | os.PathLike, name: str, command: str) -> Iterator[None]:
+    """Record the work done inside the block as an attempt of step `name` in `log`, as run_step records a
+    command (`command`: what a person would type to do the same); an exception is a failed attempt."""
+    started, t0 = utc_stamp(), time.monotonic()
+    Path(log).parent.mkdir(parents=True, exist_ok=True)
+    _record(
+        log, name, [command], {"started_at": started, "ended_at": None, "seconds": None, "exit_status": None}
+    )
+    status = 1
+    try:
+        yield
+        status = 0
+    finally:
+        attempt = {"started_at": started, "ended_at": utc_stamp(), "seconds": round(time.monotonic() - t0, 1),
+                   "exit_status": status}  # fmt: skip
+        _record(log, name, [command], attempt)
 
 
 def main(argv: list[str] | None = None) -> int:

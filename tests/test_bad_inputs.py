@@ -191,6 +191,9 @@ CASES = [
     ("fingerprint", lambda f: ["fingerprint", f, "--n", "2", "--out", "{tmp}"], CHECKPOINT),
     # --n 0: the argument is what is wrong (the kind only names the case)
     ("fingerprint-n", lambda f: ["fingerprint", MODEL, "--n", "0", "--out", "{tmp}"], ["missing"]),
+    ("study", lambda f: ["study", f, "--out", "{tmp}/o", "--runs", "{tmp}/r", "--device", "cpu", "--yes",
+                         "--predictions", REPO / "predictions", "--analysis-dir", REPO / "analysis"],
+     CHECKPOINT),
     ("train-config", lambda f: ["train", "--config", f, "--out", "{tmp}/m.pth"], YAML),
     ("train-init", lambda f: ["train", "--init", f, "--out", "{tmp}/m.pth"], CHECKPOINT),
     ("score", lambda f: ["score", "--predictions", "{preds}", "--resolutions", f], [*YAML, "json-list"]),

@@ -14,7 +14,7 @@ import sys
 from collections.abc import Sequence
 
 from mazeprobe.atomic import full_disk
-from mazeprobe.cli import maze, predictions, run, stats, train
+from mazeprobe.cli import maze, predictions, run, stats, study, train
 from mazeprobe.cli._common import (
     EXIT_CODES_HELP,
     EXIT_INTERRUPTED,
@@ -26,7 +26,7 @@ from mazeprobe.cli._common import (
 )
 from mazeprobe.errors import CheckFailed, MazeprobeError
 
-COMMAND_GROUPS = (maze, run, stats, predictions, train)
+COMMAND_GROUPS = (maze, run, stats, predictions, study, train)
 
 
 def build_parser() -> argparse.ArgumentParser:

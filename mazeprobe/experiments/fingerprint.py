@@ -44,28 +44,35 @@ CHEESE_VECTOR = {"edit": "cheese-vector", "layer": "embedder.block2.res1.resadd_
 once, at the published halfway layer (a test checks the two stay the same)."""
 
 
-def run_name(sha256: str, n: int, seed: int) -> str:
-    """The run's folder name: the checkpoint's bytes, the number of mazes and the seed."""
-    return f"{sha256[:12]}-n{n}-s{seed}"
+def run_name(sha256: str, n: int, seed: int, max_steps: int = MAX_STEPS) -> str:
+    """The run's folder name: the checkpoint's bytes, the number of mazes and the seed (and a step limit
+    other than the published 256: `mazeprobe study --small`)."""
+    return f"{sha256[:12]}-n{n}-s{seed}" + ("" if max_steps == MAX_STEPS else f"-m{max_steps}")
 
 
 def fingerprint_spec(
-    checkpoint: str | os.PathLike, n: int = DEFAULT_N, seed: int = DEFAULT_SEED, sha256: str | None = None
+    checkpoint: str | os.PathLike,
+    n: int = DEFAULT_N,
+    seed: int = DEFAULT_SEED,
+    sha256: str | None = None,
+    max_steps: int = MAX_STEPS,
 ) -> ExperimentSpec:
     """The experiment spec of a checkpoint's fingerprint (`seed` seeds the maze sample and the action
-    draws; `sha256`, the checkpoint's, when the caller has it)."""
+    draws; `sha256`, the checkpoint's, when the caller has it; `max_steps` other than 256 only for a test
+    of a flow: the published rates are at 256)."""
     check_int(n, "n", 1)
+    check_int(max_steps, "max_steps", 1)
     check_int(seed, "seed", 0)
     path = Path(checkpoint)
     return ExperimentSpec(
-        name=run_name(sha256 or file_sha256(path), n, seed),
+        name=run_name(sha256 or file_sha256(path), n, seed, max_steps),
         # the absolute path: models/x.pth and ./models/x.pth are the same spec
         policy=PolicySpec(checkpoint=str(path.resolve())),
         mazes=SampleSpec(
             n=n, seed=seed, placement="natural", require_decision_square=True, exclude_cheese_top_right=5
         ),
         rollouts=RolloutSpec(
-            per_maze=1, max_steps=MAX_STEPS, actions="sample", seed=seed, chunk_mazes=CHUNK_MAZES
+            per_maze=1, max_steps=max_steps, actions="sample", seed=seed, chunk_mazes=CHUNK_MAZES
         ),
         # the vector-field difference is the costliest measure and no fingerprint number reads it
         record=RecordSpec(decision_square_probs=True, vfield_tv=False),
@@ -89,6 +96,7 @@ def fingerprint_run(
     device: str | None = None,
     progress: Callable[[dict], None] | None = None,
     on_start: Callable[[Path, int, int], None] | None = None,
+    max_steps: int = MAX_STEPS,
 ) -> tuple[Path, bool]:
     """Run (or resume, or reuse) the fingerprint run of a checkpoint; returns (run directory, whether a
     finished run was reused). `progress` and `on_start` as in run_experiment."""
@@ -98,7 +106,7 @@ def fingerprint_run(
     # a file that is no network is refused here, before the run takes its lock or writes anything
     load_checkpoint(path, device="cpu")
     sha256 = file_sha256(path)
-    spec = fingerprint_spec(path, n, seed, sha256)
+    spec = fingerprint_spec(path, n, seed, sha256, max_steps)
     run = RunDir(Path(out_dir).resolve() / spec.name)
     if run.exists():
         manifest = run.manifest()

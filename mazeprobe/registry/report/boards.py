@@ -119,7 +119,9 @@ def leaderboard(table: pd.DataFrame, scores: dict) -> Section:
         return _board("Leaderboard", scores["forecasters"], LEADERBOARD_NOTE)
     measured = any(f["n_resolved"] for f in scores["forecasters"].values())
     note = LEADERBOARD_NOTE + (
-        "" if measured else f" No outcome here was measured on the subject ({network_name(subject)}): its "
+        ""
+        if measured
+        else f" No outcome here was measured on the subject ({network_name(subject)}): its "
         "sha256 matches no network a run used. The scores on stand-ins follow."
     )
     return _board(f"Leaderboard: outcomes on the subject, {subject['name']}", scores["forecasters"], note)
@@ -201,8 +203,10 @@ def subject(table: pd.DataFrame, scores: dict) -> Section | None:
         (
             Cell(name),
             Cell("not published" if published.get(name) is None else _measure({"value": published[name]})),
-            *(Cell(_measure((measured.get(n["network_sha256"]) or {}).get("measures", {}).get(name)))
-              for n in nets),  # fmt: skip
+            *(
+                Cell(_measure((measured.get(n["network_sha256"]) or {}).get("measures", {}).get(name)))
+                for n in nets
+            ),  # fmt: skip
         )
         for name in names
     )
@@ -224,3 +228,61 @@ def _fingerprint_state(net: dict, measured: dict) -> str:
     if not fp:
         return f"{on}; no saved fingerprint (mazeprobe fingerprint CHECKPOINT --save)"
     return f"{on}; fingerprint on {fp.get('n_mazes')} mazes (seed {fp.get('seed')})"
+
+
+STUDIED_NOTE = (
+    "Written by `mazeprobe study` (make results CHECKPOINT=...): the shipped behavioural, model-editing and "
+    "retargeting designs and the probe run on this network (the registered families: their hashes leave "
+    "out the network and the number of mazes), resolved in a scratch copy of the registry. Fingerprint: "
+    "`mazeprobe fingerprint` measures, with 95% intervals, beside the subject's published values."
+)
+
+
+def studied(table: pd.DataFrame, scores: dict) -> Section | None:
+    """The network a study resolved the questions on (table.attrs["studied"]): its sha256, whether it is
+    the subject, and its fingerprint; left out of every other report."""
+    from mazeprobe.agents.fingerprint import MEASURES, PUBLISHED_FINGERPRINT
+
+    s = table.attrs.get("studied")
+    if not s:
+        return None
+    measures = (s.get("fingerprint") or {}).get("measures") or {}
+    rows = tuple(
+        (Cell(name), Cell(_measure(measures.get(name))), Cell(_measure(PUBLISHED_FINGERPRINT.get(name))))
+        for name in MEASURES
+    )
+    columns = (Column("measure"), Column("this network"), Column("published network"))
+    subj = s.get("subject") or {}
+    if s.get("on_subject"):
+        on = f"yes: its sha256 is the registered subject's ({subj.get('name')})"
+    elif subj.get("sha256"):
+        on = f"no: the registered subject's sha256 is {subj['sha256'][:12]}; these outcomes are a stand-in's"
+    else:
+        on = (
+            "no: the registry names no subject sha256 (set it with `predictions register --amend` in the "
+            "predictions directory the study copies); these outcomes are scored as a stand-in's"
+        )
+    fp = s.get("fingerprint") or {}
+    facts = [
+        ("checkpoint", str(s["checkpoint"])),
+        ("sha256", str(s["sha256"])),
+        ("scale", str(s.get("scale", "?"))),
+        ("on the subject", on),
+        ("fingerprint", f"{s.get('fingerprint_file')} ({fp.get('n_mazes')} mazes, seed {fp.get('seed')})"),
+        (
+            "sizes",
+            "SMALL (--small): a few mazes per design, a test of the flow, not a result"
+            if s.get("small")
+            else "as shipped (the published-size designs)",
+        ),  # fmt: skip
+    ]
+    if s.get("not_run"):
+        facts.append(("not run", ", ".join(s["not_run"]) + ": reads a fine-tuned checkpoint of the network, "
+                      "which the study does not train; unresolved here"))  # fmt: skip
+    note = STUDIED_NOTE + (" With --small the families' sizes (targets, ranking mazes, steps) are part of "
+                           "their hashes: they are not the registered families, and the model-editing and "
+                           "retargeting questions stay unresolved." if s.get("small") else "")  # fmt: skip
+    title = (
+        f"The network studied: {network_name({'network': s['checkpoint'], 'network_sha256': s['sha256']})}"
+    )
+    return Section(title, columns, rows, definitions=tuple(facts), note=note)

@@ -355,6 +355,7 @@ def method(table: pd.DataFrame, scores: dict) -> Section:
 
 
 SECTIONS: tuple[Builder, ...] = (
+    boards.studied,
     provenance.resolved_against,
     boards.subject,
     boards.leaderboard,

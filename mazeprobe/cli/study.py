@@ -1,0 +1,131 @@
+"""The study command: the shipped study (`make results`) on any checkpoint (mazeprobe.registry.study)."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from pathlib import Path
+
+from mazeprobe.cli._common import DEVICE_HELP, _device, _positive_int, add_command, device_name, progress_bar
+
+
+def cmd_study(args: argparse.Namespace) -> int:
+    """Resolve the shipped questions on any network: the runs of `make results`, then resolve, score, report.
+
+    Example: mazeprobe study path/to/model_rand_region_5.pth
+             mazeprobe study model.pth --out docs/results-published --device auto --yes
+             mazeprobe study model.pth --small --out /tmp/try     # a few mazes per design: a test of the flow
+    Runs the shipped behavioural run (analysis/behavioral-10k.yaml), the model-editing and retargeting
+    families (model-editing-r2, retargeting-r2: the registered families, whose hashes leave the network
+    out) and the probe run (probe-run-r2) on CHECKPOINT (a published-format .pth, any scale) into
+    RUNS/<name>/, measures its fingerprint, resolves every auto question in a scratch copy of the
+    predictions directory (OUT/predictions: the shipped registry.lock is never written), and writes
+    OUT/results.md and OUT/results.html, headed by the network's sha256 and fingerprint (on the subject
+    only when its sha256 is the registered subject's). finetune-cheese-agent needs a fine-tuned checkpoint
+    of the network and stays unresolved. Before starting it prints an estimate of the time on this
+    machine, from a short warm-up of the network on the chosen device, and asks (unless --yes, or stdin is
+    not a terminal). Interrupted, the same command resumes each run where it stopped.
+    """
+    from mazeprobe.provenance import file_sha256
+    from mazeprobe.registry.study import Study, default_name, estimate_text, run_study
+
+    checkpoint = Path(args.checkpoint)
+    if not checkpoint.is_file():
+        from mazeprobe.errors import UsageError
+
+        raise UsageError(f"no such checkpoint {checkpoint}")
+    name = default_name(file_sha256(checkpoint))
+    study = Study(
+        checkpoint=checkpoint,
+        out=Path(args.out or Path("docs") / name),
+        runs=Path(args.runs or Path("data/runs") / name),
+        predictions=Path(args.predictions),
+        analysis=Path(args.analysis_dir),
+        device=device_name(args.device),
+        small=args.small,
+        jobs=args.jobs or os.cpu_count() or 1,
+    )
+
+    def confirm(estimate) -> bool:
+        print(estimate_text(estimate), flush=True)
+        if args.yes or not sys.stdin.isatty():
+            return True
+        return input("start? [y/N] ").strip().lower() in ("y", "yes")
+
+    bars = _Bars(args.quiet)
+    try:
+        result = run_study(study, confirm, say=lambda line: print(f"== {line}", flush=True), progress=bars)
+    finally:
+        bars.close()
+    if result is None:
+        print("not started")
+        return 0
+    counts = {o: sum(1 for v in result.outcomes.values() if v == o) for o in ("yes", "no", "unresolved")}
+    print(", ".join(f"{n} {o}" for o, n in counts.items()) + f" of {len(result.outcomes)} auto questions")
+    for q in result.not_run:
+        print(
+            f"not run: {q} reads a fine-tuned checkpoint of the network (`mazeprobe train --init "
+            f"{checkpoint}`); unresolved here"
+        )
+    where = "on the subject" if result.on_subject else "a stand-in (not the registered subject's sha256)"
+    print(f"network {checkpoint} (sha256 {result.sha256}): {where}")
+    print(f"resolutions: {result.resolutions}")
+    print("wrote " + " and ".join(str(p) for p in result.reports))
+    return 0
+
+
+class _Bars:
+    """One progress bar per run, each closed when the next begins (registry.study's `progress` hook)."""
+
+    def __init__(self, quiet: bool) -> None:
+        self.quiet, self.bar = quiet, None
+
+    def __call__(self, label: str) -> tuple:
+        self.close()
+        bar = self.bar = progress_bar("{task.fields[rate]} episodes/s", quiet=self.quiet)
+        task = bar.add_task(label, total=None, rate="-")
+
+        def on_start(_run_dir: Path, total: int, done: int) -> None:
+            bar.update(task, total=total, completed=done)
+            bar.start()
+
+        def progress(summary: dict) -> None:
+            bar.update(task, advance=summary["episodes"])
+            speed = bar.tasks[task].speed
+            bar.update(task, rate=f"{speed:,.0f}" if speed else "-")
+
+        return on_start, progress
+
+    def close(self) -> None:
+        if self.bar is not None and self.bar.live.is_started:
+            self.bar.stop()
+        self.bar = None
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    """Add this module's commands to `subparsers`."""
+    p = add_command(
+        subparsers,
+        "study",
+        cmd_study,
+        interrupted="interrupted: finished chunks are kept in the runs folder; the same command resumes",
+    )
+    p.add_argument("checkpoint", help="an IMPALA checkpoint (.pth) in the published format, any scale")
+    p.add_argument("--out", help="where results.md/html, the fingerprint and the scratch registry go "
+                   "(default docs/results-<first 8 of the sha256>)")  # fmt: skip
+    p.add_argument("--runs", help="folder for the runs (default data/runs/results-<first 8 of the sha256>)")
+    p.add_argument("--predictions", default="predictions",
+                   help="the predictions directory copied and resolved (default predictions)")  # fmt: skip
+    p.add_argument("--analysis-dir", default="analysis",
+                   help="the shipped specs and plans (default analysis)")  # fmt: skip
+    p.add_argument("--device", type=_device, default="auto",
+                   help=f"where the network runs: {DEVICE_HELP} (default auto)")  # fmt: skip
+    p.add_argument(
+        "--small", action="store_true", help="a few mazes per design, shrunk families: a test of the flow"
+    )
+    p.add_argument(
+        "--jobs", type=_positive_int, help="local worker processes for the runs (default: the cores)"
+    )
+    p.add_argument("--yes", action="store_true", help="start without asking after the estimate")
+    p.add_argument("--quiet", action="store_true", help="no progress bars")
