@@ -83,3 +83,4 @@ def test_study_end_to_end_on_a_random_scale_4_checkpoint(tmp_path, capsys) -> No
     assert lock.read_bytes() == shipped
     resolutions = (runs / "behavioral-10k" / "resolutions.yaml").read_text()
     assert f"network_sha256: {sha}" in resolutions
+    assert (out / "resolutions.yaml").read_text() == resolutions  # a copy beside the report

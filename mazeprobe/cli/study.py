@@ -7,7 +7,7 @@ import os
 import sys
 from pathlib import Path
 
-from mazeprobe.cli._common import DEVICE_HELP, _device, _positive_int, add_command, device_name, progress_bar
+from mazeprobe.cli._common import _positive_int, add_command, add_device_flag, device_name, progress_bar
 
 
 def cmd_study(args: argparse.Namespace) -> int:
@@ -119,8 +119,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                    help="the predictions directory copied and resolved (default predictions)")  # fmt: skip
     p.add_argument("--analysis-dir", default="analysis",
                    help="the shipped specs and plans (default analysis)")  # fmt: skip
-    p.add_argument("--device", type=_device, default="auto",
-                   help=f"where the network runs: {DEVICE_HELP} (default auto)")  # fmt: skip
+    add_device_flag(p)
     p.add_argument(
         "--small", action="store_true", help="a few mazes per design, shrunk families: a test of the flow"
     )

@@ -281,6 +281,8 @@ def _resolve_and_report(study: Study, runs: list[Path], fingerprint: dict, fp_pa
         if study.small:  # a probe on a few mazes: scikit-learn warns of classes with one member, at length
             warnings.simplefilter("ignore", UserWarning)
         path = resolve_run(root, runs)
+    # beside the report it supports (resolve writes it into the primary run, under RUNS)
+    write_bytes(study.out / "resolutions.yaml", path.read_bytes())
     registry = load_registry(root)
     files = [path] + [p for p in [root / "resolutions-manual.yaml"] if p.is_file()]
     resolutions = load_resolutions(files, registry=registry)
