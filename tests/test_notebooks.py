@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import time
 from pathlib import Path
@@ -29,6 +30,7 @@ SMALL = {
     "03-predictions.ipynb": {"N_MAZES": 40, "N_BOOT": 100},
 }
 PICTURE_TYPES = ("image/png", "image/svg+xml")
+ANSI = re.compile(r"\x1b\[[0-9;]*m")  # colours in IPython tracebacks
 
 
 def _notebooks() -> list[Path]:
@@ -88,38 +90,61 @@ def _pictures(nb) -> int:
     return count
 
 
-@pytest.mark.parametrize("name", sorted(SMALL))
-def test_notebook_runs_top_to_bottom_with_pictures(name, monkeypatch):
-    path = NOTEBOOKS / name
-    nb = nbformat.read(path, as_version=4)
-    at = _parameter_cell(nb)
-    values = "\n".join(f"{k} = {v!r}" for k, v in SMALL[name].items())
-    injected = nbformat.v4.new_code_cell(f"# injected by tests/test_notebooks.py\n{values}")
-    injected.metadata["tags"] = ["injected-parameters"]
-    nb.cells.insert(at + 1, injected)
-    check = nbformat.v4.new_code_cell("import mazeprobe, json; print(json.dumps(mazeprobe.__file__))")
-    nb.cells.append(check)
-    monkeypatch.setenv("PYTHONPATH", os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")])))
-
-    before = _git_status()
-    # the kernel works in the notebook's folder, as when a reader opens it there
+def _execute(nb, label: str) -> float:
+    """Run every cell in a fresh python3 kernel working in the notebook folder (as when a reader opens it
+    there); return the seconds it took. A failing cell fails the test with its index and source."""
     where = {"metadata": {"path": str(NOTEBOOKS)}}
     client = NotebookClient(nb, kernel_name="python3", timeout=600, resources=where)
     started = time.perf_counter()
     try:
         client.execute()
-    except CellExecutionError as exc:
-        failed = next(
-            (c for c in nb.cells if any(o.get("output_type") == "error" for o in c.get("outputs", []))), None
-        )
-        source = failed.source if failed is not None else "(no cell recorded the error)"
-        pytest.fail(f"{name}: a cell failed:\n{source}\n--- error ---\n{exc}", pytrace=False)
-    seconds = time.perf_counter() - started
-    print(f"\n{name}: executed in {seconds:.1f} s with {SMALL[name]}")
+    except CellExecutionError:
+        for index, cell in enumerate(nb.cells):
+            errors = [o for o in cell.get("outputs", []) if o.get("output_type") == "error"]
+            if errors:
+                trace = ANSI.sub("", "\n".join(errors[0].get("traceback", [])))
+                pytest.fail(f"{label}: cell {index} failed:\n{cell.source}\n---\n{trace}", pytrace=False)
+        raise
+    return time.perf_counter() - started
 
+
+@pytest.mark.parametrize("name", sorted(SMALL))
+def test_notebook_runs_top_to_bottom_with_pictures(name, monkeypatch):
+    path = NOTEBOOKS / name
+    nb = nbformat.read(path, as_version=4)
+    values = "\n".join(f"{k} = {v!r}" for k, v in SMALL[name].items())
+    injected = nbformat.v4.new_code_cell(f"# injected by tests/test_notebooks.py\n{values}")
+    injected.metadata["tags"] = ["injected-parameters"]
+    nb.cells.insert(_parameter_cell(nb) + 1, injected)
+    which = "import json, mazeprobe; print(json.dumps(mazeprobe.__file__))"
+    nb.cells.append(nbformat.v4.new_code_cell(which))
+    monkeypatch.setenv("PYTHONPATH", os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")])))
+
+    before = _git_status()
+    seconds = _execute(nb, name)
+    print(f"\n{name}: executed in {seconds:.1f} s with {SMALL[name]}")
     imported = json.loads(nb.cells[-1].outputs[0]["text"])
     assert Path(imported).resolve().is_relative_to(REPO), f"the kernel imported {imported}, not this checkout"
     assert _pictures(nb) >= 1, f"{name}: no cell shows a picture (image/png, image/svg+xml, <img> or <svg>)"
     after = _git_status()
     if before is not None:
         assert after == before, f"{name} changed the checkout: {sorted(after ^ before)}"
+
+
+def test_a_failing_cell_fails_with_its_source_and_pictures_are_counted():
+    cells = ["x = 1", "y = x / 0  # divides by zero", "print('never run')"]
+    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(c) for c in cells])
+    with pytest.raises(pytest.fail.Exception) as failed:
+        _execute(nb, "broken.ipynb")
+    message = str(failed.value)
+    assert "broken.ipynb: cell 1 failed:\ny = x / 0  # divides by zero" in message
+    assert "ZeroDivisionError" in message and "never run" not in message
+    assert _pictures(nb) == 0
+    def shown(kind: str, data: str):
+        return nbformat.v4.new_output("display_data", data={kind: data})
+
+    nb.cells[0].outputs = [shown("text/html", "<p>no picture</p>"), shown("text/plain", "<svg>")]
+    assert _pictures(nb) == 0
+    nb.cells[0].outputs.append(shown("image/png", "iVBORw0KGgo="))
+    nb.cells[2].outputs = [shown("text/html", "<div><svg></svg></div>")]
+    assert _pictures(nb) == 2
