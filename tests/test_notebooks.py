@@ -109,7 +109,7 @@ def _execute(nb, label: str) -> float:
 
 
 @pytest.mark.parametrize("name", sorted(SMALL))
-def test_notebook_runs_top_to_bottom_with_pictures(name, monkeypatch):
+def test_notebook_runs_top_to_bottom_with_pictures(name, monkeypatch, tmp_path):
     path = NOTEBOOKS / name
     nb = nbformat.read(path, as_version=4)
     values = "\n".join(f"{k} = {v!r}" for k, v in SMALL[name].items())
@@ -119,6 +119,7 @@ def test_notebook_runs_top_to_bottom_with_pictures(name, monkeypatch):
     which = "import json, mazeprobe; print(json.dumps(mazeprobe.__file__))"
     nb.cells.append(nbformat.v4.new_code_cell(which))
     monkeypatch.setenv("PYTHONPATH", os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")])))
+    monkeypatch.setenv("TMPDIR", str(tmp_path))  # the notebooks' temporary folders, which pytest cleans up
 
     before = _git_status()
     seconds = _execute(nb, name)
@@ -126,6 +127,7 @@ def test_notebook_runs_top_to_bottom_with_pictures(name, monkeypatch):
     imported = json.loads(nb.cells[-1].outputs[0]["text"])
     assert Path(imported).resolve().is_relative_to(REPO), f"the kernel imported {imported}, not this checkout"
     assert _pictures(nb) >= 1, f"{name}: no cell shows a picture (image/png, image/svg+xml, <img> or <svg>)"
+    assert any(tmp_path.iterdir()), f"{name} wrote nothing to its temporary folder"
     after = _git_status()
     if before is not None:
         assert after == before, f"{name} changed the checkout: {sorted(after ^ before)}"
