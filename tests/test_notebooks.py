@@ -30,6 +30,16 @@ SMALL = {
     "03-predictions.ipynb": {"N_MAZES": 40, "N_BOOT": 100},
 }
 PICTURE_TYPES = ("image/png", "image/svg+xml")
+# The mazeprobe objects each notebook ends a cell with, and what they must show themselves as (rich display)
+RICH = {
+    "01-mazes.ipynb": {
+        "MazeTableSummary(": "text/html", "MazeImage(": "image/png", "MazeState(": "image/png",
+    },
+    "02-network.ipynb": {"VectorFieldPicture(": "image/png"},
+    "03-predictions.ipynb": {
+        "RunDir(": "text/html", "Leaderboard(": "text/html", "CalibrationReport(": "text/html",
+    },
+}
 ANSI = re.compile(r"\x1b\[[0-9;]*m")  # colours in IPython tracebacks
 
 
@@ -128,6 +138,11 @@ def test_notebook_runs_top_to_bottom_with_pictures(name, monkeypatch, tmp_path):
     assert Path(imported).resolve().is_relative_to(REPO), f"the kernel imported {imported}, not this checkout"
     assert _pictures(nb) >= 1, f"{name}: no cell shows a picture (image/png, image/svg+xml, <img> or <svg>)"
     assert any(tmp_path.iterdir()), f"{name} wrote nothing to its temporary folder"
+    shown = [o["data"] for c in nb.cells if c.cell_type == "code" for o in c.outputs if "data" in o]
+    for prefix, mime in RICH[name].items():
+        assert any(d.get("text/plain", "").startswith(prefix) and mime in d for d in shown), (
+            f"{name}: no {prefix}...) shown as {mime}"
+        )
     after = _git_status()
     if before is not None:
         assert after == before, f"{name} changed the checkout: {sorted(after ^ before)}"
