@@ -1,4 +1,4 @@
-"""The model-editing rules (mazeprobe.registry.editing_rules) on tables built by hand, where the answer is
+"""The model-editing rules (mazeprobe.registry.rules.editing) on tables built by hand, where the answer is
 known, and end to end on a real family run: resolved from several runs, proven from the files it read,
 refused once those files change."""
 
@@ -19,9 +19,9 @@ from mazeprobe.experiments.intervention_spec import family_hash
 from mazeprobe.experiments.spec import load_spec
 from mazeprobe.provenance import file_sha256
 from mazeprobe.registry import IntegrityError, forecast_table, load_registry, load_resolutions, register
-from mazeprobe.registry.editing_rules import CHECKPOINT, FAMILY, PROBE, QUESTION, RULES
-from mazeprobe.registry.resolve import resolve_run
-from mazeprobe.registry.rules import check_resolution, evaluate
+from mazeprobe.registry.resolution.resolve import resolve_run
+from mazeprobe.registry.rules.editing import CHECKPOINT, FAMILY, PROBE, QUESTION, RULES
+from mazeprobe.registry.rules.fitted import check_resolution, evaluate
 from mazeprobe.stats.editing import selection_half
 from mazeprobe.stats.measures import wilson_interval
 from mazeprobe.steplog import machine, run_step
@@ -735,7 +735,7 @@ def test_patch_reduce_guards_every_registered_top_right_measure_and_shows_them_a
 
 
 def test_patch_reduce_guards_are_checked_when_registered(tmp_path):
-    from mazeprobe.registry.editing_rules import _check_guards
+    from mazeprobe.registry.rules.editing import _check_guards
 
     assert _check_guards({"guards": ["entered_top_right_5x5"]}, ()) == []
     [(kp, msg)] = _check_guards({"guards": ["entered_5x5"]}, ())

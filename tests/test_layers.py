@@ -154,7 +154,7 @@ def test_the_checker_sees_upward_imports_anywhere_in_a_module():
         "from . import geometry\n"
         "import mazeprobe.sim\n"
         "if TYPE_CHECKING:\n"
-        "    from mazeprobe.registry.model import Question\n"
+        "    from mazeprobe.registry.items.model import Question\n"
         "def f():\n"
         "    from mazeprobe.stats.plan import load_plan\n"
     )
@@ -162,8 +162,8 @@ def test_the_checker_sees_upward_imports_anywhere_in_a_module():
     assert found == {
         "mazeprobe.maze.geometry": 2,
         "mazeprobe.sim": 3,
-        "mazeprobe.registry.model": 5,
+        "mazeprobe.registry.items.model": 5,
         "mazeprobe.stats.plan": 7,
     }
     upward = sorted(t for t in found if RANK[layer_of(t)] > RANK["maze"])
-    assert upward == ["mazeprobe.registry.model", "mazeprobe.sim", "mazeprobe.stats.plan"]
+    assert upward == ["mazeprobe.registry.items.model", "mazeprobe.sim", "mazeprobe.stats.plan"]

@@ -12,7 +12,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from mazeprobe.errors import UsageError
-from mazeprobe.registry.calibration import (
+from mazeprobe.registry.scoring.calibration import (
     bootstrap_mean_ci,
     decompose,
     pav,
@@ -20,7 +20,7 @@ from mazeprobe.registry.calibration import (
     recalibrate,
     reliability,
 )
-from mazeprobe.registry.scoring import permutation_p_value, relative_skill, score_table, scores_text
+from mazeprobe.registry.scoring.scores import permutation_p_value, relative_skill, score_table, scores_text
 
 LN = math.log
 

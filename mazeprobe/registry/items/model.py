@@ -40,8 +40,8 @@ SUBJECT_ITEM = "subject"
 def item_id_evidence(design: str) -> str:
     """The lock item of an evidence event: `evidence:DESIGN`, appended when the registry is shown a run (or a
     fine-tuned checkpoint) of a design, DESIGN being `spec:SPEC_HASH`, `family:FAMILY_HASH` or
-    `checkpoint:SHA256` (mazeprobe.registry.designs). It dates every question later resolved from that
-    design, whichever directory the run is in."""
+    `checkpoint:SHA256` (mazeprobe.registry.resolution.designs). It dates every question later resolved from
+    that design, whichever directory the run is in."""
     return f"evidence:{design}"
 
 

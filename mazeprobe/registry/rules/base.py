@@ -1,7 +1,7 @@
 """What every resolution rule is made of: the Rule record, what checking and evaluating one exchange
 (Problem, CheckContext, Fits, RuleResult), and the unresolved outcome.
 
-Kept apart from the registry (mazeprobe.registry.rules: RULE_REGISTRY, and the rules that read a fitted
+Kept apart from the registry (mazeprobe.registry.rules.fitted: RULE_REGISTRY, and the rules that read a fitted
 plan) so that rules written in another module can build their Rule records and be registered there
 without an import cycle.
 """
@@ -16,7 +16,8 @@ from mazeprobe.yamlio import KeyPath
 
 RULES_VERSION = 3
 """The meaning of the rules, as a version: `resolve` records it in every resolution event, so an outcome
-that changed because the rules changed (not the evidence) is listed as such (mazeprobe.registry.changes)."""
+that changed because the rules changed (not the evidence) is listed as such
+(mazeprobe.registry.resolution.changes)."""
 RULES_CHANGES = {
     1: "the rules as first shipped",
     2: "decisions on intervals: a threshold is decided yes or no only when the 95% interval lies wholly on "

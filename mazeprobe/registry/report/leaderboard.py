@@ -15,7 +15,7 @@ from mazeprobe.registry.report import boards
 from mazeprobe.registry.report.html import render_fragment
 from mazeprobe.registry.report.model import pairwise
 from mazeprobe.registry.report.parts import Report, Section
-from mazeprobe.registry.scoring import score_table, scores_text
+from mazeprobe.registry.scoring.scores import score_table, scores_text
 
 _BOARDS = (boards.leaderboard, boards.stand_in_boards, pairwise, boards.late, boards.unregistered)
 

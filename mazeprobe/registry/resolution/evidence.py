@@ -1,6 +1,6 @@
-"""Where the model-editing rules (mazeprobe.registry.editing_rules) find their evidence, and how it is
+"""Where the model-editing rules (mazeprobe.registry.rules.editing) find their evidence, and how it is
 pinned: a run of a registered family of edits, a probe plan's result on a run, a fine-tuned checkpoint's
-record and evaluation. Fitted plans are the other kind of evidence (mazeprobe.registry.resolve).
+record and evaluation. Fitted plans are the other kind of evidence (mazeprobe.registry.resolution.resolve).
 
 Each source is read into a Source: the value the rule reads (under its key in `fits`, e.g.
 "family:model-editing"), where it came from (a run directory, or the checkpoint), when that evidence
@@ -26,7 +26,7 @@ import numpy as np
 from mazeprobe.atomic import write_bytes
 from mazeprobe.experiments.rundir import RunDir, RunError
 from mazeprobe.provenance import file_sha256, sha256_if_present, utc_stamp
-from mazeprobe.registry.editing_rules import CHECKPOINT, FAMILY, PROBE, QUESTION
+from mazeprobe.registry.rules.editing import CHECKPOINT, FAMILY, PROBE, QUESTION
 
 PROBES_DIR = "probes"
 """RUN_DIR/probes/<plan>.json: a probe plan's result on the run (with the plan's and the run's hashes)."""
@@ -49,7 +49,8 @@ class Source:
     """The network the evidence is about: {network, network_sha256} (run_network); for a fine-tuned
     checkpoint, the network it was fine-tuned from (the question is about what fine-tuning does to it)."""
     designs: tuple[str, ...] = ()
-    """The designs it is a result of (mazeprobe.registry.designs): what dates a question read from it."""
+    """The designs it is a result of (mazeprobe.registry.resolution.designs): what dates a question read from
+    it."""
 
 
 def run_network(manifest: Mapping) -> dict:
@@ -181,7 +182,7 @@ def _family_source(key: str, name: str, wanted_hash: str | None, runs: Sequence[
 
 
 def _from_run(key: str, value: dict, run: RunDir, manifest: dict, hashes: dict) -> Source:
-    from mazeprobe.registry.designs import run_designs
+    from mazeprobe.registry.resolution.designs import run_designs
 
     spec_hash, started = manifest.get("spec_hash"), manifest.get("started_at")
     designs = tuple(run_designs(manifest))

@@ -20,7 +20,7 @@ A family is an experiment spec (analysis/<family>.yaml) whose family hash
 (mazeprobe.experiments.intervention_spec.family_hash: its interventions, retargeting, channel ranking and
 rollout settings) is registered with the question, so the family cannot grow after results are seen; the
 run the rule reads must be of that family. Each rule is one function and one Rule record in RULES here,
-listed in mazeprobe.registry.rules.RULE_REGISTRY.
+listed in mazeprobe.registry.rules.fitted.RULE_REGISTRY.
 """
 
 from __future__ import annotations
@@ -30,7 +30,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from mazeprobe.registry.rulebase import CheckContext, Fits, Problem, Rule, RuleResult, unresolved
+from mazeprobe.registry.rules.base import CheckContext, Fits, Problem, Rule, RuleResult, unresolved
 from mazeprobe.yamlio import KeyPath, describe_value
 
 PROPORTION_METRICS = (
@@ -43,7 +43,7 @@ PROPORTION_METRICS = (
 )
 """Probe metrics that are a share of the held-out mazes (each predicted once): Wilson intervals apply."""
 
-# where a rule finds its evidence in `fits` (resolve gathers it: mazeprobe.registry.evidence)
+# where a rule finds its evidence in `fits` (resolve gathers it: mazeprobe.registry.resolution.evidence)
 FAMILY, PROBE, CHECKPOINT, QUESTION = "family:", "probe:", "checkpoint:", "question:"
 
 

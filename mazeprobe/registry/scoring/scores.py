@@ -35,7 +35,7 @@ import numpy as np
 import pandas as pd
 
 from mazeprobe.errors import UsageError
-from mazeprobe.registry.calibration import bootstrap_mean_ci, decompose, item_scores, reliability
+from mazeprobe.registry.scoring.calibration import bootstrap_mean_ci, decompose, item_scores, reliability
 
 REQUIRED_COLUMNS = ("forecaster", "question", "probability", "y")
 ANECDOTAL_BELOW = 10  # fewer resolved forecasts than this: results are labelled anecdotal
