@@ -10,11 +10,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+from mazeprobe.registry.rules.base import METHODS as METHODS  # owned by the rule catalogue; read here too
+
 OUTCOMES = ("yes", "no", "unresolved", "ambiguous")
 """What a resolution can say; only yes and no are scored."""
 
-METHODS = ("auto", "manual")
-"""How a question is resolved: by a registered rule on an analysis, or by a person with a rationale."""
 
 
 def item_id_question(qid: str) -> str:

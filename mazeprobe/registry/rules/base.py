@@ -14,6 +14,9 @@ from pathlib import Path
 
 from mazeprobe.yamlio import KeyPath
 
+METHODS = ("auto", "manual")
+"""How a question is resolved: by a registered rule on an analysis, or by a person with a rationale."""
+
 RULES_VERSION = 3
 """The meaning of the rules, as a version: `resolve` records it in every resolution event, so an outcome
 that changed because the rules changed (not the evidence) is listed as such

@@ -31,9 +31,8 @@ from pathlib import Path
 from typing import Any
 
 from mazeprobe.errors import UsageError
-from mazeprobe.registry.items.model import METHODS
 from mazeprobe.registry.rules import editing as editing_rules
-from mazeprobe.registry.rules.base import CheckContext, Fits, Problem, Rule, RuleResult, unresolved
+from mazeprobe.registry.rules.base import METHODS, CheckContext, Fits, Problem, Rule, RuleResult, unresolved
 from mazeprobe.registry.rules.quantities import (
     ALIASED_WITH,
     Interval,
