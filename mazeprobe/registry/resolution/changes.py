@@ -16,6 +16,7 @@ from mazeprobe.provenance import utc_stamp
 from mazeprobe.registry.items.model import Resolution
 from mazeprobe.registry.items.trust import Ledger
 from mazeprobe.registry.rules.base import RULES_CHANGES, RULES_VERSION
+from mazeprobe.registry.rules.fitted import RULE_REGISTRY
 
 
 def _evidence_of(content: dict) -> tuple:
@@ -103,7 +104,8 @@ def candidates(resolutions: Iterable[Resolution]) -> list[dict]:
     groups: dict[tuple, dict] = {}
     for r in resolutions:
         rule = r.raw.get("rule")
-        if r.method != "auto" or rule not in ("patch-reduce", "retarget"):
+        spec = RULE_REGISTRY.get(rule) if isinstance(rule, str) else None
+        if r.method != "auto" or spec is None or not spec.chooses_edit:
             continue
         numbers = r.numbers or {}
         selection = numbers.get("selection") or {}

@@ -40,6 +40,11 @@ Fits = Mapping[str, dict]
 could not be fitted on the run."""
 
 
+PICTURES = ("edit", "retargeting")
+"""The pictures a rule may declare: the vector fields of the maze that tells its chosen edit (original,
+edited, difference), or where the chosen retargeting edit sent the agent."""
+
+
 @dataclass(frozen=True)
 class RuleResult:
     outcome: str
@@ -83,6 +88,18 @@ class Rule:
     keys: Mapping[str, str] = field(default_factory=dict)
     """Keys beyond those every rule may give (method, analysis, model, quantity, rule, threshold, rules),
     with help: allowed in resolutions once the rule is registered."""
+    sources: Mapping[str, str] = field(default_factory=dict)
+    """Its evidence besides fitted plans: each of its keys that names a source, with the prefix of that
+    source's key in `fits` (`family: NAME` is read as family:NAME; mazeprobe.registry.resolution.evidence
+    gathers and rereads them)."""
+    chooses_edit: bool = False
+    """Chooses one edit of its family on a selection half: its candidates are listed beside the outcome."""
+    picture: str | None = None
+    """The picture drawn beside its outcome from the chosen edit's family run (one of PICTURES), or None."""
+
+    def __post_init__(self) -> None:
+        if self.picture is not None and self.picture not in PICTURES:
+            raise ValueError(f"rule {self.name}: picture must be one of {PICTURES}")
 
 
 def unresolved(reason: str, numbers: dict | None = None, evidence: str = "") -> RuleResult:

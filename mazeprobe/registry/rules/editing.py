@@ -522,6 +522,9 @@ RULES: tuple[Rule, ...] = (
             "guards": "the top-right measures none of which may drop by more than 25% (default "
             "[reached_top_right_square]; also entered_top_right_5x5, p_top_right_at_dsq)",
         },
+        sources={"family": FAMILY},
+        chooses_edit=True,
+        picture="edit",
     ),  # fmt: skip
     Rule(
         "retarget",
@@ -537,6 +540,9 @@ RULES: tuple[Rule, ...] = (
             "family_hash": "the family's hash",
             "split_seed": "seed of the halves (0)",
         },
+        sources={"family": FAMILY},
+        chooses_edit=True,
+        picture="retargeting",
     ),  # fmt: skip
     Rule(
         "probe-beats-control",
@@ -554,6 +560,7 @@ RULES: tuple[Rule, ...] = (
             "[row_accuracy, col_accuracy]; shares of mazes its probe reports (cheese-position: "
             "exact_position_accuracy, row_accuracy, col_accuracy, within_1_position_accuracy)",
         },
+        sources={"probe_plan": PROBE},
     ),
     Rule(
         "fine-tune",
@@ -572,6 +579,7 @@ RULES: tuple[Rule, ...] = (
             "uniformly placed cheese (the evaluation's uniform/sample suite): the test-maze rate must be at "
             "least threshold x that rate, decided on the 95% interval of their difference",
         },
+        sources={"checkpoint": CHECKPOINT},
     ),
     Rule(
         "none-of",
