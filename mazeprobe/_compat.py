@@ -17,6 +17,28 @@ MOVED = {
     "mazeprobe.agents.train": "mazeprobe.training.trainer",
     "mazeprobe.agents.collect": "mazeprobe.training.collect",
     "mazeprobe.agents.evaluate": "mazeprobe.training.evaluate",
+    # the registry's flat modules, split by stage (issue 20); mazeprobe.registry.scoring and .rules are
+    # packages now and forward their old names themselves
+    "mazeprobe.registry.model": "mazeprobe.registry.items.model",
+    "mazeprobe.registry.yamlcheck": "mazeprobe.registry.items.yamlcheck",
+    "mazeprobe.registry.subject": "mazeprobe.registry.items.subject",
+    "mazeprobe.registry.history": "mazeprobe.registry.items.history",
+    "mazeprobe.registry.load": "mazeprobe.registry.items.load",
+    "mazeprobe.registry.lock": "mazeprobe.registry.items.lock",
+    "mazeprobe.registry.edit": "mazeprobe.registry.items.edit",
+    "mazeprobe.registry.resolutions": "mazeprobe.registry.items.resolutions",
+    "mazeprobe.registry.trust": "mazeprobe.registry.items.trust",
+    "mazeprobe.registry.rulebase": "mazeprobe.registry.rules.base",
+    "mazeprobe.registry.editing_rules": "mazeprobe.registry.rules.editing",
+    "mazeprobe.registry.quantities": "mazeprobe.registry.rules.quantities",
+    "mazeprobe.registry.designs": "mazeprobe.registry.resolution.designs",
+    "mazeprobe.registry.evidence": "mazeprobe.registry.resolution.evidence",
+    "mazeprobe.registry.proof": "mazeprobe.registry.resolution.proof",
+    "mazeprobe.registry.resolve": "mazeprobe.registry.resolution.resolve",
+    "mazeprobe.registry.changes": "mazeprobe.registry.resolution.changes",
+    "mazeprobe.registry.calibration": "mazeprobe.registry.scoring.calibration",
+    "mazeprobe.registry.table": "mazeprobe.registry.scoring.table",
+    "mazeprobe.registry.leaderboard": "mazeprobe.registry.report.leaderboard",
 }
 
 

@@ -338,7 +338,7 @@ def test_a_spec_with_impossible_sizes_says_the_memory_it_would_take(tmp_path, ca
 
 
 def test_verify_reports_a_lock_whose_last_line_is_cut_off(tmp_path, capsys, predictions):
-    from mazeprobe.registry.lock import LOCK_NAME, append_items, lock_problems
+    from mazeprobe.registry.items.lock import LOCK_NAME, append_items, lock_problems
 
     root = tmp_path / "p"
     shutil.copytree(predictions, root)

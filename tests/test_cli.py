@@ -296,7 +296,7 @@ def test_run_interrupted_after_it_started_keeps_its_chunks(tmp_path, monkeypatch
 
 
 def test_a_command_that_only_reads_says_nothing_was_written(tmp_path, monkeypatch, capsys):
-    import mazeprobe.registry.load as load
+    import mazeprobe.registry.items.load as load
 
     def ctrl_c(*args):
         raise KeyboardInterrupt
@@ -307,7 +307,7 @@ def test_a_command_that_only_reads_says_nothing_was_written(tmp_path, monkeypatc
 
 
 def test_resolve_interrupted_names_the_first_run_where_its_fits_are_kept(tmp_path, monkeypatch, capsys):
-    import mazeprobe.registry.resolve as resolve
+    import mazeprobe.registry.resolution.resolve as resolve
 
     def ctrl_c(*args, **kwargs):
         raise KeyboardInterrupt

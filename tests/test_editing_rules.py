@@ -1,4 +1,4 @@
-"""The model-editing rules (mazeprobe.registry.editing_rules) on tables built by hand, where the answer is
+"""The model-editing rules (mazeprobe.registry.rules.editing) on tables built by hand, where the answer is
 known, and end to end on a real family run: resolved from several runs, proven from the files it read,
 refused once those files change."""
 
@@ -19,9 +19,9 @@ from mazeprobe.experiments.intervention_spec import family_hash
 from mazeprobe.experiments.spec import load_spec
 from mazeprobe.provenance import file_sha256
 from mazeprobe.registry import IntegrityError, forecast_table, load_registry, load_resolutions, register
-from mazeprobe.registry.editing_rules import CHECKPOINT, FAMILY, PROBE, QUESTION, RULES
-from mazeprobe.registry.resolve import resolve_run
-from mazeprobe.registry.rules import check_resolution, evaluate
+from mazeprobe.registry.resolution.resolve import resolve_run
+from mazeprobe.registry.rules.editing import CHECKPOINT, FAMILY, PROBE, QUESTION, RULES
+from mazeprobe.registry.rules.fitted import check_resolution, evaluate
 from mazeprobe.stats.editing import selection_half
 from mazeprobe.stats.measures import wilson_interval
 from mazeprobe.steplog import machine, run_step
@@ -735,7 +735,7 @@ def test_patch_reduce_guards_every_registered_top_right_measure_and_shows_them_a
 
 
 def test_patch_reduce_guards_are_checked_when_registered(tmp_path):
-    from mazeprobe.registry.editing_rules import _check_guards
+    from mazeprobe.registry.rules.editing import _check_guards
 
     assert _check_guards({"guards": ["entered_top_right_5x5"]}, ()) == []
     [(kp, msg)] = _check_guards({"guards": ["entered_5x5"]}, ())
@@ -803,3 +803,43 @@ def test_a_relative_drop_of_a_rare_event_has_no_interval_when_resamples_lose_its
     common = (np.arange(100) % 2).astype(float)
     _, lo, hi = relative_drop_interval(common, np.zeros(100), n_boot=500, seed=0)
     assert lo == hi == 1.0
+
+
+def test_rules_declare_their_evidence_and_their_picture(tmp_path):
+    from mazeprobe.registry.resolution.changes import candidates
+    from mazeprobe.registry.resolution.evidence import Source, draw_picture, source_keys
+    from mazeprobe.registry.rules.base import Rule
+    from mazeprobe.registry.rules.fitted import RULE_REGISTRY
+
+    declared = {
+        name: (dict(r.sources), r.chooses_edit, r.picture) for name, r in RULE_REGISTRY.items() if r.sources
+    }
+    assert declared == {
+        "patch-reduce": ({"family": FAMILY}, True, "edit"),
+        "retarget": ({"family": FAMILY}, True, "retargeting"),
+        "probe-beats-control": ({"probe_plan": PROBE}, False, None),
+        "fine-tune": ({"checkpoint": CHECKPOINT}, False, None),
+    }
+    for rule in RULE_REGISTRY.values():
+        assert set(rule.sources) <= set(rule.keys)  # a source is named by one of the rule's own keys
+    with pytest.raises(ValueError, match="picture"):
+        Rule("x", "x", RULE_REGISTRY["retarget"].evaluate, RULE_REGISTRY["retarget"].check, picture="heatmap")
+    nested = {"rule": "all-of", "rules": [{"rule": "fine-tune", "checkpoint": "m.pth"},
+                                          {"rule": "patch-reduce", "family": "f"}]}  # fmt: skip
+    assert source_keys(nested) == [CHECKPOINT + "m.pth", FAMILY + "f"]
+    # a rule without a picture draws none, even with a chosen edit and its family's run at hand
+    family = {FAMILY + "f": Source(FAMILY + "f", {"run": str(tmp_path / "no-run")})}
+    assert draw_picture({"rule": "fine-tune", "family": "f"}, {"chosen": "e"}, family, tmp_path / "p") is None
+    assert not (tmp_path / "p").exists()
+    # a rule that declares one tries to draw it (from a run that is not there: the error is kept)
+    drawn = draw_picture({"rule": "retarget", "family": "f"}, {"chosen": "e"}, family, tmp_path / "p")
+    assert set(drawn) == {"picture_error"}
+
+    class R:  # a resolution as candidates reads it
+        def __init__(self, rule: str) -> None:
+            self.method, self.question = "auto", f"q-{rule}"
+            self.numbers = {"selection": {"e": {}}, "chosen": "e"}
+            self.raw = {"rule": rule, "family": "f"}
+
+    chosen = [g["rule"] for g in candidates([R("retarget"), R("fine-tune"), R("patch-reduce")])]
+    assert chosen == ["retarget", "patch-reduce"]  # only the rules that choose an edit list candidates

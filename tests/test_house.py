@@ -72,6 +72,9 @@ def test_the_device_is_not_part_of_a_spec_identity():
         ("mazeprobe.agents.collect", "mazeprobe.training.collect", ["CollectorPool", "expert_field"]),
         ("mazeprobe.agents.evaluate", "mazeprobe.training.evaluate", ["evaluate", "write_card"]),
         ("mazeprobe.experiments.rollout", "mazeprobe.sim", ["Roller", "maze_batch", "path_positions"]),
+        ("mazeprobe.registry.resolve", "mazeprobe.registry.resolution.resolve", ["resolve_run"]),
+        ("mazeprobe.registry.trust", "mazeprobe.registry.items.trust", ["Ledger"]),
+        ("mazeprobe.registry.leaderboard", "mazeprobe.registry.report.leaderboard", ["Leaderboard"]),
     ],
 )
 def test_old_module_paths_still_import_with_a_warning(old, new, names):
@@ -83,6 +86,24 @@ def test_old_module_paths_still_import_with_a_warning(old, new, names):
     target = importlib.import_module(new)
     for name in names:
         assert getattr(module, name) is getattr(target, name)
+
+
+@pytest.mark.parametrize(
+    "package, new, name",
+    [
+        ("mazeprobe.registry.scoring", "mazeprobe.registry.scoring.scores", "score_table"),
+        ("mazeprobe.registry.rules", "mazeprobe.registry.rules.fitted", "RULE_REGISTRY"),
+    ],
+)
+def test_the_old_registry_modules_now_packages_still_give_their_names(package, new, name):
+    module = importlib.import_module(package)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        value = getattr(module, name)
+    assert value is getattr(importlib.import_module(new), name)
+    assert any(issubclass(w.category, DeprecationWarning) and new in str(w.message) for w in caught)
+    with pytest.raises(AttributeError):
+        module.no_such_name  # noqa: B018
 
 
 def test_procgen_facts_have_one_owner():

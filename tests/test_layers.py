@@ -1,5 +1,6 @@
 """The house's imports point one way: utilities < maze < sim < agents < training, experiments < stats <
-registry < cli, and no set of modules imports itself round in a circle.
+registry < cli (inside the registry: rules < items < resolution < scoring < report), and no set of modules
+imports itself round in a circle.
 
 Every import counts: at the top of a module, inside a function, under TYPE_CHECKING. Lazy imports keep
 start-up fast, but the dependency is just as real. Old module paths kept for notebooks live as a table
@@ -146,6 +147,46 @@ def test_no_import_cycles():
     )
 
 
+# Inside the registry, the stages point one way too. A question names a rule, so the rule catalogue sits
+# below the items; modules directly in registry/ (the package front) may use every stage, no stage them.
+REGISTRY_STAGES = ("rules", "items", "resolution", "scoring", "report")
+
+
+def registry_stage(module: str) -> int | None:
+    """The stage's rank of a registry module; len(REGISTRY_STAGES) for the front; None outside it."""
+    parts = module.split(".")
+    if parts[:2] != ["mazeprobe", "registry"]:
+        return None
+    if len(parts) > 3 and parts[2] in REGISTRY_STAGES:
+        return REGISTRY_STAGES.index(parts[2])
+    if len(parts) == 3 and parts[2] in REGISTRY_STAGES:  # a stage's own __init__
+        return REGISTRY_STAGES.index(parts[2])
+    return len(REGISTRY_STAGES)
+
+
+def test_every_registry_package_is_a_stage():
+    packages = {p.name for p in (ROOT / "registry").iterdir() if (p / "__init__.py").is_file()}
+    assert packages == set(REGISTRY_STAGES), f"registry packages outside {REGISTRY_STAGES}: {packages}"
+
+
+@pytest.mark.parametrize("module", sorted(m for m in MODULES if registry_stage(m) is not None))
+def test_registry_stages_point_one_way(module):
+    mine = registry_stage(module)
+    upward = [
+        f"{MODULES[module].relative_to(ROOT.parent)}:{line}: {module} imports {target}"
+        for target, line in GRAPH[module]
+        if (theirs := registry_stage(target)) is not None and theirs > mine
+    ]
+    assert not upward, f"imports against the registry's stages {REGISTRY_STAGES}:\n" + "\n".join(upward)
+
+
+def test_the_stage_checker_sees_an_item_importing_scoring():
+    source = "def f():\n    from mazeprobe.registry.scoring.scores import score_table\n"
+    found = imports_in(source, "mazeprobe.registry.items.load")
+    assert found == [("mazeprobe.registry.scoring.scores", 2)]
+    assert registry_stage(found[0][0]) > registry_stage("mazeprobe.registry.items.load")
+
+
 def test_the_checker_sees_upward_imports_anywhere_in_a_module():
     # planted in a maze module: a function-level import of stats, a TYPE_CHECKING import of the
     # registry, a relative import of a sibling and a package-level import of sim
@@ -154,7 +195,7 @@ def test_the_checker_sees_upward_imports_anywhere_in_a_module():
         "from . import geometry\n"
         "import mazeprobe.sim\n"
         "if TYPE_CHECKING:\n"
-        "    from mazeprobe.registry.model import Question\n"
+        "    from mazeprobe.registry.items.model import Question\n"
         "def f():\n"
         "    from mazeprobe.stats.plan import load_plan\n"
     )
@@ -162,8 +203,8 @@ def test_the_checker_sees_upward_imports_anywhere_in_a_module():
     assert found == {
         "mazeprobe.maze.geometry": 2,
         "mazeprobe.sim": 3,
-        "mazeprobe.registry.model": 5,
+        "mazeprobe.registry.items.model": 5,
         "mazeprobe.stats.plan": 7,
     }
     upward = sorted(t for t in found if RANK[layer_of(t)] > RANK["maze"])
-    assert upward == ["mazeprobe.registry.model", "mazeprobe.sim", "mazeprobe.stats.plan"]
+    assert upward == ["mazeprobe.registry.items.model", "mazeprobe.sim", "mazeprobe.stats.plan"]

@@ -25,8 +25,8 @@ from mazeprobe.registry import (
     validate_registry,
     verify,
 )
-from mazeprobe.registry.lock import canonical_json, item_id_forecast, item_id_question
-from mazeprobe.registry.table import TABLE_COLUMNS, listing
+from mazeprobe.registry.items.lock import canonical_json, item_id_forecast, item_id_question
+from mazeprobe.registry.scoring.table import TABLE_COLUMNS, listing
 
 QUESTIONS = """\
 # three manual questions, two of them a mutually exclusive group
@@ -558,8 +558,8 @@ def test_set_forecast_swaps_a_probability_for_a_claim(tmp_path):
 
 
 def test_every_amendment_of_a_question_is_listed_with_its_time(tmp_path):
-    from mazeprobe.registry.table import amendments, utc_stamp
-    from mazeprobe.registry.trust import Ledger
+    from mazeprobe.registry.items.trust import Ledger
+    from mazeprobe.registry.scoring.table import amendments, utc_stamp
 
     root = make_dir(tmp_path)
     register(root)

@@ -27,7 +27,7 @@ from mazeprobe.registry.report import (
     render_report,
     write_report,
 )
-from mazeprobe.registry.scoring import score_table
+from mazeprobe.registry.scoring.scores import score_table
 
 EVIL = "Is <script>alert('x')</script> & a | pipe escaped?"
 WHEN = datetime(2026, 11, 26, 12, 0, tzinfo=UTC)

@@ -19,7 +19,7 @@ from mazeprobe.experiments.spec import load_spec
 from mazeprobe.maze.features import compute_features
 from mazeprobe.maze.geometry import maze_geometry, pad_grids
 from mazeprobe.registry import IntegrityError
-from mazeprobe.registry.rules import (
+from mazeprobe.registry.rules.fitted import (
     ALIASED_KINDS,
     ALIASED_WITH,
     BINARY_ONLY_QUANTITIES,
@@ -342,7 +342,7 @@ def examples(tmp_path_factory):
 
 
 def test_every_rule_has_yes_and_no_examples():
-    from mazeprobe.registry import editing_rules
+    from mazeprobe.registry.rules import editing as editing_rules
 
     shown = {(rule, outcome) for rule, _, outcome in RULE_EXAMPLES}
     # the rules that read model-editing evidence have theirs in tests/test_editing_rules.py
@@ -795,7 +795,7 @@ def test_resolve_a_real_run_refusing_late_forecasts(tmp_path, capsys):
 
 
 def resolve(root, run, **kw):
-    from mazeprobe.registry.resolve import resolve_run
+    from mazeprobe.registry.resolution.resolve import resolve_run
 
     return resolve_run(root, run, **kw)
 

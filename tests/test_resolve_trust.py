@@ -25,9 +25,9 @@ from mazeprobe.registry import (
     register,
     verify,
 )
-from mazeprobe.registry.lock import read_lock
-from mazeprobe.registry.resolve import resolve_run
-from mazeprobe.registry.rulebase import RULES_VERSION
+from mazeprobe.registry.items.lock import read_lock
+from mazeprobe.registry.resolution.resolve import resolve_run
+from mazeprobe.registry.rules.base import RULES_VERSION
 from mazeprobe.yamlio import load_yaml
 
 SPEC = """\
@@ -416,7 +416,7 @@ def test_an_amendment_to_a_new_design_registered_before_its_first_run_is_timely(
 def test_an_outcome_changed_by_a_change_of_the_rules_is_listed_with_both_values(here, capsys):
     """Re-resolving in the open: an event decided under the old rules on the same evidence stays in the
     lock, and the report lists the outcome's old and new value and why."""
-    from mazeprobe.registry.lock import append_items
+    from mazeprobe.registry.items.lock import append_items
 
     root, run = here / "predictions", here / "runs" / "trust"
     path = resolve_run(root, run)

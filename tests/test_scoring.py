@@ -12,15 +12,21 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from mazeprobe.errors import UsageError
-from mazeprobe.registry.calibration import (
+from mazeprobe.registry.scoring.calibration import (
     bootstrap_mean_ci,
-    decompose,
     pav,
     pool_ties,
     recalibrate,
     reliability,
 )
-from mazeprobe.registry.scoring import permutation_p_value, relative_skill, score_table, scores_text
+from mazeprobe.registry.scoring.metrics import CORP, METRICS, Metric, decompose
+from mazeprobe.registry.scoring.scores import (
+    item_score_table,
+    permutation_p_value,
+    relative_skill,
+    score_table,
+    scores_text,
+)
 
 LN = math.log
 
@@ -368,3 +374,58 @@ def test_scores_text_lists_forecasters_and_labels():
     assert any(line.startswith("alice*") and " 6 " in line and "0.357" in line for line in lines)
     assert "* anecdotal: fewer than 10 resolved forecasts" in text
     assert "1/1" in text  # alice's claims: 1 correct of 1 resolved
+
+
+def test_the_metrics_declare_their_orientation_and_decomposition():
+    assert list(METRICS) == ["brier", "log"]  # the first ranks the leaderboard
+    assert all(m.orientation == "lower" and m.decomposition == CORP for m in METRICS.values())
+    assert METRICS["brier"].baseline == 0.25 and METRICS["log"].baseline == pytest.approx(LN(2))
+    with pytest.raises(ValueError, match="CORP decomposes"):
+        Metric("x", METRICS["brier"].item, "higher", 1.0, "x", "x", decomposition=CORP)
+    with pytest.raises(ValueError, match="orientation"):
+        Metric("x", METRICS["brier"].item, "smaller", 1.0, "x", "x")
+
+
+def _spherical(p, y) -> np.ndarray:
+    """The spherical score P(outcome) / |(p, 1 - p)|: proper, and higher is better."""
+    p, y = np.asarray(p, dtype=float), np.asarray(y, dtype=float)
+    return np.where(y == 1.0, p, 1.0 - p) / np.sqrt(p**2 + (1.0 - p) ** 2)
+
+
+def test_a_registered_metric_is_scored_in_the_tidy_table_and_the_leaderboard(monkeypatch):
+    from mazeprobe.registry import Leaderboard
+
+    before = score_table(tied_table(), n_boot=50, n_perm=50)
+    spherical = Metric("spherical", _spherical, "higher", math.sqrt(0.5), "sph", "mean P(outcome) / |p|")
+    monkeypatch.setitem(METRICS, "spherical", spherical)
+    items = item_score_table(tied_table())
+    assert list(items["metric"].unique()) == ["brier", "log", "spherical"]
+    mine = items[(items["metric"] == "spherical") & (items["forecaster"] == "alice")]
+    assert len(mine) == 6 and set(mine["orientation"]) == {"higher"}  # claims and open forecasts: no rows
+    norm = math.sqrt(0.7**2 + 0.3**2)  # alice says 0.7 or 0.3, so |p| is the same for every forecast
+    assert mine.set_index("question").loc["q2", "score"] == pytest.approx(0.3 / norm)
+
+    scores = score_table(tied_table(), n_boot=50, n_perm=50)
+    a, b = scores["forecasters"]["alice"], scores["forecasters"]["bob"]
+    # alice: P(outcome) is 0.7 on q0, q1 and 0.3 on q2..q5; bob's 50% scores the baseline
+    assert a["spherical"] == pytest.approx((2 * 0.7 + 4 * 0.3) / 6 / norm)
+    assert a["spherical_skill"] == pytest.approx(a["spherical"] / math.sqrt(0.5) - 1)
+    assert b["spherical"] == pytest.approx(math.sqrt(0.5)) and b["spherical_skill"] == pytest.approx(0.0)
+    assert a["questions"]["q2"]["spherical"] == pytest.approx(0.3 / norm)
+    assert "spherical_mcb" not in a  # it declares no decomposition
+    (pair,) = scores["pairwise"]  # higher is better: the ratio is bob's over alice's, so < 1 means a better
+    ratios = [math.sqrt(0.5) / (0.7 / norm)] * 2 + [math.sqrt(0.5) / (0.3 / norm)] * 4
+    assert pair["relative_spherical"] == pytest.approx(math.exp(np.mean(np.log(ratios))))
+    assert 0 < pair["p_value_spherical"] <= 1
+    for key in ("brier", "brier_ci", "log_score", "log_ci", "brier_mcb", "reliability"):
+        assert a[key] == before["forecasters"]["alice"][key]  # the other metrics' numbers are untouched
+
+    board = Leaderboard(scores).table()
+    row = board[(board["forecaster"] == "alice") & (board["metric"] == "spherical")].iloc[0]
+    assert row["orientation"] == "higher" and row["score"] == pytest.approx(a["spherical"])
+    assert row["ci_low"] <= row["score"] <= row["ci_high"]
+    assert list(board["forecaster"].unique()) == ["bob", "alice"]  # best Brier first: bob's 0.25 < 0.357
+    assert set(board.loc[board["metric"] == "brier", "orientation"]) == {"lower"}
+    text = scores_text(scores)
+    assert text.splitlines()[0].split()[:8] == ["forecaster", "n", "Brier", "95%", "CI", "log", "95%", "CI"]
+    assert " sph 95% CI" in text.splitlines()[0] and "sph: mean P(outcome) / |p| (higher is better)" in text

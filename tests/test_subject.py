@@ -18,8 +18,8 @@ from mazeprobe.experiments.run import run_experiment
 from mazeprobe.experiments.spec import load_spec
 from mazeprobe.provenance import file_sha256
 from mazeprobe.registry import forecast_table, load_registry, load_resolutions, register, validate_registry
-from mazeprobe.registry.resolve import resolve_run
-from mazeprobe.registry.scoring import score_table, scores_text
+from mazeprobe.registry.resolution.resolve import resolve_run
+from mazeprobe.registry.scoring.scores import score_table, scores_text
 
 SPEC = """\
 name: {name}

@@ -196,9 +196,9 @@ def test_fine_tuning_starts_from_a_checkpoint_and_records_its_budget(tmp_path, t
 
 def test_evaluate_plays_uniform_mazes_and_older_evaluations_still_resolve(tmp_path):
     from mazeprobe.agents.impala import random_impala, save_checkpoint
-    from mazeprobe.registry.editing_rules import CHECKPOINT
-    from mazeprobe.registry.evidence import _checkpoint_source
-    from mazeprobe.registry.rules import evaluate as resolve_rule
+    from mazeprobe.registry.resolution.evidence import _checkpoint_source
+    from mazeprobe.registry.rules.editing import CHECKPOINT
+    from mazeprobe.registry.rules.fitted import evaluate as resolve_rule
     from mazeprobe.training import EVAL_SEED, evaluate, suites, write_card
 
     specs = {f"{s.name}/{s.actions}": s.spec for s in suites(7)}

@@ -24,10 +24,10 @@ from mazeprobe.registry import (
     register,
     verify,
 )
-from mazeprobe.registry.load import scan
-from mazeprobe.registry.lock import canonical_json, content_hash, read_lock
+from mazeprobe.registry.items.load import scan
+from mazeprobe.registry.items.lock import canonical_json, content_hash, read_lock
 from mazeprobe.registry.report import render_report
-from mazeprobe.registry.scoring import score_table, scores_text
+from mazeprobe.registry.scoring.scores import score_table, scores_text
 
 QUESTIONS = "questions:\n" + "".join(
     f"  - id: {q}\n    text: {q} happens\n    source: a post\n    resolution: {{method: manual}}\n"

@@ -59,7 +59,7 @@ def cmd_predictions_validate(args: argparse.Namespace) -> int:
     Example: mazeprobe predictions validate predictions/
              mazeprobe predictions validate --predictions predictions/ --analysis-dir analysis
     """
-    from mazeprobe.registry.load import scan
+    from mazeprobe.registry.items.load import scan
 
     result = scan(_predictions_dir(args), args.analysis_dir)
     problems = result.all_problems()
@@ -126,7 +126,7 @@ def cmd_predictions_list(args: argparse.Namespace) -> int:
 
     Example: mazeprobe predictions list predictions/
     """
-    from mazeprobe.registry.table import listing
+    from mazeprobe.registry.scoring.table import listing
 
     print(listing(_predictions_dir(args), args.analysis_dir))
     return 0
@@ -143,8 +143,8 @@ def cmd_predictions_verify(args: argparse.Namespace) -> int:
     Exits 1 when it finds any.
     """
     from mazeprobe.registry import lock_head, verify
-    from mazeprobe.registry.lock import EVENT_KINDS, latest, read_lock
-    from mazeprobe.registry.model import parse_item_id
+    from mazeprobe.registry.items.lock import EVENT_KINDS, latest, read_lock
+    from mazeprobe.registry.items.model import parse_item_id
 
     root = _predictions_dir(args)
     problems = verify(root, args.analysis_dir, anchor=args.anchor)
@@ -181,7 +181,7 @@ def cmd_resolve(args: argparse.Namespace) -> int:
     the lock) are refused unless --allow-late (then marked late). One resolution event per question is
     appended to DIR/registry.lock.
     """
-    from mazeprobe.registry.resolve import resolve_run
+    from mazeprobe.registry.resolution.resolve import resolve_run
     from mazeprobe.yamlio import load_yaml
 
     for run in args.run:
@@ -247,7 +247,7 @@ def cmd_score(args: argparse.Namespace) -> int:
     """
     import json
 
-    from mazeprobe.registry.scoring import scores_text
+    from mazeprobe.registry.scoring.scores import scores_text
 
     table = _scored_table(args)
     scores = _scores(table, args)
@@ -277,7 +277,7 @@ def cmd_report(args: argparse.Namespace) -> int:
 
 
 def _scores(table, args: argparse.Namespace) -> dict:
-    from mazeprobe.registry.scoring import score_table
+    from mazeprobe.registry.scoring.scores import score_table
 
     kw = {"n_boot": args.n_boot, "n_perm": args.n_perm, "seed": args.seed}
     return score_table(table, **kw, allow_late=args.allow_late)
@@ -285,7 +285,7 @@ def _scores(table, args: argparse.Namespace) -> dict:
 
 def _scored_summary(scores: dict) -> str:
     """How many forecasts were scored in each group, for the line `report` prints."""
-    from mazeprobe.registry.scoring import network_name, stand_ins
+    from mazeprobe.registry.scoring.scores import network_name, stand_ins
 
     def count(group: dict) -> int:
         return sum(f["n_resolved"] for f in group.values())

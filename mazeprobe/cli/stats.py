@@ -52,7 +52,7 @@ def cmd_fit(args: argparse.Namespace) -> int:
 
 def _show(predictions: str, run: Path, by: str) -> None:
     """Tell the registry at `predictions` that this run was read (its evidence events), before reading it."""
-    from mazeprobe.registry.designs import show_runs
+    from mazeprobe.registry.resolution.designs import show_runs
 
     if not Path(predictions).is_dir():
         raise UsageError(f"--predictions: no such predictions directory: {predictions}")

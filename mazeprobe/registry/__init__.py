@@ -17,11 +17,10 @@ a run (or a fit) that is never resolved leaves no trace, and the analysis plans 
 registered; publish the head before running experiments.
 """
 
-from mazeprobe.registry.edit import set_forecast
-from mazeprobe.registry.leaderboard import Leaderboard
-from mazeprobe.registry.load import load_registry, validate_registry
-from mazeprobe.registry.lock import lock_head, register, registered_at, verify
-from mazeprobe.registry.model import (
+from mazeprobe.registry.items.edit import set_forecast
+from mazeprobe.registry.items.load import load_registry, validate_registry
+from mazeprobe.registry.items.lock import lock_head, register, registered_at, verify
+from mazeprobe.registry.items.model import (
     Forecast,
     Problem,
     Question,
@@ -30,11 +29,12 @@ from mazeprobe.registry.model import (
     item_id_forecast,
     item_id_question,
 )
+from mazeprobe.registry.items.resolutions import load_resolutions
+from mazeprobe.registry.items.yamlcheck import IntegrityError, RegistryError
 from mazeprobe.registry.report import CalibrationReport, calibration_report, render_report, write_report
-from mazeprobe.registry.resolutions import load_resolutions
-from mazeprobe.registry.scoring import score_table
-from mazeprobe.registry.table import forecast_table
-from mazeprobe.registry.yamlcheck import IntegrityError, RegistryError
+from mazeprobe.registry.report.leaderboard import Leaderboard
+from mazeprobe.registry.scoring.scores import score_table
+from mazeprobe.registry.scoring.table import forecast_table
 
 __all__ = [
     "CalibrationReport",

@@ -6,7 +6,7 @@ fits it (mazeprobe.stats.modelfits), the one that writes it into summary.txt (ma
 and the numbers it writes into result.json that resolution rules may read (its Quantities). Everything
 else is derived from the records: plan validation and defaults (mazeprobe.stats.plan), fitting
 (mazeprobe.stats.fit), the summary (mazeprobe.stats.result), the quantity checks of resolution rules
-(mazeprobe.registry.quantities), and the old tables MODEL_KINDS, BINARY_ONLY, MODELS and QUANTITIES.
+(mazeprobe.registry.rules.quantities), and the old tables MODEL_KINDS, BINARY_ONLY, MODELS and QUANTITIES.
 
 To add a kind: write `fit_KIND` in modelfits.py and `KIND_summary` in summaries.py, and add its ModelKind
 to KIND_REGISTRY below; nothing else changes. Tests parametrised over KIND_REGISTRY then cover it:

@@ -3,7 +3,7 @@ threshold and against its random-weight control, and a fine-tuned network's chee
 against a share of its own rate on uniformly placed cheese.
 
 Numbers in, a Decision (mazeprobe.stats.decide: yes or no only when the 95% interval lies wholly on one
-side) and the numbers it was decided from out; the rules (mazeprobe.registry.editing_rules) put them into
+side) and the numbers it was decided from out; the rules (mazeprobe.registry.rules.editing) put them into
 words.
 """
 

@@ -21,7 +21,8 @@ OUTCOMES: dict[str, str] = outcome_columns()
 
 DEFAULT_MAX_VIF = 10.0
 """A coefficient whose VIF exceeds a plan's max_vif is not identified: the coefficient rules then say
-unresolved (mazeprobe.registry.quantities). A plan at this default hashes as plans did before max_vif."""
+unresolved (mazeprobe.registry.rules.quantities). A plan at this default hashes as plans did before
+max_vif."""
 
 HASHED_SETTINGS = ("alpha", "cov_type", "C", "splits", "test_size", "subsets")
 """The settings ModelSpec held as fields before the kinds registry. A plan's hash covers every model's

@@ -13,7 +13,7 @@ import math
 import pandas as pd
 
 from mazeprobe.registry.report.parts import Badge, Cell, Column, Section
-from mazeprobe.registry.scoring import (
+from mazeprobe.registry.scoring.scores import (
     ANECDOTAL_BELOW,
     BASELINE_BRIER,
     BASELINE_LOG,

@@ -29,7 +29,7 @@ from mazeprobe.registry.report.boards import ANECDOTAL, anecdotal, groups, order
 from mazeprobe.registry.report.parts import Badge, Cell, Column, Figure, Report, Section
 from mazeprobe.registry.report.provenance import amended_badge
 from mazeprobe.registry.report.svg import reliability_svg
-from mazeprobe.registry.scoring import ANECDOTAL_BELOW
+from mazeprobe.registry.scoring.scores import ANECDOTAL_BELOW
 
 TITLE = "Forecast calibration report"
 __all__ = ["ANECDOTAL", "SECTIONS", "TITLE", "build_report"]

@@ -1,8 +1,11 @@
-"""Score resolved forecasts: Brier and log score, CORP decompositions, intervals and pairwise skill.
+"""Score resolved forecasts with every metric of the registry (mazeprobe.registry.scoring.metrics: Brier and
+log score), with CORP decompositions, intervals and pairwise skill.
 
 Input is the tidy forecast table (one row per forecast; see table.forecast_table). A row is scored when
 its probability and its outcome y are both finite; directional claims (no probability) are counted and
-checked against the outcome but never scored. Everything returned is plain JSON (floats, ints, str, None).
+checked against the outcome but never scored. `item_score_table` is the tidy score table (one row per
+forecaster, question and metric); `score_table` summarises it per forecaster, in the groups below.
+Everything `score_table` returns is plain JSON (floats, ints, str, None).
 
 Only timely, registered forecasts are ranked. Rows are scored in groups that are never mixed:
 
@@ -19,14 +22,14 @@ Every scored forecast carries its network_sha256, on_subject (True, False, or No
 late and rule_late.
 
 Pairwise relative skill: on the questions both forecasters answered, the geometric mean
-of the per-question score ratios a/b (exp of the mean log ratio), so a forecaster who answered only the easy
-questions is not compared with one who answered the hard ones. Per-question scores are never 0 because
-probabilities of exactly 0 or 1 are refused, so every ratio is finite. Values below 1 mean a is better.
+of the per-question score ratios a/b (exp of the mean log ratio; b/a for a metric where higher is better),
+so a forecaster who answered only the easy questions is not compared with one who answered the hard ones.
+Per-question scores are never 0 because probabilities of exactly 0 or 1 are refused, so every ratio is
+finite. Values below 1 mean a is better.
 """
 
 from __future__ import annotations
 
-import math
 import os
 import zlib
 from itertools import combinations, product
@@ -35,12 +38,14 @@ import numpy as np
 import pandas as pd
 
 from mazeprobe.errors import UsageError
-from mazeprobe.registry.calibration import bootstrap_mean_ci, decompose, item_scores, reliability
+from mazeprobe.registry.scoring.calibration import bootstrap_mean_ci, reliability
+from mazeprobe.registry.scoring.metrics import METRICS, primary
 
 REQUIRED_COLUMNS = ("forecaster", "question", "probability", "y")
+SCORE_COLUMNS = ("forecaster", "question", "metric", "orientation", "probability", "y", "score")
 ANECDOTAL_BELOW = 10  # fewer resolved forecasts than this: results are labelled anecdotal
-BASELINE_BRIER = 0.25  # a 50% forecast scores (0.5 - y)^2 = 0.25 whatever happens
-BASELINE_LOG = math.log(2.0)
+BASELINE_BRIER = METRICS["brier"].baseline  # the names the report reads
+BASELINE_LOG = METRICS["log"].baseline
 
 
 def _rng(seed: int, purpose: str, *names: str) -> np.random.Generator:
@@ -134,52 +139,88 @@ def permutation_p_value(scores_a, scores_b, *, n_perm: int, rng: np.random.Gener
     return float((1 + np.sum(stats >= observed - tol)) / (1 + n_perm))
 
 
+# --- the tidy score table ----------------------------------------------------------------------
+
+
+def _scored(rows: pd.DataFrame) -> pd.DataFrame:
+    """The rows with a probability and an outcome, by question."""
+    return rows[rows["probability"].notna() & rows["y"].notna()].sort_values("question")
+
+
+def _item_rows(scored: pd.DataFrame) -> pd.DataFrame:
+    """One row per scored forecast and metric (SCORE_COLUMNS), metric by metric."""
+    p = scored["probability"].to_numpy(dtype=float)
+    y = scored["y"].to_numpy(dtype=float)
+    parts = [
+        pd.DataFrame(
+            {
+                "forecaster": scored["forecaster"].to_numpy(dtype=object),
+                "question": scored["question"].to_numpy(dtype=object),
+                "metric": m.name,
+                "orientation": m.orientation,
+                "probability": p,
+                "y": y,
+                "score": m.item(p, y),
+            },
+            columns=list(SCORE_COLUMNS),
+        )
+        for m in METRICS.values()
+    ]
+    return pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=list(SCORE_COLUMNS))
+
+
+def item_score_table(table: pd.DataFrame) -> pd.DataFrame:
+    """The tidy score table of a forecast table: one row per scored forecast (a probability and a resolved
+    outcome) and metric of METRICS, with the metric's orientation; by forecaster, question and metric."""
+    t = _check_table(table)
+    scored = _scored(t).sort_values(["forecaster", "question"], kind="stable")
+    return _item_rows(scored)
+
+
 # --- per forecaster -----------------------------------------------------------------------------
 
 
+def _summary_keys() -> tuple[str, ...]:
+    """A forecaster's summary keys that the metrics give, in the order the JSON has always had them."""
+    ms = list(METRICS.values())
+    keys = [m.mean_key for m in ms] + [f"{m.name}_skill" for m in ms] + [f"{m.name}_ci" for m in ms]
+    return (*keys, "reliability", *(f"{m.name}_{part}" for m in ms for part in m.decomposition))
+
+
 def _score_forecaster(name: str, rows: pd.DataFrame, *, n_boot: int, seed: int) -> dict:
-    scored = rows[rows["probability"].notna() & rows["y"].notna()].sort_values("question")
+    scored = _scored(rows)
     claims = rows[rows["probability"].isna()]
     n = len(scored)
     out: dict = {
         "n_resolved": n,
         "n_forecasts": int(rows["probability"].notna().sum()),
         "anecdotal": n < ANECDOTAL_BELOW,
-        "baseline_brier": BASELINE_BRIER,
-        "baseline_log": BASELINE_LOG,
     }
-    keys = ("brier", "log_score", "brier_skill", "log_skill", "brier_ci", "log_ci", "reliability")
-    keys += tuple(f"{s}_{part}" for s in ("brier", "log") for part in ("mcb", "dsc", "unc"))
-    out.update(dict.fromkeys(keys))
+    out.update({f"baseline_{m.name}": m.baseline for m in METRICS.values()})
+    out.update(dict.fromkeys(_summary_keys()))
     questions: dict[str, dict] = {}
     if n:
         p = scored["probability"].to_numpy()
         y = scored["y"].to_numpy()
-        brier = item_scores(p, y, "brier")
-        log = item_scores(p, y, "log")
-        b, lg = decompose(p, y, "brier"), decompose(p, y, "log")
-        out.update(
-            brier=b.score,
-            log_score=lg.score,
-            brier_mcb=b.mcb,
-            brier_dsc=b.dsc,
-            brier_unc=b.unc,
-            log_mcb=lg.mcb,
-            log_dsc=lg.dsc,
-            log_unc=lg.unc,
-            brier_skill=1.0 - b.score / BASELINE_BRIER,
-            log_skill=1.0 - lg.score / BASELINE_LOG,
-            brier_ci=list(bootstrap_mean_ci(brier, n_boot=n_boot, rng=_rng(seed, "boot-brier", name))),
-            log_ci=list(bootstrap_mean_ci(log, n_boot=n_boot, rng=_rng(seed, "boot-log", name))),
-            reliability=reliability(p, y, n_resamples=n_boot, rng=_rng(seed, "band", name)).to_json(),
-        )
+        items = _item_rows(scored)
+        per_item = {m: items.loc[items["metric"] == m, "score"].to_numpy(dtype=float) for m in METRICS}
+        for m in METRICS.values():
+            s = per_item[m.name]
+            parts = m.decompose(p, y)
+            mean = parts.score if parts is not None else float(s.mean())
+            out[m.mean_key] = mean
+            out[f"{m.name}_skill"] = m.skill(mean)
+            ci = bootstrap_mean_ci(s, n_boot=n_boot, rng=_rng(seed, f"boot-{m.name}", name))
+            out[f"{m.name}_ci"] = list(ci)
+            for part in m.decomposition:
+                out[f"{m.name}_{part}"] = getattr(parts, part)
+        out["reliability"] = reliability(p, y, n_resamples=n_boot, rng=_rng(seed, "band", name)).to_json()
         for i, row in enumerate(scored.itertuples(index=False)):
             questions[str(row.question)] = {
                 "probability": float(row.probability),
                 "outcome": _opt(getattr(row, "outcome", None)) or ("yes" if row.y == 1.0 else "no"),
                 "y": float(row.y),
-                "brier": float(brier[i]),
-                "log": float(log[i]),
+                **{m: float(per_item[m][i]) for m in METRICS},
                 "late": bool(_opt(getattr(row, "late", False)) or False),
                 "rule_late": bool(_opt(getattr(row, "rule_late", False)) or False),
                 "network": _opt(getattr(row, "network", None)),
@@ -221,12 +262,14 @@ def _pairwise(group: dict, *, n_perm: int, seed: int) -> list[dict]:
         if not common:
             continue
         entry: dict = {"a": a, "b": b, "n_common": len(common)}
-        for score, key in (("brier", "relative_brier"), ("log", "relative_log")):
-            sa = [qa[q][score] for q in common]
-            sb = [qb[q][score] for q in common]
-            entry[key] = relative_skill(sa, sb)
-            p_key = "p_value" if score == "brier" else "p_value_log"
-            entry[p_key] = permutation_p_value(sa, sb, n_perm=n_perm, rng=_rng(seed, f"perm-{score}", a, b))
+        for m in METRICS.values():
+            sa = [qa[q][m.name] for q in common]
+            sb = [qb[q][m.name] for q in common]
+            if m.orientation == "higher":  # so that below 1 still means a is better
+                sa, sb = sb, sa
+            entry[f"relative_{m.name}"] = relative_skill(sa, sb)
+            rng = _rng(seed, f"perm-{m.name}", a, b)
+            entry[m.p_key] = permutation_p_value(sa, sb, n_perm=n_perm, rng=rng)
         entry["anecdotal"] = len(common) < ANECDOTAL_BELOW
         out.append(entry)
     return out
@@ -306,6 +349,32 @@ def ci_text(ci: list[float] | None) -> str:
     return "" if ci is None else f"[{ci[0]:.3f}, {ci[1]:.3f}]"
 
 
+def _metric_cells(f: dict) -> str:
+    """Each metric's mean and 95% interval, as the terminal table's columns."""
+    return "".join(f"{_num(f[m.mean_key]):>6} {ci_text(f[f'{m.name}_ci']):<17}" for m in METRICS.values())
+
+
+def _part_cells(f: dict) -> str:
+    """The leaderboard metric's decomposition, one column per part."""
+    m = primary()
+    return "".join(f"{_num(f[f'{m.name}_{part}']):>7}" for part in m.decomposition)
+
+
+def _legend() -> list[str]:
+    """What the columns mean, from the metrics' records."""
+    ms = list(METRICS.values())
+    one_way = len({m.orientation for m in ms}) == 1
+    what = "; ".join(
+        f"{m.label}: {m.formula}" + ("" if one_way else f" ({m.orientation} is better)") for m in ms
+    )
+    if one_way:
+        what += f"; {ms[0].orientation} is better"
+    base = " and ".join(f"{m.baseline:.3f} ({m.label})" for m in ms)
+    lead = primary()
+    parts = f"MCB - DSC + UNC = {lead.label} (CORP decomposition). " if lead.decomposition else ""
+    return [f"{what}. A 50% forecast scores {base}.", f"{parts}claims: directional claims correct/resolved."]
+
+
 def _rows_text(group: dict, mark_late: bool = False) -> tuple[list[str], bool]:
     """One line per forecaster of a group (and whether any is anecdotal)."""
     lines, anecdotal = [], False
@@ -315,9 +384,8 @@ def _rows_text(group: dict, mark_late: bool = False) -> tuple[list[str], bool]:
         claims = f"{f['claims_correct']}/{f['n_claims_resolved']}" if f["n_claims"] else "-"
         late = "  late" if mark_late else ""
         lines.append(
-            f"{name[:21] + mark:<22}{f['n_resolved']:>4}  {_num(f['brier']):>6} {ci_text(f['brier_ci']):<17}"
-            f"{_num(f['log_score']):>6} {ci_text(f['log_ci']):<17}{_num(f['brier_mcb']):>7}"
-            f"{_num(f['brier_dsc']):>7}{_num(f['brier_unc']):>7}  {claims:>7}{late}"
+            f"{name[:21] + mark:<22}{f['n_resolved']:>4}  {_metric_cells(f)}{_part_cells(f)}"
+            f"  {claims:>7}{late}"
         )
     return lines, anecdotal
 
@@ -339,10 +407,9 @@ def network_name(network: dict) -> str:
 def scores_text(scores: dict) -> str:
     """A readable leaderboard for the terminal (`mazeprobe score --format text`)."""
     lines = []
-    header = (
-        f"{'forecaster':<22}{'n':>4}  {'Brier':>6} {'95% CI':<17}{'log':>6} {'95% CI':<17}"
-        f"{'MCB':>7}{'DSC':>7}{'UNC':>7}  {'claims':>7}"
-    )
+    columns = "".join(f"{m.label:>6} {'95% CI':<17}" for m in METRICS.values())
+    parts = "".join(f"{part.upper():>7}" for part in primary().decomposition)
+    header = f"{'forecaster':<22}{'n':>4}  {columns}{parts}  {'claims':>7}"
     subject = scores.get("subject")
     if subject:
         lines.append(f"subject: {network_name(subject)}; the leaderboard counts outcomes measured on it")
@@ -360,11 +427,7 @@ def scores_text(scores: dict) -> str:
         lines += rows
         anecdotal |= more
     lines.append("")
-    lines.append(
-        "Brier: mean (p - y)^2; log: mean -ln P(outcome), nats; lower is better. A 50% forecast scores "
-        f"{BASELINE_BRIER:.3f} (Brier) and {BASELINE_LOG:.3f} (log)."
-    )
-    lines.append("MCB - DSC + UNC = Brier (CORP decomposition). claims: directional claims correct/resolved.")
+    lines += _legend()
     if anecdotal:
         lines.append(f"* anecdotal: fewer than {ANECDOTAL_BELOW} resolved forecasts")
     if scores.get("late"):
@@ -379,18 +442,18 @@ def scores_text(scores: dict) -> str:
         lines.append("unregistered (not in the registry lock as they are; not ranked, not compared):")
         for name, f in scores["unregistered"].items():
             claims = f"{f['claims_correct']}/{f['n_claims_resolved']}" if f["n_claims"] else "-"
-            lines.append(
-                f"{name[:21]:<22}{f['n_resolved']:>4}  {_num(f['brier']):>6} {ci_text(f['brier_ci']):<17}"
-                f"{_num(f['log_score']):>6} {ci_text(f['log_ci']):<17}{'':>21}  {claims:>7}"
-            )
+            blank = 7 * len(primary().decomposition)
+            lines.append(f"{name[:21]:<22}{f['n_resolved']:>4}  {_metric_cells(f)}{'':>{blank}}  {claims:>7}")
     if scores["pairwise"]:
         lines.append("")
-        lines.append(f"{'a':<20}{'b':<20}{'common':>7}{'rel. Brier':>12}{'p':>8}{'rel. log':>10}{'p':>8}")
+        widths = {m.name: len(m.label) + 7 for m in METRICS.values()}  # "rel. " and two spaces
+        heads = "".join(f"{'rel. ' + m.label:>{widths[m.name]}}{'p':>8}" for m in METRICS.values())
+        lines.append(f"{'a':<20}{'b':<20}{'common':>7}{heads}")
         for e in scores["pairwise"]:
-            lines.append(
-                f"{e['a'][:19]:<20}{e['b'][:19]:<20}{e['n_common']:>7}{e['relative_brier']:>12.3f}"
-                f"{e['p_value']:>8.3f}{e['relative_log']:>10.3f}{e['p_value_log']:>8.3f}"
+            cells = "".join(
+                f"{e[f'relative_{m.name}']:>{widths[m.name]}.3f}{e[m.p_key]:>8.3f}" for m in METRICS.values()
             )
+            lines.append(f"{e['a'][:19]:<20}{e['b'][:19]:<20}{e['n_common']:>7}{cells}")
         lines.append(
             "relative: geometric mean of per-question score ratios a/b (< 1: a better); p: permutation test"
         )

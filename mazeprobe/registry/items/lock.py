@@ -9,8 +9,8 @@ One JSON line per registration of one item:
 Items: `question:QID`, `forecast:F:QID` and `resolution-manual:QID` (an entry of resolutions-manual.yaml)
 are registered from the files by `register`; `resolution:QID` lines are events that `resolve` appends,
 one per run that resolved the question, and `evidence:DESIGN` lines are appended whenever the registry is
-shown a run of a design (mazeprobe.registry.designs); mazeprobe.registry.trust reads both: they date the
-evidence.
+shown a run of a design (mazeprobe.registry.resolution.designs); mazeprobe.registry.items.trust reads both:
+they date the evidence.
 
 The canonical content is json.dumps(content, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
 of the item's parsed mapping (dates as ISO strings, yes/no as strings); a forecast's content also holds
@@ -22,7 +22,7 @@ would launder the edit. `register(..., amend=True)` records the new content in a
 old one. What the chain catches: an edited, removed, inserted or reordered line before the last (the
 next line's `prev` no longer matches), an edited `content` anywhere (it no longer matches `sha256`), and a
 line dated before its predecessor. What it cannot: a consistent rewrite of the last lines or of the whole
-file. The anchors for that are git's history of the lock (mazeprobe.registry.history: each committed
+file. The anchors for that are git's history of the lock (mazeprobe.registry.items.history: each committed
 version must stay a prefix, and lines written after a commit cannot be dated before it) and the head
 (`lock_head`: the hash of the last line), which people publish: a published head must stay in the chain.
 """
@@ -39,12 +39,14 @@ from typing import Any
 from mazeprobe.atomic import write_bytes
 from mazeprobe.errors import UsageError
 from mazeprobe.provenance import git_commit, parse_utc, utc_stamp
-from mazeprobe.registry.history import history_problems
-from mazeprobe.registry.load import MANUAL_NAME, ItemRef, Scan, scan
-from mazeprobe.registry.model import Problem, parse_item_id
-from mazeprobe.registry.model import item_id_forecast as item_id_forecast  # the names older code imports
-from mazeprobe.registry.model import item_id_question as item_id_question
-from mazeprobe.registry.yamlcheck import IntegrityError, RegistryError, sort_problems
+from mazeprobe.registry.items.history import history_problems
+from mazeprobe.registry.items.load import MANUAL_NAME, ItemRef, Scan, scan
+from mazeprobe.registry.items.model import Problem, parse_item_id
+from mazeprobe.registry.items.model import (
+    item_id_forecast as item_id_forecast,  # the names older code imports
+)
+from mazeprobe.registry.items.model import item_id_question as item_id_question
+from mazeprobe.registry.items.yamlcheck import IntegrityError, RegistryError, sort_problems
 
 LOCK_NAME = "registry.lock"
 LINE_KEYS = ("item", "sha256", "registered_at", "commit", "prev", "content")
@@ -352,7 +354,7 @@ def verify(
 ) -> list[Problem]:
     """Every registered item edited or deleted since registration (naming the fields that changed), every
     break in the lock's chain, every line dated before the line above it, and what git's history of the
-    lock contradicts (mazeprobe.registry.history); empty when all is intact. `anchor`: a head published
+    lock contradicts (mazeprobe.registry.items.history); empty when all is intact. `anchor`: a head published
     earlier (lock_head); it must still be a line of the chain, else lines were removed or rewritten."""
     root = Path(root)
     path = root / LOCK_NAME

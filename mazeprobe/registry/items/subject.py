@@ -20,8 +20,8 @@ import re
 from typing import Any
 
 from mazeprobe.agents.fingerprint import MEASURES
-from mazeprobe.registry.model import Subject
-from mazeprobe.registry.yamlcheck import DocChecker, plain
+from mazeprobe.registry.items.model import Subject
+from mazeprobe.registry.items.yamlcheck import DocChecker, plain
 from mazeprobe.yamlio import KeyPath, describe_value, suggest
 
 SUBJECT_KEYS = {

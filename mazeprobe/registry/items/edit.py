@@ -20,10 +20,10 @@ import yaml
 from mazeprobe.atomic import atomic_path
 from mazeprobe.errors import UsageError
 from mazeprobe.provenance import utc_stamp
-from mazeprobe.registry.load import scan
-from mazeprobe.registry.lock import registered_at
-from mazeprobe.registry.model import Problem, item_id_forecast
-from mazeprobe.registry.yamlcheck import RegistryError, sort_problems
+from mazeprobe.registry.items.load import scan
+from mazeprobe.registry.items.lock import registered_at
+from mazeprobe.registry.items.model import Problem, item_id_forecast
+from mazeprobe.registry.items.yamlcheck import RegistryError, sort_problems
 from mazeprobe.validation import check_name, check_probability
 
 

@@ -13,7 +13,7 @@ Outcomes are three-valued: yes, no, or unresolved (with a reason: an aliased fea
 straddles zero, a plan that could not be fitted on the run). The rules are a small fixed set, not free
 expressions, so that what a registered question means cannot drift.
 
-Each rule is one Rule record (mazeprobe.registry.rulebase) in RULE_REGISTRY: its name and doc, the keys
+Each rule is one Rule record (mazeprobe.registry.rules.base) in RULE_REGISTRY: its name and doc, the keys
 it takes, a `check` of its registered mapping (problems as (key path, message), run when questions are
 validated) and an `evaluate` of a checked mapping against the fitted plans. To add a rule, write its
 evaluate function (a rule that reads one quantity of one model starts from read_quantity or
@@ -31,9 +31,9 @@ from pathlib import Path
 from typing import Any
 
 from mazeprobe.errors import UsageError
-from mazeprobe.registry import editing_rules
-from mazeprobe.registry.model import METHODS
-from mazeprobe.registry.quantities import (
+from mazeprobe.registry.rules import editing as editing_rules
+from mazeprobe.registry.rules.base import METHODS, CheckContext, Fits, Problem, Rule, RuleResult, unresolved
+from mazeprobe.registry.rules.quantities import (
     ALIASED_WITH,
     Interval,
     Reading,
@@ -49,7 +49,6 @@ from mazeprobe.registry.quantities import (
     read_interval,
     read_quantity,
 )
-from mazeprobe.registry.rulebase import CheckContext, Fits, Problem, Rule, RuleResult, unresolved
 from mazeprobe.yamlio import KeyPath, SpecError, describe_value, file_kind, load_yaml, suggest
 
 # also importable, built on first use by __getattr__ below: QUANTITIES, BINARY_ONLY_QUANTITIES, ALIASED_KINDS

@@ -22,7 +22,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from mazeprobe.provenance import utc_stamp
-from mazeprobe.registry.model import Problem
+from mazeprobe.registry.items.model import Problem
 
 GIT_TIMEOUT_S = 10
 

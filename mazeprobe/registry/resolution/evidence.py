@@ -1,6 +1,6 @@
-"""Where the model-editing rules (mazeprobe.registry.editing_rules) find their evidence, and how it is
+"""Where the model-editing rules (mazeprobe.registry.rules.editing) find their evidence, and how it is
 pinned: a run of a registered family of edits, a probe plan's result on a run, a fine-tuned checkpoint's
-record and evaluation. Fitted plans are the other kind of evidence (mazeprobe.registry.resolve).
+record and evaluation. Fitted plans are the other kind of evidence (mazeprobe.registry.resolution.resolve).
 
 Each source is read into a Source: the value the rule reads (under its key in `fits`, e.g.
 "family:model-editing"), where it came from (a run directory, or the checkpoint), when that evidence
@@ -26,7 +26,8 @@ import numpy as np
 from mazeprobe.atomic import write_bytes
 from mazeprobe.experiments.rundir import RunDir, RunError
 from mazeprobe.provenance import file_sha256, sha256_if_present, utc_stamp
-from mazeprobe.registry.editing_rules import CHECKPOINT, FAMILY, PROBE, QUESTION
+from mazeprobe.registry.rules.editing import CHECKPOINT, FAMILY, PROBE, QUESTION
+from mazeprobe.registry.rules.fitted import RULE_REGISTRY
 
 PROBES_DIR = "probes"
 """RUN_DIR/probes/<plan>.json: a probe plan's result on the run (with the plan's and the run's hashes)."""
@@ -49,7 +50,8 @@ class Source:
     """The network the evidence is about: {network, network_sha256} (run_network); for a fine-tuned
     checkpoint, the network it was fine-tuned from (the question is about what fine-tuning does to it)."""
     designs: tuple[str, ...] = ()
-    """The designs it is a result of (mazeprobe.registry.designs): what dates a question read from it."""
+    """The designs it is a result of (mazeprobe.registry.resolution.designs): what dates a question read from
+    it."""
 
 
 def run_network(manifest: Mapping) -> dict:
@@ -66,11 +68,18 @@ def _each_rule(res: Mapping) -> Iterator[Mapping]:
             yield from _each_rule(sub)
 
 
+def _source_fields() -> dict[str, str]:
+    """Each key that names a source, with the prefix of its key in `fits`, as the rules declare them. A
+    mapping may give any rule's keys, and a source it names is read whichever rule it is on."""
+    return {name: prefix for rule in RULE_REGISTRY.values() for name, prefix in rule.sources.items()}
+
+
 def source_keys(res: Mapping) -> list[str]:
     """The keys in `fits` a resolution (and its sub-rules) reads besides fitted plans, in order."""
     keys: list[str] = []
+    fields = _source_fields()
     for r in _each_rule(res):
-        for field_name, prefix in (("family", FAMILY), ("probe_plan", PROBE), ("checkpoint", CHECKPOINT)):
+        for field_name, prefix in fields.items():
             if isinstance(r.get(field_name), str):
                 keys.append(prefix + r[field_name])
     return list(dict.fromkeys(keys))
@@ -181,7 +190,7 @@ def _family_source(key: str, name: str, wanted_hash: str | None, runs: Sequence[
 
 
 def _from_run(key: str, value: dict, run: RunDir, manifest: dict, hashes: dict) -> Source:
-    from mazeprobe.registry.designs import run_designs
+    from mazeprobe.registry.resolution.designs import run_designs
 
     spec_hash, started = manifest.get("spec_hash"), manifest.get("started_at")
     designs = tuple(run_designs(manifest))
@@ -332,21 +341,23 @@ def source_numbers(source: Source) -> dict[str, Any]:
 
 
 def draw_picture(res: Mapping, numbers: Mapping, sources: Mapping[str, Source], out_dir: Path) -> dict | None:
-    """For a patch-reduce or retarget outcome with a chosen edit: one small picture of it, drawn from the
-    family's run into out_dir (named after the family, edit and maze, so questions sharing it share the
-    file). Returns {picture: path relative to out_dir's parent, picture_caption}; None when there is
-    nothing to draw. A drawing that fails is left out (the outcome does not depend on it)."""
+    """For an outcome with a chosen edit whose rule declares a picture (patch-reduce: `edit`, retarget:
+    `retargeting`): one small picture of it, drawn from the family's run into out_dir (named after the
+    family, edit and maze, so questions sharing it share the file). Returns {picture: path relative to
+    out_dir's parent, picture_caption}; None when there is nothing to draw. A drawing that fails is left
+    out (the outcome does not depend on it)."""
     from mazeprobe.errors import MazeprobeError
     from mazeprobe.experiments.pictures import edit_picture, retargeting_picture
 
     rule, chosen = res.get("rule"), numbers.get("chosen")
+    picture = RULE_REGISTRY[rule].picture if isinstance(rule, str) and rule in RULE_REGISTRY else None
     source = sources.get(FAMILY + str(res.get("family")))
-    if rule not in ("patch-reduce", "retarget") or not chosen or source is None or "error" in source.value:
+    if picture is None or not chosen or source is None or "error" in source.value:
         return None
     run = source.value["run"]
     try:
         out_dir.mkdir(parents=True, exist_ok=True)
-        if rule == "retarget":
+        if picture == "retargeting":
             path = out_dir / f"{res['family']}-{chosen}-retargeting.png"
             if not path.is_file():
                 retargeting_picture(run, chosen, path)

@@ -3,27 +3,26 @@
     resolve_run("predictions", "data/runs/behavioral-demo")
     resolve_run("predictions", ["data/runs/behavioral-10k", "data/runs/model-editing", ...])
 
-Only what the lock vouches for is resolved (mazeprobe.registry.trust): the lock must verify, and every
+Only what the lock vouches for is resolved (mazeprobe.registry.items.trust): the lock must verify, and every
 auto question and every forecast on one must be registered as it is now, so the rule applied is the
 registered rule (an edited rule needs `predictions register --amend`). Each analysis plan the questions
 name is fitted once on the primary run, the first given (or its earlier fit in RUN_DIR/analyses/<plan>/
 is reused when both the plan and the run spec are unchanged). A model-editing rule reads its sources
-(mazeprobe.registry.evidence): the run of its registered family of edits, a probe plan's result on the
-first run recording the plan's layer, a fine-tuned checkpoint. Every auto rule is evaluated
-(mazeprobe.registry.rules; rules that read other questions after them) and the outcomes are written with
-the numbers that decided them, the plan hashes or source files' hashes, and every run's identity.
+(mazeprobe.registry.resolution.evidence): the run of its registered family of edits, a probe plan's result on
+the first run recording the plan's layer, a fine-tuned checkpoint. Every auto rule is evaluated
+(mazeprobe.registry.rules.fitted; rules that read other questions after them) and the outcomes are written
+with the numbers that decided them, the plan hashes or source files' hashes, and every run's identity.
 
 Every run given is shown to the registry first: an evidence event per design it is a run of (its spec,
-its family of edits; mazeprobe.registry.designs) is appended to the lock before anything is decided, a
-refusal included. Lateness is measured against the first evidence (mazeprobe.registry.trust): a question
-against the earliest run of the designs it reads now (the primary run's spec for a plan; the family's run,
-the probe's run or the fine-tune for a source), a forecast also against every earlier resolution event and
-registered manual resolution of its question, so re-running the same design into a new directory does not
-make a late item timely. Forecasts and questions (amendments included) registered after it are refused
-unless `allow_late`. Before the file is written, one
-resolution event per question is appended to the lock (`resolution:QID`: the question's hash, the run,
-its spec hash and start, the outcome, the fits' or sources' hashes and when it was resolved), so that
-later runs and scores see the evidence.
+its family of edits; mazeprobe.registry.resolution.designs) is appended to the lock before anything is
+decided, a refusal included. Lateness is measured against the first evidence (mazeprobe.registry.items.trust):
+a question against the earliest run of the designs it reads now (the primary run's spec for a plan; the
+family's run, the probe's run or the fine-tune for a source), a forecast also against every earlier
+resolution event and registered manual resolution of its question, so re-running the same design into a new
+directory does not make a late item timely. Forecasts and questions (amendments included) registered after
+it are refused unless `allow_late`. Before the file is written, one resolution event per question is
+appended to the lock (`resolution:QID`: the question's hash, the run, its spec hash and start, the outcome,
+the fits' or sources' hashes and when it was resolved), so that later runs and scores see the evidence.
 """
 
 from __future__ import annotations
@@ -40,22 +39,9 @@ from mazeprobe.atomic import write_bytes
 from mazeprobe.errors import MazeprobeError, UsageError
 from mazeprobe.experiments.rundir import RunDir
 from mazeprobe.provenance import file_sha256, utc_stamp
-from mazeprobe.registry.designs import Shown, record_shown, run_designs, shown_runs
-from mazeprobe.registry.editing_rules import CHECKPOINT
-from mazeprobe.registry.evidence import (
-    Source,
-    depends_on,
-    draw_picture,
-    gather,
-    question_key,
-    source_numbers,
-)
-from mazeprobe.registry.lock import append_items, content_hash
-from mazeprobe.registry.model import Forecast, Question, item_id_resolution
-from mazeprobe.registry.proof import fit_hashes, plan_names
-from mazeprobe.registry.rulebase import RULES_VERSION
-from mazeprobe.registry.rules import evaluate
-from mazeprobe.registry.trust import (
+from mazeprobe.registry.items.lock import append_items, content_hash
+from mazeprobe.registry.items.model import Forecast, Question, item_id_resolution
+from mazeprobe.registry.items.trust import (
     Evidence,
     Ledger,
     earliest,
@@ -65,6 +51,19 @@ from mazeprobe.registry.trust import (
     question_ref,
     refuse,
 )
+from mazeprobe.registry.resolution.designs import Shown, record_shown, run_designs, shown_runs
+from mazeprobe.registry.resolution.evidence import (
+    Source,
+    depends_on,
+    draw_picture,
+    gather,
+    question_key,
+    source_numbers,
+)
+from mazeprobe.registry.resolution.proof import fit_hashes, plan_names
+from mazeprobe.registry.rules.base import RULES_VERSION
+from mazeprobe.registry.rules.editing import CHECKPOINT
+from mazeprobe.registry.rules.fitted import evaluate
 
 RESOLUTIONS_NAME = RunDir.RESOLUTIONS
 
@@ -139,7 +138,7 @@ def resolve_run(
     then they are resolved too and scored apart later) and for a damaged lock; MazeprobeError naming each
     late item unless `allow_late`. `device` (mazeprobe.devices): where a probe plan's random-weight
     control network runs."""
-    from mazeprobe.registry.load import default_analysis_dir, load_registry
+    from mazeprobe.registry.items.load import default_analysis_dir, load_registry
 
     root = Path(predictions_dir)
     given = [run_dir] if isinstance(run_dir, str | os.PathLike) else list(run_dir)
@@ -339,8 +338,9 @@ def _checkpoints(cache: Mapping[str, Source]) -> list[dict]:
 
 
 def _designs(questions: list[Question], sources: dict, manifest: dict) -> dict[str, list[str]]:
-    """Question id -> the designs its resolution reads now (mazeprobe.registry.designs): the primary run's
-    spec for a plan, each source's run spec, family or checkpoint, and those of the questions it reads."""
+    """Question id -> the designs its resolution reads now (mazeprobe.registry.resolution.designs): the
+    primary run's spec for a plan, each source's run spec, family or checkpoint, and those of the questions
+    it reads."""
     out: dict[str, list[str]] = {}
     for q in _in_order(questions):
         res = q.resolution
@@ -363,8 +363,8 @@ def _late_items(
     designs: Mapping[str, list[str]],
 ) -> list[tuple[str, str]]:
     """(item id, why) for every registered question or forecast registered after the first evidence for
-    its question (mazeprobe.registry.trust): a question's rule against the first evidence of the designs it
-    reads now; a forecast also against every earlier resolution of its question."""
+    its question (mazeprobe.registry.items.trust): a question's rule against the first evidence of the designs
+    it reads now; a forecast also against every earlier resolution of its question."""
     out = []
     for q in questions:
         rule_evidence = earliest(ledger.design_evidence(designs[q.id]), found[q.id])

@@ -4,9 +4,9 @@
     DIR/forecasts/<forecaster>.yaml forecaster, source, made_at, forecasts: [{question, probability|claim,
                                     note?, made_at?, source?}]  (an entry's made_at / source override
                                     the file's)
-    DIR/resolutions-manual.yaml     optional; see mazeprobe.registry.resolutions
+    DIR/resolutions-manual.yaml     optional; see mazeprobe.registry.items.resolutions
 
-Auto resolution rules are checked by mazeprobe.registry.rules.check_resolution against the analysis
+Auto resolution rules are checked by mazeprobe.registry.rules.fitted.check_resolution against the analysis
 plans in `analysis_dir`: by default the `analysis/` directory beside DIR (`DIR/../analysis`) when it
 exists, else `./analysis`.
 
@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from mazeprobe.registry.model import (
+from mazeprobe.registry.items.model import (
     METHODS,
     SUBJECT_ITEM,
     Forecast,
@@ -35,9 +35,9 @@ from mazeprobe.registry.model import (
     item_id_question,
     parse_item_id,
 )
-from mazeprobe.registry.resolutions import placed_resolutions
-from mazeprobe.registry.subject import check_subject
-from mazeprobe.registry.yamlcheck import (
+from mazeprobe.registry.items.resolutions import placed_resolutions
+from mazeprobe.registry.items.subject import check_subject
+from mazeprobe.registry.items.yamlcheck import (
     DocChecker,
     RegistryError,
     parse_yaml,
@@ -121,7 +121,7 @@ class Scan:
     """Files that did not parse: their items cannot be compared with the lock."""
     group_members: dict[str, list[str]] = field(default_factory=dict)
     subject: Any = None
-    """The directory's Subject (mazeprobe.registry.model), when questions.yaml declares one."""
+    """The directory's Subject (mazeprobe.registry.items.model), when questions.yaml declares one."""
 
     def all_problems(self) -> list[Problem]:
         return sort_problems(self.problems + [p for _, _, p in self.group_problems])
@@ -286,7 +286,7 @@ def _scan_questions(out: Scan, path: Path, analysis_dir, replace: dict[Path, Pat
 
 
 def _scan_subject(c: DocChecker, raw: Any, out: Scan, path: Path) -> None:
-    """The `subject:` mapping: a registered item like the others (mazeprobe.registry.subject)."""
+    """The `subject:` mapping: a registered item like the others (mazeprobe.registry.items.subject)."""
     found = check_subject(c, raw)
     if found is None:
         return
@@ -299,7 +299,7 @@ def _scan_subject(c: DocChecker, raw: Any, out: Scan, path: Path) -> None:
 def _check_auto_rules(
     c: DocChecker, auto: list[tuple[int, str | None, dict]], out: Scan, analysis_dir
 ) -> None:
-    from mazeprobe.registry.rules import check_resolution  # imported here: only auto questions need it
+    from mazeprobe.registry.rules.fitted import check_resolution  # imported here: only auto questions need it
 
     adir = Path(analysis_dir) if analysis_dir is not None else default_analysis_dir(out.root)
     for i, qid, res in auto:

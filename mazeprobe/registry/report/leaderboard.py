@@ -15,7 +15,10 @@ from mazeprobe.registry.report import boards
 from mazeprobe.registry.report.html import render_fragment
 from mazeprobe.registry.report.model import pairwise
 from mazeprobe.registry.report.parts import Report, Section
-from mazeprobe.registry.scoring import score_table, scores_text
+from mazeprobe.registry.scoring.metrics import METRICS
+from mazeprobe.registry.scoring.scores import score_table, scores_text
+
+TABLE_COLUMNS = ("forecaster", "metric", "orientation", "n_resolved", "score", "ci_low", "ci_high", "skill")
 
 _BOARDS = (boards.leaderboard, boards.stand_in_boards, pairwise, boards.late, boards.unregistered)
 
@@ -36,6 +39,20 @@ class Leaderboard:
     def order(self) -> list[str]:
         """The ranked forecasters, best Brier first (those with nothing scored last)."""
         return boards.order(self.scores["forecasters"])
+
+    def table(self) -> pd.DataFrame:
+        """The ranked forecasters' scores, tidy: one row per forecaster (best first) and metric of the
+        registry (mazeprobe.registry.scoring.metrics), with the metric's orientation, its mean, 95% interval
+        and skill against a 50% forecast (None where nothing was scored)."""
+        ranked = self.scores["forecasters"]
+        rows = []
+        for name in self.order():
+            f = ranked[name]
+            for m in METRICS.values():
+                ci = f.get(f"{m.name}_ci") or (None, None)
+                score, skill = f.get(m.mean_key), f.get(f"{m.name}_skill")
+                rows.append((name, m.name, m.orientation, f["n_resolved"], score, ci[0], ci[1], skill))
+        return pd.DataFrame(rows, columns=list(TABLE_COLUMNS))
 
     def __repr__(self) -> str:
         ranked = self.scores["forecasters"]

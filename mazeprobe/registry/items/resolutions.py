@@ -26,8 +26,8 @@ Outcomes are yes, no, unresolved or ambiguous; only yes and no are scored. A que
 once across all the files given together.
 
 Reading a file checks its form only. Whether an auto outcome is true of its run, and whether a manual one
-is registered, is checked when it is scored (mazeprobe.registry.proof and .trust, via table.forecast_table);
-lateness is computed from the lock then, never read from `late:`.
+is registered, is checked when it is scored (mazeprobe.registry.resolution.proof and .trust, via
+table.forecast_table); lateness is computed from the lock then, never read from `late:`.
 """
 
 from __future__ import annotations
@@ -38,9 +38,16 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
-from mazeprobe.registry.model import OUTCOMES, Problem, Question, Registry, Resolution
-from mazeprobe.registry.rules import RULE_REGISTRY
-from mazeprobe.registry.yamlcheck import DocChecker, RegistryError, parse_yaml, plain, sort_problems, yes_no
+from mazeprobe.registry.items.model import OUTCOMES, Problem, Question, Registry, Resolution
+from mazeprobe.registry.items.yamlcheck import (
+    DocChecker,
+    RegistryError,
+    parse_yaml,
+    plain,
+    sort_problems,
+    yes_no,
+)
+from mazeprobe.registry.rules.fitted import RULE_REGISTRY
 from mazeprobe.yamlio import KeyPath, describe_value, suggest
 
 MANUAL_KEYS = {

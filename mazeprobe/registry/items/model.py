@@ -10,11 +10,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+from mazeprobe.registry.rules.base import METHODS as METHODS  # owned by the rule catalogue; read here too
+
 OUTCOMES = ("yes", "no", "unresolved", "ambiguous")
 """What a resolution can say; only yes and no are scored."""
 
-METHODS = ("auto", "manual")
-"""How a question is resolved: by a registered rule on an analysis, or by a person with a rationale."""
 
 
 def item_id_question(qid: str) -> str:
@@ -40,8 +40,8 @@ SUBJECT_ITEM = "subject"
 def item_id_evidence(design: str) -> str:
     """The lock item of an evidence event: `evidence:DESIGN`, appended when the registry is shown a run (or a
     fine-tuned checkpoint) of a design, DESIGN being `spec:SPEC_HASH`, `family:FAMILY_HASH` or
-    `checkpoint:SHA256` (mazeprobe.registry.designs). It dates every question later resolved from that
-    design, whichever directory the run is in."""
+    `checkpoint:SHA256` (mazeprobe.registry.resolution.designs). It dates every question later resolved from
+    that design, whichever directory the run is in."""
     return f"evidence:{design}"
 
 

@@ -10,24 +10,24 @@ outcomes on the forecasts; those fitted values are the recalibrated forecasts p_
     UNC = S(r)                uncertainty
     S(p) = MCB - DSC + UNC    exactly, by construction
 
-Only numpy is used, so scoring works without the optional ML stack.
+The per-item scores S are the metrics' (mazeprobe.registry.scoring.metrics); this module knows none by
+name. Only numpy is used, so scoring works without the optional ML stack.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
 
 from mazeprobe.errors import UsageError
 
-SCORES = ("brier", "log")
+# --- forecasts and outcomes ---------------------------------------------------------------------
 
 
-# --- per-item scores ----------------------------------------------------------------------------
-
-
-def _check(p: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def check_forecasts(p, y) -> tuple[np.ndarray, np.ndarray]:
+    """p and y as float arrays of one length; UsageError unless y is 0 or 1 and p lies in [0, 1]."""
     p = np.asarray(p, dtype=float)
     y = np.asarray(y, dtype=float)
     if p.shape != y.shape or p.ndim != 1:
@@ -39,31 +39,6 @@ def _check(p: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     if np.any((p < 0) | (p > 1) | ~np.isfinite(p)):
         raise UsageError("probabilities must lie in [0, 1]")
     return p, y
-
-
-def brier_scores(p, y) -> np.ndarray:
-    """Per-item Brier score (p - y)^2 (0-1 scale, lower is better)."""
-    p, y = _check(p, y)
-    return (p - y) ** 2
-
-
-def log_scores(p, y) -> np.ndarray:
-    """Per-item log score -ln P(y) in nats (lower is better).
-
-    P(y) = 0 is infinite loss; P(y) = 1 scores 0, which is what lets recalibrated forecasts of exactly 0 or
-    1 (a PAV block whose outcomes all agree) enter the decomposition."""
-    p, y = _check(p, y)
-    prob = np.where(y == 1.0, p, 1.0 - p)
-    with np.errstate(divide="ignore"):
-        return -np.log(prob)
-
-
-def item_scores(p, y, score: str) -> np.ndarray:
-    if score == "brier":
-        return brier_scores(p, y)
-    if score == "log":
-        return log_scores(p, y)
-    raise UsageError(f"unknown score {score!r}; expected one of {', '.join(SCORES)}")
 
 
 # --- isotonic regression ------------------------------------------------------------------------
@@ -107,7 +82,7 @@ class Pooled:
 
 
 def pool_ties(p, y) -> Pooled:
-    p, y = _check(p, y)
+    p, y = check_forecasts(p, y)
     x, inverse, counts = np.unique(p, return_inverse=True, return_counts=True)
     positives = np.bincount(inverse, weights=y, minlength=len(x))
     return Pooled(x=x, counts=counts, positives=positives, inverse=inverse)
@@ -133,16 +108,17 @@ class Decomposition:
     unc: float
 
 
-def decompose(p, y, score: str = "brier") -> Decomposition:
-    """CORP decomposition S(p) = MCB - DSC + UNC of the mean score `score` ("brier" or "log")."""
-    p, y = _check(p, y)
+def corp_decomposition(p, y, item: Callable[[np.ndarray, np.ndarray], np.ndarray]) -> Decomposition:
+    """CORP decomposition S(p) = MCB - DSC + UNC of the mean of the per-item score `item` (a metric's:
+    mazeprobe.registry.scoring.metrics.decompose finds it by name)."""
+    p, y = check_forecasts(p, y)
     if len(p) == 0:
         raise UsageError("no resolved forecasts to decompose")
     p_hat = recalibrate(p, y)
     r = np.full_like(p, y.mean())
-    s_p = float(item_scores(p, y, score).mean())
-    s_hat = float(item_scores(p_hat, y, score).mean())
-    s_r = float(item_scores(r, y, score).mean())
+    s_p = float(item(p, y).mean())
+    s_hat = float(item(p_hat, y).mean())
+    s_r = float(item(r, y).mean())
     return Decomposition(score=s_p, mcb=s_p - s_hat, dsc=s_r - s_hat, unc=s_r)
 
 

@@ -10,10 +10,9 @@ from pathlib import Path
 import pandas as pd
 
 from mazeprobe.provenance import utc_stamp
-from mazeprobe.registry.changes import candidates, changed_outcomes, superseded_outcomes
-from mazeprobe.registry.load import manual_content, scan
-from mazeprobe.registry.lock import LOCK_NAME, lock_head, read_lock, status
-from mazeprobe.registry.model import (
+from mazeprobe.registry.items.load import manual_content, scan
+from mazeprobe.registry.items.lock import LOCK_NAME, lock_head, read_lock, status
+from mazeprobe.registry.items.model import (
     Forecast,
     Problem,
     Question,
@@ -24,8 +23,7 @@ from mazeprobe.registry.model import (
     item_id_question,
     item_id_resolution,
 )
-from mazeprobe.registry.proof import prove
-from mazeprobe.registry.trust import (
+from mazeprobe.registry.items.trust import (
     Evidence,
     Ledger,
     day_start,
@@ -35,7 +33,9 @@ from mazeprobe.registry.trust import (
     question_ref,
     refuse,
 )
-from mazeprobe.registry.yamlcheck import RegistryError
+from mazeprobe.registry.items.yamlcheck import RegistryError
+from mazeprobe.registry.resolution.changes import candidates, changed_outcomes, superseded_outcomes
+from mazeprobe.registry.resolution.proof import prove
 
 TABLE_COLUMNS = (
     "forecaster",
@@ -74,14 +74,14 @@ def forecast_table(
     """One row per forecast (columns TABLE_COLUMNS). `y` is 1.0 / 0.0 for a yes / no outcome, NaN
     otherwise; `probability` is NaN for a directional claim.
 
-    Only what the lock of `registry.root` vouches for is counted (mazeprobe.registry.trust): the lock
+    Only what the lock of `registry.root` vouches for is counted (mazeprobe.registry.items.trust): the lock
     must verify; every forecast, its question and a manual resolution must be registered as they are now;
     an automatic resolution must prove itself on its run and have its resolution event (proof.prove). One
     IntegrityError names every item that fails. With `include_unregistered`, unregistered and edited
     items (and auto resolutions without an event) are kept with `unregistered` True, for scoring apart;
     a damaged lock or a resolution its run does not reproduce is refused all the same. `late` is computed
-    from the lock (mazeprobe.registry.trust): the forecast was registered after the first evidence for its
-    question; `rule_late`: its question's rule was registered (or amended) after the first evidence of the
+    from the lock (mazeprobe.registry.items.trust): the forecast was registered after the first evidence for
+    its question; `rule_late`: its question's rule was registered (or amended) after the first evidence of the
     design it is resolved from. `network` and `network_sha256`: the network the outcome was measured on,
     read from the runs the proof re-read; `on_subject`: whether that is the registry's subject network
     (None without a subject, or without an outcome). RegistryError when a resolution names a question the

@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from mazeprobe.errors import CheckFailed, MazeprobeError
-from mazeprobe.registry.model import Problem
+from mazeprobe.registry.items.model import Problem
 from mazeprobe.validation import MAX_NAME_LENGTH, NAME_PATTERN, name_problem
 from mazeprobe.yamlio import Checker, KeyPath, SpecError, YamlDoc, describe_value, format_key_path, load_yaml
 

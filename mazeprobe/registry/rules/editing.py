@@ -20,7 +20,7 @@ A family is an experiment spec (analysis/<family>.yaml) whose family hash
 (mazeprobe.experiments.intervention_spec.family_hash: its interventions, retargeting, channel ranking and
 rollout settings) is registered with the question, so the family cannot grow after results are seen; the
 run the rule reads must be of that family. Each rule is one function and one Rule record in RULES here,
-listed in mazeprobe.registry.rules.RULE_REGISTRY.
+listed in mazeprobe.registry.rules.fitted.RULE_REGISTRY.
 """
 
 from __future__ import annotations
@@ -30,7 +30,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from mazeprobe.registry.rulebase import CheckContext, Fits, Problem, Rule, RuleResult, unresolved
+from mazeprobe.registry.rules.base import CheckContext, Fits, Problem, Rule, RuleResult, unresolved
 from mazeprobe.yamlio import KeyPath, describe_value
 
 PROPORTION_METRICS = (
@@ -43,7 +43,7 @@ PROPORTION_METRICS = (
 )
 """Probe metrics that are a share of the held-out mazes (each predicted once): Wilson intervals apply."""
 
-# where a rule finds its evidence in `fits` (resolve gathers it: mazeprobe.registry.evidence)
+# where a rule finds its evidence in `fits` (resolve gathers it: mazeprobe.registry.resolution.evidence)
 FAMILY, PROBE, CHECKPOINT, QUESTION = "family:", "probe:", "checkpoint:", "question:"
 
 
@@ -522,6 +522,9 @@ RULES: tuple[Rule, ...] = (
             "guards": "the top-right measures none of which may drop by more than 25% (default "
             "[reached_top_right_square]; also entered_top_right_5x5, p_top_right_at_dsq)",
         },
+        sources={"family": FAMILY},
+        chooses_edit=True,
+        picture="edit",
     ),  # fmt: skip
     Rule(
         "retarget",
@@ -537,6 +540,9 @@ RULES: tuple[Rule, ...] = (
             "family_hash": "the family's hash",
             "split_seed": "seed of the halves (0)",
         },
+        sources={"family": FAMILY},
+        chooses_edit=True,
+        picture="retargeting",
     ),  # fmt: skip
     Rule(
         "probe-beats-control",
@@ -554,6 +560,7 @@ RULES: tuple[Rule, ...] = (
             "[row_accuracy, col_accuracy]; shares of mazes its probe reports (cheese-position: "
             "exact_position_accuracy, row_accuracy, col_accuracy, within_1_position_accuracy)",
         },
+        sources={"probe_plan": PROBE},
     ),
     Rule(
         "fine-tune",
@@ -572,6 +579,7 @@ RULES: tuple[Rule, ...] = (
             "uniformly placed cheese (the evaluation's uniform/sample suite): the test-maze rate must be at "
             "least threshold x that rate, decided on the 95% interval of their difference",
         },
+        sources={"checkpoint": CHECKPOINT},
     ),
     Rule(
         "none-of",

@@ -30,8 +30,8 @@ from pathlib import Path
 
 from mazeprobe.errors import UsageError
 from mazeprobe.provenance import parse_utc, utc_stamp
-from mazeprobe.registry.load import forecast_content, question_content
-from mazeprobe.registry.lock import (
+from mazeprobe.registry.items.load import forecast_content, question_content
+from mazeprobe.registry.items.lock import (
     LOCK_NAME,
     LockEntry,
     changed_fields,
@@ -40,7 +40,7 @@ from mazeprobe.registry.lock import (
     lock_problems,
     read_lock,
 )
-from mazeprobe.registry.model import (
+from mazeprobe.registry.items.model import (
     Forecast,
     Problem,
     Question,
@@ -50,7 +50,7 @@ from mazeprobe.registry.model import (
     item_id_resolution,
     parse_item_id,
 )
-from mazeprobe.registry.yamlcheck import IntegrityError, sort_problems
+from mazeprobe.registry.items.yamlcheck import IntegrityError, sort_problems
 
 ADVICE = (
     "register what is new (`mazeprobe predictions register`; an edit needs --amend, and is late if the "
@@ -123,7 +123,7 @@ def event_evidence(e: LockEntry) -> Evidence | None:
 
 
 def spec_design(spec_hash: object) -> str:
-    """The design key of a run spec (mazeprobe.registry.designs owns the others)."""
+    """The design key of a run spec (mazeprobe.registry.resolution.designs owns the others)."""
     return f"spec:{spec_hash}"
 
 

@@ -1,6 +1,6 @@
 """Outcomes that changed because the rules changed: re-resolving in the open.
 
-When the meaning of the rules changes after results exist (mazeprobe.registry.rulebase.RULES_VERSION),
+When the meaning of the rules changes after results exist (mazeprobe.registry.rules.base.RULES_VERSION),
 resolving again appends new resolution events and leaves the old ones in the lock. For each question
 resolved now, its earlier events on the same evidence (the same run spec, the same kinds of sources) under
 an older version of the rules are compared with the current outcome: each one that differs is listed, with
@@ -13,9 +13,10 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from mazeprobe.provenance import utc_stamp
-from mazeprobe.registry.model import Resolution
-from mazeprobe.registry.rulebase import RULES_CHANGES, RULES_VERSION
-from mazeprobe.registry.trust import Ledger
+from mazeprobe.registry.items.model import Resolution
+from mazeprobe.registry.items.trust import Ledger
+from mazeprobe.registry.rules.base import RULES_CHANGES, RULES_VERSION
+from mazeprobe.registry.rules.fitted import RULE_REGISTRY
 
 
 def _evidence_of(content: dict) -> tuple:
@@ -71,7 +72,7 @@ def superseded_outcomes(ledger: Ledger, questions: Iterable) -> list[dict]:
     """For each question whose criteria were amended, the outcome its earlier criteria had reached (the
     latest resolution event under them): {question, outcome, evidence, resolved_at, criteria}. Those
     outcomes stay in the lock; scores use the current criteria."""
-    from mazeprobe.registry.model import item_id_question
+    from mazeprobe.registry.items.model import item_id_question
 
     out = []
     for q in questions:
@@ -103,7 +104,8 @@ def candidates(resolutions: Iterable[Resolution]) -> list[dict]:
     groups: dict[tuple, dict] = {}
     for r in resolutions:
         rule = r.raw.get("rule")
-        if r.method != "auto" or rule not in ("patch-reduce", "retarget"):
+        spec = RULE_REGISTRY.get(rule) if isinstance(rule, str) else None
+        if r.method != "auto" or spec is None or not spec.chooses_edit:
             continue
         numbers = r.numbers or {}
         selection = numbers.get("selection") or {}

@@ -1,7 +1,7 @@
 """What every resolution rule is made of: the Rule record, what checking and evaluating one exchange
 (Problem, CheckContext, Fits, RuleResult), and the unresolved outcome.
 
-Kept apart from the registry (mazeprobe.registry.rules: RULE_REGISTRY, and the rules that read a fitted
+Kept apart from the registry (mazeprobe.registry.rules.fitted: RULE_REGISTRY, and the rules that read a fitted
 plan) so that rules written in another module can build their Rule records and be registered there
 without an import cycle.
 """
@@ -14,9 +14,13 @@ from pathlib import Path
 
 from mazeprobe.yamlio import KeyPath
 
+METHODS = ("auto", "manual")
+"""How a question is resolved: by a registered rule on an analysis, or by a person with a rationale."""
+
 RULES_VERSION = 3
 """The meaning of the rules, as a version: `resolve` records it in every resolution event, so an outcome
-that changed because the rules changed (not the evidence) is listed as such (mazeprobe.registry.changes)."""
+that changed because the rules changed (not the evidence) is listed as such
+(mazeprobe.registry.resolution.changes)."""
 RULES_CHANGES = {
     1: "the rules as first shipped",
     2: "decisions on intervals: a threshold is decided yes or no only when the 95% interval lies wholly on "
@@ -34,6 +38,11 @@ Problem = tuple[KeyPath, str]
 Fits = Mapping[str, dict]
 """Fitted plans by name: each a fit's JSON (FitResult.to_json()), or {"error": message} for a plan that
 could not be fitted on the run."""
+
+
+PICTURES = ("edit", "retargeting")
+"""The pictures a rule may declare: the vector fields of the maze that tells its chosen edit (original,
+edited, difference), or where the chosen retargeting edit sent the agent."""
 
 
 @dataclass(frozen=True)
@@ -79,6 +88,18 @@ class Rule:
     keys: Mapping[str, str] = field(default_factory=dict)
     """Keys beyond those every rule may give (method, analysis, model, quantity, rule, threshold, rules),
     with help: allowed in resolutions once the rule is registered."""
+    sources: Mapping[str, str] = field(default_factory=dict)
+    """Its evidence besides fitted plans: each of its keys that names a source, with the prefix of that
+    source's key in `fits` (`family: NAME` is read as family:NAME; mazeprobe.registry.resolution.evidence
+    gathers and rereads them)."""
+    chooses_edit: bool = False
+    """Chooses one edit of its family on a selection half: its candidates are listed beside the outcome."""
+    picture: str | None = None
+    """The picture drawn beside its outcome from the chosen edit's family run (one of PICTURES), or None."""
+
+    def __post_init__(self) -> None:
+        if self.picture is not None and self.picture not in PICTURES:
+            raise ValueError(f"rule {self.name}: picture must be one of {PICTURES}")
 
 
 def unresolved(reason: str, numbers: dict | None = None, evidence: str = "") -> RuleResult:

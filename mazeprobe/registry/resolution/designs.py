@@ -16,8 +16,8 @@ A design is what a result is a result of, whatever directory it was written to:
 Whenever a command reads a run for a registry (resolve, refused or not; fit and probe given --predictions),
 it appends an evidence event `evidence:DESIGN` to the lock for each design whose run began earlier than
 anything the lock already dates for it: the run, its start and its files' sha256. The first evidence of a
-design is then the earliest start of any of its runs the registry was shown (mazeprobe.registry.trust), and
-a question resolved from a design is dated by it.
+design is then the earliest start of any of its runs the registry was shown (mazeprobe.registry.items.trust),
+and a question resolved from a design is dated by it.
 
 What the registry cannot know: a run it is never shown (looked at only with `show`, a notebook or by hand)
 leaves no trace. Register forecasts and criteria before running, and show runs to the registry early.
@@ -33,9 +33,9 @@ from pathlib import Path
 
 from mazeprobe.experiments.rundir import RunDir
 from mazeprobe.provenance import sha256_if_present
-from mazeprobe.registry.lock import append_items
-from mazeprobe.registry.model import item_id_evidence
-from mazeprobe.registry.trust import Ledger, parse_time, spec_design
+from mazeprobe.registry.items.lock import append_items
+from mazeprobe.registry.items.model import item_id_evidence
+from mazeprobe.registry.items.trust import Ledger, parse_time, spec_design
 
 RUN_FILES = (RunDir.MANIFEST, RunDir.EPISODES, RunDir.DSQ, RunDir.INTERVENTIONS, RunDir.RETARGETING)
 """The files of a run whose sha256 an evidence event records (activations are left out: large, and

@@ -5,13 +5,13 @@ For each entry of a RUN_DIR/resolutions.yaml:
 1. the run directory exists and is complete, and its manifest's spec_hash is the file's run_spec_hash;
 2. every plan the question's registered rule reads has its fit in RUN_DIR/analyses/<plan>/result.json,
    whose plan_hash is the entry's analysis_hash and whose input.spec_hash is the run's;
-3. evaluating the registered rule (mazeprobe.registry.rules.evaluate) on those fits gives the entry's
+3. evaluating the registered rule (mazeprobe.registry.rules.fitted.evaluate) on those fits gives the entry's
    outcome. The table then shows the recomputed numbers and evidence, never the file's own text;
 4. the lock holds a resolution event for this question, run spec and outcome whose recorded fit hashes
    are the fits' current ones (resolve appends it). Without one the resolution is unregistered.
 
-A rule that reads model-editing evidence (mazeprobe.registry.evidence: a family run's tables, a probe
-plan's result, a fine-tuned checkpoint) is proven the same way from the entry's `sources`: each is read
+A rule that reads model-editing evidence (mazeprobe.registry.resolution.evidence: a family run's tables, a
+probe plan's result, a fine-tuned checkpoint) is proven the same way from the entry's `sources`: each is read
 again from the run (or checkpoint) it names, its files must hash as recorded, the rule on them must give
 the outcome, and the lock must hold an event with those files' hashes. A rule that reads other
 questions (none-of) is proven from their proven outcomes.
@@ -30,11 +30,11 @@ from pathlib import Path
 
 from mazeprobe.experiments.rundir import RunDir, RunError
 from mazeprobe.provenance import sha256_if_present
-from mazeprobe.registry.designs import run_designs
-from mazeprobe.registry.evidence import depends_on, question_key, reread, run_network, source_keys
-from mazeprobe.registry.model import Problem, Question, Resolution
-from mazeprobe.registry.rules import evaluate
-from mazeprobe.registry.trust import Evidence, Ledger, earliest, parse_time
+from mazeprobe.registry.items.model import Problem, Question, Resolution
+from mazeprobe.registry.items.trust import Evidence, Ledger, earliest, parse_time
+from mazeprobe.registry.resolution.designs import run_designs
+from mazeprobe.registry.resolution.evidence import depends_on, question_key, reread, run_network, source_keys
+from mazeprobe.registry.rules.fitted import evaluate
 
 
 def plan_names(res: Mapping, inherited: str | None = None) -> list[str]:
@@ -78,7 +78,8 @@ class Proof:
     evidence: dict[str, Evidence] = field(default_factory=dict)
     """Question id -> the run start of an unregistered auto resolution (lateness still counts it)."""
     designs: dict[str, list[str]] = field(default_factory=dict)
-    """Question id -> the designs its proven auto resolution was read from (mazeprobe.registry.designs)."""
+    """Question id -> the designs its proven auto resolution was read from
+    (mazeprobe.registry.resolution.designs)."""
     networks: dict[str, dict] = field(default_factory=dict)
     """Question id -> {network, network_sha256} its proven auto resolution is about, read from the runs
     themselves (a question that reads others: theirs when they agree, else network_sha256 None)."""
@@ -194,7 +195,7 @@ def _prove_one(
 
 
 def _analysis_dir(ledger: Ledger) -> Path:
-    from mazeprobe.registry.load import default_analysis_dir
+    from mazeprobe.registry.items.load import default_analysis_dir
 
     return default_analysis_dir(ledger.root)
 
