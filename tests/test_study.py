@@ -15,7 +15,7 @@ from mazeprobe.experiments.intervention_spec import family_hash
 from mazeprobe.experiments.spec import load_spec
 from mazeprobe.experiments.study import STUDY_SPECS, planned_work, write_study_specs
 from mazeprobe.provenance import file_sha256
-from mazeprobe.registry.lock import verify
+from mazeprobe.registry.items.lock import verify
 
 REPO = Path(__file__).resolve().parent.parent
 

@@ -257,7 +257,7 @@ def _prepare_analysis(study: Study) -> list:
 def _scratch_registry(study: Study) -> Path:
     """A fresh copy of the predictions directory in OUT (an earlier study's copy is replaced: resolving
     the same runs again gives the same outcomes, dated by the runs' own starts)."""
-    from mazeprobe.registry.trust import Ledger
+    from mazeprobe.registry.items.trust import Ledger
 
     root = study.out / "predictions"
     if root.exists():
@@ -268,12 +268,12 @@ def _scratch_registry(study: Study) -> Path:
 
 
 def _resolve_and_report(study: Study, runs: list[Path], fingerprint: dict, fp_path: Path, estimate: Estimate):
-    from mazeprobe.registry.load import load_registry
+    from mazeprobe.registry.items.load import load_registry
+    from mazeprobe.registry.items.resolutions import load_resolutions
     from mazeprobe.registry.report import write_report
-    from mazeprobe.registry.resolutions import load_resolutions
-    from mazeprobe.registry.resolve import resolve_run
-    from mazeprobe.registry.scoring import score_table
-    from mazeprobe.registry.table import forecast_table
+    from mazeprobe.registry.resolution.resolve import resolve_run
+    from mazeprobe.registry.scoring.scores import score_table
+    from mazeprobe.registry.scoring.table import forecast_table
     from mazeprobe.steplog import read_log
 
     root = _scratch_registry(study)
