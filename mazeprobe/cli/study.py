@@ -65,12 +65,13 @@ def cmd_study(args: argparse.Namespace) -> int:
     print(", ".join(f"{n} {o}" for o, n in counts.items()) + f" of {len(result.outcomes)} auto questions")
     for q in result.not_run:
         print(
-            f"not run: {q} reads a fine-tuned checkpoint of the network (`mazeprobe train --init "
-            f"{checkpoint}`); unresolved here"
+            f"not run: {q} reads a fine-tuned checkpoint of the network, which the study does not train "
+            f"(`mazeprobe train --init {checkpoint} --config analysis/finetune-uniform.yaml` makes one); "
+            "unresolved here"
         )
     where = "on the subject" if result.on_subject else "a stand-in (not the registered subject's sha256)"
     print(f"network {checkpoint} (sha256 {result.sha256}): {where}")
-    print(f"resolutions: {result.resolutions}")
+    print(f"resolutions: {study.out / 'resolutions.yaml'} (a copy of {result.resolutions})")
     print("wrote " + " and ".join(str(p) for p in result.reports))
     return 0
 
