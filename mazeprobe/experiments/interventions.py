@@ -31,24 +31,12 @@ from mazeprobe.agents.patches import PreparedEdits
 from mazeprobe.experiments import retarget
 from mazeprobe.experiments.intervention_spec import CEILING, NONE, InterventionSpec, RetargetingSpec
 from mazeprobe.experiments.paired import paired_episodes
+from mazeprobe.experiments.tables import INTERVENTIONS, RETARGETING
 from mazeprobe.maze.geometry import distance_maps
 from mazeprobe.sim import GROUP_MATRIX, MazeBatch, Roller, RolloutSettings, decision_squares, move_toward
 from mazeprobe.sim.policy import table_positions
 
-INTERVENTION_COLUMNS = (
-    "seed",
-    "intervention",
-    "p_cheese_at_dsq",
-    "p_top_right_at_dsq",
-    "got_cheese",
-    "reached_top_right_square",
-    "entered_top_right_5x5",
-    "steps",
-    "edited_activations",
-    "edited_fraction_layer",
-    "edited_fraction_network",
-    "vfield_tv",
-)
+INTERVENTION_COLUMNS = INTERVENTIONS.names
 _RATES = ("got_cheese", "reached_top_right_square", "entered_top_right_5x5", "steps")
 
 
@@ -212,7 +200,7 @@ def _retargeting(
                 }
             )
         )
-    return pd.concat(frames, ignore_index=True)[list(retarget.RETARGETING_COLUMNS)], aimed
+    return pd.concat(frames, ignore_index=True)[list(RETARGETING.names)], aimed
 
 
 def _largest_per_maze(edits: PreparedEdits, maze_of: np.ndarray, n: int) -> tuple[np.ndarray, ...]:
