@@ -20,7 +20,8 @@ INTERVENTIONS = TableSchema(
     "interventions.parquet",
     (
         *_KEY,
-        Field("p_cheese_at_dsq", pa.float64(), "on the decision square, edited: P(move toward the cheese)"),
+        Field("p_cheese_at_dsq", pa.float64(), "with the mouse on the decision square and the edit active: "
+              "P(move toward the cheese); null without a decision square, as in dsq_probs.parquet"),
         Field("p_top_right_at_dsq", pa.float64(), "the same for the move toward the top-right square"),
         Field("got_cheese", pa.float64(), "the fraction of the maze's rollouts that got the cheese"),
         Field("reached_top_right_square", pa.float64(), "the fraction that stood on the top-right square"),
@@ -28,8 +29,11 @@ INTERVENTIONS = TableSchema(
         Field("steps", pa.float64(), "the mean episode length"),
         Field("edited_activations", pa.int64(), "activations the edit changes per forward pass on the maze"),
         Field("edited_fraction_layer", pa.float64(), "the same as a fraction of the edited layers"),
-        Field("edited_fraction_network", pa.float64(), "... of every named activation of the network"),
-        Field("vfield_tv", pa.float64(), "mean total-variation distance of the edited vector field"),
+        Field("edited_fraction_network", pa.float64(),
+              "the same as a fraction of every named activation of the network (each tensor once)"),
+        Field("vfield_tv", pa.float64(), "mean over the maze's open squares of the total-variation distance "
+              "between the edited and unedited action distributions (up, down, left, right, no move); "
+              "null when not recorded"),
     ),
 )
 """One row per (seed, intervention); per-target edits have null per-maze measures."""
