@@ -121,7 +121,7 @@ class Manifest:
     spec_file: str | None
     policy: ResolvedPolicy
     n_mazes: int
-    versions: dict[str, Any]
+    versions: dict[str, Any] | None
     git_commit: str | None
     started_at: str | None
     ended_at: str | None
@@ -153,7 +153,7 @@ class Manifest:
             spec_file=_need(doc, "spec_file", str, where, none_ok=True),
             policy=ResolvedPolicy.from_dict(doc["policy"], f"{where} policy"),
             n_mazes=_need(doc, "n_mazes", int, where),
-            versions=_need(doc, "versions", dict, where, none_ok=True) or {},
+            versions=_need(doc, "versions", dict, where, none_ok=True),
             git_commit=_need(doc, "git_commit", str, where, none_ok=True),
             started_at=_need(doc, "started_at", str, where, none_ok=True),
             ended_at=_need(doc, "ended_at", str, where, none_ok=True),
