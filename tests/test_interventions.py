@@ -363,6 +363,41 @@ def test_an_intervention_run_writes_both_tables(iv_reference):
     assert per["none"] == per["cv"] == per["clamp-top1"] == per["ceiling"]
 
 
+def test_every_table_of_an_intervention_run_is_its_schema(iv_reference):
+    """Each file a run writes has exactly its schema's columns and types (a writer that adds a column
+    without its schema fails this, and the run itself: the writers check), and its manifest reads back
+    to the same bytes."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from mazeprobe.agents.channels import RANKING
+    from mazeprobe.experiments.rundir import RunDir, dump_json
+    from mazeprobe.experiments.tables import INTERVENTIONS, RETARGETING
+    from mazeprobe.maze.sampling import maze_schema
+    from mazeprobe.sim.episodes import DSQ, EPISODES
+    from mazeprobe.tables import SchemaError
+
+    run = RunDir(iv_reference)
+    files = {
+        run.mazes_path: maze_schema(),
+        run.episodes_path: EPISODES,
+        run.dsq_path: DSQ,
+        run.interventions_path: INTERVENTIONS,
+        run.retargeting_path: RETARGETING,
+        run.channels_path(L): RANKING,
+    }
+    for path, schema in files.items():
+        assert schema.problems(pq.read_schema(path)) == [], path.name
+        assert pq.read_schema(path).names == list(schema.names)
+    table = pq.read_table(run.interventions_path)
+    with pytest.raises(SchemaError, match="not in the schema: extra"):
+        INTERVENTIONS.check(table.append_column("extra", pa.array([0.0] * len(table))))
+    with pytest.raises(SchemaError, match="steps is int64, the schema says double"):
+        INTERVENTIONS.check(table.set_column(7, "steps", pa.array([1] * len(table), pa.int64())))
+    assert dump_json(run.manifest().to_dict()) == run.manifest_path.read_bytes()
+    assert run.manifest().policy.scale == run.scale() and run.manifest().rankings[L]["cheese-channels"]
+
+
 def test_two_processes_and_a_resume_give_the_same_intervention_tables(tmp_path, iv_reference):
     from mazeprobe.experiments.run import prepare_run, run_chunk, run_experiment
     from mazeprobe.experiments.spec import load_spec

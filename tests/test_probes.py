@@ -34,6 +34,8 @@ from mazeprobe.stats.probes import (
     grid_to_spatial,
     load_activations,
     pixel_probe,
+    probe_inputs,
+    probe_request,
     probe_run,
     probe_targets,
     random_weight_activations,
@@ -282,7 +284,12 @@ def test_load_activations_joins_chunks_through_the_index(network_run):
 
 
 def test_probe_run_reports_every_probe_with_both_controls(network_run):
-    results = probe_run(network_run, RUN_LAYER, k=100, folds=3, control_seed=9)
+    inputs = probe_inputs(network_run, probe_request(RUN_LAYER, control_seed=9))
+    # the control is what a random network of the run's scale gives on the same observations
+    mazes = read_mazes(network_run / "mazes.parquet").set_index("seed").loc[inputs.seeds].reset_index()
+    expected = random_weight_activations(decision_square_observations(mazes), RUN_LAYER, 1, seed=9)
+    np.testing.assert_array_equal(inputs.X_random, expected.astype(np.float16))
+    results = probe_run(inputs, k=100, folds=3)  # arrays in: no run directory is read here
     kinds = ["coords-logistic"] * 2 + ["coords-ridge"] * 2 + ["pixel"]
     assert [r.probe for r in results] == kinds + ["sparse-logistic"] * 2 + ["sparse-ridge"] * 2
     for r in results:
@@ -294,7 +301,7 @@ def test_unknown_layer_in_a_run_dir(network_run):
     with pytest.raises(ActivationDataError, match=f"not recorded; recorded layers: {RUN_LAYER}"):
         load_activations(network_run, LAYER)
     with pytest.raises(ActivationDataError, match="not recorded"):
-        probe_run(network_run, LAYER)
+        probe_inputs(network_run, probe_request(LAYER))
 
 
 def _fake_run(tmp_path, chunks, index):
@@ -390,7 +397,9 @@ def test_bad_inputs_are_mazeprobe_errors(targets):
 
 def test_probe_run_rejects_unknown_probes(tmp_path):
     with pytest.raises(UsageError, match="probes must be among"):
-        probe_run(tmp_path, LAYER, probes=("cheese-coords", "telepathy"))
+        probe_request(LAYER, probes=("cheese-coords", "telepathy"))  # before anything is read
+    with pytest.raises(UsageError, match="probes must be among"):
+        probe_run(None, probes=("cheese-coords", "telepathy"))
 
 
 def test_probe_result_is_a_plain_dataclass():
@@ -492,8 +501,12 @@ def test_a_probe_plan_takes_a_learning_curve_and_keeps_the_registered_hash(tmp_p
 
 
 def test_a_learning_curve_fits_each_first_n_as_a_single_plan_would(network_run):
+    from mazeprobe.experiments.inputs import TooFewRecorded
     from mazeprobe.stats.probes.plan import ProbePlan
-    from mazeprobe.stats.probes.run import run_probe_plan
+    from mazeprobe.stats.probes.run import plan_request, plan_result
+
+    def run_probe_plan(run_dir, plan):
+        return plan_result(probe_inputs(run_dir, plan_request(plan)), plan)
 
     plan = ProbePlan(name="curve", layer=RUN_LAYER, probe="cheese-position", n=(12, 24, 36), folds=3)
     result = run_probe_plan(network_run, plan)
@@ -507,5 +520,9 @@ def test_a_learning_curve_fits_each_first_n_as_a_single_plan_would(network_run):
     assert run_probe_plan(network_run, replace(plan, n=12)).point() == result.curve[0]
     assert result.to_dict()["curve"][0]["random_weights_metrics"] is not None
     assert result.to_dict()["shuffled"] is None and result.curve[0]["shuffled_metrics"] is not None
-    with pytest.raises(FitError, match="40 mazes are needed, but the run .* recorded 36"):
+    # refused before the control is rendered; and arrays of too few mazes are refused by the fit itself
+    with pytest.raises(TooFewRecorded, match="40 mazes are needed, but the run .* recorded 36"):
         run_probe_plan(network_run, replace(plan, n=(12, 40)))
+    inputs = probe_inputs(network_run, plan_request(plan))
+    with pytest.raises(FitError, match="40 mazes are needed, but the run .* recorded 36"):
+        plan_result(inputs, replace(plan, n=(12, 40)))

@@ -628,3 +628,33 @@ def test_noisy_cheese_distance_predicts_success_but_not_the_one_step_measure(tmp
     assert steps["p"] > 0.05 and abs(steps["coef"]) < 1e-6
     # the agent's one-step probability is the same everywhere: the fit says so rather than staying silent
     assert any("is constant" in w for w in one_step["models"]["logit"]["warnings"])
+
+
+def test_the_statistics_layer_takes_tables_not_paths(shipped_result, tmp_path):
+    """Reading a run directory or a table file is the experiments layer's (experiments/inputs.py): the
+    fits take frames, and a path is refused naming the reader to use."""
+    import inspect
+
+    import mazeprobe.stats.data
+    import mazeprobe.stats.probes.run
+    from mazeprobe.errors import UsageError
+    from mazeprobe.experiments import inputs
+    from mazeprobe.stats import run_analysis
+    from mazeprobe.stats.probes import probe_run
+
+    frame, plan, result = shipped_result
+    path = write_mazes(frame, tmp_path / "table.parquet")
+    assert load_input is inputs.load_input  # the public name, from its owner
+    for call in (lambda: fit_plan(path, plan), lambda: fit_plan(str(path), plan)):
+        with pytest.raises(UsageError, match="data must be a table .*experiments.inputs.load_input"):
+            call()
+    with pytest.raises(UsageError, match="inputs must be ProbeInputs .*probe_inputs"):
+        probe_run(tmp_path, probes=["cheese-coords"])
+    # run_analysis fits the frame it is given (no input path any more)
+    assert "data" in inspect.signature(run_analysis).parameters
+    assert "input_path" not in inspect.signature(run_analysis).parameters
+    # nothing in the statistics modules that moved reads a run directory or builds a network
+    for module in (mazeprobe.stats.data, mazeprobe.stats.probes.run):
+        source = inspect.getsource(module)
+        for name in ("RunDir", "load_activations", "random_weight_activations", "read_table", "mazes()"):
+            assert name not in source, (module.__name__, name)

@@ -22,6 +22,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 import torch
 
 from mazeprobe.agents.edits import RANKED_FACTS, RANKINGS, EditContext, cell_of_square, ranking_key
@@ -30,11 +31,24 @@ from mazeprobe.errors import UsageError
 from mazeprobe.maze.sampling import SampleSpec, sample_mazes
 from mazeprobe.sim.policy import maze_batch
 from mazeprobe.sim.rollout import Roller, start_states
+from mazeprobe.tables import Field, TableSchema
 from mazeprobe.validation import check_int
 
-RANKING_COLUMNS = (
-    "layer", "channel", "score", "rank", "control_score", "sign", "ranking_score", "cheese_response"
-)  # fmt: skip
+RANKING = TableSchema(
+    "channels/<layer>.parquet",
+    (
+        Field("layer", pa.large_string(), "the ranked layer's activation name"),
+        Field("channel", pa.int64(), "the channel's index in the layer"),
+        Field("score", pa.float64(), "held-out accuracy of 'its extreme cell is the cheese's cell'"),
+        Field("rank", pa.int64(), "1 = the best channel"),
+        Field("control_score", pa.float64(), "the same channel's score in a random-weight network"),
+        Field("sign", pa.int64(), "+1 when the channel's maximum marks the cheese, -1 its minimum"),
+        Field("ranking_score", pa.float64(), "the score the ranking sorts by"),
+        Field("cheese_response", pa.float64(), "mean activation at the cheese's cell"),
+    ),
+)
+"""One row per channel of a layer, best first: what `mazeprobe channels` and a run's rankings write."""
+RANKING_COLUMNS = RANKING.names
 CONTROL_SEED = 7919
 
 

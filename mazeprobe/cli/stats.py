@@ -25,7 +25,8 @@ def cmd_fit(args: argparse.Namespace) -> int:
     Tables (JSON, Parquet, CSV, text) go to --out, by default RUN_DIR/analyses/<plan name>/ for a run
     directory and <table stem>-<plan name>/ beside a Parquet table.
     """
-    from mazeprobe.stats import run_analysis, write_outputs
+    from mazeprobe.experiments.inputs import load_input
+    from mazeprobe.stats import fit_plan, load_plan, write_outputs
 
     source = Path(args.input)
     if not source.exists():
@@ -39,8 +40,8 @@ def cmd_fit(args: argparse.Namespace) -> int:
         _show(args.predictions, source, "fit")
     if args.out and Path(args.out).exists() and not Path(args.out).is_dir():
         raise UsageError(f"--out {args.out} is a file; fit writes a folder of tables there")
-    # out_dir=None, then write_outputs: the default folder is named after the plan, known once it is loaded
-    result = run_analysis(args.plan, source, out_dir=None, jobs=args.jobs)
+    plan = load_plan(args.plan)  # a bad plan fails before the (possibly large) input is read
+    result = fit_plan(load_input(source), plan, jobs=args.jobs)
     out = Path(args.out) if args.out else _default_fit_dir(source, result.plan.name)
     out.mkdir(parents=True, exist_ok=True)
     written = write_outputs(result, out, "all")
@@ -77,7 +78,9 @@ def cmd_probe(args: argparse.Namespace) -> int:
     Writes RUN_DIR/probes/<layer>.parquet (one row per probe x metric) unless --out says otherwise.
     """
     from mazeprobe.atomic import write_parquet
-    from mazeprobe.stats.probes import probe_run, results_table
+    from mazeprobe.experiments.inputs import probe_inputs
+    from mazeprobe.stats.probes import results_table
+    from mazeprobe.stats.probes.run import probe_request, probe_run
 
     run_dir = Path(args.run)
     if not run_dir.is_dir():
@@ -87,9 +90,8 @@ def cmd_probe(args: argparse.Namespace) -> int:
     if args.predictions:
         _show(args.predictions, run_dir, "probe")
     device = device_name(args.device)
-    results = probe_run(
-        run_dir, args.layer, probes=args.probes, k=args.k, folds=args.folds, seed=args.seed, device=device
-    )
+    inputs = probe_inputs(run_dir, probe_request(args.layer, args.probes, seed=args.seed), device=device)
+    results = probe_run(inputs, probes=args.probes, k=args.k, folds=args.folds, seed=args.seed)
     table = results_table(results)
     out = Path(args.out) if args.out else _probe_path(run_dir, args.layer)
     out.parent.mkdir(parents=True, exist_ok=True)

@@ -1,9 +1,11 @@
 """Batch experiments: specs (YAML), runs in resumable chunks on local processes or Dask, run
-directories (`RunDir`: the one owner of their files and manifest), recorded activations, and vector
+directories (`RunDir`: the one owner of their files; `Manifest`: the typed manifest), recorded
+activations, what the statistics layer is given from a run (`load_input`, `probe_inputs`), and vector
 fields.
 
 It sits beside `mazeprobe.training` above the agents: it plays agents through the rollout engine
-(`mazeprobe.sim`) and writes what they did; the statistics layer above reads runs through `RunDir`.
+(`mazeprobe.sim`) and writes what they did; the statistics layer above takes the tables and arrays it
+reads from runs (experiments/inputs.py).
 
     spec = load_spec("analysis/behavioral-demo.yaml")
     run_dir = run_experiment(spec, workers=2)
@@ -20,6 +22,9 @@ from typing import Any
 _OWNERS = {
     "ActivationDataError": "mazeprobe.experiments.activations",
     "load_activations": "mazeprobe.experiments.activations",
+    **dict.fromkeys(("ProbeInputs", "ProbeRequest", "load_input", "probe_inputs"),
+                    "mazeprobe.experiments.inputs"),
+    **dict.fromkeys(("Manifest", "ResolvedPolicy"), "mazeprobe.experiments.manifest"),
     "run_experiment": "mazeprobe.experiments.run",
     "RunDir": "mazeprobe.experiments.rundir",
     "RunError": "mazeprobe.experiments.rundir",
@@ -41,11 +46,17 @@ def __getattr__(name: str) -> Any:
 __all__ = [
     "ActivationDataError",
     "ExperimentSpec",
+    "Manifest",
+    "ProbeInputs",
+    "ProbeRequest",
+    "ResolvedPolicy",
     "RunDir",
     "RunError",
     "VectorFieldPicture",
     "field_picture",
     "load_activations",
+    "load_input",
     "load_spec",
+    "probe_inputs",
     "run_experiment",
 ]

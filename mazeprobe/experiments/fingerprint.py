@@ -111,17 +111,16 @@ def fingerprint_run(
     if run.exists():
         manifest = run.manifest()
         same = (
-            _without_path(manifest["spec"]) == _without_path(spec.to_dict())
-            and manifest["policy"].get("sha256") == sha256
+            _without_path(manifest.spec) == _without_path(spec.to_dict()) and manifest.policy.sha256 == sha256
         )
-        if same and manifest["status"] == "complete":
+        if same and manifest.complete:
             # the folder is named by the checkpoint's bytes and the manifest recorded them: a copy of the
             # same network elsewhere reuses the run rather than repeating it
             if on_start is not None:
-                total = int(manifest["n_mazes"])
+                total = manifest.n_mazes
                 on_start(run.path, total, total)
             return run.path, True
-        recorded = manifest["spec"]["policy"]["checkpoint"]
+        recorded = manifest.spec["policy"]["checkpoint"]
         if same and sha256_if_present(recorded) == sha256:
             # an interrupted run started from another path to the same bytes: resume it as it was started
             spec = replace(spec, policy=replace(spec.policy, checkpoint=recorded))

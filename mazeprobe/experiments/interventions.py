@@ -2,19 +2,11 @@
 the same mazes with the same rollout draws (a paired design: the action draws are keyed by level seed,
 rollout and step, so an edit changes what the mouse does, not the dice).
 
-interventions.parquet, one row per (seed, intervention):
-  p_cheese_at_dsq, p_top_right_at_dsq  with the mouse on the decision square and the edit active (null
-                                       without a decision square), as in dsq_probs.parquet
-  got_cheese, reached_top_right_square, entered_top_right_5x5   fractions of that maze's rollouts
-  steps                                mean episode length
-  edited_activations                   activations the edit changes per forward pass on that maze
-  edited_fraction_layer, edited_fraction_network   the same as fractions of the edited layers, and of
-                                       every named activation of the network (each tensor once)
-  vfield_tv                            mean over the maze's open squares of the total-variation distance
-                                       between the edited and unedited action distributions (up, down,
-                                       left, right, no move); null when not recorded
-An edit aimed at each retargeting target in turn (`clamp at: target`) has null per-maze measures: its
-results are in retargeting.parquet (mazeprobe.experiments.retarget), one row per (seed, intervention,
+interventions.parquet has one row per (seed, intervention); its columns, their types and meanings are
+mazeprobe.experiments.tables.INTERVENTIONS (the measures: p_cheese_at_dsq, p_top_right_at_dsq, the
+rollout rates, steps, vfield_tv; the edit's size: edited_activations and its fractions). An edit aimed
+at each retargeting target in turn (`clamp at: target`) has null per-maze measures: its results are in
+retargeting.parquet (mazeprobe.experiments.retarget), one row per (seed, intervention,
 target), beside the rows of `none` and of the real-cheese `ceiling` on the same targets.
 """
 
@@ -31,24 +23,12 @@ from mazeprobe.agents.patches import PreparedEdits
 from mazeprobe.experiments import retarget
 from mazeprobe.experiments.intervention_spec import CEILING, NONE, InterventionSpec, RetargetingSpec
 from mazeprobe.experiments.paired import paired_episodes
+from mazeprobe.experiments.tables import INTERVENTIONS, RETARGETING
 from mazeprobe.maze.geometry import distance_maps
 from mazeprobe.sim import GROUP_MATRIX, MazeBatch, Roller, RolloutSettings, decision_squares, move_toward
 from mazeprobe.sim.policy import table_positions
 
-INTERVENTION_COLUMNS = (
-    "seed",
-    "intervention",
-    "p_cheese_at_dsq",
-    "p_top_right_at_dsq",
-    "got_cheese",
-    "reached_top_right_square",
-    "entered_top_right_5x5",
-    "steps",
-    "edited_activations",
-    "edited_fraction_layer",
-    "edited_fraction_network",
-    "vfield_tv",
-)
+INTERVENTION_COLUMNS = INTERVENTIONS.names
 _RATES = ("got_cheese", "reached_top_right_square", "entered_top_right_5x5", "steps")
 
 
@@ -212,7 +192,7 @@ def _retargeting(
                 }
             )
         )
-    return pd.concat(frames, ignore_index=True)[list(retarget.RETARGETING_COLUMNS)], aimed
+    return pd.concat(frames, ignore_index=True)[list(RETARGETING.names)], aimed
 
 
 def _largest_per_maze(edits: PreparedEdits, maze_of: np.ndarray, n: int) -> tuple[np.ndarray, ...]:

@@ -25,7 +25,7 @@ from mazeprobe.maze.procgen import WORLD_SIDE, to_world
 def _intervention(run: RunDir, intervention: str):
     from mazeprobe.experiments.intervention_spec import from_manifest
 
-    interventions, _, _ = from_manifest(run.manifest()["spec"])
+    interventions, _, _ = from_manifest(run.manifest().spec)
     found = {i.id: i for i in interventions}
     if intervention not in found:
         raise UsageError(f"{run.path}: the run has no intervention {intervention!r}")
@@ -49,19 +49,19 @@ def edit_picture(run_dir: str | os.PathLike, intervention: str, seed: int, path:
     maze = mazes[mazes["seed"] == seed]
     if maze.empty:
         raise UsageError(f"{run.path}: no maze of level seed {seed}")
-    changed = checkpoint_change(manifest["policy"])
+    changed = checkpoint_change(manifest.policy)
     if changed is not None:  # a picture of another network than the one measured would mislead
         path_now, now = changed
         raise UsageError(
             f"{run.path}: policy.checkpoint {path_now} changed since the run (sha256 "
-            f"{manifest['policy']['sha256'][:12]}, now {now[:12]}); the picture would not show the "
+            f"{manifest.policy.sha256[:12]}, now {now[:12]}); the picture would not show the "
             "measured network"
         )
-    policy = NetworkPolicy(load_checkpoint(manifest["policy"]["checkpoint"]).eval())
+    policy = NetworkPolicy(load_checkpoint(manifest.policy.checkpoint).eval())
     roller = Roller(64)
     original = vector_field(policy, maze, roller)
     # the run's own rankings: the channels it ranked, with the signs and cheese responses it measured
-    edited = vector_field(policy, maze, roller, list(spec.edits), manifest.get("rankings") or {})
+    edited = vector_field(policy, maze, roller, list(spec.edits), manifest.rankings or {})
     panels = [
         ("original", original),
         (intervention, edited),

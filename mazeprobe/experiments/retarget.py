@@ -37,21 +37,13 @@ from mazeprobe.agents.edits import cell_of_square
 from mazeprobe.agents.network import NetworkPolicy
 from mazeprobe.agents.patches import PreparedEdits
 from mazeprobe.experiments.paired import paired_episodes
+from mazeprobe.experiments.tables import RETARGETING
 from mazeprobe.maze.geometry import distance_maps
 from mazeprobe.maze.procgen import WALL
 from mazeprobe.sim import MazeBatch, Policy, Roller, RolloutSettings, maze_batch, move_toward
 from mazeprobe.sim.actions import GROUP_MATRIX
 
-RETARGETING_COLUMNS = (
-    "seed",
-    "intervention",
-    "target_row",
-    "target_col",
-    "path_probability",
-    "reached_target",
-    "steps",
-    "eligible_squares",
-)
+RETARGETING_COLUMNS = RETARGETING.names
 CHEESE_MODES = ("remove", "keep", "target")
 """Where the cheese is while retargeting: taken out, left where it is, or moved onto the target."""
 

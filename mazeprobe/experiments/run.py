@@ -15,6 +15,7 @@ import multiprocessing as mp
 import os
 from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor, as_completed
+from dataclasses import replace
 from functools import lru_cache
 from pathlib import Path
 
@@ -29,11 +30,14 @@ from mazeprobe.errors import UsageError
 from mazeprobe.experiments.activations import write_chunk as write_activation_chunk
 from mazeprobe.experiments.intervention_spec import check_fit, from_manifest
 from mazeprobe.experiments.interventions import measure as measure_interventions
+from mazeprobe.experiments.manifest import Manifest, ResolvedPolicy
 from mazeprobe.experiments.rundir import RunDir, RunError, checkpoint_change, strict_json
 from mazeprobe.experiments.spec import ExperimentSpec, RolloutSpec
+from mazeprobe.experiments.tables import INTERVENTIONS, RETARGETING
 from mazeprobe.maze.sampling import sample_mazes, write_mazes
 from mazeprobe.provenance import file_sha256, git_commit, package_versions, utc_stamp
 from mazeprobe.sim import Roller, episodes_table, maze_batch, start_states
+from mazeprobe.sim.episodes import DSQ, EPISODES
 
 DEFAULT_RUNS_DIR = Path("data/runs")
 NUM_ENVS = 64
@@ -56,8 +60,8 @@ __all__ = [
 
 
 def read_manifest(run_dir: str | os.PathLike) -> dict:
-    """The run's manifest (see RunDir.manifest)."""
-    return RunDir(run_dir).manifest()
+    """The run's manifest as its JSON object (RunDir.manifest_json; RunDir.manifest is the typed one)."""
+    return RunDir(run_dir).manifest_json()
 
 
 def load_run(run_dir: str | os.PathLike) -> pd.DataFrame:
@@ -109,18 +113,17 @@ def _run_context(run_dir: str, spec_hash: str, device: str):
     run = RunDir(run_dir)
     manifest = run.manifest()
     table = run.mazes()
-    pol = manifest["policy"]
-    if pol.get("checkpoint"):
-        policy = make_policy(checkpoint=pol["checkpoint"], device=device)
+    pol = manifest.policy
+    if pol.checkpoint:
+        policy = make_policy(checkpoint=pol.checkpoint, device=device)
     else:
-        params = {k: v for k, v in pol.items() if k not in ("name",)}
-        policy = make_policy(builtin=pol["name"], params=params)
+        policy = make_policy(builtin=pol.name, params=dict(pol.params))
     return manifest, table, policy
 
 
-def run_device(manifest: dict) -> str:
+def run_device(manifest: Manifest) -> str:
     """The device this invocation computes on (older manifests kept it in the policy record)."""
-    return manifest.get("device") or manifest["policy"].get("device") or "cpu"
+    return manifest.run_device
 
 
 def run_chunk(run_dir: str | os.PathLike, index: int) -> dict:
@@ -133,9 +136,9 @@ def run_chunk(run_dir: str | os.PathLike, index: int) -> dict:
     if done is not None:
         return done
     manifest = run.manifest()
-    manifest, table, policy = _run_context(str(run.path), manifest["spec_hash"], run_device(manifest))
-    spec = manifest["spec"]
-    size = spec["rollouts"]["chunk_mazes"]
+    manifest, table, policy = _run_context(str(run.path), manifest.spec_hash, manifest.run_device)
+    spec = manifest.spec
+    size = manifest.chunk_mazes
     part = table.iloc[index * size : (index + 1) * size].reset_index(drop=True)
     if part.empty:
         raise RunError(f"{run.path}: chunk {index} is beyond the {len(table)} mazes")
@@ -147,22 +150,22 @@ def run_chunk(run_dir: str | os.PathLike, index: int) -> dict:
     written: list[Path] = []
     episodes = roller.episodes(policy, mazes, states, settings)
     path = run.chunk_file("episodes", index)
-    write_parquet(episodes_table(episodes), path)
+    write_parquet(EPISODES.check(episodes_table(episodes), str(path)), path)
     written.append(path)
 
-    record = spec["record"]
+    record = manifest.record
     acts = record.get("activations")
     if record["decision_square_probs"] or acts:
         layers = acts["layers"] if acts else []
         dsq, arrays = roller.decision_square_view(policy, mazes, states, layers)
         if record["decision_square_probs"]:
             path = run.chunk_file("dsq", index)
-            write_parquet(pa.Table.from_pandas(dsq, preserve_index=False), path)
+            write_parquet(DSQ.check(pa.Table.from_pandas(dsq, preserve_index=False), str(path)), path)
             written.append(path)
         if acts:
             seeds = part.loc[part["has_decision_square"].fillna(False).to_numpy(bool), "seed"]
             written += write_activation_chunk(run, index, arrays, seeds.to_numpy(np.int64), acts["dtype"])
-    if spec.get("interventions"):
+    if manifest.has_interventions:
         written += _measure_interventions(run, index, manifest, policy, mazes, states, episodes, settings)
     summary = {
         "chunk": index,
@@ -178,7 +181,7 @@ def _measure_interventions(
     run: RunDir, index, manifest, policy, mazes, states, episodes, settings
 ) -> list[Path]:
     """The chunk's interventions (and retargeting) tables: every edit beside the unedited network."""
-    interventions, retargeting, _ = from_manifest(manifest["spec"])
+    interventions, retargeting, _ = from_manifest(manifest.spec)
     table, targets = measure_interventions(
         policy,
         mazes,
@@ -187,15 +190,18 @@ def _measure_interventions(
         settings,
         interventions,
         _roller(),
-        rankings=manifest.get("rankings", {}),
+        rankings=manifest.rankings or {},
         retargeting=retargeting,
-        vfield=manifest["spec"]["record"].get("vfield_tv", True),
+        vfield=manifest.record.get("vfield_tv", True),
     )
+    # checked against their schemas: a measure added to a writer and not to its schema fails here
     written = [run.chunk_file("interventions", index)]
-    write_parquet(pa.Table.from_pandas(table, preserve_index=False), written[0])
+    table = INTERVENTIONS.check(pa.Table.from_pandas(table, preserve_index=False), str(written[0]))
+    write_parquet(table, written[0])
     if targets is not None:
         written.append(run.chunk_file("retargeting", index))
-        write_parquet(pa.Table.from_pandas(targets, preserve_index=False), written[1])
+        targets = RETARGETING.check(pa.Table.from_pandas(targets, preserve_index=False), str(written[1]))
+        write_parquet(targets, written[1])
     return written
 
 
@@ -249,17 +255,16 @@ def prepare_run(
         manifest = run.manifest()
         if not resume:
             raise RunError(
-                f"{run.path} already holds a run ({manifest.get('status')}); pass --resume to finish it, or "
+                f"{run.path} already holds a run ({manifest.status}); pass --resume to finish it, or "
                 "choose another name or --out"
             )
-        if manifest["spec_hash"] != spec.hash:
+        if manifest.spec_hash != spec.hash:
             raise RunError(
-                f"{run.path} was started from a different spec (hash {manifest['spec_hash'][:12]}, "
+                f"{run.path} was started from a different spec (hash {manifest.spec_hash[:12]}, "
                 f"this one {spec.hash[:12]}); resume needs the same spec"
             )
-        _check_same_checkpoint(run, manifest["policy"])
-        _record_invocation(manifest, device)
-        run.write_manifest(manifest)
+        _check_same_checkpoint(run, manifest.policy)
+        run.write_manifest(manifest.invoked(device, utc_stamp()))
         return run.path
     leftover = _leftover(run)
     if leftover:
@@ -279,26 +284,27 @@ def prepare_run(
         rankings, ranking_tables = _rankings(spec, model)
     run.chunks_dir.mkdir(parents=True, exist_ok=True)
     write_mazes(table, run.mazes_path, spec.mazes)
-    manifest = {
-        "name": spec.name,
-        "spec": spec.to_dict(),
-        "spec_hash": spec.hash,
-        "spec_file": spec.source,
-        "policy": policy,
-        "n_mazes": len(table),
-        "versions": package_versions(_PACKAGES),
-        "git_commit": git_commit(),
-        "started_at": utc_stamp(),
-        "ended_at": None,
-        "status": "running",
-    }
-    if spec.interventions:
-        manifest["rankings"] = rankings
-    _record_invocation(manifest, device)
-    run.write_manifest(manifest)
+    manifest = Manifest(
+        name=spec.name,
+        spec=spec.to_dict(),
+        spec_hash=spec.hash,
+        spec_file=spec.source,
+        policy=policy,
+        n_mazes=len(table),
+        versions=package_versions(_PACKAGES),
+        git_commit=git_commit(),
+        started_at=utc_stamp(),
+        ended_at=None,
+        status="running",
+        rankings=rankings if spec.interventions else None,
+    )
+    run.write_manifest(manifest.invoked(device, utc_stamp()))
     for layer, ranking in ranking_tables.items():
-        run.channels_path(layer).parent.mkdir(parents=True, exist_ok=True)
-        write_parquet(ranking, run.channels_path(layer))
+        from mazeprobe.agents.channels import RANKING
+
+        path = run.channels_path(layer)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        write_parquet(RANKING.check(pa.Table.from_pandas(ranking, preserve_index=False), str(path)), path)
     return run.path
 
 
@@ -314,12 +320,7 @@ def _leftover(run: RunDir) -> list[str]:
     )
 
 
-def _record_invocation(manifest: dict, device: str) -> None:
-    manifest["device"] = device
-    manifest.setdefault("invocations", []).append({"at": utc_stamp(), "device": device})
-
-
-def _resolve_policy(spec: ExperimentSpec, table) -> dict:
+def _resolve_policy(spec: ExperimentSpec, table) -> ResolvedPolicy:
     """The policy settings workers rebuild it from, with derived values (z-scoring, the network's
     scale) filled in."""
     if spec.policy.checkpoint:
@@ -329,18 +330,16 @@ def _resolve_policy(spec: ExperimentSpec, table) -> dict:
         from mazeprobe.agents.impala import load_checkpoint
 
         model = load_checkpoint(path, device="cpu")  # fail now, with the checkpoint's own message
-        return {
-            "name": "checkpoint",
-            "checkpoint": str(path.resolve()),
-            "sha256": file_sha256(path),
-            "scale": model.scale,
-        }
+        return ResolvedPolicy(
+            name="checkpoint", checkpoint=str(path.resolve()), sha256=file_sha256(path), scale=model.scale
+        )
     from mazeprobe.agents import make_policy
 
-    return make_policy(builtin=spec.policy.builtin, params=spec.policy.params, table=table).describe()
+    described = make_policy(builtin=spec.policy.builtin, params=spec.policy.params, table=table).describe()
+    return ResolvedPolicy.from_dict(described)
 
 
-def _check_same_checkpoint(run: RunDir, policy: dict) -> None:
+def _check_same_checkpoint(run: RunDir, policy: ResolvedPolicy) -> None:
     """A retrained checkpoint at the same path must not continue a run started with the old one: the
     run would mix two networks' episodes."""
     changed = checkpoint_change(policy)
@@ -348,7 +347,7 @@ def _check_same_checkpoint(run: RunDir, policy: dict) -> None:
         path, now = changed
         raise RunError(
             f"{run.path}: policy.checkpoint {path} changed since this run started (sha256 "
-            f"{policy['sha256'][:12]}, now {now[:12]}); resuming would mix two networks' episodes: "
+            f"{policy.sha256[:12]}, now {now[:12]}); resuming would mix two networks' episodes: "
             "remove the run directory or choose another name or --out"
         )
 
@@ -443,10 +442,9 @@ def finalize(run_dir: str | os.PathLike) -> None:
             target.parent.mkdir(parents=True, exist_ok=True)
             write_parquet(pa.concat_tables([pq.read_table(f) for f in files]), target)
     manifest = run.manifest()
-    if manifest.get("status") != "complete" or not manifest.get("ended_at"):
-        manifest["ended_at"] = utc_stamp()  # a finished run resumed keeps the time it finished
-    manifest["status"] = "complete"
-    run.write_manifest(manifest)
+    # a finished run resumed keeps the time it finished
+    ended = manifest.ended_at if manifest.complete and manifest.ended_at else utc_stamp()
+    run.write_manifest(replace(manifest, ended_at=ended, status="complete"))
 
 
 def run_experiment(
@@ -474,7 +472,7 @@ def run_experiment(
     with RunDir(Path(out_dir).resolve() / spec.name).lock():
         run_dir = prepare_run(spec, out_dir, resume=resume, device=device)
         if on_start is not None:
-            total = RunDir(run_dir).manifest()["n_mazes"] * spec.rollouts.per_maze
+            total = RunDir(run_dir).manifest().n_mazes * spec.rollouts.per_maze
             on_start(run_dir, total, completed_episodes(run_dir))
         execute(run_dir, workers=workers, scheduler=scheduler, progress=progress)
         finalize(run_dir)

@@ -9,7 +9,8 @@
       activations/<layer>/chunk-NNNNN.npy + activations/index.parquet (seed -> chunk, row)
       chunks/                per-chunk outputs and done markers (the unit of resume)
       analyses/<plan>/       what `mazeprobe fit` and `resolve` wrote for an analysis plan
-      probes/<layer>.parquet what `mazeprobe probe` wrote
+      probes/<layer>.parquet what `mazeprobe probe` wrote; probes/<plan>.json a probe plan's result
+      pictures/              what `mazeprobe resolve` drew for the questions it resolved
       resolutions.yaml       what `mazeprobe resolve` wrote
       interventions.parquet  per (maze, intervention): the measures of each edit (with interventions)
       retargeting.parquet    per (maze, intervention, target): path probability, reached, steps,
@@ -37,18 +38,19 @@ import pyarrow.parquet as pq
 
 from mazeprobe.atomic import write_bytes
 from mazeprobe.errors import MazeprobeError
+from mazeprobe.experiments.manifest import Manifest, ManifestError, ResolvedPolicy
 from mazeprobe.maze.sampling import arrow_to_frame, read_mazes
 from mazeprobe.provenance import parse_utc, sha256_if_present, utc_stamp
 
 
-def checkpoint_change(policy: dict) -> tuple[Path, str] | None:
+def checkpoint_change(policy: ResolvedPolicy) -> tuple[Path, str] | None:
     """(path, its sha256 now or "missing") when a run's checkpoint policy (the manifest's `policy`) no
     longer matches the file it recorded; None when it does, or when the policy records no checkpoint."""
-    if policy.get("name") != "checkpoint" or "sha256" not in policy:
+    if not policy.is_checkpoint or policy.sha256 is None:
         return None
-    path = Path(policy["checkpoint"])
+    path = Path(policy.checkpoint)
     now = sha256_if_present(path) or "missing"
-    return None if now == policy["sha256"] else (path, now)
+    return None if now == policy.sha256 else (path, now)
 
 
 class RunError(MazeprobeError):
@@ -82,6 +84,8 @@ class RunDir:
     INTERVENTIONS = "interventions.parquet"
     RETARGETING = "retargeting.parquet"
     RESOLUTIONS = "resolutions.yaml"
+    PROBES = "probes"
+    PICTURES = "pictures"
 
     def __init__(self, path: str | os.PathLike) -> None:
         self.path = Path(path)
@@ -158,8 +162,22 @@ class RunDir:
         """Where the fit of analysis plan `plan` on this run is written (and reused from)."""
         return self.path / "analyses" / plan
 
+    @property
+    def probes_dir(self) -> Path:
+        return self.path / self.PROBES
+
     def probe_path(self, layer: str) -> Path:
-        return self.path / "probes" / f"{layer}.parquet"
+        """What `mazeprobe probe` writes for a layer (mazeprobe.stats.probes.result.PROBE_TABLE)."""
+        return self.probes_dir / f"{layer}.parquet"
+
+    def probe_plan_path(self, plan: str) -> Path:
+        """A probe plan's result on this run, as `mazeprobe resolve` keeps it (JSON)."""
+        return self.probes_dir / f"{plan}.json"
+
+    @property
+    def pictures_dir(self) -> Path:
+        """Where `mazeprobe resolve` draws the pictures of the questions it resolved on this run."""
+        return self.path / self.PICTURES
 
     # --- the manifest ---------------------------------------------------------------------------
 
@@ -200,8 +218,9 @@ class RunDir:
     def exists(self) -> bool:
         return self.manifest_path.is_file()
 
-    def manifest(self) -> dict:
-        """The manifest (strict JSON, a mapping); RunError if this is not a run directory."""
+    def manifest_json(self) -> dict:
+        """The manifest as its JSON object (strict JSON, a mapping with the keys every manifest has);
+        RunError if this is not a run directory. Readers use `manifest()`, the typed record."""
         path = self.manifest_path
         if path.is_dir():
             raise RunError(f"{path} is a directory, not a run manifest")
@@ -214,29 +233,34 @@ class RunDir:
         doc = strict_json(text, str(path))
         if not isinstance(doc, dict):
             raise RunError(f"{path}: a run manifest is a JSON object; found a {type(doc).__name__}")
-        for key in ("spec", "spec_hash", "policy", "n_mazes", "status"):
-            if key not in doc:
-                raise RunError(f"{path}: not a run manifest (no {key!r})")
         return doc
 
-    def write_manifest(self, manifest: dict) -> None:
-        write_bytes(self.manifest_path, dump_json(manifest))
+    def manifest(self) -> Manifest:
+        """The manifest, typed (mazeprobe.experiments.manifest); RunError if this is not a run directory
+        or a field does not have the type a run writes."""
+        try:
+            return Manifest.from_dict(self.manifest_json(), str(self.manifest_path))
+        except ManifestError as exc:
+            raise RunError(str(exc)) from None
+
+    def write_manifest(self, manifest: Manifest) -> None:
+        write_bytes(self.manifest_path, dump_json(manifest.to_dict()))
 
     def started_at(self) -> datetime:
-        return parse_utc(self.manifest().get("started_at"), f"{self.manifest_path} started_at")
+        return parse_utc(self.manifest().started_at, f"{self.manifest_path} started_at")
 
     def spec_hash(self) -> str:
-        return str(self.manifest()["spec_hash"])
+        return self.manifest().spec_hash
 
     def chunk_count(self) -> int:
         manifest = self.manifest()
-        return math.ceil(manifest["n_mazes"] / manifest["spec"]["rollouts"]["chunk_mazes"])
+        return math.ceil(manifest.n_mazes / manifest.chunk_mazes)
 
-    def require_complete(self) -> dict:
+    def require_complete(self) -> Manifest:
         manifest = self.manifest()
-        if manifest.get("status") != "complete":
+        if not manifest.complete:
             raise RunError(
-                f"{self.path}: the run is not complete ({manifest.get('status')}); finish it with "
+                f"{self.path}: the run is not complete ({manifest.status}); finish it with "
                 "`mazeprobe run SPEC --resume`"
             )
         return manifest
@@ -294,11 +318,10 @@ class RunDir:
         return {
             "kind": "run",
             "path": str(self.path.resolve()),
-            "run": manifest.get("name"),
-            "spec_hash": manifest.get("spec_hash"),
+            "run": manifest.name,
+            "spec_hash": manifest.spec_hash,
         }
 
     def scale(self) -> int | None:
         """The IMPALA scale of the run's network, when its manifest records one."""
-        scale = self.manifest()["policy"].get("scale")
-        return int(scale) if isinstance(scale, int) else None
+        return self.manifest().policy.scale

@@ -34,19 +34,19 @@ def _rows(paths: list[Path]) -> int:
 def run_summary(run) -> dict:
     """The facts the run's display shows, as plain values (`run` is a RunDir)."""
     manifest = run.manifest()
-    spec = manifest.get("spec") or {}
+    spec = manifest.spec
     done = sorted(run.chunks_dir.glob("done-*.json")) if run.chunks_dir.is_dir() else []
     whole = run.episodes_path.is_file()
     parts = [run.episodes_path] if whole else sorted(run.chunks_dir.glob("episodes-*.parquet"))
     summary = {
-        "name": manifest.get("name"),
+        "name": manifest.name,
         "path": str(run.path),
-        "status": manifest.get("status"),
-        "spec_hash": manifest.get("spec_hash"),
-        "started_at": manifest.get("started_at"),
-        "ended_at": manifest.get("ended_at"),
-        "policy": dict(manifest.get("policy") or {}),
-        "n_mazes": manifest.get("n_mazes"),
+        "status": manifest.status,
+        "spec_hash": manifest.spec_hash,
+        "started_at": manifest.started_at,
+        "ended_at": manifest.ended_at,
+        "policy": manifest.policy.to_dict(),
+        "n_mazes": manifest.n_mazes,
         "chunks_done": len(done),
         "chunks": run.chunk_count(),
         "episodes": _rows(parts) if parts else 0,

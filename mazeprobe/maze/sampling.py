@@ -26,11 +26,12 @@ import pyarrow.parquet as pq
 
 from mazeprobe.atomic import write_parquet
 from mazeprobe.errors import UsageError
-from mazeprobe.maze.features import compute_features
+from mazeprobe.maze.features import REGISTRY, compute_features
 from mazeprobe.maze.geometry import Geometry, maze_geometry
 from mazeprobe.maze.placement import parse_placement, place_cheese
 from mazeprobe.maze.procgen import CHEESE, OPEN, WALL, WORLD_SIDE
 from mazeprobe.maze.state import inner_grid_from_world
+from mazeprobe.tables import Field, TableSchema
 from mazeprobe.validation import check_int, is_int
 
 MAX_LEVEL_SEED = 2**31 - 2  # procgen needs level_seed + 1 to fit in an int32
@@ -338,6 +339,23 @@ MAZE_COLUMNS = (
     "seed", "placement", "maze_size", "grid", "cheese_row", "cheese_col", "mouse_row", "mouse_col",
 )  # fmt: skip
 """Columns every maze table has (besides the features)."""
+_FEATURE_TYPES = {"int": pa.int64(), "float": pa.float64(), "bool": pa.bool_(), "str": pa.string()}
+
+
+def maze_schema() -> TableSchema:
+    """The schema of a sampled maze table (mazes.parquet, `mazeprobe sample`): seed, placement, maze_size
+    and grid, then every registered feature in registry order (so a new feature is in it at once)."""
+    return TableSchema(
+        "mazes.parquet",
+        (
+            Field("seed", pa.int64(), "the procgen level seed"),
+            Field("placement", pa.string(), "how the cheese was placed (natural, or a placement rule)"),
+            Field("maze_size", pa.int64(), REGISTRY["maze_size"].doc),
+            Field("grid", pa.list_(pa.int8()), "the inner grid row by row, row 0 at the bottom"),
+            *(Field(f.name, _FEATURE_TYPES[f.kind], f.doc) for f in REGISTRY.values()
+              if f.name != "maze_size"),  # fmt: skip
+        ),
+    )
 
 
 def read_maze_table(path: str | os.PathLike) -> pd.DataFrame:

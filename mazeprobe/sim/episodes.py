@@ -12,6 +12,7 @@ import pandas as pd
 import pyarrow as pa
 
 from mazeprobe.maze.procgen import REGION_SIZE
+from mazeprobe.tables import Field, TableSchema
 
 
 @dataclass(frozen=True)
@@ -64,6 +65,11 @@ DSQ_COLUMNS: tuple[Column, ...] = (
     ),
 )
 """One row per maze (dsq_probs.parquet): null where the maze has no decision square."""
+
+
+EPISODES = TableSchema("episodes.parquet", tuple(Field(c.name, c.arrow, c.doc) for c in EPISODE_COLUMNS))
+"""EPISODE_COLUMNS as the run table's schema (mazeprobe.tables)."""
+DSQ = TableSchema("dsq_probs.parquet", tuple(Field(c.name, c.arrow, c.doc) for c in DSQ_COLUMNS))
 
 
 def outcome_columns() -> dict[str, str]:

@@ -17,7 +17,7 @@ from typing import Any
 # and torch at start-up.
 _OWNERS = {
     "AnalysisData": "mazeprobe.stats.data",
-    "load_input": "mazeprobe.stats.data",
+    "load_input": "mazeprobe.experiments.inputs",  # reading a run is the experiments layer's
     "prepare": "mazeprobe.stats.data",
     "FitError": "mazeprobe.stats.errors",
     "fit_plan": "mazeprobe.stats.fit",

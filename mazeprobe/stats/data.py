@@ -2,56 +2,22 @@
 
 Every row that is left out is counted, and every count that is not zero becomes a warning in the
 result; data that cannot be fitted honestly (too few rows, one class almost empty, a constant feature)
-raises FitError instead of producing a table of NaNs.
+raises FitError instead of producing a table of NaNs. The input is a table (a run directory is read by
+mazeprobe.experiments.inputs.load_input).
 """
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
-import pyarrow as pa
-import pyarrow.parquet as pq
 
-from mazeprobe.errors import UsageError
-from mazeprobe.experiments.rundir import RunDir
-from mazeprobe.maze.sampling import arrow_to_frame
-from mazeprobe.provenance import file_sha256
 from mazeprobe.stats.errors import FitError
 from mazeprobe.stats.planspec import AnalysisPlan, Filter
 
 MIN_ROWS = 10
 MIN_PER_CLASS = 5
-INPUT_ATTR = "mazeprobe_input"
-"""Key in DataFrame.attrs where load_input records where the data came from."""
-
-
-# --- input ---------------------------------------------------------------------------------------
-
-
-def load_input(path: str | os.PathLike) -> pd.DataFrame:
-    """A run directory (one row per episode, joined with maze features; see RunDir.load) or a Parquet
-    table with the same columns. Where it came from is kept in `frame.attrs["mazeprobe_input"]`."""
-    path = Path(path)
-    if path.is_dir():
-        run = RunDir(path)
-        frame = run.load()
-        frame.attrs[INPUT_ATTR] = run.identity()
-        return frame
-    if not path.exists():
-        raise UsageError(f"{path}: no such file or run directory")
-    try:
-        table = pq.read_table(path)
-    except (pa.ArrowException, OSError) as exc:
-        raise UsageError(f"{path}: not a run directory or a Parquet table ({exc})") from None
-    if "grid" in table.column_names:
-        table = table.drop(["grid"])  # maze layouts: large and never a regressor
-    frame = arrow_to_frame(table)  # null stays apart from 0 / false, as in read_mazes
-    frame.attrs[INPUT_ATTR] = {"kind": "table", "path": str(path.resolve()), "sha256": file_sha256(path)}
-    return frame
 
 
 # --- the analysed matrix -------------------------------------------------------------------------

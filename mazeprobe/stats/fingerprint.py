@@ -136,14 +136,14 @@ def run_fingerprint(
     dsq = run.dsq_probs()
     if dsq is None:
         raise UsageError(f"{run.path}: the run did not record decision-square probabilities")
-    seed = int(manifest["spec"]["mazes"]["seed"])
+    seed = manifest.maze_seed
     measures = fingerprint(run.episodes(), dsq, run.interventions(), n_boot=n_boot, seed=seed)
-    policy = manifest["policy"]
+    policy = manifest.policy
     return {
-        "checkpoint": str(checkpoint) if checkpoint is not None else policy.get("checkpoint"),
-        "sha256": policy.get("sha256"),
-        "scale": policy.get("scale"),
-        "n_mazes": int(manifest["n_mazes"]),
+        "checkpoint": str(checkpoint) if checkpoint is not None else policy.checkpoint,
+        "sha256": policy.sha256,
+        "scale": policy.scale,
+        "n_mazes": manifest.n_mazes,
         "seed": seed,
         "run": _shown(run.path),
         "intervals": f"{1 - DEFAULT_ALPHA:.0%} intervals: Wilson for the two rates, a percentile bootstrap "

@@ -10,8 +10,9 @@ import pandas as pd
 from threadpoolctl import threadpool_limits
 
 from mazeprobe.errors import UsageError
+from mazeprobe.experiments.inputs import INPUT_ATTR
 from mazeprobe.provenance import package_versions
-from mazeprobe.stats.data import INPUT_ATTR, load_input, prepare
+from mazeprobe.stats.data import prepare
 from mazeprobe.stats.errors import FitError
 from mazeprobe.stats.kinds import KIND_REGISTRY
 from mazeprobe.stats.plan import AnalysisPlan, load_plan
@@ -21,7 +22,8 @@ _PACKAGES = ("mazeprobe", "statsmodels", "scikit-learn", "scipy", "numpy", "pand
 
 
 def fit_plan(data: pd.DataFrame, plan: AnalysisPlan, jobs: int = 1) -> FitResult:
-    """Fit every model of `plan` to `data` (a frame from load_input, or any frame with the columns).
+    """Fit every model of `plan` to `data` (a frame from mazeprobe.experiments.inputs.load_input, or any
+    frame with the columns).
 
     `jobs` > 1 fits the repeated splits of l1-logit, single and drop-one in that many processes; the
     numbers are the same for any `jobs`.
@@ -31,6 +33,11 @@ def fit_plan(data: pd.DataFrame, plan: AnalysisPlan, jobs: int = 1) -> FitResult
     """
     if isinstance(jobs, bool) or not isinstance(jobs, int) or jobs < 1:
         raise UsageError(f"jobs must be an integer >= 1; got {jobs!r}")
+    if not isinstance(data, pd.DataFrame):
+        raise UsageError(
+            f"data must be a table (DataFrame); got {type(data).__name__}: read a run directory or a "
+            "Parquet file with mazeprobe.experiments.inputs.load_input"
+        )
     start = time.perf_counter()
     both_classes = any(KIND_REGISTRY[m.kind].needs_both_classes for m in plan.models)
     prepared = prepare(data, plan, both_classes=both_classes)
@@ -67,15 +74,14 @@ def fit_plan(data: pd.DataFrame, plan: AnalysisPlan, jobs: int = 1) -> FitResult
 
 def run_analysis(
     plan_path: str | os.PathLike,
-    input_path: str | os.PathLike,
+    data: pd.DataFrame,
     out_dir: str | os.PathLike | None = None,
     format: str = "all",
     jobs: int = 1,
 ) -> FitResult:
-    """Load a plan and an input (run directory or Parquet table), fit, and write the outputs to
-    `out_dir` when given: the one call behind `mazeprobe analyze`."""
-    plan = load_plan(plan_path)  # a bad plan fails before the (possibly large) input is read
-    result = fit_plan(load_input(input_path), plan, jobs=jobs)
+    """Load a plan, fit it to `data` (a table: mazeprobe.experiments.inputs.load_input reads a run
+    directory or a Parquet table), and write the outputs to `out_dir` when given."""
+    result = fit_plan(data, load_plan(plan_path), jobs=jobs)
     if out_dir is not None:
         write_outputs(result, out_dir, format)
     return result

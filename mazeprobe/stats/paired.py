@@ -15,18 +15,11 @@ import numpy as np
 import pandas as pd
 
 from mazeprobe.errors import UsageError
+from mazeprobe.experiments.tables import INTERVENTION_MEASURES
 from mazeprobe.stats.plan import DEFAULT_ALPHA
 from mazeprobe.validation import check_int, check_number
 
-MEASURES = (
-    "p_cheese_at_dsq",
-    "p_top_right_at_dsq",
-    "got_cheese",
-    "reached_top_right_square",
-    "entered_top_right_5x5",
-    "steps",
-    "vfield_tv",
-)
+MEASURES = INTERVENTION_MEASURES
 SUMMARY_COLUMNS = (
     "intervention",
     "measure",

@@ -31,6 +31,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from mazeprobe.experiments.manifest import Manifest
 from mazeprobe.experiments.rundir import RunDir
 from mazeprobe.provenance import sha256_if_present
 from mazeprobe.registry.items.lock import append_items
@@ -75,26 +76,26 @@ def edits_design(spec: Mapping) -> str:
     return "edits:" + _digest({"edits": edits, "retargeting": spec.get("retargeting")})
 
 
-def run_designs(manifest: Mapping) -> list[str]:
+def run_designs(manifest: Manifest) -> list[str]:
     """The designs a complete run is a run of: its spec, its mazes, and its family of edits when it has
     one."""
     from mazeprobe.experiments.intervention_spec import family_hash
 
-    spec = manifest.get("spec") or {}
-    out = [spec_design(manifest.get("spec_hash")), mazes_design(spec)]
-    if spec.get("interventions"):
+    spec = manifest.spec
+    out = [spec_design(manifest.spec_hash), mazes_design(spec)]
+    if manifest.has_interventions:
         out += [family_design(family_hash(spec)), edits_design(spec)]
     return out
 
 
-def shown_runs(runs: Sequence[RunDir], manifests: Sequence[Mapping]) -> list[Shown]:
+def shown_runs(runs: Sequence[RunDir], manifests: Sequence[Manifest]) -> list[Shown]:
     """What showing these (complete) runs to a registry shows: each run's designs, start and files."""
     out = []
     for run, manifest in zip(runs, manifests, strict=True):
         files = {name: sha256_if_present(run.path / name) for name in RUN_FILES}
         files = {k: v for k, v in files.items() if v is not None}
         for design in run_designs(manifest):
-            out.append(Shown(design, str(run.path), manifest.get("started_at"), files))
+            out.append(Shown(design, str(run.path), manifest.started_at, files))
     return out
 
 

@@ -24,12 +24,13 @@ from typing import Any
 import numpy as np
 
 from mazeprobe.atomic import write_bytes
+from mazeprobe.experiments.manifest import Manifest
 from mazeprobe.experiments.rundir import RunDir, RunError
 from mazeprobe.provenance import file_sha256, sha256_if_present, utc_stamp
 from mazeprobe.registry.rules.editing import CHECKPOINT, FAMILY, PROBE, QUESTION
 from mazeprobe.registry.rules.fitted import RULE_REGISTRY
 
-PROBES_DIR = "probes"
+PROBES_DIR = RunDir.PROBES
 """RUN_DIR/probes/<plan>.json: a probe plan's result on the run (with the plan's and the run's hashes)."""
 
 
@@ -54,10 +55,9 @@ class Source:
     it."""
 
 
-def run_network(manifest: Mapping) -> dict:
+def run_network(manifest: Manifest) -> dict:
     """{network, network_sha256} of a run: its checkpoint's path (or built-in agent's name) and sha256."""
-    policy = manifest.get("policy") or {}
-    return {"network": policy.get("checkpoint") or policy.get("name"), "network_sha256": policy.get("sha256")}
+    return {"network": manifest.policy.network, "network_sha256": manifest.policy.sha256}
 
 
 def _each_rule(res: Mapping) -> Iterator[Mapping]:
@@ -150,7 +150,7 @@ def reread(key: str, run: str | None, repo: Path, analysis_dir: Path) -> Source:
 # --- a family of edits ----------------------------------------------------------------------------------
 
 
-def _manifest(run: RunDir) -> dict | None:
+def _manifest(run: RunDir) -> Manifest | None:
     try:
         return run.require_complete()
     except RunError:
@@ -166,9 +166,9 @@ def _family_source(key: str, name: str, wanted_hash: str | None, runs: Sequence[
     seen = []
     for run in runs:
         manifest = _manifest(run)
-        if manifest is None or not manifest.get("spec", {}).get("interventions"):
+        if manifest is None or not manifest.has_interventions:
             continue
-        spec = manifest["spec"]
+        spec = manifest.spec
         found = family_hash(spec)
         if wanted_hash is not None and found != wanted_hash:
             seen.append(f"{run.path} ({found[:12]})")
@@ -189,10 +189,10 @@ def _family_source(key: str, name: str, wanted_hash: str | None, runs: Sequence[
     return Source(key, {"error": f"no complete run of the {what} was given{hint}"})
 
 
-def _from_run(key: str, value: dict, run: RunDir, manifest: dict, hashes: dict) -> Source:
+def _from_run(key: str, value: dict, run: RunDir, manifest: Manifest, hashes: dict) -> Source:
     from mazeprobe.registry.resolution.designs import run_designs
 
-    spec_hash, started = manifest.get("spec_hash"), manifest.get("started_at")
+    spec_hash, started = manifest.spec_hash, manifest.started_at
     designs = tuple(run_designs(manifest))
     return Source(key, value, str(run.path), spec_hash, started, hashes, run_network(manifest), designs)
 
@@ -201,12 +201,11 @@ def _from_run(key: str, value: dict, run: RunDir, manifest: dict, hashes: dict) 
 
 
 def probe_path(run: RunDir, plan: str) -> Path:
-    return run.path / PROBES_DIR / f"{plan}.json"
+    return run.probe_plan_path(plan)
 
 
-def _records(manifest: dict, layer: str) -> bool:
-    acts = (manifest.get("spec", {}).get("record") or {}).get("activations") or {}
-    return layer in (acts.get("layers") or [])
+def _records(manifest: Manifest, layer: str) -> bool:
+    return layer in manifest.activation_layers
 
 
 def _probe_source(
@@ -214,9 +213,10 @@ def _probe_source(
 ) -> Source:
     """The probe plan's result on the first run recording its layer: RUN_DIR/probes/<plan>.json when it
     is of this plan (hash) and run (spec hash); otherwise, when `compute`, the plan is run and saved."""
+    from mazeprobe.experiments.inputs import TooFewRecorded, probe_inputs
     from mazeprobe.stats.errors import FitError
     from mazeprobe.stats.probes.plan import load_probe_plan
-    from mazeprobe.stats.probes.run import run_probe_plan
+    from mazeprobe.stats.probes.run import plan_request, plan_result
     from mazeprobe.yamlio import SpecError
 
     try:
@@ -227,19 +227,19 @@ def _probe_source(
         manifest = _manifest(run)
         if manifest is None or not _records(manifest, plan.layer):
             continue
-        if plan.run is not None and manifest.get("name") != plan.run:
+        if plan.run is not None and manifest.name != plan.run:
             continue
         path = probe_path(run, name)
         doc = _read_json(path)
-        spec_hash = manifest.get("spec_hash")
+        spec_hash = manifest.spec_hash
         fresh = doc and doc.get("plan_hash") == plan.hash and doc.get("spec_hash") == spec_hash
         if not fresh:
             if not compute:
                 why = "missing" if doc is None else "not of this plan and run"
                 return Source(key, {"error": f"{path} is {why}"}, str(run.path))
             try:
-                result = run_probe_plan(run, plan, device=device).to_dict()
-            except FitError as exc:  # e.g. a learning curve longer than the run: unresolved, not a crash
+                result = plan_result(probe_inputs(run, plan_request(plan), device=device), plan).to_dict()
+            except (FitError, TooFewRecorded) as exc:  # a learning curve longer than the run: unresolved
                 return Source(key, {"error": str(exc)}, str(run.path))
             doc = {"plan": name, "plan_hash": plan.hash, "spec_hash": spec_hash,
                    "computed_at": utc_stamp(), "result": result}  # fmt: skip

@@ -28,6 +28,7 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
 
+from mazeprobe.experiments.manifest import Manifest
 from mazeprobe.experiments.rundir import RunDir, RunError
 from mazeprobe.provenance import sha256_if_present
 from mazeprobe.registry.items.model import Problem, Question, Resolution
@@ -124,17 +125,17 @@ def _prove_one(
     fits: dict[str, dict] = {}
     spec_hash: object = None
     run: RunDir | None = None
-    manifest: dict = {}
+    manifest: Manifest | None = None
     if plans or not (keys or deps):
         checked = _plan_fits(r, plans, refuse)
         if checked is None:
             return None
         run, manifest, fits = checked
-        spec_hash = manifest.get("spec_hash")
+        spec_hash = manifest.spec_hash
     recorded = r.raw.get("sources") or {}
     starts = []
-    designs: list[str] = run_designs(manifest) if run is not None else []
-    networks: list[dict] = [run_network(manifest)] if run is not None else []
+    designs: list[str] = run_designs(manifest) if manifest is not None else []
+    networks: list[dict] = [run_network(manifest)] if manifest is not None else []
     for key in keys:
         rec = recorded.get(key) if isinstance(recorded, Mapping) else None
         if not isinstance(rec, Mapping):
@@ -175,8 +176,8 @@ def _prove_one(
         )
         # no event bounds the evidence's start, so its own record is all there is; at the latest, now
         now = datetime.now(UTC)
-        if run is not None:
-            starts.append((manifest.get("started_at"), f"run {run.path} began {manifest.get('started_at')}"))
+        if run is not None and manifest is not None:
+            starts.append((manifest.started_at, f"run {run.path} began {manifest.started_at}"))
         for stamp, what_began in starts:
             start = min(parse_time(stamp) or now, now)
             found = Evidence(start, f"{what_began} (unregistered)")
@@ -200,7 +201,7 @@ def _analysis_dir(ledger: Ledger) -> Path:
     return default_analysis_dir(ledger.root)
 
 
-def _plan_fits(r: Resolution, plans: list[str], refuse) -> tuple[RunDir, dict, dict[str, dict]] | None:
+def _plan_fits(r: Resolution, plans: list[str], refuse) -> tuple[RunDir, Manifest, dict[str, dict]] | None:
     """The run the file names, its manifest and the fits of `plans` on it, each checked against the
     entry's analysis hashes and the run's spec hash; None (after `refuse`) when any check fails."""
     info = r.run or {}
@@ -216,7 +217,7 @@ def _plan_fits(r: Resolution, plans: list[str], refuse) -> tuple[RunDir, dict, d
     except RunError as exc:
         refuse(str(exc))
         return None
-    spec_hash = manifest.get("spec_hash")
+    spec_hash = manifest.spec_hash
     if info.get("run_spec_hash") != spec_hash:
         refuse(f"run_spec_hash {info.get('run_spec_hash')} is not the run's spec_hash {spec_hash}")
         return None

@@ -37,6 +37,7 @@ import yaml
 
 from mazeprobe.atomic import write_bytes
 from mazeprobe.errors import MazeprobeError, UsageError
+from mazeprobe.experiments.manifest import Manifest
 from mazeprobe.experiments.rundir import RunDir
 from mazeprobe.provenance import file_sha256, utc_stamp
 from mazeprobe.registry.items.lock import append_items, content_hash
@@ -91,7 +92,8 @@ def _fit_all(plans: dict, run: RunDir, spec_hash: str, known: dict[str, set] | N
     """Fit JSON per plan name (or {"error": ...}); a saved fit of the same plan and run is reused, unless
     `known` (plan -> the fit hashes earlier resolution events of this run spec recorded) holds hashes and
     not this file's: a fit edited after it was registered is refitted, not laundered into a new event."""
-    from mazeprobe.stats import fit_plan, load_input, write_outputs
+    from mazeprobe.experiments.inputs import load_input
+    from mazeprobe.stats import fit_plan, write_outputs
     from mazeprobe.stats.errors import FitError
 
     fits: dict[str, dict] = {}
@@ -192,10 +194,10 @@ def resolve_run(
     plans = _load_plans(names, analysis_dir, plan_paths or [])
     known: dict[str, set] = {}
     for e in ledger.events():
-        if e.content.get("spec_hash") == manifest.get("spec_hash"):
+        if e.content.get("spec_hash") == manifest.spec_hash:
             for name, sha in (e.content.get("fits") or {}).items():
                 known.setdefault(name, set()).add(sha)
-    fits = _fit_all(plans, run, manifest.get("spec_hash"), known)
+    fits = _fit_all(plans, run, manifest.spec_hash, known)
 
     entries, events = {}, {}
     resolved_at = utc_stamp()
@@ -205,14 +207,14 @@ def resolve_run(
         here |= {question_key(d): {"outcome": entries[d]["outcome"]} for d in depends_on(res) if d in entries}
         result = evaluate(res, here)
         entries[q.id] = _entry(q, result, plans, sources[q.id])
-        entries[q.id] |= draw_picture(res, result.numbers, sources[q.id], run.path / "pictures") or {}
+        entries[q.id] |= draw_picture(res, result.numbers, sources[q.id], run.pictures_dir) or {}
         source = next(iter(sources[q.id].values()), None)
         event = {
             "question": q.id,
             "question_sha256": content_hash(question_ref(q)[1]),
             "run": str(run.path) if source is None else source.run,
-            "spec_hash": manifest.get("spec_hash") if source is None else source.spec_hash,
-            "run_started_at": manifest.get("started_at") if source is None else source.started_at,
+            "spec_hash": manifest.spec_hash if source is None else source.spec_hash,
+            "run_started_at": manifest.started_at if source is None else source.started_at,
             "outcome": result.outcome,
             "evidence": result.evidence,  # what decided it, kept with the outcome when the rule later changes
             "fits": fit_hashes(run, plan_names(res)),
@@ -232,8 +234,8 @@ def resolve_run(
     append_items(root, _new_events(ledger, [events[i] for i in order]))
     doc = {
         "run": str(run.path),
-        "run_spec_hash": manifest.get("spec_hash"),
-        "run_started_at": manifest.get("started_at"),
+        "run_spec_hash": manifest.spec_hash,
+        "run_started_at": manifest.started_at,
         "resolved_at": resolved_at,
         "predictions": str(root.resolve()),
         "runs": [run_summary(r, m) for r, m in zip(runs, manifests, strict=True)] + _checkpoints(cache),
@@ -265,12 +267,14 @@ def _in_order(questions: list[Question]) -> list[Question]:
     return done
 
 
-def _evidence(questions: list[Question], sources: dict, run: RunDir, manifest: dict) -> dict[str, Evidence]:
+def _evidence(
+    questions: list[Question], sources: dict, run: RunDir, manifest: Manifest
+) -> dict[str, Evidence]:
     """Question id -> when this resolution's evidence began: the start of each source it reads (a run of
     its family, the run a probe plan read, a fine-tune), else the primary run's; a question that reads
     other questions, the earliest of theirs. A source that could not be found dates from now."""
     now = datetime.now(UTC)
-    primary = Evidence(min(run.started_at(), now), f"run {run.path} began {manifest.get('started_at')}")
+    primary = Evidence(min(run.started_at(), now), f"run {run.path} began {manifest.started_at}")
     out: dict[str, Evidence] = {}
     for q in _in_order(questions):
         found = []
@@ -310,20 +314,19 @@ def _entry(q: Question, result, plans: dict, sources: Mapping[str, Source]) -> d
     return entry
 
 
-def run_summary(run: RunDir, manifest: dict) -> dict:
+def run_summary(run: RunDir, manifest: Manifest) -> dict:
     """What a resolutions file and the report say about a run it read: spec name and hash, network,
     mazes and dates."""
-    policy = manifest.get("policy") or {}
     return {
         "run": str(run.path),
-        "name": manifest.get("name"),
-        "spec_file": manifest.get("spec_file"),
-        "spec_hash": manifest.get("spec_hash"),
-        "network": policy.get("checkpoint") or policy.get("name"),
-        "network_sha256": policy.get("sha256"),
-        "n_mazes": manifest.get("n_mazes"),
-        "started_at": manifest.get("started_at"),
-        "ended_at": manifest.get("ended_at"),
+        "name": manifest.name,
+        "spec_file": manifest.spec_file,
+        "spec_hash": manifest.spec_hash,
+        "network": manifest.policy.network,
+        "network_sha256": manifest.policy.sha256,
+        "n_mazes": manifest.n_mazes,
+        "started_at": manifest.started_at,
+        "ended_at": manifest.ended_at,
     }
 
 
@@ -337,7 +340,7 @@ def _checkpoints(cache: Mapping[str, Source]) -> list[dict]:
     ]
 
 
-def _designs(questions: list[Question], sources: dict, manifest: dict) -> dict[str, list[str]]:
+def _designs(questions: list[Question], sources: dict, manifest: Manifest) -> dict[str, list[str]]:
     """Question id -> the designs its resolution reads now (mazeprobe.registry.resolution.designs): the
     primary run's spec for a plan, each source's run spec, family or checkpoint, and those of the questions
     it reads."""

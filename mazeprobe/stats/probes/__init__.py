@@ -32,10 +32,11 @@ the pixels show; the inner-grid coordinates also depend on the maze's size (`coo
     X_random = random_weight_activations(obs, layer, scale=4, seed=0)   # mazeprobe.agents.impala
     results_table(coordinate_probes(X, targets, X_random=X_random, layer=layer))
 
-The fitting functions take activations and targets as arrays and frames; only `probe_run` (run.py)
-reads a run directory.
+The fitting functions take activations and targets as arrays and frames; reading a run directory and
+building the random-weight control belong to the experiments layer (mazeprobe.experiments.inputs), so all
+of it at once is:
 
-or all of it at once: `probe_run("data/runs/probe", layer)`.
+    probe_run(probe_inputs("data/runs/probe", probe_request(layer)))
 """
 from __future__ import annotations
 
@@ -73,10 +74,12 @@ _OWNERS = {
     **dict.fromkeys(("FIT_THREADS", "LOGISTIC_C", "MAX_ITER", "RIDGE_ALPHA", "TASKS", "fit_probe"),
                     "mazeprobe.stats.probes.cv"),
     **dict.fromkeys(("METRICS", "ProbeResult", "results_table"), "mazeprobe.stats.probes.result"),
-    "probe_run": "mazeprobe.stats.probes.run",
+    **dict.fromkeys(("plan_request", "plan_result", "probe_request", "probe_run"),
+                    "mazeprobe.stats.probes.run"),
     # names that live in the layers below (run-directory files, the simulator, the network)
     "ActivationDataError": "mazeprobe.experiments.activations",
     "load_activations": "mazeprobe.experiments.activations",
+    **dict.fromkeys(("ProbeInputs", "ProbeRequest", "probe_inputs"), "mazeprobe.experiments.inputs"),
     "decision_square_observations": "mazeprobe.sim.observe",
     "random_weight_activations": "mazeprobe.agents.impala",
 }
@@ -102,12 +105,18 @@ __all__ = [
     "RIDGE_ALPHA",
     "TASKS",
     "ActivationDataError",
+    "ProbeInputs",
+    "ProbeRequest",
     "ProbeResult",
     "coordinate_probes",
     "decision_square_observations",
     "fit_probe",
     "grid_to_spatial",
     "load_activations",
+    "plan_request",
+    "plan_result",
+    "probe_inputs",
+    "probe_request",
     "pixel_probe",
     "position_probe",
     "probe_run",

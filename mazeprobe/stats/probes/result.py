@@ -9,6 +9,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 from sklearn.metrics import (
     accuracy_score,
     balanced_accuracy_score,
@@ -18,6 +19,7 @@ from sklearn.metrics import (
 )
 
 from mazeprobe.errors import UsageError
+from mazeprobe.tables import Field, TableSchema
 
 # --- metrics ----------------------------------------------------------------------------------------
 # name -> (function of (y_true, y_pred, y_score), higher is better). A metric that fails is an error:
@@ -203,9 +205,37 @@ def _nan_if_none(x: float | None) -> float:
     return np.nan if x is None else x
 
 
+_TEXT = pa.large_string()
+PROBE_TABLE = TableSchema(
+    "probes/<layer>.parquet",
+    (
+        Field("probe", _TEXT, "the probe's name (mazeprobe.stats.probes.PROBES)"),
+        Field("layer", _TEXT, "the probed layer's activation name"),
+        Field("target", _TEXT, "what the probe predicts (e.g. cheese_outer_row)"),
+        Field("task", _TEXT, "classification or regression"),
+        Field("metric", _TEXT, "the held-out metric of this row"),
+        Field("primary", pa.bool_(), "whether it is the probe's primary metric"),
+        Field("higher_is_better", pa.bool_(), "the metric's direction"),
+        Field("value", pa.float64(), "the metric on the recorded activations"),
+        Field("shuffled", pa.float64(), "the same probe on targets shuffled across mazes"),
+        Field("random_weights", pa.float64(), "the same probe on a random-weight network's activations"),
+        Field("selectivity_shuffled", pa.float64(), "value beyond the shuffled control (positive: better)"),
+        Field("selectivity_random", pa.float64(), "value beyond the random-weight control"),
+        Field("n_samples", pa.int64(), "mazes (for the pixel probe, map positions)"),
+        Field("n_features", pa.int64(), "features the probe saw"),
+        Field("k", pa.int64(), "activations kept (the sparse probe; null for the others)"),
+        Field("folds", pa.int64(), "cross-validation folds"),
+        Field("seed", pa.int64(), "the folds' seed"),
+    ),
+)
+"""One row per (probe result, metric): what `mazeprobe probe` writes (ProbeResult.to_frame)."""
+
+
 def results_table(results: Iterable[ProbeResult]) -> pd.DataFrame:
-    """All results as one tidy table (see `ProbeResult.to_frame`)."""
+    """All results as one tidy table (see `ProbeResult.to_frame`), checked against PROBE_TABLE."""
     frames = [r.to_frame() for r in results]
     if not frames:
         raise UsageError("results_table needs at least one ProbeResult")
-    return pd.concat(frames, ignore_index=True)
+    table = pd.concat(frames, ignore_index=True)
+    PROBE_TABLE.check(pa.Table.from_pandas(table, preserve_index=False), "results_table")
+    return table

@@ -1,8 +1,12 @@
-"""Probes on a run directory: its recorded decision-square activations, with both controls."""
+"""Probes on a run's decision-square activations, with both controls: arrays in (ProbeInputs, read and
+built by mazeprobe.experiments.inputs.probe_inputs), results out.
+
+    inputs = probe_inputs("data/runs/probe", ProbeRequest(layer))     # mazeprobe.experiments.inputs
+    results = probe_run(inputs, probes=["cheese-coords"])
+"""
 
 from __future__ import annotations
 
-import os
 from collections.abc import Sequence
 from dataclasses import replace
 from typing import Any
@@ -11,8 +15,7 @@ import numpy as np
 import pandas as pd
 
 from mazeprobe.errors import UsageError
-from mazeprobe.experiments.activations import load_activations
-from mazeprobe.experiments.rundir import RunDir
+from mazeprobe.experiments.inputs import ProbeInputs, ProbeRequest
 from mazeprobe.stats.errors import FitError
 from mazeprobe.stats.probes import PROBES
 from mazeprobe.stats.probes.cheese import (
@@ -28,91 +31,47 @@ DEFAULT_PROBES = ("cheese-coords", "cheese-pixel", "sparse")
 """What probe_run runs unless told: cheese-position fits two classifiers per fold, the costliest."""
 
 
-def _scale(run: RunDir, layer: str, shape: tuple[int, ...]) -> int:
-    """The network's scale: as the run's manifest records it, else what the layer's shape implies."""
-    from mazeprobe.agents.layers import activation_shapes
+def check_probes(probes: Sequence[str] | str) -> list[str]:
+    """The probe names as a list; UsageError naming the known ones when one is unknown or none is given."""
+    probes = [probes] if isinstance(probes, str) else list(probes)
+    unknown = [p for p in probes if p not in PROBES]
+    if unknown or not probes:
+        raise UsageError(f"probes must be among {', '.join(PROBES)}; got {probes!r}")
+    return probes
 
-    scale = run.scale()
-    if scale is not None:
-        return scale
-    fits = [s for s in range(1, 65) if activation_shapes(s).get(layer) == tuple(shape)]
-    if len(fits) != 1:
-        raise UsageError(
-            f"cannot tell the network's scale from {layer} {tuple(shape)} and the run records none; "
-            "pass scale="
-        )
-    return fits[0]
+
+def probe_request(
+    layer: str, probes: Sequence[str] | str = DEFAULT_PROBES, seed: int = 0, **settings: Any
+) -> ProbeRequest:
+    """What `probe_run` with these probes reads of a run (checked names first: nothing is read for a bad
+    one); `settings` as ProbeRequest's (n, control_seed, scale, num_envs)."""
+    return ProbeRequest(layer, seed=seed, conv_map="cheese-pixel" in check_probes(probes), **settings)
 
 
 def probe_run(
-    run_dir: str | os.PathLike[str] | RunDir,
-    layer: str,
+    inputs: ProbeInputs,
     probes: Sequence[str] = DEFAULT_PROBES,
     k: int = 1000,
     folds: int = 5,
     seed: int = 0,
     coords: str = "outer",
-    scale: int | None = None,
-    control_seed: int | None = None,
-    num_envs: int = 32,
-    n: int | None = None,
-    device: str = "cpu",
 ) -> list[ProbeResult]:
-    """Run the named probes on a run's decision-square activations of `layer`, with both controls.
-
-    The random-weight control re-renders the same decision-square observations and runs
-    `random_impala(scale, control_seed)` (default 7919 + seed: not a seed researchers are likely to have
-    used for their own random-weight networks) on them, rounded to the stored dtype like the recorded
-    activations. `scale` defaults to the run's checkpoint's (or what the layer's shape implies). `n`: only
-    the first n recorded mazes (in the activation index's order). `device` (mazeprobe.devices): where the
-    random-weight network runs."""
-    probes = [probes] if isinstance(probes, str) else list(probes)
-    unknown = [p for p in probes if p not in PROBES]
-    if unknown or not probes:
-        raise UsageError(f"probes must be among {', '.join(PROBES)}; got {probes!r}")
-    control_seed = 7919 + seed if control_seed is None else control_seed
-    maps = "cheese-pixel" in probes
-    X, targets, X_random = _prepared(
-        run_dir, layer, n, scale, control_seed, num_envs, maps=maps, device=device
-    )
-    return _fit(probes, X, targets, X_random, layer=layer, k=k, folds=folds, seed=seed, coords=coords)
-
-
-def _prepared(
-    run_dir: str | os.PathLike[str] | RunDir,
-    layer: str,
-    n: int | None,
-    scale: int | None,
-    control_seed: int,
-    num_envs: int = 32,
-    maps: bool = False,
-    exactly: bool = False,
-    device: str = "cpu",
-) -> tuple[np.ndarray, pd.DataFrame, np.ndarray]:
-    """The first n recorded activations of `layer`, their targets, and the random-weight control's
-    activations of the same observations. `maps`: the layer must be a conv map (the pixel probe).
-    `exactly`: FitError when the run recorded fewer than n (else all it recorded are used)."""
-    # the network and the simulator only here: fitting probes on arrays needs neither torch nor procgen
-    from mazeprobe.agents.impala import random_weight_activations
-    from mazeprobe.sim.observe import decision_square_observations
-
-    run = RunDir(run_dir)
-    X, seeds = load_activations(run, layer)
-    if n is not None:
-        X, seeds = X[:n], seeds[:n]
-    if exactly and n is not None and len(X) < n:
-        raise FitError(f"{n:,} mazes are needed, but the run {run.path} recorded {len(X):,} at {layer}")
-    if maps and X.ndim != 4:  # before the costly rendering of the control
+    """Run the named probes on a run's decision-square activations (`inputs`: recorded and random-weight
+    control activations of one layer, mazeprobe.experiments.inputs.probe_inputs), with both controls."""
+    probes = check_probes(probes)
+    if not isinstance(inputs, ProbeInputs):
         raise UsageError(
-            f"the cheese-pixel probe needs a conv layer (N, C, H, W); {layer} is {X.shape[1:]}; "
-            "leave cheese-pixel out of probes"
+            f"inputs must be ProbeInputs (arrays); got {type(inputs).__name__}: read a run directory with "
+            "mazeprobe.experiments.inputs.probe_inputs"
         )
-    targets = probe_targets(run.mazes(), seeds)
-    if scale is None:
-        scale = _scale(run, layer, X.shape[1:])
-    obs = decision_square_observations(targets, num_envs=num_envs)  # in activation order
-    X_random = random_weight_activations(obs, layer, scale, control_seed, device=device).astype(X.dtype)
-    return X, targets, X_random
+    if "cheese-pixel" in probes and inputs.X.ndim != 4:
+        raise UsageError(
+            f"the cheese-pixel probe needs a conv layer (N, C, H, W); {inputs.layer} is "
+            f"{inputs.X.shape[1:]}; leave cheese-pixel out of probes"
+        )
+    targets = probe_targets(inputs.mazes, inputs.seeds)
+    return _fit(probes, inputs.X, targets, inputs.X_random, layer=inputs.layer, k=k, folds=folds, seed=seed,
+                coords=coords)  # fmt: skip
 
 
 def _fit(
@@ -137,23 +96,33 @@ def _fit(
     return results
 
 
-def run_probe_plan(run_dir: str | os.PathLike[str] | RunDir, plan, device: str = "cpu") -> ProbeResult:
-    """The one result of a probe plan (mazeprobe.stats.probes.plan) on a run: its probe's headline result
-    (the first, for a probe that gives several). For a learning curve, the result of its largest n with
-    every point (smallest first) in `curve`; FitError when the run recorded fewer mazes than that n.
-    `device`: where the random-weight control's network runs."""
+def plan_request(plan) -> ProbeRequest:
+    """What a probe plan (mazeprobe.stats.probes.plan) reads of a run: for a learning curve, its largest n
+    (refused when the run recorded fewer), with the plan's seed for the control."""
     if plan.curve is None:
-        results = probe_run(
-            run_dir, plan.layer, probes=[plan.probe], k=plan.k, folds=plan.folds, seed=plan.seed,
-            coords=plan.coords, n=plan.n, device=device,
-        )  # fmt: skip
-        return results[0]
-    # the activations, targets and control once, for the largest n; each point fits the first n of them
-    # (the control's activations of a maze do not depend on the other mazes rendered with it)
+        return probe_request(plan.layer, [plan.probe], seed=plan.seed, n=plan.n)
     largest = plan.curve[-1]
-    X, targets, X_random = _prepared(
-        run_dir, plan.layer, largest, None, 7919 + plan.seed, exactly=True, device=device
-    )
+    return ProbeRequest(plan.layer, n=largest, need=largest, seed=plan.seed)
+
+
+def plan_result(inputs: ProbeInputs, plan) -> ProbeResult:
+    """The one result of a probe plan on a run's inputs (read as `plan_request(plan)` says): its probe's
+    headline result (the first, for a probe that gives several). For a learning curve, the result of its
+    largest n with every point (smallest first) in `curve`; FitError when fewer mazes were given."""
+    if plan.curve is None:
+        results = probe_run(inputs, probes=[plan.probe], k=plan.k, folds=plan.folds, seed=plan.seed,
+                            coords=plan.coords)  # fmt: skip
+        return results[0]
+    largest = plan.curve[-1]
+    if not isinstance(inputs, ProbeInputs):
+        raise UsageError(f"inputs must be ProbeInputs (arrays); got {type(inputs).__name__}")
+    if len(inputs.X) < largest:
+        raise FitError(f"{largest:,} mazes are needed, but the run {inputs.run} recorded {len(inputs.X):,} "
+                       f"at {plan.layer}")  # fmt: skip
+    X, X_random = inputs.X[:largest], inputs.X_random[:largest]
+    targets = probe_targets(inputs.mazes, inputs.seeds[:largest])
+    # each point fits the first n (the control's activations of a maze do not depend on the other mazes
+    # rendered with it)
     settings = {"layer": plan.layer, "k": plan.k, "folds": plan.folds, "seed": plan.seed}
     settings["coords"] = plan.coords
     points = [
