@@ -268,7 +268,7 @@ class Edit:
 
     keys: ClassVar[dict[str, Key]] = {}
     """The keys of its spec entry besides edit and layer, in the order they are listed and checked: one
-    per field of the class (tests/test_edit_kinds.py checks that they match)."""
+    per field of the class besides layer (@register refuses a class whose keys are not its fields)."""
 
     def prepare(self, ctx: EditContext) -> Patch:
         raise NotImplementedError
