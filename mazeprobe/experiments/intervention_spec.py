@@ -25,28 +25,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import pandas as pd
 
-from mazeprobe.agents.edits import (
-    DONORS,
-    EDITS,
-    NO_CHEESE,
-    RANKINGS,
-    SIGNS,
-    Add,
-    Channels,
-    CheeseAtTarget,
-    CheeseVector,
-    Clamp,
-    Edit,
-    edit_from_spec,
-    load_tensor,
-)
-from mazeprobe.errors import MazeprobeError
-from mazeprobe.maze.procgen import WALL
-from mazeprobe.maze.sampling import row_grid
-from mazeprobe.validation import NAME_HELP, NAME_PATTERN, is_number
+from mazeprobe.agents.edits import EDITS, Edit, Place, edit_from_spec
+from mazeprobe.validation import NAME_HELP, NAME_PATTERN
 from mazeprobe.yamlio import Checker, KeyPath, SpecError, YamlDoc, describe_value, format_key_path
 
 NONE = "none"
@@ -58,51 +40,7 @@ those the unedited agent does not visit in its own rollouts of the maze (mazepro
 MAX_TARGETS = 1000
 MAX_RANKING_MAZES = 100_000
 
-_COMMON = {
-    "id": "the intervention's name in the outputs",
-    "edit": " | ".join(EDITS),
-    "layer": "an activation name",
-}
-_KIND_KEYS: dict[str, dict[str, str]] = {
-    "add": {"tensor": "a .npy file holding a (C, H, W) array", "coefficient": "a number (default 1)"},
-    "cheese-vector": {
-        "coefficient": "a number (default -1)",
-        "source_seed": "a level seed (transfer)",
-        "at": "target, or [row, col]: the vector of the cheese moved onto that square",
-    },
-    "top-right-vector": {"coefficient": "a number (default 1)", "source_seed": "a level seed (transfer)"},
-    "zero-ablate": {"channels": "a list of channels or {ranking: cheese-channels, top: K}"},
-    "mean-ablate": {
-        "channels": "a list of channels or {ranking: cheese-channels, top: K}",
-        "n": "mazes the mean is taken over (default 100)",
-        "seed": "their sampling seed (default 0)",
-    },
-    "resample": {
-        "channels": "a list of channels or {ranking: cheese-channels, top: K}",
-        "donor": " | ".join(DONORS),
-        "seed": "seed of the donor choice (default 0)",
-    },
-    "clamp": {
-        "channels": "a list of channels or {ranking: cheese-channels, top: K}",
-        "value": "the value written (default 5.5), or {times_cheese_response: K}: K x each channel's mean "
-        "activation at a real cheese's cell on the ranking's mazes, whose sign it keeps (K > 0 does what a "
-        "real cheese does there; the responses are recorded in the run's channels/<layer>.parquet), or "
-        "no-cheese: each channel's value in the same maze's start observation with the cheese removed (a "
-        "sign-aware clamp to what no cheese writes there)",
-        "at": "target, cheese (the maze's own cheese square) or [row, col]",
-        "background": "the value of the rest of those channels (default: left as computed)",
-        "sign": f"{' | '.join(SIGNS)} (default none: the value in every channel); ranking: value x each "
-        "channel's ranking sign, toward what marks the cheese there (needs a ranked channel set)",
-        "radius": "set the cells within this Chebyshev distance of the square's cell too (default 0: its "
-        "cell alone; clipped to the map)",
-    },
-    "cheese-at-target": {
-        "channels": "every channel (default), a list of channels or {ranking: cheese-channels, top: K}",
-        "at": "target, or [row, col]: the square the cheese is moved onto (mouse on its start square)",
-        "radius": "only the cells within this Chebyshev distance of that square's cell (default: every cell)",
-    },
-}
-_OPTIONAL_CHANNELS = ("cheese-at-target",)
+_ID_HELP = "the intervention's name in the outputs"
 _RETARGETING = {
     "targets_per_maze": "target squares drawn per maze (default 5)",
     "remove_cheese": "true (default): the cheese is taken out of the maze while retargeting",
@@ -132,7 +70,7 @@ class InterventionSpec:
     @property
     def per_target(self) -> bool:
         """Whether an edit aims at each retargeting target in turn (then results are per target)."""
-        return any(getattr(e, "at", None) == "target" for e in self.edits)
+        return any(e.aims_at_target for e in self.edits)
 
     def to_dict(self) -> dict:
         return {"id": self.id, "edits": [e.to_spec() for e in self.edits]}
@@ -159,32 +97,9 @@ class RankingSpec:
     seed: int = 0
 
 
-def _channels(c: Checker, value: Any, kp: KeyPath) -> None:
-    if isinstance(value, dict):
-        c.mapping(value, kp, {"ranking": " | ".join(RANKINGS), "top": "how many (>= 1)"}, ("ranking", "top"))
-        if "ranking" in value:
-            c.choice(value["ranking"], (*kp, "ranking"), RANKINGS)
-        if "top" in value:
-            c.integer(value["top"], (*kp, "top"), 1)
-    elif isinstance(value, list):
-        for i, ch in enumerate(value):
-            c.integer(ch, (*kp, i), 0)
-    else:
-        c.fail(
-            kp,
-            "must be a list of channels or {ranking: cheese-channels, top: K}; got " + describe_value(value),
-        )
-
-
-def _number(c: Checker, entry: dict, key: str, kp: KeyPath, allow_null: bool = False) -> None:
-    if key not in entry or (allow_null and entry[key] is None):
-        return
-    if not is_number(entry[key]):
-        c.fail((*kp, key), f"must be a finite number; got {describe_value(entry[key])}")
-
-
 def _edit(c: Checker, entry: Any, kp: KeyPath, layers: set[str], base: Path, iid: Any) -> dict | None:
-    """One checked edit entry (the keys edit_from_spec reads), or None after reporting its problems."""
+    """One checked edit entry (the keys edit_from_spec reads), or None after reporting its problems. The
+    keys, their help and checks are the kind's own (Edit.keys, mazeprobe.agents.edits)."""
     if not isinstance(entry, dict):
         c.fail(kp, f"must be a mapping {{edit: KIND, layer: ...}}; got {describe_value(entry)}")
         return None
@@ -192,51 +107,19 @@ def _edit(c: Checker, entry: Any, kp: KeyPath, layers: set[str], base: Path, iid
     if kind not in EDITS:
         c.choice(kind, (*kp, "edit"), tuple(EDITS)) if "edit" in entry else c.fail(kp, "missing key 'edit'")
         return None
+    cls = EDITS[kind]
     n = len(c.problems)
-    c.mapping(entry, kp, {**_COMMON, **_KIND_KEYS[kind]}, ("edit", "layer"))
+    common = {"id": _ID_HELP, "edit": " | ".join(EDITS), "layer": "an activation name"}
+    c.mapping(entry, kp, {**common, **cls.key_help()}, ("edit", "layer"))
     if "layer" in entry and entry["layer"] not in layers:
         c.fail((*kp, "layer"), f"unknown activation {entry['layer']!r}; e.g. embedder.block2.res1.resadd_out")
-    _number(c, entry, "coefficient", kp)
-    if kind == "clamp" and isinstance(entry.get("value"), dict):
-        c.mapping(entry["value"], (*kp, "value"), {"times_cheese_response": "K (a number other than 0)"},
-                  ("times_cheese_response",))  # fmt: skip
-    elif kind == "clamp" and entry.get("value") == NO_CHEESE:
-        pass  # each channel's own value in the same maze without its cheese
-    else:
-        _number(c, entry, "value", kp)
-    _number(c, entry, "background", kp, allow_null=True)
-    if "channels" in entry:
-        _channels(c, entry["channels"], (*kp, "channels"))
-    elif "channels" in _KIND_KEYS[kind] and kind not in _OPTIONAL_CHANNELS:
-        c.fail(kp, f"missing key 'channels' ({_KIND_KEYS[kind]['channels']})")
-    if "source_seed" in entry:
-        c.integer(entry["source_seed"], (*kp, "source_seed"), 0)
-    if "seed" in entry:
-        c.integer(entry["seed"], (*kp, "seed"), 0)
-    if "n" in entry:
-        c.integer(entry["n"], (*kp, "n"), 1, 10_000)
-    if "donor" in entry:
-        c.choice(entry["donor"], (*kp, "donor"), DONORS)
-    if "at" in entry:
-        at = entry["at"]
-        square = isinstance(at, list) and len(at) == 2 and all(isinstance(v, int) and v >= 0 for v in at)
-        if kind == "clamp" and at == "cheese":
-            pass  # the maze's own cheese square: what the cheese channels mark
-        elif at != "target" and not square:
-            also = ", cheese" if kind == "clamp" else ""
-            why = f"must be target{also} or [row, col] (a maze square); got {describe_value(at)}"
-            c.fail((*kp, "at"), why)
     out = {k: v for k, v in entry.items() if k != "id"}
-    if kind == "add":
-        if "tensor" not in entry or not isinstance(entry["tensor"], str):
-            c.fail(kp, "add needs `tensor`: a .npy file holding a (C, H, W) array")
-        else:
-            path = (base / entry["tensor"]).resolve()
-            try:
-                load_tensor(path)  # readable, real and finite here; its shape once the network is known
-            except MazeprobeError as exc:
-                c.fail((*kp, "tensor"), f"intervention {iid}: {exc}")
-            out["tensor"] = str(path)
+    place = Place(base, iid)
+    for name, key in cls.keys.items():
+        if name in entry:
+            out[name] = key.check(c, entry[name], (*kp, name), place)
+        elif key.missing is not None:
+            c.fail(kp, key.missing)
     if len(c.problems) == n:  # well formed: now the settings no network could fit (radius, sign, K)
         for key, message in edit_from_spec(out).problems():
             c.fail((*kp, key), f"intervention {iid}: {message}")
@@ -267,7 +150,7 @@ def parse_interventions(c: Checker, raw: Any, layers: set[str], base: Path) -> t
         else:
             seen[iid] = i
         if "edits" in entry:
-            c.mapping(entry, kp, {"id": _COMMON["id"], "edits": "a list of edits applied in order"}, ("id",))
+            c.mapping(entry, kp, {"id": _ID_HELP, "edits": "a list of edits applied in order"}, ("id",))
             subs = entry["edits"]
             if not isinstance(subs, list) or not subs:
                 c.fail((*kp, "edits"), "must be a non-empty list of {edit, layer, ...}")
@@ -304,64 +187,10 @@ def check_fit(
     problems = []
     for spec in interventions:
         for index, edit in enumerate(spec.edits):
-            for key, message in _misfits(edit, shapes[edit.layer], mazes):
+            for key, message in edit.fit_problems(shapes[edit.layer], mazes):
                 problems.append(f"{spec.where(index, key)}: {message}")
     if problems:
         raise SpecError("\n".join(problems))
-
-
-def _misfits(edit: Edit, shape: tuple[int, ...], mazes: pd.DataFrame) -> list[tuple[str, str]]:
-    """(key, what is wrong) for each setting of one edit that does not fit."""
-    out = edit.problems()
-    if isinstance(edit, Add) and isinstance(edit.tensor, str):
-        try:
-            tensor = load_tensor(edit.tensor)
-        except MazeprobeError as exc:  # changed since the spec was read
-            out.append(("tensor", str(exc)))
-        else:
-            if tuple(tensor.shape) != tuple(shape):
-                out.append(("tensor", f"{edit.tensor} has shape {tuple(tensor.shape)}; {edit.layer} has "
-                                      f"{shape} in this network"))  # fmt: skip
-    channels = getattr(edit, "channels", None)
-    if isinstance(channels, Channels):
-        bad = [ch for ch in channels.channels if ch >= shape[0]]
-        if bad:
-            out.append(("channels", f"channels {bad} do not exist at {edit.layer}, which has channels "
-                                    f"0..{shape[0] - 1} in this network"))  # fmt: skip
-        if channels.ranking is not None and channels.top > shape[0]:
-            out.append(("channels", f"top {channels.top} of {shape[0]} channels at {edit.layer}"))
-    if isinstance(edit, Clamp) and len(shape) != 3:
-        out.append(("layer", f"a clamp sets a square of a map; {edit.layer} has shape {shape}, not a map"))
-    if isinstance(edit, CheeseAtTarget) and edit.radius is not None and len(shape) != 3:
-        out.append(("radius", f"cells within a radius need a map; {edit.layer} has shape {shape}"))
-    if isinstance(edit, (Clamp, CheeseVector, CheeseAtTarget)) and isinstance(edit.at, tuple):
-        problem = _square_problem(edit, mazes)
-        if problem:
-            out.append(("at", problem))
-    return out
-
-
-def _square_problem(edit: Clamp | CheeseVector | CheeseAtTarget, mazes: pd.DataFrame) -> str | None:
-    """Why a fixed `at: [row, col]` is not a square of every maze the edit is prepared for."""
-    row, col = (int(v) for v in edit.at)
-    if isinstance(edit, CheeseVector) and edit.source_seed is not None:
-        return None  # the square is in the source maze, which the edit checks when it is prepared
-    sizes = mazes["maze_size"].to_numpy(np.int64)
-    outside = (row >= sizes) | (col >= sizes)
-    if outside.any():
-        smallest = int(sizes.min())
-        return (
-            f"square ({row}, {col}) is outside {int(outside.sum())} of the {len(sizes)} mazes (the smallest "
-            f"is {smallest}x{smallest}: rows and columns 0..{smallest - 1})"
-        )
-    if isinstance(edit, (CheeseVector, CheeseAtTarget)):  # the cheese goes there
-        walls = [int(r.seed) for _, r in mazes.iterrows() if row_grid(r)[row, col] == WALL]
-        mouse = [int(r.seed) for _, r in mazes.iterrows() if (row, col) == (r.mouse_row, r.mouse_col)]
-        for seeds, what in ((walls, "a wall"), (mouse, "the mouse's start")):
-            if seeds:
-                shown = ", ".join(map(str, seeds[:5])) + (", ..." if len(seeds) > 5 else "")
-                return f"the cheese cannot go on square ({row}, {col}): it is {what} in level {shown}"
-    return None
 
 
 def parse_retargeting(c: Checker, raw: Any) -> RetargetingSpec | None:
