@@ -209,7 +209,7 @@ def _aim(spec: InterventionSpec, policy: NetworkPolicy) -> int | str:
     holds the target (a clamp: Edit.aim "cell"), all on one layer, through that cell (the map's side);
     anything else (a cheese vector or a cheese-at-target, which render the cheese on the target's square)
     through the square itself."""
-    aimed = [e for e in spec.edits if getattr(e, "at", None) == "target"]
+    aimed = [e for e in spec.edits if e.aims_at_target]
     if all(e.aim == "cell" for e in aimed) and len({e.layer for e in aimed}) == 1:
         return policy.model.activation_shapes()[aimed[0].layer][-1]
     return "square"
