@@ -28,7 +28,7 @@ LAYERS: list[tuple[str, ...]] = [
     ("cli",),
 ]
 UTILITIES = {
-    "errors", "rng", "atomic", "provenance", "yamlio", "validation", "steplog", "_compat", "devices",
+    "errors", "rng", "atomic", "provenance", "yamlio", "validation", "steplog", "_compat", "devices", "lazy",
     "display", "tables",
 }
 

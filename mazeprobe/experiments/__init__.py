@@ -14,7 +14,7 @@ reads from runs (experiments/inputs.py).
 
 from __future__ import annotations
 
-from typing import Any
+from mazeprobe.lazy import lazy_names
 
 # Each public name and the module that owns it, imported on first use: a command that reads a run
 # directory (the registry's predictions commands) must not pay for torch, which the runner and the spec
@@ -35,12 +35,7 @@ _OWNERS = {
 }
 
 
-def __getattr__(name: str) -> Any:
-    if name in _OWNERS:
-        import importlib
-
-        return getattr(importlib.import_module(_OWNERS[name]), name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+__getattr__ = lazy_names(__name__, _OWNERS)
 
 
 __all__ = [

@@ -10,7 +10,7 @@ Each model kind (logit, rate, ...) is one record of KIND_REGISTRY (mazeprobe.sta
 
 from __future__ import annotations
 
-from typing import Any
+from mazeprobe.lazy import lazy_names
 
 # Each public name and the module that owns it, imported on first use: `mazeprobe --help` and every
 # command that only needs a submodule (a plan, a probe's name) must not pay for statsmodels, scikit-learn
@@ -40,12 +40,7 @@ _OWNERS = {
 }
 
 
-def __getattr__(name: str) -> Any:
-    if name in _OWNERS:
-        import importlib
-
-        return getattr(importlib.import_module(_OWNERS[name]), name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+__getattr__ = lazy_names(__name__, _OWNERS)
 
 
 __all__ = [

@@ -6,7 +6,7 @@ part of the registry."""
 
 from __future__ import annotations
 
-from typing import Any
+from mazeprobe.lazy import moved_names
 
 # the names code written before the split imported from mazeprobe.registry.rules, when it was one module
 _OLD_NAMES = frozenset(
@@ -36,12 +36,4 @@ _OLD_NAMES = frozenset(
 )
 
 
-def __getattr__(name: str) -> Any:
-    if name not in _OLD_NAMES:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    import importlib
-    import warnings
-
-    new = "mazeprobe.registry.rules.fitted"
-    warnings.warn(f"mazeprobe.registry.rules.{name} moved to {new}", DeprecationWarning, stacklevel=2)
-    return getattr(importlib.import_module(new), name)
+__getattr__ = moved_names(__name__, _OLD_NAMES, "mazeprobe.registry.rules.fitted")

@@ -4,7 +4,7 @@ pieces (`calibration`)."""
 
 from __future__ import annotations
 
-from typing import Any
+from mazeprobe.lazy import moved_names
 
 # the names code written before the split imported from mazeprobe.registry.scoring, when it was one module
 _OLD_NAMES = frozenset(
@@ -24,12 +24,4 @@ _OLD_NAMES = frozenset(
 )
 
 
-def __getattr__(name: str) -> Any:
-    if name not in _OLD_NAMES:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    import importlib
-    import warnings
-
-    new = "mazeprobe.registry.scoring.scores"
-    warnings.warn(f"mazeprobe.registry.scoring.{name} moved to {new}", DeprecationWarning, stacklevel=2)
-    return getattr(importlib.import_module(new), name)
+__getattr__ = moved_names(__name__, _OLD_NAMES, "mazeprobe.registry.scoring.scores")

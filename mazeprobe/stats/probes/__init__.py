@@ -40,7 +40,7 @@ of it at once is:
 """
 from __future__ import annotations
 
-from typing import Any
+from mazeprobe.lazy import lazy_names
 
 PROBES = ("cheese-coords", "cheese-pixel", "sparse", "cheese-position")
 """The probes `probe_run` (and `mazeprobe probe --probe`) knows, by name."""
@@ -85,12 +85,7 @@ _OWNERS = {
 }
 
 
-def __getattr__(name: str) -> Any:
-    if name in _OWNERS:
-        import importlib
-
-        return getattr(importlib.import_module(_OWNERS[name]), name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+__getattr__ = lazy_names(__name__, _OWNERS)
 
 
 __all__ = [
