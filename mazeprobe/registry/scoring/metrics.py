@@ -3,8 +3,8 @@
 A record holds everything that scoring, the terminal table, the leaderboard and the JSON read about a
 score: its name, its per-item function, its orientation (whether lower or higher is better), what a 50%
 forecast scores, its decomposition (the CORP parts MCB, DSC, UNC; mazeprobe.registry.scoring.calibration)
-and how it is shown. The first record ranks the leaderboard, and its decomposition is the one the terminal
-table shows.
+and how it is shown. The first record's decomposition is the one the terminal table shows (the
+leaderboard is ranked by Brier: mazeprobe.registry.report.boards.order).
 
 The keys a forecaster's summary gets from a metric (`score_table`), for a metric named NAME:
 
@@ -123,7 +123,7 @@ METRICS: dict[str, Metric] = {
         ),
     )
 }
-"""Every metric by name, in the order tables show them; the first ranks the leaderboard."""
+"""Every metric by name, in the order tables show them; the first is the primary (its decomposition shown)."""
 
 
 def metric(name: str) -> Metric:
@@ -135,7 +135,7 @@ def metric(name: str) -> Metric:
 
 
 def primary() -> Metric:
-    """The metric that ranks the leaderboard (the first of METRICS)."""
+    """The primary metric (the first of METRICS): its decomposition is the one the terminal table shows."""
     return next(iter(METRICS.values()))
 
 
