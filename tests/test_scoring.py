@@ -429,3 +429,11 @@ def test_a_registered_metric_is_scored_in_the_tidy_table_and_the_leaderboard(mon
     text = scores_text(scores)
     assert text.splitlines()[0].split()[:8] == ["forecaster", "n", "Brier", "95%", "CI", "log", "95%", "CI"]
     assert " sph 95% CI" in text.splitlines()[0] and "sph: mean P(outcome) / |p| (higher is better)" in text
+
+    # the report's score tables read the records too: the metric's column, and its pairwise ratio
+    from mazeprobe.registry.report import render_report
+
+    md = render_report(tied_table(), scores, "md")
+    header = next(line for line in md.splitlines() if line.startswith("| # | forecaster |"))
+    assert "| log score | 95% CI | sph | 95% CI | MCB |" in header, header  # after the others, before MCB
+    assert "relative sph a/b" in md

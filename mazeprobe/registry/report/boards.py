@@ -13,6 +13,7 @@ import math
 import pandas as pd
 
 from mazeprobe.registry.report.parts import Badge, Cell, Column, Section
+from mazeprobe.registry.scoring.metrics import METRICS, primary
 from mazeprobe.registry.scoring.scores import (
     ANECDOTAL_BELOW,
     BASELINE_BRIER,
@@ -80,6 +81,29 @@ def groups(scores: dict) -> list[tuple[str, dict]]:
     ]
 
 
+def _score_cells(f: dict) -> tuple[Cell, ...]:
+    """Each metric's mean with its interval (mazeprobe.registry.scoring.metrics, in its order), the primary
+    metric's skill after its own, and the primary's decomposition last."""
+    first = primary()
+    cells = []
+    for m in METRICS.values():
+        cells.append(Cell(num(f[m.mean_key]), detail=ci_text(f[f"{m.name}_ci"])))
+        if m is first:
+            skill = f[f"{m.name}_skill"]
+            cells.append(Cell("–" if skill is None else f"{skill:+.1%}"))
+    return (*cells, *(Cell(num(f[f"{first.name}_{part}"])) for part in first.decomposition))
+
+
+def _score_columns() -> tuple[Column, ...]:
+    first = primary()
+    columns = []
+    for m in METRICS.values():
+        columns.append(Column(m.column_label, "num", detail="95% CI"))
+        if m is first:
+            columns.append(Column("skill vs 50%", "num"))
+    return (*columns, *(Column(part.upper(), "num") for part in first.decomposition))
+
+
 def _board(title: str, forecasters: dict, note: str, empty: str = "") -> Section:
     rows = []
     for rank, name in enumerate(order(forecasters), 1):
@@ -89,12 +113,7 @@ def _board(title: str, forecasters: dict, note: str, empty: str = "") -> Section
                 Cell(str(rank)),
                 Cell(name, strong=True, badges=anecdotal(f["anecdotal"])),
                 Cell(str(f["n_resolved"])),
-                Cell(num(f["brier"]), detail=ci_text(f["brier_ci"])),
-                Cell("–" if f["brier_skill"] is None else f"{f['brier_skill']:+.1%}"),
-                Cell(num(f["log_score"]), detail=ci_text(f["log_ci"])),
-                Cell(num(f["brier_mcb"])),
-                Cell(num(f["brier_dsc"])),
-                Cell(num(f["brier_unc"])),
+                *_score_cells(f),
                 Cell(f"{f['claims_correct']} / {f['n_claims_resolved']}" if f["n_claims"] else "–"),
             )
         )
@@ -102,12 +121,7 @@ def _board(title: str, forecasters: dict, note: str, empty: str = "") -> Section
         Column("#", "num"),
         Column("forecaster"),
         Column("resolved", "num"),
-        Column("Brier", "num", detail="95% CI"),
-        Column("skill vs 50%", "num"),
-        Column("log score", "num", detail="95% CI"),
-        Column("MCB", "num"),
-        Column("DSC", "num"),
-        Column("UNC", "num"),
+        *_score_columns(),
         Column("claims correct", "num"),
     )
     return Section(title, columns, tuple(rows), note=note, empty=empty)
@@ -146,8 +160,7 @@ def _apart(title: str, forecasters: dict, note: str, mark: str) -> Section | Non
         (
             Cell(name, strong=True, badges=(Badge(mark, mark),) + anecdotal(f["anecdotal"])),
             Cell(str(f["n_resolved"])),
-            Cell(num(f["brier"]), detail=ci_text(f["brier_ci"])),
-            Cell(num(f["log_score"]), detail=ci_text(f["log_ci"])),
+            *(Cell(num(f[m.mean_key]), detail=ci_text(f[f"{m.name}_ci"])) for m in METRICS.values()),
             Cell(f"{f['claims_correct']} / {f['n_claims_resolved']}" if f["n_claims"] else "–"),
         )
         for name, f in sorted(forecasters.items())
@@ -155,8 +168,7 @@ def _apart(title: str, forecasters: dict, note: str, mark: str) -> Section | Non
     columns = (
         Column("forecaster"),
         Column("resolved", "num"),
-        Column("Brier", "num", detail="95% CI"),
-        Column("log score", "num", detail="95% CI"),
+        *(Column(m.column_label, "num", detail="95% CI") for m in METRICS.values()),
         Column("claims correct", "num"),
     )
     return Section(title, columns, rows, note=note)

@@ -29,6 +29,7 @@ from mazeprobe.registry.report.boards import ANECDOTAL, anecdotal, groups, order
 from mazeprobe.registry.report.parts import Badge, Cell, Column, Figure, Report, Section
 from mazeprobe.registry.report.provenance import amended_badge
 from mazeprobe.registry.report.svg import reliability_svg
+from mazeprobe.registry.scoring.metrics import CORP, METRICS
 from mazeprobe.registry.scoring.scores import ANECDOTAL_BELOW
 
 TITLE = "Forecast calibration report"
@@ -227,16 +228,15 @@ def decomposition(table: pd.DataFrame, scores: dict) -> Section:
     rows = tuple(
         (
             Cell(_label(name, group)),
-            Cell(label),
-            Cell(_num(fs[name][key])),
-            Cell(_num(fs[name][pre + "_mcb"])),
-            Cell(_num(fs[name][pre + "_dsc"])),
-            Cell(_num(fs[name][pre + "_unc"])),
+            Cell(m.row_label),
+            Cell(_num(fs[name][m.mean_key])),
+            *(Cell(_num(fs[name][f"{m.name}_{part}"])) for part in m.decomposition),
         )
         for group, fs in groups(scores)
         for name in order(fs)
         if not group or fs[name].get("n_resolved")
-        for label, key, pre in (("Brier", "brier", "brier"), ("log (nats)", "log_score", "log"))
+        for m in METRICS.values()
+        if m.decomposition == CORP  # the table's columns are CORP's parts
     )
     columns = (
         Column("forecaster"),
@@ -255,10 +255,8 @@ def pairwise(table: pd.DataFrame, scores: dict) -> Section:
             Cell(e["a"]),
             Cell(e["b"]),
             Cell(str(e["n_common"]), badges=anecdotal(bool(e.get("anecdotal")), "anecdotal")),
-            Cell(_num(e["relative_brier"])),
-            Cell(_num(e["p_value"])),
-            Cell(_num(e["relative_log"])),
-            Cell(_num(e.get("p_value_log"))),
+            *(c for m in METRICS.values()
+              for c in (Cell(_num(e[f"relative_{m.name}"])), Cell(_num(e.get(m.p_key))))),  # fmt: skip
         )
         for e in scores["pairwise"]
     )
@@ -266,10 +264,8 @@ def pairwise(table: pd.DataFrame, scores: dict) -> Section:
         Column("a"),
         Column("b"),
         Column("common questions", "num", short="common"),
-        Column("relative Brier a/b", "num"),
-        Column("p", "num"),
-        Column("relative log a/b", "num"),
-        Column("p", "num"),
+        *(c for m in METRICS.values()
+          for c in (Column(f"relative {m.label} a/b", "num"), Column("p", "num"))),  # fmt: skip
     )
     return Section("Pairwise skill", columns, rows, note=PAIRWISE_NOTE, empty=NO_PAIRWISE)
 

@@ -70,6 +70,10 @@ class Metric:
     """The summary's key of the mean score ('' for `name`)."""
     p_value_key: str = ""
     """The pairwise entry's key of the permutation p-value ('' for p_value_NAME)."""
+    column: str = ""
+    """Its column in the report's score tables ('' for `label`)."""
+    long_label: str = ""
+    """Its name in the report's decomposition rows, with a unit if it has one ('' for `label`)."""
 
     def __post_init__(self) -> None:
         if self.orientation not in ORIENTATIONS:
@@ -82,6 +86,14 @@ class Metric:
     @property
     def mean_key(self) -> str:
         return self.key or self.name
+
+    @property
+    def column_label(self) -> str:
+        return self.column or self.label
+
+    @property
+    def row_label(self) -> str:
+        return self.long_label or self.label
 
     @property
     def p_key(self) -> str:
@@ -120,6 +132,8 @@ METRICS: dict[str, Metric] = {
             formula="mean -ln P(outcome), nats",
             decomposition=CORP,
             key="log_score",
+            column="log score",
+            long_label="log (nats)",
         ),
     )
 }
