@@ -37,7 +37,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         raise UsageError("give --workers or --scheduler, not both")
     started: list[Path] = []  # the run directory, once it is ready: what Ctrl-C leaves behind
     try:
-        with _run_bar(f"run {spec.name}", started, quiet=args.quiet) as (on_start, progress):
+        with run_bar(f"run {spec.name}", started, quiet=args.quiet) as (on_start, progress):
             run_dir = run_experiment(
                 spec,
                 args.out or DEFAULT_RUNS_DIR,
@@ -65,7 +65,7 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 
 @contextmanager
-def _run_bar(
+def run_bar(
     label: str, started: list[Path], quiet: bool, stderr: bool = False, lazy: bool = False
 ) -> Iterator[tuple]:
     """A progress bar of a run's episodes: yields run_experiment's (on_start, progress); on_start appends
@@ -133,7 +133,7 @@ def cmd_fingerprint(args: argparse.Namespace) -> int:
     device = device_name(args.device)
     started: list[Path] = []
     try:
-        bar = _run_bar("fingerprint", started, quiet=args.quiet, stderr=True, lazy=True)
+        bar = run_bar("fingerprint", started, quiet=args.quiet, stderr=True, lazy=True)
         with bar as (on_start, progress):
             run_dir, _reused = fingerprint_run(
                 args.checkpoint,

@@ -5,9 +5,11 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+from contextlib import ExitStack
 from pathlib import Path
 
-from mazeprobe.cli._common import _positive_int, add_command, add_device_flag, device_name, progress_bar
+from mazeprobe.cli._common import _positive_int, add_command, add_device_flag, device_name
+from mazeprobe.cli.run import run_bar
 
 
 def cmd_study(args: argparse.Namespace) -> int:
@@ -77,31 +79,18 @@ def cmd_study(args: argparse.Namespace) -> int:
 
 
 class _Bars:
-    """One progress bar per run, each closed when the next begins (registry.study's `progress` hook)."""
+    """One progress bar per run (cli.run's run_bar), each closed when the next begins (registry.study's
+    `progress` hook)."""
 
     def __init__(self, quiet: bool) -> None:
-        self.quiet, self.bar = quiet, None
+        self.quiet, self.open = quiet, ExitStack()
 
     def __call__(self, label: str) -> tuple:
         self.close()
-        bar = self.bar = progress_bar("{task.fields[rate]} episodes/s", quiet=self.quiet)
-        task = bar.add_task(label, total=None, rate="-")
-
-        def on_start(_run_dir: Path, total: int, done: int) -> None:
-            bar.update(task, total=total, completed=done)
-            bar.start()
-
-        def progress(summary: dict) -> None:
-            bar.update(task, advance=summary["episodes"])
-            speed = bar.tasks[task].speed
-            bar.update(task, rate=f"{speed:,.0f}" if speed else "-")
-
-        return on_start, progress
+        return self.open.enter_context(run_bar(label, [], quiet=self.quiet, lazy=True))
 
     def close(self) -> None:
-        if self.bar is not None and self.bar.live.is_started:
-            self.bar.stop()
-        self.bar = None
+        self.open.close()
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
