@@ -71,9 +71,12 @@ def fingerprint_path(checkpoint: str | os.PathLike) -> Path:
     return Path(checkpoint).with_suffix(".fingerprint.json")
 
 
-def write_fingerprint(checkpoint: str | os.PathLike, document: dict) -> Path:
-    """Save a fingerprint document beside its checkpoint (atomically); it must record the sha256 of the
-    checkpoint as it is now, or a reader would drop it at once."""
+def write_fingerprint(
+    checkpoint: str | os.PathLike, document: dict, folder: str | os.PathLike | None = None
+) -> Path:
+    """Save a fingerprint document beside its checkpoint, or as NAME.fingerprint.json in `folder` (a study
+    of a checkpoint someone else holds), atomically; it must record the sha256 of the checkpoint as it is
+    now, or a reader would drop it at once."""
     now = file_sha256(checkpoint)
     if document.get("sha256") != now:
         raise UsageError(
@@ -81,6 +84,8 @@ def write_fingerprint(checkpoint: str | os.PathLike, document: dict) -> Path:
             f"{now[:12]}; measure it again"
         )
     path = fingerprint_path(checkpoint)
+    if folder is not None:
+        path = Path(folder) / path.name
     write_bytes(path, (json.dumps(document, indent=1, allow_nan=False) + "\n").encode())
     return path
 

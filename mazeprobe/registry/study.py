@@ -24,7 +24,6 @@ does not make: it stays unresolved here (OUT/models/ holds no fine-tune), and th
 
 from __future__ import annotations
 
-import json
 import os
 import shutil
 import warnings
@@ -154,6 +153,7 @@ def run_study(
     (resuming), fingerprint the network, resolve the shipped questions in OUT/predictions and write the
     report. `say` gets a line per step; `progress(label)` may return run_experiment's (on_start, progress)
     for a progress bar."""
+    from mazeprobe.agents.fingerprint import write_fingerprint
     from mazeprobe.experiments.fingerprint import fingerprint_run
     from mazeprobe.experiments.run import run_experiment
     from mazeprobe.experiments.spec import load_spec
@@ -187,8 +187,7 @@ def run_study(
                                     workers=study.jobs, device=study.device, progress=on_chunk,
                                     on_start=on_start, max_steps=_max_steps(study))  # fmt: skip
         document = run_fingerprint(fp_run, checkpoint=str(study.checkpoint))
-    fp_path = study.out / f"{study.checkpoint.stem}.fingerprint.json"
-    write_bytes(fp_path, (json.dumps(document, indent=1, allow_nan=False) + "\n").encode())
+    fp_path = write_fingerprint(study.checkpoint, document, study.out)
     label = "resolve the shipped questions in a scratch copy of the registry, score, report"
     say(label)
     with timed_step(
