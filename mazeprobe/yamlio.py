@@ -235,15 +235,27 @@ class Checker:
             return None
         return value
 
-    def number(self, value: Any, key_path: KeyPath, low: float, high: float | None, what: str):
-        """A number in the open interval (low, high); `what` describes the bounds for the message."""
+    def number(
+        self,
+        value: Any,
+        key_path: KeyPath,
+        low: float | None,
+        high: float | None,
+        what: str,
+        closed_low: bool = False,
+        closed_high: bool = False,
+    ):
+        """A number in the interval (low, high), each end included when `closed_low`/`closed_high` says
+        so (None: no bound); `what` describes the bounds for the message."""
         if isinstance(value, bool) or not isinstance(value, (int, float)):
             self.fail(key_path, f"must be a number; got {describe_value(value)}")
             return None
         if not math.isfinite(value):  # YAML reads .inf and .nan as floats
             self.fail(key_path, f"must be a finite number; got {value}")
             return None
-        if not (value > low and (high is None or value < high)):
+        above = low is None or (value >= low if closed_low else value > low)
+        below = high is None or (value <= high if closed_high else value < high)
+        if not (above and below):
             self.fail(key_path, f"must be {what}; got {value}")
             return None
         return float(value)

@@ -29,7 +29,7 @@ LAYERS: list[tuple[str, ...]] = [
 ]
 UTILITIES = {
     "errors", "rng", "atomic", "provenance", "yamlio", "validation", "steplog", "_compat", "devices", "lazy",
-    "display", "tables",
+    "display", "tables", "settings",
 }
 
 
