@@ -17,6 +17,7 @@ messages list. A field without `setting(...)` is not a setting (it is left to th
 from __future__ import annotations
 
 import argparse
+import math
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import MISSING, Field, dataclass, field, fields, is_dataclass
 from typing import Any
@@ -28,9 +29,10 @@ from mazeprobe.yamlio import Checker, KeyPath
 SETTING = "mazeprobe.setting"
 """The key of a field's metadata that holds its Setting."""
 
-Check = Callable[[Checker, Any, KeyPath], Any]
-"""A check of its own: reports (to the Checker) what is wrong with the value at the key path and returns
-the value to keep (None after a problem)."""
+Check = Callable[[Checker, Any, KeyPath, Any], Any]
+"""A check of its own, called with the Checker, the value, its key path and the `context` read_settings
+was given (e.g. the folder relative paths are read from): it reports what is wrong to the Checker and
+returns the value to keep (None after a problem)."""
 
 
 @dataclass(frozen=True)
@@ -59,6 +61,9 @@ class Setting:
     """Whether YAML `null` is a value (the field's None)."""
     required: bool = False
     """Whether a YAML section must give it (a field without a default is required too)."""
+    missing: str = ""
+    """The message when a required setting is left out, in place of Checker.mapping's
+    "missing required key 'KEY' (HELP)"."""
     check: Check | None = None
     """A check of its own, in place of the type's (it returns the value kept)."""
     key: str = ""
@@ -84,12 +89,22 @@ class Setting:
             parts.append(f"{'<=' if self.closed in ('high', 'both') else '<'} {self.high:g}")
         return " and ".join(parts) or "a finite number"
 
-    def validate(self, c: Checker, value: Any, kp: KeyPath) -> Any:
+    def number_inside(self, value: float) -> bool:
+        """Whether a finite float lies within the bounds (for a float setting)."""
+        lo_ok = self.low is None or (
+            value >= self.low if self.closed in ("low", "both") else value > self.low
+        )
+        hi_ok = self.high is None or (
+            value <= self.high if self.closed in ("high", "both") else value < self.high
+        )
+        return math.isfinite(value) and lo_ok and hi_ok
+
+    def validate(self, c: Checker, value: Any, kp: KeyPath, context: Any = None) -> Any:
         """The value to keep, or None after reporting what is wrong with it to `c`."""
         if value is None and self.nullable:
             return None
         if self.check is not None:
-            return self.check(c, value, kp)
+            return self.check(c, value, kp, context)
         if self.type is bool:
             n = len(c.problems)
             kept = c.boolean(value, kp)
@@ -194,31 +209,31 @@ def read_settings(
     extra: Mapping[str, str] | None = None,
     none_ok: bool = False,
     check_missing: bool = True,
+    context: Any = None,
 ) -> dict[str, Any]:
     """The settings of `cls` a YAML section gives, checked, by field name (a value with a problem is left
     out, after the problem is reported to `c`). Unknown keys and (when `check_missing`) missing required
     ones are reported too. `extra`: further keys the section may hold, read by the caller. `none_ok`: an
-    empty section (`key:` with nothing after it) counts as an empty mapping."""
+    empty section (`key:` with nothing after it) counts as an empty mapping. `context`: passed to the
+    settings' own checks."""
     declared = settings_of(cls)
-    required = (
-        tuple(yaml_key(f, s) for f, s in declared.values() if is_required(f, s)) if check_missing else ()
-    )
-    section = c.mapping(raw, kp, keys_help(cls, extra), required=required, none_ok=none_ok)
+    required = [(f, s) for f, s in declared.values() if is_required(f, s)] if check_missing else []
+    plain = tuple(yaml_key(f, s) for f, s in required if not s.missing)
+    section = c.mapping(raw, kp, keys_help(cls, extra), required=plain, none_ok=none_ok)
+    if isinstance(raw, dict):
+        for f, s in required:
+            if s.missing and yaml_key(f, s) not in raw:
+                c.fail(kp, s.missing)
     out: dict[str, Any] = {}
     for name, (f, s) in declared.items():
         key = yaml_key(f, s)
         if key not in section:
             continue
         n = len(c.problems)
-        value = s.validate(c, section[key], (*kp, key))
+        value = s.validate(c, section[key], (*kp, key), context)
         if len(c.problems) == n:
             out[name] = value
     return out
-
-
-def build(cls: type, values: Mapping[str, Any]) -> Any:
-    """`cls(**values)` for the values given (the others keep their defaults)."""
-    return cls(**values)
 
 
 # --- command-line flags ------------------------------------------------------------------------------
@@ -255,15 +270,11 @@ def _int_parser(low: int | None, high: int | None) -> Callable[[str], int]:
 
 def _float_parser(s: Setting) -> Callable[[str], float]:
     def parse(text: str) -> float:
-        from mazeprobe.yamlio import YamlDoc
-
         try:
             value = float(text)
         except ValueError:
             raise argparse.ArgumentTypeError(f"expected a number {s.bounds_text()}, got {text!r}") from None
-        c = Checker(YamlDoc(path="<flag>", data=None))  # type: ignore[arg-type]
-        s.validate(c, value, ())
-        if c.problems:
+        if not s.number_inside(value):
             raise argparse.ArgumentTypeError(f"expected {s.bounds_text()}, got {text}")
         return value
 
