@@ -9,6 +9,7 @@ from __future__ import annotations
 import html
 import re
 
+from mazeprobe.display import esc
 from mazeprobe.registry.report.parts import Badge, Cell, Column, Figure, Report, Row, Section
 
 _CSS = """
@@ -64,11 +65,6 @@ dl.method dd { margin: 2px 0 0 18px; color: var(--muted); }
 """
 
 
-def _e(text: str) -> str:
-    """User text and values: escaped for text and attributes alike."""
-    return html.escape(text, quote=True)
-
-
 def _prose(text: str) -> str:
     """Our own prose: escaped as page text (apostrophes in "a's" need no escaping outside attributes)."""
     return html.escape(text, quote=False)
@@ -95,32 +91,32 @@ def _align(col: Column) -> str:
 
 def _badge(b: Badge) -> str:
     # tones are the model's own names (anecdotal, late, an outcome), never user text: safe as a class
-    return f' <span class="badge {b.tone}">{_e(b.text)}</span>'
+    return f' <span class="badge {b.tone}">{esc(b.text)}</span>'
 
 
 def _th(col: Column) -> str:
-    detail = f"<small>{_e(col.detail)}</small>" if col.detail else ""
-    return f"<th{_align(col)}>{_e(col.header)}{detail}</th>"
+    detail = f"<small>{esc(col.detail)}</small>" if col.detail else ""
+    return f"<th{_align(col)}>{esc(col.header)}{detail}</th>"
 
 
 def _td(cell: Cell | None, col: Column) -> str:
     if cell is None:
         return f"<td{_align(col)}></td>"
-    parts = [f'<span class="qid">{_e(cell.lead)}</span>'] if cell.lead else []
+    parts = [f'<span class="qid">{esc(cell.lead)}</span>'] if cell.lead else []
     if cell.draw is not None:
         parts.append(cell.draw())
     elif cell.tone:
-        parts.append(f'<span class="badge {cell.tone}">{_e(cell.text)}</span>')
+        parts.append(f'<span class="badge {cell.tone}">{esc(cell.text)}</span>')
     elif cell.strong:
-        parts.append(f"<strong>{_e(cell.text)}</strong>")
+        parts.append(f"<strong>{esc(cell.text)}</strong>")
     else:
-        parts.append(_e(cell.text))
+        parts.append(esc(cell.text))
     if cell.aside:
-        parts.append(f' <span class="small">({_e(cell.aside)})</span>')
+        parts.append(f' <span class="small">({esc(cell.aside)})</span>')
     parts += [_badge(b) for b in cell.badges]
     # a column that names its detail stacks one in every row, empty or not, so the rows line up
     if cell.detail or col.detail:
-        parts.append(f"<small>{_e(cell.detail)}</small>")
+        parts.append(f"<small>{esc(cell.detail)}</small>")
     return f"<td{_class(_TD_CLASS.get(col.kind, ''))}>{''.join(parts)}</td>"
 
 
@@ -135,9 +131,9 @@ def _table(columns: tuple[Column, ...], rows: tuple[Row, ...]) -> list[str]:
 def _figure(fig: Figure) -> list[str]:
     if fig.image:  # a picture: as wide as the page allows, with its caption lines
         lines = "<br>".join(_prose(line) for line in fig.caption if line)
-        return [f'<figure class="picture"><h3>{_e(fig.title)}</h3><img src="{_e(fig.image)}" '
-                f'alt="{_e(fig.title)}"><figcaption>{lines}</figcaption></figure>']  # fmt: skip
-    out = [f"<figure><h3>{_e(fig.title)}</h3>"]
+        return [f'<figure class="picture"><h3>{esc(fig.title)}</h3><img src="{esc(fig.image)}" '
+                f'alt="{esc(fig.title)}"><figcaption>{lines}</figcaption></figure>']  # fmt: skip
+    out = [f"<figure><h3>{esc(fig.title)}</h3>"]
     if fig.draw is None:
         return out + [f'<p class="small">{_prose(fig.empty)}</p></figure>']
     lines = [_prose(line) for line in fig.caption] or [""]
