@@ -129,6 +129,19 @@ def test_a_kind_with_a_field_that_is_not_a_setting_is_refused():
     assert "forgot" not in EDITS
 
 
+def test_every_problem_of_an_entry_is_listed_in_the_order_of_its_settings(tmp_path):
+    # the layer first (a list is a message, not a TypeError), then the kind's settings in field order
+    with pytest.raises(SpecError) as info:
+        load_spec(_spec(tmp_path, "{id: m, edit: mean-ablate, layer: [1, 2], n: 0, seed: x, extra: 1}"))
+    assert [line.split(": ", 1)[1] for line in str(info.value).splitlines()] == [
+        "interventions[0].extra: unknown key; allowed: id, edit, layer, channels, n, seed",
+        "interventions[0].layer: unknown activation [1, 2]; e.g. embedder.block2.res1.resadd_out",
+        "interventions[0]: missing key 'channels' (a list of channels or {ranking: cheese-channels, top: K})",
+        "interventions[0].n: must be between 1 and 10000; got 0",
+        "interventions[0].seed: must be an integer; got str 'x'",
+    ]
+
+
 def test_every_kind_declares_one_key_per_setting_and_writes_its_defaults_once():
     assert list(EDITS) == ["add", "cheese-vector", "top-right-vector", "zero-ablate", "mean-ablate",
                            "resample", "clamp", "cheese-at-target"]  # fmt: skip
