@@ -213,21 +213,21 @@ def read_settings(
 ) -> dict[str, Any]:
     """The settings of `cls` a YAML section gives, checked, by field name (a value with a problem is left
     out, after the problem is reported to `c`). Unknown keys and (when `check_missing`) missing required
-    ones are reported too. `extra`: further keys the section may hold, read by the caller. `none_ok`: an
-    empty section (`key:` with nothing after it) counts as an empty mapping. `context`: passed to the
-    settings' own checks."""
+    ones are reported too (with Checker.mapping's message, after the unknown keys; a setting with a
+    `missing` message of its own is reported in field order, among the values' problems). `extra`: further
+    keys the section may hold, read by the caller. `none_ok`: an empty section (`key:` with nothing after
+    it) counts as an empty mapping. `context`: passed to the settings' own checks."""
     declared = settings_of(cls)
     required = [(f, s) for f, s in declared.values() if is_required(f, s)] if check_missing else []
     plain = tuple(yaml_key(f, s) for f, s in required if not s.missing)
     section = c.mapping(raw, kp, keys_help(cls, extra), required=plain, none_ok=none_ok)
-    if isinstance(raw, dict):
-        for f, s in required:
-            if s.missing and yaml_key(f, s) not in raw:
-                c.fail(kp, s.missing)
+    custom = {yaml_key(f, s) for f, s in required if s.missing} if isinstance(raw, dict) else set()
     out: dict[str, Any] = {}
     for name, (f, s) in declared.items():
         key = yaml_key(f, s)
         if key not in section:
+            if key in custom:  # in field order, among the values' problems
+                c.fail(kp, s.missing)
             continue
         n = len(c.problems)
         value = s.validate(c, section[key], (*kp, key), context)

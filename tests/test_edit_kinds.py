@@ -1,5 +1,6 @@
-"""An edit kind is one class: its settings, the keys of its spec entry (Key records), `prepare`, and the
-checks against a network and mazes (`fit_problems`). These tests hold the shipped kinds to that, and
+"""An edit kind is one class: its settings (fields declared with mazeprobe.settings.setting: the keys of
+its spec entry, their defaults, help and checks), `prepare`, and the checks against a network and mazes
+(`fit_problems`). These tests hold the shipped kinds to that, and
 show the whole path for a new kind: registered, read from a spec, refused with its own keys, and
 applied to a real network in a real vector field (the test to copy for a new kind)."""
 
@@ -21,19 +22,19 @@ from mazeprobe.agents.edits import (
     Clamp,
     Edit,
     EditContext,
-    Key,
     MeanAblate,
     edit_from_spec,
     prepare_edits,
     register,
 )
-from mazeprobe.agents.edits.base import CHANNELS, number
+from mazeprobe.agents.edits.base import number, required_channels
 from mazeprobe.agents.impala import random_impala
 from mazeprobe.agents.obs import obs_to_tensor
 from mazeprobe.agents.patches import Patch
 from mazeprobe.experiments.intervention_spec import family_hash
 from mazeprobe.experiments.spec import load_spec
 from mazeprobe.maze.sampling import SampleSpec, sample_mazes
+from mazeprobe.settings import setting, settings_of
 from mazeprobe.sim import Roller, start_states
 from mazeprobe.yamlio import SpecError
 
@@ -48,13 +49,9 @@ L = "embedder.block2.res1.resadd_out"
 class ChannelShift(Edit):
     """Add `amount` to every position of a channel set."""
 
-    channels: Channels = Channels()
-    amount: float = 1.0
+    channels: Channels = required_channels()
+    amount: float = setting(1.0, "the number added (default {default})", check=number)
     kind: ClassVar[str] = "channel-shift"
-    keys: ClassVar[dict[str, Key]] = {
-        "channels": CHANNELS,
-        "amount": Key("the number added (default {default})", number),
-    }
 
     def prepare(self, ctx: EditContext) -> Patch:
         mask = ctx.channel_mask(self.layer, self.channels.resolve(ctx.rankings.get(self.layer)))
@@ -119,24 +116,37 @@ def test_a_new_kind_is_read_refused_and_applied_by_its_one_class(shift, tmp_path
     assert np.abs(shifted[cols].to_numpy() - plain[cols].to_numpy()).max() > 1e-3
 
 
-def test_a_kind_whose_keys_are_not_its_fields_is_refused():
+def test_a_kind_with_a_field_that_is_not_a_setting_is_refused():
     @dataclass(frozen=True)
     class Forgot(Edit):
         amount: float = 1.0
         kind: ClassVar[str] = "forgot"
 
-    with pytest.raises(TypeError, match=r"Forgot: `keys` \(\) must name its fields besides layer \(amount\)"):
+    with pytest.raises(TypeError, match=r"Forgot: every field is a setting .*; declare amount with setting"):
         register(Forgot)
     with pytest.raises(TypeError, match="no other kind has; got 'clamp'"):
         register(Clamp)
     assert "forgot" not in EDITS
 
 
+def test_every_problem_of_an_entry_is_listed_in_the_order_of_its_settings(tmp_path):
+    # the layer first (a list is a message, not a TypeError), then the kind's settings in field order
+    with pytest.raises(SpecError) as info:
+        load_spec(_spec(tmp_path, "{id: m, edit: mean-ablate, layer: [1, 2], n: 0, seed: x, extra: 1}"))
+    assert [line.split(": ", 1)[1] for line in str(info.value).splitlines()] == [
+        "interventions[0].extra: unknown key; allowed: id, edit, layer, channels, n, seed",
+        "interventions[0].layer: unknown activation [1, 2]; e.g. embedder.block2.res1.resadd_out",
+        "interventions[0]: missing key 'channels' (a list of channels or {ranking: cheese-channels, top: K})",
+        "interventions[0].n: must be between 1 and 10000; got 0",
+        "interventions[0].seed: must be an integer; got str 'x'",
+    ]
+
+
 def test_every_kind_declares_one_key_per_setting_and_writes_its_defaults_once():
     assert list(EDITS) == ["add", "cheese-vector", "top-right-vector", "zero-ablate", "mean-ablate",
                            "resample", "clamp", "cheese-at-target"]  # fmt: skip
     for cls in EDITS.values():
-        assert sorted(cls.keys) == sorted(f.name for f in fields(cls) if f.name != "layer"), cls.kind
+        assert list(settings_of(cls)) == [f.name for f in fields(cls)], cls.kind
         assert all("{default}" not in text for text in cls.key_help().values()), cls.kind
     assert CheeseVector.key_help()["coefficient"] == "a number (default -1)"
     assert MeanAblate.key_help() == {

@@ -843,3 +843,31 @@ def test_rules_declare_their_evidence_and_their_picture(tmp_path):
 
     chosen = [g["rule"] for g in candidates([R("retarget"), R("fine-tune"), R("patch-reduce")])]
     assert chosen == ["retarget", "patch-reduce"]  # only the rules that choose an edit list candidates
+
+
+def test_a_candidate_table_is_laid_out_by_what_its_rows_measured():
+    from mazeprobe.registry.report.editing import candidates as candidate_sections
+
+    aimed = {  # a rule that chooses by the share of mazes retargeted, whatever its name
+        "a": {"edited_fraction_network": 0.0000272, "retargeted_share": 0.111, "eligible": True},
+        "b": {"edited_fraction_network": 0.0114064, "retargeted_share": 0.469, "eligible": True},
+    }
+    dropped = {"c": {"edited_fraction_network": 0.011, "got_cheese_drop": 0.928,
+                     "reached_top_right_square_drop": -0.5, "eligible": False}}  # fmt: skip
+    table = pd.DataFrame()
+    table.attrs["candidates"] = [
+        {"rule": "retarget-v2", "family": "f", "guards": [], "selection": aimed, "chosen": {"q1": "b"}},
+        {"rule": "patch-reduce", "family": "g", "guards": ["reached_top_right_square"], "selection": dropped,
+         "chosen": {"q2": "c"}},
+    ]  # fmt: skip
+    by_share, by_drops = candidate_sections(table, {})
+    assert [c.header for c in by_share.columns] == [
+        "edit", "edited share of the network", "mazes retargeted (selection half)", "chosen by"
+    ]  # fmt: skip
+    assert [cell.text for cell in by_share.rows[1]] == ["b", "1.14064%", "46.9%", "q1"]
+    assert [c.header for c in by_drops.columns] == [
+        "edit", "edited share of the network", "got_cheese drop", "reached_top_right_square drop (guard)",
+        "eligible", "chosen by",
+    ]  # fmt: skip
+    assert [cell.text for cell in by_drops.rows[0]] == ["c", "1.1%", "92.8%", "-50.0%", "no", "q2"]
+    assert by_drops.title == "Candidate edits: patch-reduce over family g, guards reached_top_right_square"

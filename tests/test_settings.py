@@ -112,3 +112,34 @@ def test_the_checker_collects_problems_into_one_error() -> None:
     with pytest.raises(SpecError) as info:
         c.raise_if_any()
     assert str(info.value).count("\n") == 1
+
+
+def _even_in(c: Checker, value: object, kp: tuple, context: object) -> object:
+    # a check of its own: what it is checked against comes from read_settings' context
+    if not isinstance(value, int) or value % 2 or value not in context:
+        c.fail(kp, f"must be an even number of {sorted(context)}; got {value!r}")
+    return value
+
+
+@dataclass(frozen=True)
+class Entry:
+    first: int = setting(0, "checked first", low=0)
+    needed: int = setting(0, "needed", check=_even_in, required=True, missing="give `needed`: an even number")
+    last: int = setting(0, "checked last", low=0)
+
+
+def test_own_checks_read_the_context_and_a_missing_message_of_its_own_comes_in_field_order() -> None:
+    doc = parse_yaml_text("first: -1\nlast: -2\nextra: 1\n", Path("entry.yaml"))
+    c = Checker(doc)
+    assert read_settings(c, Entry, doc.data, (), context={2, 4}) == {}
+    assert c.problems == [
+        "entry.yaml:3:1: extra: unknown key; allowed: first, needed, last",
+        "entry.yaml:1:1: first: must be >= 0; got -1",
+        "entry.yaml:1:1: give `needed`: an even number",
+        "entry.yaml:2:1: last: must be >= 0; got -2",
+    ]
+    for text, kept, problem in (("needed: 4\n", {"needed": 4}, None), ("needed: 6\n", {}, "got 6")):
+        doc = parse_yaml_text(text, Path("entry.yaml"))
+        c = Checker(doc)
+        assert read_settings(c, Entry, doc.data, (), context={2, 4}) == kept
+        assert (c.problems == []) if problem is None else c.problems[0].endswith(problem)

@@ -28,6 +28,7 @@ from typing import Any
 import pandas as pd
 
 from mazeprobe.agents.edits import EDITS, Edit, Place, edit_from_spec
+from mazeprobe.settings import read_settings
 from mazeprobe.validation import NAME_HELP, NAME_PATTERN
 from mazeprobe.yamlio import Checker, KeyPath, SpecError, YamlDoc, describe_value, format_key_path
 
@@ -99,7 +100,7 @@ class RankingSpec:
 
 def _edit(c: Checker, entry: Any, kp: KeyPath, layers: set[str], base: Path, iid: Any) -> dict | None:
     """One checked edit entry (the keys edit_from_spec reads), or None after reporting its problems. The
-    keys, their help and checks are the kind's own (Edit.keys, mazeprobe.agents.edits)."""
+    keys, their help and checks are the kind's own settings (its fields, mazeprobe.agents.edits)."""
     if not isinstance(entry, dict):
         c.fail(kp, f"must be a mapping {{edit: KIND, layer: ...}}; got {describe_value(entry)}")
         return None
@@ -109,20 +110,14 @@ def _edit(c: Checker, entry: Any, kp: KeyPath, layers: set[str], base: Path, iid
         return None
     cls = EDITS[kind]
     n = len(c.problems)
-    common = {"id": _ID_HELP, "edit": " | ".join(EDITS), "layer": "an activation name"}
-    c.mapping(entry, kp, {**common, **cls.key_help()}, ("edit", "layer"))
-    if "layer" in entry and entry["layer"] not in layers:
-        c.fail((*kp, "layer"), f"unknown activation {entry['layer']!r}; e.g. embedder.block2.res1.resadd_out")
-    out = {k: v for k, v in entry.items() if k != "id"}
-    place = Place(base, iid)
-    for name, key in cls.keys.items():
-        if name in entry:
-            out[name] = key.check(c, entry[name], (*kp, name), place)
-        elif key.missing is not None:
-            c.fail(kp, key.missing)
-    if len(c.problems) == n:  # well formed: now the settings no network could fit (radius, sign, K)
-        for key, message in edit_from_spec(out).problems():
-            c.fail((*kp, key), f"intervention {iid}: {message}")
+    common = {"id": _ID_HELP, "edit": " | ".join(EDITS)}
+    values = read_settings(c, cls, entry, kp, extra=common, context=Place(base, iid, layers))
+    if len(c.problems) > n:
+        return None
+    out = {"edit": kind, **values}
+    # well formed: now the settings no network could fit (radius, sign, K)
+    for key, message in edit_from_spec(out).problems():
+        c.fail((*kp, key), f"intervention {iid}: {message}")
     return out if len(c.problems) == n else None
 
 

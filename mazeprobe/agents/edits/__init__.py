@@ -33,11 +33,12 @@ ranking, mazeprobe.agents.channels, which also records each channel's sign and c
 becomes a Patch (mazeprobe.agents.patches) once prepared for a batch of contexts: rows of a maze table,
 which may carry `target_row`, `target_col`.
 
-A kind is one class: an Edit subclass with its settings as dataclass fields, `kind` (its `edit:` name),
-`keys` (one Key per field: the help, the check and whether it is required, which the spec parser reads),
-`prepare` and, where it has settings to check against a network or mazes, `problems`/`fit_problems`;
-decorated with @register. The kinds live in one module per family: vectors (add, cheese-vector,
-top-right-vector), ablations (zero-ablate, mean-ablate, resample) and squares (clamp, cheese-at-target).
+A kind is one class: an Edit subclass whose fields are its settings, each declared once with
+mazeprobe.settings.setting (its default, its help, its check and whether it is required: what the spec
+parser reads), `kind` (its `edit:` name), `prepare` and, where it has settings to check against a network
+or mazes, `problems`/`fit_problems`; decorated with @register. The kinds live in one module per family:
+vectors (add, cheese-vector, top-right-vector), ablations (zero-ablate, mean-ablate, resample) and squares
+(clamp, cheese-at-target).
 """
 
 from __future__ import annotations
@@ -59,7 +60,6 @@ from mazeprobe.agents.edits.base import (
     CheeseResponse,
     Edit,
     EditContext,
-    Key,
     Place,
     cell_of_square,
     load_tensor,
@@ -82,7 +82,7 @@ from mazeprobe.sim.rollout import Roller
 
 __all__ = [
     "DONORS", "DONOR_CANDIDATES", "EDITS", "NO_CHEESE", "RANKED_FACTS", "RANKINGS", "SIGNS", "Add",
-    "Channels", "CheeseAtTarget", "CheeseResponse", "CheeseVector", "Clamp", "Edit", "EditContext", "Key",
+    "Channels", "CheeseAtTarget", "CheeseResponse", "CheeseVector", "Clamp", "Edit", "EditContext",
     "MeanAblate", "Place", "Resample", "TopRightVector", "ZeroAblate", "cell_of_square", "donor_rows",
     "edit_from_spec", "load_tensor", "network_size", "prepare_edits", "ranking_key", "register",
 ]  # fmt: skip

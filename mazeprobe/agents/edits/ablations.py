@@ -6,27 +6,18 @@ from dataclasses import dataclass
 from typing import ClassVar
 
 from mazeprobe.agents.donors import DONORS, donor_rows
-from mazeprobe.agents.edits.base import (
-    CHANNELS,
-    Channels,
-    Edit,
-    EditContext,
-    Key,
-    choice,
-    integer,
-    register,
-)
+from mazeprobe.agents.edits.base import Channels, Edit, EditContext, register, required_channels
 from mazeprobe.agents.patches import Patch
 from mazeprobe.maze.sampling import SampleSpec, sample_mazes
+from mazeprobe.settings import setting
 from mazeprobe.sim.rollout import start_states
 
 
 @register
 @dataclass(frozen=True)
 class ZeroAblate(Edit):
-    channels: Channels = Channels()
+    channels: Channels = required_channels()
     kind: ClassVar[str] = "zero-ablate"
-    keys: ClassVar[dict[str, Key]] = {"channels": CHANNELS}
 
     def prepare(self, ctx: EditContext) -> Patch:
         import torch
@@ -42,16 +33,11 @@ class ZeroAblate(Edit):
 @register
 @dataclass(frozen=True)
 class MeanAblate(Edit):
-    channels: Channels = Channels()
-    n: int = 100
+    channels: Channels = required_channels()
+    n: int = setting(100, "mazes the mean is taken over (default {default})", low=1, high=10_000)
     """Mazes (natural placement, mouse on the start square) the mean is taken over."""
-    seed: int = 0
+    seed: int = setting(0, "their sampling seed (default {default})", low=0)
     kind: ClassVar[str] = "mean-ablate"
-    keys: ClassVar[dict[str, Key]] = {
-        "channels": CHANNELS,
-        "n": Key("mazes the mean is taken over (default {default})", integer(1, 10_000)),
-        "seed": Key("their sampling seed (default {default})", integer(0)),
-    }
 
     def prepare(self, ctx: EditContext) -> Patch:
         mask = ctx.channel_mask(self.layer, self.channels.resolve(ctx.rankings.get(self.layer)))
@@ -64,15 +50,10 @@ class MeanAblate(Edit):
 @register
 @dataclass(frozen=True)
 class Resample(Edit):
-    channels: Channels = Channels()
-    donor: str = "any"
-    seed: int = 0
+    channels: Channels = required_channels()
+    donor: str = setting("any", " | ".join(DONORS), choices=DONORS)
+    seed: int = setting(0, "seed of the donor choice (default {default})", low=0)
     kind: ClassVar[str] = "resample"
-    keys: ClassVar[dict[str, Key]] = {
-        "channels": CHANNELS,
-        "donor": Key(" | ".join(DONORS), choice(DONORS)),
-        "seed": Key("seed of the donor choice (default {default})", integer(0)),
-    }
 
     def prepare(self, ctx: EditContext) -> Patch:
         mask = ctx.channel_mask(self.layer, self.channels.resolve(ctx.rankings.get(self.layer)))

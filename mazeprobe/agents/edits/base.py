@@ -1,23 +1,26 @@
 """What every edit kind shares: channel sets, the context an edit is prepared in, the Edit base class
-and the Key records its spec entry's keys are declared with, the squares an edit aims at, and EDITS (the
-kinds by name, filled by @register). The kinds themselves are in the sibling modules, one per family."""
+and the checks its settings (mazeprobe.settings fields: the keys of its spec entry) use, the squares an
+edit aims at, and EDITS (the kinds by name, filled by @register). The kinds themselves are in the sibling
+modules, one per family."""
 
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Mapping, Sequence
-from dataclasses import MISSING, dataclass, field, fields
+from collections.abc import Collection, Mapping, Sequence
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
 
 import numpy as np
 import pandas as pd
 
+from mazeprobe.agents.layers import activation_names
 from mazeprobe.agents.obs import obs_to_tensor
 from mazeprobe.agents.patches import Patch
 from mazeprobe.errors import MazeEditError, UsageError
 from mazeprobe.maze.procgen import WALL, map_position, to_world
 from mazeprobe.maze.sampling import row_grid
+from mazeprobe.settings import Check, keys_help, setting, settings_of
 from mazeprobe.sim.policy import MazeBatch
 from mazeprobe.sim.rollout import Roller, start_states
 from mazeprobe.validation import is_number
@@ -158,59 +161,39 @@ class EditContext:
         return mask
 
 
-# --- the keys of a spec entry ------------------------------------------------------------------------
+# --- the checks of a spec entry's settings ------------------------------------------------------------
+# Each is a mazeprobe.settings Check: (checker, value, key path, place) -> the value kept, after reporting
+# what is wrong with it to the checker. A kind's fields name them (`setting(1.0, help, check=number)`).
 
 
 @dataclass(frozen=True)
 class Place:
-    """Where an entry being checked comes from: the spec file's folder (relative paths are read from
-    there) and its intervention's id (messages name it)."""
+    """What checking an entry needs besides the entry (read_settings' context): the spec file's folder
+    (relative paths are read from there), its intervention's id (messages name it) and the activation
+    names a layer may be (None: the network's)."""
 
     base: Path
     iid: Any
+    layers: Collection[str] | None = None
 
 
-Check = Callable[[Checker, Any, KeyPath, Place], Any]
-"""Reports (to the Checker) what is wrong with a key's value at its key path; returns the value kept."""
-
-
-@dataclass(frozen=True)
-class Key:
-    """One key an edit kind's spec entry may give besides id, edit and layer: the class's field of that
-    name. The spec parser (mazeprobe.experiments.intervention_spec) reads these records and nothing else."""
-
-    help: str
-    """What the value is, for people: the allowed keys of an entry are listed with it in its messages.
-    `{default}` stands for the field's default (so that it is written once, on the field)."""
-    check: Check
-    missing: str | None = None
-    """The message (at the entry) when the key is left out; None: the key is optional."""
+def activation(c: Checker, value: Any, kp: KeyPath, place: Place) -> Any:
+    names = activation_names() if place.layers is None else place.layers
+    if not isinstance(value, str) or value not in names:
+        c.fail(kp, f"unknown activation {value!r}; e.g. embedder.block2.res1.resadd_out")
+    return value
 
 
 def number(c: Checker, value: Any, kp: KeyPath, place: Place) -> Any:
+    # the value as written (an int stays an int): it is hashed with the spec as it was first released
     if not is_number(value):
         c.fail(kp, f"must be a finite number; got {describe_value(value)}")
     return value
 
 
-def number_or_null(c: Checker, value: Any, kp: KeyPath, place: Place) -> Any:
-    return value if value is None else number(c, value, kp, place)
-
-
-def integer(low: int, high: int | None = None) -> Check:
-    def check(c: Checker, value: Any, kp: KeyPath, place: Place) -> Any:
-        c.integer(value, kp, low, high)
-        return value
-
-    return check
-
-
-def choice(allowed: tuple[str, ...]) -> Check:
-    def check(c: Checker, value: Any, kp: KeyPath, place: Place) -> Any:
-        c.choice(value, kp, allowed)
-        return value
-
-    return check
+def later(c: Checker, value: Any, kp: KeyPath, place: Place) -> Any:
+    """No check here: the kind's problems() checks it, beside the values it goes with."""
+    return value
 
 
 CHANNELS_HELP = "a list of channels or {ranking: cheese-channels, top: K}"
@@ -231,12 +214,16 @@ def channel_set(c: Checker, value: Any, kp: KeyPath, place: Place) -> Any:
     return value
 
 
-CHANNELS = Key(CHANNELS_HELP, channel_set, f"missing key 'channels' ({CHANNELS_HELP})")
-"""The key of a kind whose entry must name a channel set."""
+def required_channels() -> Any:
+    """The setting of a kind whose entry must name a channel set (`channels = required_channels()`)."""
+    return setting(
+        Channels(), CHANNELS_HELP, check=channel_set, required=True,
+        missing=f"missing key 'channels' ({CHANNELS_HELP})",
+    )  # fmt: skip
 
 
 def square(*words: str) -> Check:
-    """`at:` a maze square: target, [row, col], or one of `words` (e.g. cheese)."""
+    """The check of `at:` a maze square: target, [row, col], or one of `words` (e.g. cheese)."""
 
     def check(c: Checker, value: Any, kp: KeyPath, place: Place) -> Any:
         fixed = (
@@ -255,9 +242,10 @@ def square(*words: str) -> Check:
 
 @dataclass(frozen=True)
 class Edit:
-    """One change to one layer. Subclasses set `kind` and implement `prepare`."""
+    """One change to one layer. Subclasses set `kind` and implement `prepare`; each of their fields is a
+    setting (mazeprobe.settings.setting: its default, help and check), a key of the spec entry."""
 
-    layer: str
+    layer: str = setting(help="an activation name", check=activation)
     kind: ClassVar[str] = ""
     aim: ClassVar[str] = "square"
     """How an edit `at: target` depends on its target: through the target's square, or ("cell") only
@@ -266,18 +254,13 @@ class Edit:
     """Settings written into the spec entry only when they are not their default: those added after the
     kind was first released (so that the specs, and hashes, written before them stay what they were)."""
 
-    keys: ClassVar[dict[str, Key]] = {}
-    """The keys of its spec entry besides edit and layer, in the order they are listed and checked: one
-    per field of the class besides layer (@register refuses a class whose keys are not its fields)."""
-
     def prepare(self, ctx: EditContext) -> Patch:
         raise NotImplementedError
 
     @classmethod
     def key_help(cls) -> dict[str, str]:
-        """Each key's help, its default written in."""
-        defaults = {f.name: f.default for f in fields(cls) if f.default is not MISSING}
-        return {name: k.help.replace("{default}", _shown(defaults.get(name))) for name, k in cls.keys.items()}
+        """Each setting's help besides the layer's, its default written in."""
+        return {key: text for key, text in keys_help(cls).items() if key != "layer"}
 
     def problems(self) -> list[tuple[str, str]]:
         """(key, what is wrong) for each setting that no network could fit (checked when a spec is read
@@ -323,11 +306,6 @@ class Edit:
 
     def _repeat(self, ctx: EditContext, tensor: torch.Tensor) -> torch.Tensor:
         return tensor.unsqueeze(0).expand(len(ctx.table), *tensor.shape)
-
-
-def _shown(default: Any) -> str:
-    """A default as help text writes it: 1.0 as 1."""
-    return f"{default:g}" if isinstance(default, float) else str(default)
 
 
 def _plain(value: Any) -> Any:
@@ -452,9 +430,9 @@ def register(cls: E) -> E:
     """Class decorator: make an Edit subclass a kind the spec parser and edit_from_spec know."""
     if not cls.kind or cls.kind in EDITS:
         raise TypeError(f"{cls.__name__}: an edit kind needs a `kind` no other kind has; got {cls.kind!r}")
-    settings = [f.name for f in fields(cls) if f.name != "layer"]
-    if sorted(settings) != sorted(cls.keys):  # a key without a field, or a field no spec could set
-        raise TypeError(f"{cls.__name__}: `keys` ({', '.join(cls.keys)}) must name its fields besides "
-                        f"layer ({', '.join(settings)})")  # fmt: skip
+    plain = [f.name for f in fields(cls) if f.name not in settings_of(cls)]
+    if plain:  # a field no spec could set, nor its messages list
+        raise TypeError(f"{cls.__name__}: every field is a setting of its spec entry; declare "
+                        f"{', '.join(plain)} with setting(default, help, check=...)")  # fmt: skip
     EDITS[cls.kind] = cls
     return cls

@@ -11,7 +11,6 @@ import numpy as np
 import pandas as pd
 
 from mazeprobe.agents.edits.base import (
-    CHANNELS,
     CHANNELS_HELP,
     NO_CHEESE,
     SIGNS,
@@ -19,7 +18,6 @@ from mazeprobe.agents.edits.base import (
     CheeseResponse,
     Edit,
     EditContext,
-    Key,
     Place,
     _cheese_on,
     _near,
@@ -27,13 +25,15 @@ from mazeprobe.agents.edits.base import (
     _spatial,
     _squares,
     channel_set,
+    later,
     number,
-    number_or_null,
     register,
+    required_channels,
     square,
     square_problem,
 )
 from mazeprobe.agents.patches import Patch
+from mazeprobe.settings import setting
 from mazeprobe.validation import is_number
 from mazeprobe.yamlio import Checker, KeyPath
 
@@ -48,54 +48,50 @@ def _clamp_value(c: Checker, value: Any, kp: KeyPath, place: Place) -> Any:
     return value
 
 
-def _anything(c: Checker, value: Any, kp: KeyPath, place: Place) -> Any:
-    return value
-
-
 @register
 @dataclass(frozen=True)
 class Clamp(Edit):
-    channels: Channels = Channels()
-    value: float | CheeseResponse | str = 5.5
+    channels: Channels = required_channels()
+    value: float | CheeseResponse | str = setting(
+        5.5,
+        "the value written (default {default}), or {times_cheese_response: K}: K x each channel's mean "
+        "activation at a real cheese's cell on the ranking's mazes, whose sign it keeps (K > 0 does what a "
+        "real cheese does there; the responses are recorded in the run's channels/<layer>.parquet), or "
+        "no-cheese: each channel's value in the same maze's start observation with the cheese removed (a "
+        "sign-aware clamp to what no cheese writes there)",
+        check=_clamp_value,
+    )
     """A number, CheeseResponse(K): K x each channel's cheese response (whose sign it keeps), or NO_CHEESE:
     each channel's own value in the same maze with its cheese removed."""
-    at: Any = "target"
+    at: Any = setting(
+        "target", "target, cheese (the maze's own cheese square) or [row, col]", check=square("cheese")
+    )
     """"target" (the context's target_row/target_col), "cheese" (the maze's cheese square) or a (row, col)
     maze square."""
-    background: float | None = None
+    background: float | None = setting(
+        None,
+        "the value of the rest of those channels (default: left as computed)",
+        check=number,
+        nullable=True,
+    )
     """The value of the rest of those channels' maps (None: leave them)."""
-    sign: str = "none"
+    sign: str = setting(
+        "none",
+        f"{' | '.join(SIGNS)} (default {{default}}: the value in every channel); ranking: value x each "
+        "channel's ranking sign, toward what marks the cheese there (needs a ranked channel set)",
+        check=later,  # with the value it goes with
+    )
     """"none": the value as written in every channel; "ranking": value x each channel's ranking sign."""
-    radius: int = 0
+    radius: int = setting(
+        0,
+        "set the cells within this Chebyshev distance of the square's cell too (default {default}: its "
+        "cell alone; clipped to the map)",
+        check=later,
+    )
     """The cells within this Chebyshev distance of the square's cell (clipped to the map) are set."""
     kind: ClassVar[str] = "clamp"
     aim: ClassVar[str] = "cell"
     omit_default: ClassVar[tuple[str, ...]] = ("sign", "radius")
-    keys: ClassVar[dict[str, Key]] = {
-        "channels": CHANNELS,
-        "value": Key(
-            "the value written (default {default}), or {times_cheese_response: K}: K x each channel's mean "
-            "activation at a real cheese's cell on the ranking's mazes, whose sign it keeps (K > 0 does what "
-            "a real cheese does there; the responses are recorded in the run's channels/<layer>.parquet), or "
-            "no-cheese: each channel's value in the same maze's start observation with the cheese removed (a "
-            "sign-aware clamp to what no cheese writes there)",
-            _clamp_value,
-        ),
-        "at": Key("target, cheese (the maze's own cheese square) or [row, col]", square("cheese")),
-        "background": Key(
-            "the value of the rest of those channels (default: left as computed)", number_or_null
-        ),
-        "sign": Key(
-            f"{' | '.join(SIGNS)} (default {{default}}: the value in every channel); ranking: value x each "
-            "channel's ranking sign, toward what marks the cheese there (needs a ranked channel set)",
-            _anything,  # checked by problems(), with the value it goes with
-        ),
-        "radius": Key(
-            "set the cells within this Chebyshev distance of the square's cell too (default {default}: its "
-            "cell alone; clipped to the map)",
-            _anything,  # checked by problems()
-        ),
-    }
 
     @property
     def needs_ranking(self) -> bool:
@@ -181,24 +177,22 @@ class Clamp(Edit):
 @register
 @dataclass(frozen=True)
 class CheeseAtTarget(Edit):
-    channels: Channels | None = None
+    channels: Channels | None = setting(None, f"every channel (default), {CHANNELS_HELP}", check=channel_set)
     """None: every channel of the layer."""
-    at: Any = "target"
+    at: Any = setting(
+        "target",
+        "target, or [row, col]: the square the cheese is moved onto (mouse on its start square)",
+        check=square(),
+    )
     """The square the cheese is moved onto: "target" or a (row, col) maze square."""
-    radius: int | None = None
+    radius: int | None = setting(
+        None,
+        "only the cells within this Chebyshev distance of that square's cell (default: every cell)",
+        check=later,
+    )
     """None: every cell; R: the cells within Chebyshev distance R of the square's cell."""
     kind: ClassVar[str] = "cheese-at-target"
     omit_default: ClassVar[tuple[str, ...]] = ("channels", "radius")  # None has no spec form
-    keys: ClassVar[dict[str, Key]] = {
-        "channels": Key(f"every channel (default), {CHANNELS_HELP}", channel_set),
-        "at": Key(
-            "target, or [row, col]: the square the cheese is moved onto (mouse on its start square)", square()
-        ),  # fmt: skip
-        "radius": Key(
-            "only the cells within this Chebyshev distance of that square's cell (default: every cell)",
-            _anything,  # checked by problems()
-        ),
-    }
 
     def problems(self) -> list[tuple[str, str]]:
         return [] if self.radius is None else _radius_problems(self.radius)

@@ -11,11 +11,9 @@ import pandas as pd
 from mazeprobe.agents.edits.base import (
     Edit,
     EditContext,
-    Key,
     Place,
     _cheese_on,
     _squares,
-    integer,
     load_tensor,
     number,
     register,
@@ -25,6 +23,7 @@ from mazeprobe.agents.edits.base import (
 from mazeprobe.agents.patches import Patch
 from mazeprobe.errors import MazeprobeError, UsageError
 from mazeprobe.maze.sampling import SampleSpec, sample_mazes
+from mazeprobe.settings import setting
 from mazeprobe.sim.rollout import start_states
 from mazeprobe.yamlio import Checker, KeyPath
 
@@ -51,14 +50,12 @@ def _npy_file(c: Checker, value: Any, kp: KeyPath, place: Place) -> Any:
 @register
 @dataclass(frozen=True)
 class Add(Edit):
-    tensor: Any = None
+    tensor: Any = setting(
+        None, _TENSOR_HELP, check=_npy_file, required=True, missing=f"add needs `tensor`: {_TENSOR_HELP}"
+    )
     """(C, H, W): the tensor added (a numpy array, or a path to a .npy file in a spec)."""
-    coefficient: float = 1.0
+    coefficient: float = setting(1.0, "a number (default {default})", check=number)
     kind: ClassVar[str] = "add"
-    keys: ClassVar[dict[str, Key]] = {
-        "tensor": Key(_TENSOR_HELP, _npy_file, f"add needs `tensor`: {_TENSOR_HELP}"),
-        "coefficient": Key("a number (default {default})", number),
-    }
 
     def fit_problems(self, shape: tuple[int, ...], mazes: pd.DataFrame) -> list[tuple[str, str]]:
         out = super().fit_problems(shape, mazes)
@@ -89,18 +86,15 @@ class Add(Edit):
 @register
 @dataclass(frozen=True)
 class CheeseVector(Edit):
-    coefficient: float = -1.0
-    source_seed: int | None = None
+    coefficient: float = setting(-1.0, "a number (default {default})", check=number)
+    source_seed: int | None = setting(None, "a level seed (transfer)", type=int, low=0)
     """The level seed of another maze whose vector is used (transfer); None: each maze's own."""
-    at: Any = None
+    at: Any = setting(
+        None, "target, or [row, col]: the vector of the cheese moved onto that square", check=square()
+    )
     """None: the cheese where it is. "target" or (row, col): the vector of the cheese moved onto that
     square (with coefficient +1, an edit that puts a cheese where there is none: retargeting)."""
     kind: ClassVar[str] = "cheese-vector"
-    keys: ClassVar[dict[str, Key]] = {
-        "coefficient": Key("a number (default {default})", number),
-        "source_seed": Key("a level seed (transfer)", integer(0)),
-        "at": Key("target, or [row, col]: the vector of the cheese moved onto that square", square()),
-    }
 
     def fit_problems(self, shape: tuple[int, ...], mazes: pd.DataFrame) -> list[tuple[str, str]]:
         out = super().fit_problems(shape, mazes)
@@ -125,13 +119,9 @@ class CheeseVector(Edit):
 @register
 @dataclass(frozen=True)
 class TopRightVector(Edit):
-    coefficient: float = 1.0
-    source_seed: int | None = None
+    coefficient: float = setting(1.0, "a number (default {default})", check=number)
+    source_seed: int | None = setting(None, "a level seed (transfer)", type=int, low=0)
     kind: ClassVar[str] = "top-right-vector"
-    keys: ClassVar[dict[str, Key]] = {
-        "coefficient": Key("a number (default {default})", number),
-        "source_seed": Key("a level seed (transfer)", integer(0)),
-    }
 
     def prepare(self, ctx: EditContext) -> Patch:
         states = _source_states(ctx, self.source_seed)

@@ -47,7 +47,8 @@ def candidates(table: pd.DataFrame, scores: dict) -> tuple[Section, ...]:
             chosen_by.setdefault(str(edit), []).append(q)
         measures = list(dict.fromkeys(k[: -len("_drop")] for v in selection.values() for k in v
                                       if k.endswith("_drop")))  # fmt: skip
-        if group["rule"] == "retarget":
+        # the rows say what the rule measured: a share of mazes retargeted, or drops of measures
+        if any("retargeted_share" in v for v in selection.values()):
             columns = (Column("edit"), Column("edited share of the network", "num"),
                        Column("mazes retargeted (selection half)", "num"), Column("chosen by"))  # fmt: skip
             rows = tuple(
