@@ -155,10 +155,11 @@ def run_study(
     for a progress bar."""
     from mazeprobe.agents.fingerprint import write_fingerprint
     from mazeprobe.experiments.fingerprint import fingerprint_run
+    from mazeprobe.experiments.inputs import fingerprint_inputs
     from mazeprobe.experiments.run import run_experiment
     from mazeprobe.experiments.spec import load_spec
     from mazeprobe.experiments.study import STUDY_SPECS
-    from mazeprobe.stats.fingerprint import run_fingerprint
+    from mazeprobe.stats.fingerprint import fingerprint_document
     from mazeprobe.steplog import timed_step
 
     _check(study)
@@ -186,7 +187,7 @@ def run_study(
         fp_run, _ = fingerprint_run(study.checkpoint, n=_fingerprint_n(study), out_dir=fp_dir,
                                     workers=study.jobs, device=study.device, progress=on_chunk,
                                     on_start=on_start, max_steps=_max_steps(study))  # fmt: skip
-        document = run_fingerprint(fp_run, checkpoint=str(study.checkpoint))
+        document = fingerprint_document(fingerprint_inputs(fp_run), checkpoint=str(study.checkpoint))
     fp_path = write_fingerprint(study.checkpoint, document, study.out)
     label = "resolve the shipped questions in a scratch copy of the registry, score, report"
     say(label)
