@@ -85,7 +85,7 @@ def test_study_end_to_end_on_a_random_scale_4_checkpoint(tmp_path, capsys) -> No
     resolutions = (runs / "resolved" / "resolutions.yaml").read_text()
     assert f"network_sha256: {sha}" in resolutions
     assert (out / "resolutions.yaml").read_text() == resolutions  # a copy beside the report
-    assert (runs / "resolved" / "analyses" / "behavioral" / "result.json").is_file()
+    assert f"\nout: {(runs / 'resolved').resolve()}\n" in resolutions
     for name in STUDY_SPECS:
         left = {p.name for p in (runs / name).iterdir()} & {"resolutions.yaml", "analyses", "pictures"}
         assert not left and not (runs / name / "probes").exists(), (name, left)
