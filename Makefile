@@ -22,9 +22,11 @@ install: $(STAMP)
 # the run over (resume refuses to mix two networks' episodes).
 DEMO := data/demo
 RUN := data/runs/reference-demo
+# what resolve writes (resolutions.yaml, fits, probe results, pictures): its own folder, never a run
+DEMO_RESOLVED := data/resolved/reference-demo
 RUN_STAMP := data/runs/.reference-demo-checkpoint
 $(RUN_STAMP): models/reference-r5.pth
-	rm -rf $(RUN) data/runs/model-editing-demo data/runs/retargeting-demo
+	rm -rf $(RUN) data/runs/model-editing-demo data/runs/retargeting-demo $(DEMO_RESOLVED)
 	mkdir -p data/runs && touch $@
 
 demo: $(STAMP) $(RUN_STAMP)
@@ -43,13 +45,13 @@ demo: $(STAMP) $(RUN_STAMP)
 	$(BIN)/mazeprobe fit $(RUN) --plan analysis/behavioral.yaml --jobs 2
 	@echo "== 4/6 resolve the auto questions from the runs (the probe plan on $(RUN))"
 	$(BIN)/mazeprobe resolve --predictions $(DEMO)/predictions --run $(RUN) \
-		--run data/runs/model-editing-demo --run data/runs/retargeting-demo
+		--run data/runs/model-editing-demo --run data/runs/retargeting-demo --out $(DEMO_RESOLVED)
 	@echo "== 5/6 score the forecasters"
-	$(BIN)/mazeprobe score --predictions $(DEMO)/predictions --resolutions $(RUN)/resolutions.yaml
+	$(BIN)/mazeprobe score --predictions $(DEMO)/predictions --resolutions $(DEMO_RESOLVED)/resolutions.yaml
 	@echo "== 6/6 write the calibration report"
-	$(BIN)/mazeprobe report --predictions $(DEMO)/predictions --resolutions $(RUN)/resolutions.yaml \
+	$(BIN)/mazeprobe report --predictions $(DEMO)/predictions --resolutions $(DEMO_RESOLVED)/resolutions.yaml \
 		--out $(DEMO)/report.html
-	$(BIN)/mazeprobe report --predictions $(DEMO)/predictions --resolutions $(RUN)/resolutions.yaml \
+	$(BIN)/mazeprobe report --predictions $(DEMO)/predictions --resolutions $(DEMO_RESOLVED)/resolutions.yaml \
 		--out $(DEMO)/report.md
 	@echo "demo done: open $(DEMO)/report.html (also $(DEMO)/report.md, $(DEMO)/episode-0.png, $(DEMO)/vfield-seed-0.png)"
 
@@ -65,8 +67,9 @@ test: $(STAMP)
 # probe curve on probe-run-r2, the fine-tune evaluated on new mazes; round 1's outcomes stay in the lock
 # and the report shows them as superseded (its families, analysis/model-editing.yaml and retargeting.yaml,
 # still run with `mazeprobe run`). About two hours on 2 CPU cores; interrupted, it resumes (each run
-# continues where it stopped, fits and probes are reused). Resolving appends the resolution events to
-# predictions/registry.lock: commit it with the results.
+# continues where it stopped, fits and probes are reused). Resolving writes into data/resolved/behavioral-10k/
+# (never into the runs) and appends the resolution events to predictions/registry.lock: commit it with
+# the results.
 # With CHECKPOINT (make results CHECKPOINT=path/to/model.pth [OUT=docs/results-NAME] [STUDY_FLAGS=--yes]):
 # the same study on that network, by `mazeprobe study` (its --help): it prints an estimate of the time on
 # this machine first, then runs the four specs on it into data/runs/results-<sha8>/, resolves the shipped
@@ -81,7 +84,8 @@ RESULTS := data/results
 STEP = $(BIN)/python -m mazeprobe.steplog $(RESULTS)/steps.json
 RUNS := --run data/runs/behavioral-10k --run data/runs/model-editing-r2 --run data/runs/retargeting-r2 \
 	--run data/runs/probe-run-r2
-RESOLVED := data/runs/behavioral-10k/resolutions.yaml $(wildcard predictions/resolutions-manual.yaml)
+RESOLVE_OUT := data/resolved/behavioral-10k
+RESOLVED := $(RESOLVE_OUT)/resolutions.yaml $(wildcard predictions/resolutions-manual.yaml)
 FINETUNE_SEED := 3000000011
 FINETUNE_EVAL := models/finetune-uniform.evaluation.json
 results: $(STAMP)
@@ -102,7 +106,7 @@ results: $(STAMP)
 	$(STEP) "fingerprint the shipped network: 500 decision-square test mazes (the report shows it)" -- \
 		$(BIN)/mazeprobe fingerprint models/reference-r5.pth --save --quiet
 	$(STEP) "resolve: fit the plans, run the probe plans, decide every auto question" -- \
-		$(BIN)/mazeprobe resolve --predictions predictions $(RUNS)
+		$(BIN)/mazeprobe resolve --predictions predictions $(RUNS) --out $(RESOLVE_OUT)
 	$(STEP) "score the shipped forecasts" -- \
 		$(BIN)/mazeprobe score --predictions predictions --resolutions $(RESOLVED)
 	$(STEP) "write the report" -- $(BIN)/mazeprobe report --predictions predictions --resolutions $(RESOLVED) \

@@ -306,7 +306,7 @@ def test_a_command_that_only_reads_says_nothing_was_written(tmp_path, monkeypatc
     assert capsys.readouterr().err == "mazeprobe predictions validate: interrupted; nothing was written\n"
 
 
-def test_resolve_interrupted_names_the_first_run_where_its_fits_are_kept(tmp_path, monkeypatch, capsys):
+def test_resolve_interrupted_names_the_folder_where_its_fits_are_kept(tmp_path, monkeypatch, capsys):
     import mazeprobe.registry.resolution.resolve as resolve
 
     def ctrl_c(*args, **kwargs):
@@ -317,14 +317,17 @@ def test_resolve_interrupted_names_the_first_run_where_its_fits_are_kept(tmp_pat
     first.mkdir(parents=True)
     second.mkdir()
     args = ["resolve", "--predictions", str(tmp_path), "--run", str(first), "--run", str(second)]
-    assert main(args) == 130
+    out = tmp_path / "resolved"
+    assert main([*args, "--out", str(out)]) == 130
     err = capsys.readouterr().err
     assert err == (
-        "mazeprobe resolve: interrupted; the fits finished so far are kept in RUN/analyses/ of the first "
-        f"run ({first}), reused next time; {first}/resolutions.yaml is written whole at the end or not at "
-        "all\n"
+        f"mazeprobe resolve: interrupted; the fits and probe results finished so far are kept in {out}, "
+        f"reused next time; {out}/resolutions.yaml is written whole at the end or not at all\n"
     )
-    assert "[" not in err and str(second) not in err  # the run named, not the list of runs
+    # without --out: data/resolved/<the first run's name>, never a run directory
+    assert main(args) == 130
+    err = capsys.readouterr().err
+    assert "kept in data/resolved/first, reused" in err and str(second) not in err
 
 
 def test_sample_interrupted_says_its_table_is_whole_or_absent(tmp_path, monkeypatch, capsys):

@@ -13,6 +13,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+import yaml
 
 from mazeprobe.errors import MazeprobeError
 from mazeprobe.experiments.intervention_spec import family_hash
@@ -528,11 +529,23 @@ def scored(root: Path, path: Path):
     return forecast_table(reg, load_resolutions([path], registry=reg))
 
 
+def digests(folder: Path) -> dict[str, str]:
+    """Every file under `folder` (hidden ones too), by its path there, with its sha256."""
+    return {str(p.relative_to(folder)): file_sha256(p) for p in sorted(folder.rglob("*")) if p.is_file()}
+
+
 def test_resolve_reads_the_family_run_and_the_proof_rereads_it(here):
     root, runs = here / "predictions", here / "runs"
-    path = resolve_run(root, [runs / "behaviour", runs / "fam"])
+    before = digests(runs)
+    path = resolve_run(root, [runs / "behaviour", runs / "fam"], here / "resolved")
+    # the runs are read, never written: the fits and the picture are in resolve's own folder
+    assert digests(runs) == before
+    assert path == here / "resolved" / "resolutions.yaml"
+    written = set(digests(here / "resolved"))
+    assert {"resolutions.yaml", "analyses/all-rate/result.json", "analyses/all-rate/summary.txt"} <= written
+    assert any(p.startswith("pictures/") and p.endswith(".png") for p in written), written
     doc = load_yaml(path).data
-    assert path.parent == runs / "behaviour"
+    assert doc["out"] == str(here / "resolved") and doc["run"] == str((runs / "behaviour").resolve())
     assert [r["name"] for r in doc["runs"]] == ["behaviour", "fam"]
     assert all(r["network_sha256"] and r["n_mazes"] == 12 for r in doc["runs"])
     by = {e["question"]: e for e in doc["resolutions"]}
@@ -562,7 +575,7 @@ def test_resolve_reads_the_family_run_and_the_proof_rereads_it(here):
 
 def test_a_family_run_is_needed_and_resolving_again_adds_no_events(here):
     root, runs = here / "predictions", here / "runs"
-    only = load_yaml(resolve_run(root, [runs / "behaviour"])).data
+    only = load_yaml(resolve_run(root, [runs / "behaviour"], here / "resolved")).data
     by = {e["question"]: e for e in only["resolutions"]}
     assert (
         by["patch-half"]["outcome"] == "unresolved"
@@ -570,10 +583,10 @@ def test_a_family_run_is_needed_and_resolving_again_adds_no_events(here):
     )
     assert by["no-patch-half"]["outcome"] == "unresolved"
     before = (root / "registry.lock").read_text()
-    resolve_run(root, [runs / "behaviour", runs / "fam"])
+    resolve_run(root, [runs / "behaviour", runs / "fam"], here / "resolved")
     once = (root / "registry.lock").read_text()
     assert len(once.splitlines()) > len(before.splitlines())
-    resolve_run(root, [runs / "behaviour", runs / "fam"])
+    resolve_run(root, [runs / "behaviour", runs / "fam"], here / "resolved")
     assert (root / "registry.lock").read_text() == once
 
 
@@ -585,8 +598,8 @@ def test_the_report_names_every_run_shows_the_chosen_edit_and_the_amendment(here
     (root / "questions.yaml").write_text(questions.replace("threshold: 0.5}", "threshold: 0.4}"))
     register(root, amend=True)  # after the runs began: a late amendment, accepted only when asked
     with pytest.raises(MazeprobeError, match="question:patch-half"):
-        resolve_run(root, [runs / "behaviour", runs / "fam"])
-    path = resolve_run(root, [runs / "behaviour", runs / "fam"], allow_late=True)
+        resolve_run(root, [runs / "behaviour", runs / "fam"], here / "resolved")
+    path = resolve_run(root, [runs / "behaviour", runs / "fam"], here / "resolved", allow_late=True)
     entry = next(e for e in load_yaml(path).data["resolutions"] if e["question"] == "patch-half")
     assert "picture" in entry, entry.get("picture_error")
     picture = path.parent / entry["picture"]
@@ -655,18 +668,37 @@ def test_a_probe_plan_resolves_from_the_run_that_records_its_layer_and_is_kept_a
         .replace("record: {decision_square_probs: true}", f"record: {{activations: {{layers: [{L}]}}}}")
     )
     run = run_experiment(load_spec(spec), tmp_path / "runs")
-    path = resolve_run(root, [run])
+    in_run = digests(run)
+    path = resolve_run(root, [run], tmp_path / "resolved")
+    assert digests(run) == in_run  # the probe's result is kept in resolve's folder, not in the run
     entry = load_yaml(path).data["resolutions"][0]
-    kept = run / "probes" / "pp.json"
+    kept = tmp_path / "resolved" / "probes" / "pp.json"
     assert entry["outcome"] in ("yes", "no") and "exact_position_accuracy" in entry["evidence"]
     assert entry["sources"][PROBE + "pp"]["files"] == {"probes/pp.json": file_sha256(kept)}
     fitted = json.loads(kept.read_text())
     assert fitted["result"]["n_samples"] == 60 and fitted["result"]["folds"] == 3
+    assert fitted["run"] == str(run)
     # resolving again reads the kept result; the proof re-reads it, and refuses it once it changes
     before = kept.read_bytes()
-    resolve_run(root, [run])
+    resolve_run(root, [run], tmp_path / "resolved")
     assert kept.read_bytes() == before
     assert set(scored(root, path)["question"]) == {"probe-finds-cheese"}
+
+    # a result an earlier resolve kept in the run itself (RUN/probes/pp.json) is reused in a new folder,
+    # copied byte for byte: the evidence and the lock's event stay the same
+    (run / "probes").mkdir(exist_ok=True)
+    (run / "probes" / "pp.json").write_bytes(before)
+    lock = (root / "registry.lock").read_bytes()
+    again = resolve_run(root, [run], tmp_path / "elsewhere")
+    assert (tmp_path / "elsewhere" / "probes" / "pp.json").read_bytes() == before
+    assert (root / "registry.lock").read_bytes() == lock
+    assert load_yaml(again).data["resolutions"] == load_yaml(path).data["resolutions"]
+    # and a resolutions.yaml in the old layout (no `out:`, its probe result in the run) still proves
+    old = load_yaml(path).data
+    del old["out"]
+    (run / "resolutions.yaml").write_text(yaml.safe_dump(old, sort_keys=False))
+    assert set(scored(root, run / "resolutions.yaml")["question"]) == {"probe-finds-cheese"}
+
     fitted["result"]["score"] = 1.0 - fitted["result"]["score"]
     kept.write_text(json.dumps(fitted))
     with pytest.raises(IntegrityError, match="probe-finds-cheese"):
@@ -778,16 +810,16 @@ def test_a_fine_tune_amended_before_its_evaluation_on_new_mazes_is_timely(here):
     register(root)
     time.sleep(1.1)
     _evaluation(ckpt, 1, 0.8)  # evaluated after the question was registered
-    path = resolve_run(root, [runs / "behaviour", runs / "fam"])
+    path = resolve_run(root, [runs / "behaviour", runs / "fam"], here / "resolved")
     assert {r["question"]: r["outcome"] for r in load_yaml(path).data["resolutions"]}["tuned"] == "yes"
     q.write_text(q.read_text().replace("threshold: 0.5,", "threshold: 0.7, relative_to: uniform,"))
     register(root, amend=True)
     with pytest.raises(MazeprobeError, match="question:tuned: registered .*after the fine-tune of ft.pth|"
                                              "question:tuned: registered .*ft.pth began"):  # fmt: skip
-        resolve_run(root, [runs / "behaviour", runs / "fam"])  # the same evaluation, read after it
+        resolve_run(root, [runs / "behaviour", runs / "fam"], here / "resolved")  # the same evaluation
     time.sleep(1.1)
     _evaluation(ckpt, 2, 0.8)  # new mazes, evaluated after the amendment
-    path = resolve_run(root, [runs / "behaviour", runs / "fam"])  # no late item: not refused
+    path = resolve_run(root, [runs / "behaviour", runs / "fam"], here / "resolved")  # no late item
     entry = {r["question"]: r for r in load_yaml(path).data["resolutions"]}["tuned"]
     assert entry["outcome"] == "yes" and "uniform" in entry["evidence"]  # 0.8 against 0.7 x 0.9 = 0.63
     assert not load_yaml(path).data["late"]

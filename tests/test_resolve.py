@@ -7,6 +7,7 @@ import json
 import math
 import re
 import time
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -740,13 +741,15 @@ def test_resolve_a_real_run_refusing_late_forecasts(tmp_path, capsys):
     assert "question:near-top-right: never registered" in text
     assert "forecast:tester:nearly-always: never registered" in text and "by-hand" not in text  # manual
     register(root)
-    assert main(["resolve", "--predictions", str(root), "--run", str(early)]) == 2
+    resolved = tmp_path / "resolved"
+    flags = ["--predictions", str(root), "--run", str(early), "--out", str(resolved)]
+    assert main(["resolve", *flags]) == 2
     assert "forecast:tester:near-top-right: registered 20" in capsys.readouterr().err
 
-    assert main(["resolve", "--predictions", str(root), "--run", str(early), "--allow-late"]) == 0
+    assert main(["resolve", *flags, "--allow-late"]) == 0
     out = capsys.readouterr().out
-    assert "near-top-right" in out and "accepted late" in out and f"wrote {early}/resolutions.yaml" in out
-    doc = load_yaml(early / "resolutions.yaml").data
+    assert "near-top-right" in out and "accepted late" in out and f"wrote {resolved}/resolutions.yaml" in out
+    doc = load_yaml(resolved / "resolutions.yaml").data
     # the questions were registered after the run began too: their criteria are as late as the forecasts
     assert doc["late"] == [
         "forecast:tester:near-top-right",
@@ -756,33 +759,33 @@ def test_resolve_a_real_run_refusing_late_forecasts(tmp_path, capsys):
         "question:steps-artifact",
     ]
     assert doc["run"] == str(early) and doc["run_spec_hash"] == read_manifest(early)["spec_hash"]
+    assert doc["out"] == str(resolved)
     got = {r["question"]: r for r in doc["resolutions"]}
     assert set(got) == {"near-top-right", "steps-artifact", "nearly-always"}  # manual ones are not here
     assert got["near-top-right"]["outcome"] == "yes" and got["near-top-right"]["numbers"]["coef"] < 0
     # the shard agent's choice at the decision square depends on the step distance by construction
     assert got["steps-artifact"]["outcome"] == "no" and got["steps-artifact"]["numbers"]["ci_high"] < 0
     assert got["nearly-always"]["outcome"] == "no" and got["nearly-always"]["numbers"]["threshold"] == 0.99
-    fit = json.loads((early / "analyses" / "mini" / "result.json").read_text())
+    fit = json.loads((resolved / "analyses" / "mini" / "result.json").read_text())
     assert got["near-top-right"]["analysis_hash"] == fit["plan_hash"]
     assert got["near-top-right"]["numbers"]["coef"] == fit["models"]["logit"]["features"][NEG]["coef"]
     # the registry reads the file back, with the late forecasts marked
-    resolutions = load_resolutions([early / "resolutions.yaml"], load_registry(root))
+    resolutions = load_resolutions([resolved / "resolutions.yaml"], load_registry(root))
     assert {r.question: r.outcome for r in resolutions}["near-top-right"] == "yes"
 
     # fits are reused while plan and run are unchanged, and refitted when the plan changes
-    stamp = (early / "analyses" / "mini" / "result.json").stat().st_mtime_ns
+    stamp = (resolved / "analyses" / "mini" / "result.json").stat().st_mtime_ns
     resolve(root, early, allow_late=True)
-    assert (early / "analyses" / "mini" / "result.json").stat().st_mtime_ns == stamp
+    assert (resolved / "analyses" / "mini" / "result.json").stat().st_mtime_ns == stamp
     (analysis / "mini.yaml").write_text(MINI.replace("[logit, vif]", "[logit, vif, {kind: rate}]"))
     resolve(root, early, allow_late=True)
-    assert (
-        json.loads((early / "analyses" / "mini" / "result.json").read_text())["plan_hash"] != fit["plan_hash"]
-    )
+    refit = json.loads((resolved / "analyses" / "mini" / "result.json").read_text())
+    assert refit["plan_hash"] != fit["plan_hash"]
     # --plan replaces the plan of that name
     other = tmp_path / "other.yaml"
     other.write_text(MINI.replace("features: [", "features: [maze_size, "))
     resolve(root, early, allow_late=True, plan_paths=[other])
-    assert "maze_size" in json.loads((early / "analyses" / "mini" / "result.json").read_text())["features"]
+    assert "maze_size" in json.loads((resolved / "analyses" / "mini" / "result.json").read_text())["features"]
 
     # a run begun after the forecasts were registered does not make them early: the first evidence for
     # these questions is the run `early`, which the lock dates
@@ -795,9 +798,10 @@ def test_resolve_a_real_run_refusing_late_forecasts(tmp_path, capsys):
 
 
 def resolve(root, run, **kw):
+    """resolve_run into RUNS/../resolved (beside the folder of runs, never in a run)."""
     from mazeprobe.registry.resolution.resolve import resolve_run
 
-    return resolve_run(root, run, **kw)
+    return resolve_run(root, run, kw.pop("out", Path(run).parent.parent / "resolved"), **kw)
 
 
 def test_two_features_the_data_cannot_separate_are_not_identified_while_an_independent_one_is_decided():

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from mazeprobe.cli import main
-from mazeprobe.errors import MazeprobeError
+from mazeprobe.errors import MazeprobeError, UsageError
 from mazeprobe.experiments.run import run_experiment
 from mazeprobe.experiments.spec import load_spec
 from mazeprobe.provenance import file_sha256
@@ -104,6 +104,11 @@ def here(world, tmp_path) -> Path:
     return tmp_path
 
 
+def OUT(here: Path) -> list[str]:
+    """resolve's --out: one folder beside the runs for every run a test resolves."""
+    return ["--out", str(here / "resolved")]
+
+
 def scored(root: Path, *paths: Path, **kw):
     reg = load_registry(root)
     return forecast_table(reg, load_resolutions(list(paths), registry=reg), **kw)
@@ -115,7 +120,11 @@ def events(root: Path) -> list[dict]:
 
 def test_resolve_appends_one_event_per_question_and_scores_on_time(here, capsys):
     root, run = here / "predictions", here / "runs" / "trust"
-    path = resolve_run(root, run)
+    lock = (root / "registry.lock").read_bytes()
+    with pytest.raises(UsageError, match=f"the output folder {run}/resolved is inside the run {run}"):
+        resolve_run(root, run, run / "resolved")  # resolve writes nothing into a run: refused first
+    assert (root / "registry.lock").read_bytes() == lock and not (run / "resolved").exists()
+    path = resolve_run(root, run, here / "resolved")
     found = events(root)
     assert [(e["question"], e["outcome"]) for e in found] == [
         ("near-top-right", "yes"),
@@ -128,7 +137,7 @@ def test_resolve_appends_one_event_per_question_and_scores_on_time(here, capsys)
     )
     assert set(found[0]["fits"]) == {"mini"} and len(found[0]["fits"]["mini"]) == 64
     before = (root / "registry.lock").read_bytes()
-    resolve_run(root, run)  # the same run, fits and outcomes again: nothing new to register
+    resolve_run(root, run, here / "resolved")  # the same run, fits and outcomes again: nothing new
     assert (root / "registry.lock").read_bytes() == before
     assert verify(root) == []
     t = scored(root, path).set_index("question")
@@ -143,20 +152,20 @@ def test_resolve_appends_one_event_per_question_and_scores_on_time(here, capsys)
 def test_a_rule_edited_after_the_results_needs_amend_and_is_late(here, capsys):
     """Hostile case: a registered question whose rule was edited after results were known was applied."""
     root, run = here / "predictions", here / "runs" / "trust"
-    resolve_run(root, run)  # the results are known: the lock dates them
+    resolve_run(root, run, here / "resolved")  # the results are known: the lock dates them
     q = root / "questions.yaml"
     q.write_text(q.read_text().replace("rule: negative-significant", "rule: positive-significant"))
     with pytest.raises(IntegrityError) as err:
-        resolve_run(root, run, allow_late=True)
+        resolve_run(root, run, here / "resolved", allow_late=True)
     (line,) = str(err.value).splitlines()[1:]
     assert line.startswith(f"{q}:2:1: question:near-top-right: edited since its registration at 20")
     assert line.endswith('resolution.rule: "negative-significant" -> "positive-significant"')
-    assert main(["resolve", "--predictions", str(root), "--run", str(run)]) == 1  # a check found it
+    assert main(["resolve", "--predictions", str(root), "--run", str(run), *OUT(here)]) == 1  # a check
     capsys.readouterr()
     assert register(root, amend=True) == ["question:near-top-right"]
     with pytest.raises(MazeprobeError, match=r"question:near-top-right: registered 20.*, after run .* began"):
-        resolve_run(root, run)
-    path = resolve_run(root, run, allow_late=True)
+        resolve_run(root, run, here / "resolved")
+    path = resolve_run(root, run, here / "resolved", allow_late=True)
     t = scored(root, path).set_index("question")
     assert t.loc["near-top-right", "outcome"] == "no"  # the amended rule, marked: its rule is late
     assert t["rule_late"].to_dict() == {"near-top-right": True, "nearly-always": False}
@@ -169,8 +178,8 @@ def test_rerunning_the_same_spec_into_a_new_directory_does_not_make_a_late_forec
     (root / "forecasts" / "bob.yaml").write_text(BOB)
     assert register(root) == ["forecast:bob:near-top-right"]  # after the run began: late
     with pytest.raises(MazeprobeError, match="forecast:bob:near-top-right: registered"):
-        resolve_run(root, run)
-    resolve_run(root, run, allow_late=True)
+        resolve_run(root, run, here / "resolved")
+    resolve_run(root, run, here / "resolved", allow_late=True)
     time.sleep(1.1)
     rerun = run_experiment(load_spec(here / "spec.yaml"), here / "again")  # identical spec, begun later
     spec_hash = json.loads((run / "manifest.json").read_text())["spec_hash"]
@@ -178,8 +187,8 @@ def test_rerunning_the_same_spec_into_a_new_directory_does_not_make_a_late_forec
     with pytest.raises(
         MazeprobeError, match=f"forecast:bob:near-top-right: registered .*, after run {run} began"
     ):
-        resolve_run(root, rerun)
-    path = resolve_run(root, rerun, allow_late=True)
+        resolve_run(root, rerun, here / "resolved")
+    path = resolve_run(root, rerun, here / "resolved", allow_late=True)
     late = scored(root, path).set_index(["forecaster", "question"])["late"]
     assert late.to_dict() == {
         ("bob", "near-top-right"): True,
@@ -193,7 +202,7 @@ def test_editing_started_at_or_the_late_list_does_not_remove_the_flag(here):
     root, run = here / "predictions", here / "runs" / "trust"
     (root / "forecasts" / "bob.yaml").write_text(BOB)
     register(root)
-    path = resolve_run(root, run, allow_late=True)
+    path = resolve_run(root, run, here / "resolved", allow_late=True)
     assert "forecast:bob:near-top-right" in load_yaml(path).data["late"]
     path.write_text(
         path.read_text().replace("- forecast:bob:near-top-right\n", "").replace("late:\n", "late: []\n")
@@ -205,7 +214,7 @@ def test_editing_started_at_or_the_late_list_does_not_remove_the_flag(here):
     assert scored(root, path).set_index("forecaster").loc["bob", "late"]
     # resolving again from the edited manifest: the lock already dates the evidence
     with pytest.raises(MazeprobeError, match="forecast:bob:near-top-right: registered"):
-        resolve_run(root, run)
+        resolve_run(root, run, here / "resolved")
 
 
 def entry_line(path: Path, qid: str) -> int:
@@ -214,7 +223,7 @@ def entry_line(path: Path, qid: str) -> int:
 
 def test_an_auto_resolution_must_prove_itself_on_its_run(here):
     root, run = here / "predictions", here / "runs" / "trust"
-    path = resolve_run(root, run)
+    path = resolve_run(root, run, here / "resolved")
     original = path.read_text()
     line = entry_line(path, "near-top-right")
 
@@ -239,7 +248,7 @@ def test_an_auto_resolution_must_prove_itself_on_its_run(here):
     row = scored(root, path).set_index("question").loc["near-top-right"]
     assert row["evidence"].startswith("logit coef ") and row["outcome"] == "yes"
     # a fit edited after resolve (and the file made to agree with it): no registered event says so
-    fit = run / "analyses" / "mini" / "result.json"
+    fit = here / "resolved" / "analyses" / "mini" / "result.json"
     doc = json.loads(fit.read_text())
     feature = doc["models"]["logit"]["features"]["euc_dist_cheese_top_right"]
     feature |= {"coef": 1.0, "ci_low": 0.5, "ci_high": 1.5}
@@ -255,7 +264,7 @@ def test_an_auto_resolution_must_prove_itself_on_its_run(here):
     }
     # resolving again does not launder the edited fit into a new event: it is refitted
     forged = file_sha256(fit)
-    resolve_run(root, run)
+    resolve_run(root, run, here / "resolved")
     assert json.loads(fit.read_text())["models"]["logit"]["features"]["euc_dist_cheese_top_right"]["coef"] < 0
     mini = [(e["outcome"], e["fits"]["mini"]) for e in events(root) if e["question"] == "near-top-right"]
     assert ("yes", file_sha256(fit)) in mini and all(sha != forged for _, sha in mini)
@@ -270,7 +279,7 @@ def test_a_resolutions_file_the_lock_never_saw_is_unregistered(here, capsys):
     root, run = here / "predictions", here / "runs" / "trust"
     elsewhere = here / "elsewhere"
     shutil.copytree(root, elsewhere)  # the same registrations, another lock: resolve runs there only
-    path = resolve_run(elsewhere, run)
+    path = resolve_run(elsewhere, run, here / "resolved")
     with pytest.raises(IntegrityError) as err:
         scored(root, path)
     assert str(err.value).count("no resolution event") == 2
@@ -282,10 +291,11 @@ def test_a_resolutions_file_the_lock_never_saw_is_unregistered(here, capsys):
     # resolve with --include-unregistered resolves an edited question by its current rule, scored apart
     q = root / "questions.yaml"
     q.write_text(q.read_text().replace("threshold: 0.99", "threshold: 0.01"))
-    assert main(["resolve", "--predictions", str(root), "--run", str(run)]) == 1
+    assert main(["resolve", "--predictions", str(root), "--run", str(run), *OUT(here)]) == 1
     assert "question:nearly-always: edited since its registration" in capsys.readouterr().err
-    assert main(["resolve", "--predictions", str(root), "--run", str(run), "--include-unregistered"]) == 0
-    own = run / "resolutions.yaml"
+    assert main(["resolve", "--predictions", str(root), "--run", str(run), *OUT(here),
+                 "--include-unregistered"]) == 0
+    own = here / "resolved" / "resolutions.yaml"
     t = scored(root, own, include_unregistered=True).set_index("question")
     assert t.loc["nearly-always", "outcome"] == "yes" and t.loc["nearly-always", "unregistered"]
     assert not t.loc["near-top-right", "unregistered"]
@@ -298,7 +308,7 @@ def test_a_refused_resolve_dates_the_design_so_a_rerun_cannot_wash_lateness_out(
     (root / "forecasts" / "bob.yaml").write_text(BOB)
     assert register(root) == ["forecast:bob:near-top-right"]  # after run1 began
     with pytest.raises(MazeprobeError, match="forecast:bob:near-top-right: registered"):
-        resolve_run(root, run)
+        resolve_run(root, run, here / "resolved")
     # refused, yet the lock now dates the design it was shown (and holds no resolution event)
     lines = read_lock(root)[0]
     shown = [e.content for e in lines if e.item.startswith("evidence:")]
@@ -311,8 +321,8 @@ def test_a_refused_resolve_dates_the_design_so_a_rerun_cannot_wash_lateness_out(
     time.sleep(1.1)
     rerun = run_experiment(load_spec(here / "spec.yaml"), here / "again")
     with pytest.raises(MazeprobeError, match=f"forecast:bob:near-top-right: registered .*, after run {run} "):
-        resolve_run(root, rerun)
-    assert main(["resolve", "--predictions", str(root), "--run", str(rerun)]) == 2
+        resolve_run(root, rerun, here / "resolved")
+    assert main(["resolve", "--predictions", str(root), "--run", str(rerun), *OUT(here)]) == 2
     assert "after run" in capsys.readouterr().err
 
 
@@ -329,7 +339,7 @@ def test_a_run_only_fitted_for_the_registry_dates_its_design(here, capsys):
     time.sleep(1.1)
     rerun = run_experiment(load_spec(here / "spec.yaml"), here / "again")
     with pytest.raises(MazeprobeError, match=f"forecast:bob:near-top-right: registered .*, after run {run} "):
-        resolve_run(root, rerun)
+        resolve_run(root, rerun, here / "resolved")
     table = here / "table.parquet"  # a bare table has no design to date
     shutil.copy(run / "episodes.parquet", table)
     assert main(["fit", str(table), "--plan", str(plan), "--predictions", str(root)]) == 2
@@ -341,7 +351,7 @@ def test_a_late_forecaster_is_never_ranked_among_timely_ones(here, capsys):
     root, run = here / "predictions", here / "runs" / "trust"
     (root / "forecasts" / "bob.yaml").write_text(BOB)
     register(root)
-    path = resolve_run(root, run, allow_late=True)
+    path = resolve_run(root, run, here / "resolved", allow_late=True)
     args = ["--predictions", str(root), "--resolutions", str(path), "--n-boot", "20", "--n-perm", "20"]
     assert main(["score", *args, "--format", "json"]) == 0
     scores = json.loads(capsys.readouterr().out)
@@ -364,11 +374,11 @@ def test_a_late_forecaster_is_never_ranked_among_timely_ones(here, capsys):
 
 def test_an_outcome_of_a_rule_amended_late_is_left_out_of_the_ranking_unless_allowed(here, capsys):
     root, run = here / "predictions", here / "runs" / "trust"
-    resolve_run(root, run)
+    resolve_run(root, run, here / "resolved")
     q = root / "questions.yaml"
     q.write_text(q.read_text().replace("threshold: 0.99", "threshold: 0.01"))
     register(root, amend=True)
-    path = resolve_run(root, run, allow_late=True)
+    path = resolve_run(root, run, here / "resolved", allow_late=True)
     args = ["--predictions", str(root), "--resolutions", str(path), "--n-boot", "20", "--format", "json"]
     assert main(["score", *args]) == 0
     scores = json.loads(capsys.readouterr().out)
@@ -384,26 +394,26 @@ def test_an_amendment_to_a_new_design_registered_before_its_first_run_is_timely(
     """Re-operationalizing in the open: a rule amended after results on one design, decided on a design
     (new mazes) whose first run began after the amendment, is timely; on the old mazes it is late."""
     root, run = here / "predictions", here / "runs" / "trust"
-    resolve_run(root, run)
+    resolve_run(root, run, here / "resolved")
     q = root / "questions.yaml"
     q.write_text(q.read_text().replace("threshold: 0.99", "threshold: 0.5"))
     register(root, amend=True)
     with pytest.raises(MazeprobeError, match="question:nearly-always: registered"):
-        resolve_run(root, run)  # the same mazes: the amendment came after their results
+        resolve_run(root, run, here / "resolved")  # the same mazes: the amendment came after their results
     renamed = (here / "spec.yaml").read_text().replace("name: trust", "name: renamed")
     (here / "renamed.yaml").write_text(renamed)
     time.sleep(1.1)
     same_mazes = run_experiment(load_spec(here / "renamed.yaml"), here / "again")
     with pytest.raises(MazeprobeError, match="question:nearly-always: registered"):
-        resolve_run(root, same_mazes)  # a new name is not a new design: the mazes were seen
+        resolve_run(root, same_mazes, here / "resolved")  # a new name is not a new design: mazes seen
     more = renamed.replace("name: renamed", "name: more").replace("n: 300", "n: 301")
     (here / "more.yaml").write_text(more)
     one_more = run_experiment(load_spec(here / "more.yaml"), here / "more")
     with pytest.raises(MazeprobeError, match="question:nearly-always: registered"):
-        resolve_run(root, one_more)  # one maze more of the same sample: the 300 seen are all in it
+        resolve_run(root, one_more, here / "resolved")  # one maze more of the same sample: 300 seen
     (here / "fresh.yaml").write_text(renamed.replace("seed: 4", "seed: 5"))
     fresh = run_experiment(load_spec(here / "fresh.yaml"), here / "fresh")
-    path = resolve_run(root, fresh)  # new mazes, run after the amendment: no late item
+    path = resolve_run(root, fresh, here / "resolved")  # new mazes, run after the amendment: no late item
     t = scored(root, path).set_index("question")
     assert not t["late"].any() and not t["rule_late"].any()
     assert scored(root, path).attrs["amendments"]["nearly-always"]["after"]["threshold"] == 0.5
@@ -419,7 +429,7 @@ def test_an_outcome_changed_by_a_change_of_the_rules_is_listed_with_both_values(
     from mazeprobe.registry.items.lock import append_items
 
     root, run = here / "predictions", here / "runs" / "trust"
-    path = resolve_run(root, run)
+    path = resolve_run(root, run, here / "resolved")
     [now] = [e for e in events(root) if e["question"] == "nearly-always"]
     assert now["rules_version"] == RULES_VERSION and now["outcome"] == "no"
     old = {k: v for k, v in now.items() if k != "rules_version"} | {"outcome": "yes"}  # as the v1 rules said

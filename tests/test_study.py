@@ -81,6 +81,11 @@ def test_study_end_to_end_on_a_random_scale_4_checkpoint(tmp_path, capsys) -> No
     assert verify(out / "predictions") == []
     assert len(scratch.read_bytes()) > len(shipped) and scratch.read_bytes().startswith(shipped)
     assert lock.read_bytes() == shipped
-    resolutions = (runs / "behavioral-10k" / "resolutions.yaml").read_text()
+    # resolve wrote into its own folder beside the runs, nothing into them
+    resolutions = (runs / "resolved" / "resolutions.yaml").read_text()
     assert f"network_sha256: {sha}" in resolutions
     assert (out / "resolutions.yaml").read_text() == resolutions  # a copy beside the report
+    assert f"\nout: {(runs / 'resolved').resolve()}\n" in resolutions
+    for name in STUDY_SPECS:
+        left = {p.name for p in (runs / name).iterdir()} & {"resolutions.yaml", "analyses", "pictures"}
+        assert not left and not (runs / name / "probes").exists(), (name, left)

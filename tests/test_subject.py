@@ -106,7 +106,7 @@ def test_the_subject_is_registered_and_checked(here):
 def test_outcomes_on_the_subject_are_ranked_and_a_stand_in_s_are_scored_apart(here, capsys):
     root = here / "predictions"
     run_a, run_b = here / "runs" / "a", here / "runs" / "b"
-    path_a = resolve_run(root, run_a)
+    path_a = resolve_run(root, run_a, here / "resolved" / "a")
     # the subject's sha256 is unknown: nothing can be on it; run a's network is a stand-in
     t = table(root, path_a)
     row = t.iloc[0]
@@ -126,7 +126,7 @@ def test_outcomes_on_the_subject_are_ranked_and_a_stand_in_s_are_scored_apart(he
     assert register(root, amend=True) == ["subject"]
     on = score_table(table(root, path_a), n_boot=20, n_perm=20)
     assert on["forecasters"]["tester"]["n_resolved"] == 1 and on["networks"][0]["on_subject"] is True
-    path_b = resolve_run(root, run_b)
+    path_b = resolve_run(root, run_b, here / "resolved" / "b")
     off = score_table(table(root, path_b), n_boot=20, n_perm=20)
     assert off["forecasters"]["tester"]["n_resolved"] == 0
     assert off["networks"][0]["network_sha256"] == file_sha256(here / "b.pth")
@@ -150,7 +150,7 @@ def test_a_registry_without_a_subject_behaves_as_before(here):
     qfile.write_text(QUESTIONS)
     (root / "registry.lock").unlink()
     register(root)
-    path = resolve_run(root, here / "runs" / "a", allow_late=True)
+    path = resolve_run(root, here / "runs" / "a", here / "resolved", allow_late=True)
     t = table(root, path)
     assert t.iloc[0]["on_subject"] is None and t.attrs["subject"] is None
     scores = score_table(t, n_boot=20, n_perm=20, allow_late=True)

@@ -167,14 +167,19 @@ def cmd_predictions_verify(args: argparse.Namespace) -> int:
 
 
 def cmd_resolve(args: argparse.Namespace) -> int:
-    """Resolve the auto questions of a predictions directory from runs: FIRST_RUN/resolutions.yaml.
+    """Resolve the auto questions of a predictions directory from runs: OUT/resolutions.yaml.
 
     Example: mazeprobe resolve --predictions predictions --run data/runs/behavioral-demo
              mazeprobe resolve --predictions predictions --run data/runs/behavioral-10k \
-                 --run data/runs/model-editing --run data/runs/retargeting
+                 --run data/runs/model-editing --run data/runs/retargeting --out data/resolved/round-2
              mazeprobe resolve --predictions predictions --run RUN --plan my-behavioral.yaml --allow-late
+    The runs are read, never written. Everything resolve writes goes into OUT (default
+    data/resolved/<the first run's directory name>/): resolutions.yaml, the fits (OUT/analyses/<plan>/),
+    probe plan results (OUT/probes/<plan>.json) and pictures of chosen edits (OUT/pictures/).
     Each plan a question names (analysis/<name>.yaml, or a --plan file defining that name) is fitted once
-    on the run, or its fit in RUN_DIR/analyses/<name>/ is reused when plan and run are unchanged.
+    on the first run; a fit in OUT/analyses/<name>/ or RUN_DIR/analyses/<name>/ (`mazeprobe fit`'s) is
+    reused when plan and run are unchanged, and so is a probe result in OUT/probes/ or in the run itself
+    (an earlier resolve's).
     Only registered questions and forecasts are resolved (the registered rule; edits need
     `predictions register --amend`), else exit 1 unless --include-unregistered. Forecasts and questions
     registered after the first evidence for their question (this run's start, or an earlier resolution in
@@ -188,9 +193,11 @@ def cmd_resolve(args: argparse.Namespace) -> int:
         if not Path(run).is_dir():
             raise UsageError(f"no such run directory: {run}")
     device = device_name(args.device)
+    args.out = str(_resolve_out(args))  # named by the Ctrl-C message too
     path = resolve_run(
         args.predictions,
         args.run,
+        args.out,
         plan_paths=args.plan,
         allow_late=args.allow_late,
         include_unregistered=args.include_unregistered,
@@ -199,6 +206,13 @@ def cmd_resolve(args: argparse.Namespace) -> int:
     print(_resolve_table(load_yaml(path).data))
     print(f"wrote {path}")
     return 0
+
+
+def _resolve_out(args: argparse.Namespace) -> Path:
+    """--out, else data/resolved/<the first run's directory name> (ResolvedDir.default)."""
+    from mazeprobe.registry.resolution.resolved import ResolvedDir
+
+    return Path(args.out) if args.out else ResolvedDir.default(args.run[0]).path
 
 
 def _resolve_table(doc: dict) -> str:
@@ -236,7 +250,7 @@ def _scored_table(args: argparse.Namespace):
 def cmd_score(args: argparse.Namespace) -> int:
     """Score every forecaster on the resolved questions: Brier, log score, CORP decomposition, pairwise skill.
 
-    Example: mazeprobe score --predictions predictions/ --resolutions data/runs/net-demo/resolutions.yaml
+    Example: mazeprobe score --predictions predictions/ --resolutions data/resolved/net-demo/resolutions.yaml
              predictions/resolutions-manual.yaml --format json
     Counts only what DIR/registry.lock vouches for (exit 1 naming every other item, unless
     --include-unregistered: then scored apart, not ranked); an automatic resolution must be reproduced
@@ -366,9 +380,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         subparsers,
         "resolve",
         cmd_resolve,
-        # --run is a list: the fits and the resolutions live in the first run (the primary)
-        interrupted="interrupted; the fits finished so far are kept in RUN/analyses/ of the first run "
-        "({run[0]}), reused next time; {run[0]}/resolutions.yaml is written whole at the end or not at all",
+        # {out}: the folder cmd_resolve settled on (--out, or the default from the first run)
+        interrupted="interrupted; the fits and probe results finished so far are kept in {out}, reused next "
+        "time; {out}/resolutions.yaml is written whole at the end or not at all",
     )
     p.add_argument("--predictions", required=True, metavar="DIR", help="the predictions directory")
     p.add_argument(
@@ -391,6 +405,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         action="store_true",
         help="accept forecasts and questions registered after the first evidence (marked late)",
     )
+    p.add_argument(
+        "--out",
+        metavar="DIR",
+        help="the folder resolve writes into: resolutions.yaml, analyses/, probes/, pictures/ (default "
+        "data/resolved/<the first run's directory name>; never inside a run)",
+    )
     add_device_flag(p, default="cpu", what="of a probe plan's random-weight control runs")
     _include_unregistered(p)
 
@@ -405,7 +425,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
             required=True,
             nargs="+",
             metavar="FILE",
-            help="resolution files (RUN_DIR/resolutions.yaml, DIR/resolutions-manual.yaml, ...)",
+            help="resolution files (data/resolved/RUN/resolutions.yaml, DIR/resolutions-manual.yaml, ...)",
         )
         if name == "score":
             p.add_argument("--format", choices=("text", "json"), default="text", help="what to print")

@@ -128,7 +128,8 @@ def cmd_fingerprint(args: argparse.Namespace) -> int:
     """
     from mazeprobe.agents.fingerprint import write_fingerprint
     from mazeprobe.experiments.fingerprint import DEFAULT_FINGERPRINTS_DIR, DEFAULT_N, fingerprint_run
-    from mazeprobe.stats.fingerprint import run_fingerprint
+    from mazeprobe.experiments.inputs import fingerprint_inputs
+    from mazeprobe.stats.fingerprint import fingerprint_document
 
     device = device_name(args.device)
     started: list[Path] = []
@@ -145,7 +146,7 @@ def cmd_fingerprint(args: argparse.Namespace) -> int:
                 progress=progress,
                 on_start=on_start,
             )
-        document = run_fingerprint(run_dir, checkpoint=args.checkpoint)
+        document = fingerprint_document(fingerprint_inputs(run_dir), checkpoint=args.checkpoint)
         if args.save:
             document["saved"] = str(write_fingerprint(args.checkpoint, document))
     except KeyboardInterrupt:

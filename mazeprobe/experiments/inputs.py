@@ -1,5 +1,6 @@
 """What the statistics layer is given from a run, as plain tables and arrays: an analysis's input table
-(`load_input`) and a probe's activations with their random-weight control (`probe_inputs`).
+(`load_input`), a probe's activations with their random-weight control (`probe_inputs`) and a fingerprint
+run's tables (`fingerprint_inputs`).
 
 The statistics layer takes these and never reads a run directory or builds a network itself:
 
@@ -8,6 +9,8 @@ The statistics layer takes these and never reads a run directory or builds a net
 
     inputs = probe_inputs("data/runs/probe", ProbeRequest("embedder.block2.res1.resadd_out"))
     results = probe_run(inputs)                                  # mazeprobe.stats.probes
+
+    document = fingerprint_document(fingerprint_inputs(run_dir))  # mazeprobe.stats.fingerprint
 """
 
 from __future__ import annotations
@@ -151,3 +154,56 @@ def probe_inputs(
     obs = decision_square_observations(seen, num_envs=request.num_envs)
     X_random = random_weight_activations(obs, layer, scale, control_seed, device=device).astype(X.dtype)
     return ProbeInputs(layer=layer, X=X, seeds=seeds, mazes=mazes, X_random=X_random, run=str(run.path))
+
+
+# --- a fingerprint run's tables ------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class FingerprintInputs:
+    """A finished fingerprint run (mazeprobe.experiments.fingerprint) as the fingerprint reads it: its
+    episodes, decision-square probabilities and interventions tables, and what its manifest records."""
+
+    episodes: pd.DataFrame
+    dsq_probs: pd.DataFrame
+    interventions: pd.DataFrame
+    checkpoint: str
+    """The checkpoint as the run recorded it."""
+    sha256: str | None
+    scale: int | None
+    n_mazes: int
+    seed: int
+    """The maze sample's seed (it also seeds the fingerprint's bootstrap)."""
+    run: str
+    """The run directory as a saved fingerprint shows it (relative to the working folder when inside it)."""
+
+
+def fingerprint_inputs(run_dir: str | os.PathLike) -> FingerprintInputs:
+    """The tables of a complete fingerprint run; UsageError when it recorded no decision-square
+    probabilities."""
+    run = RunDir(run_dir)
+    manifest = run.require_complete()
+    dsq = run.dsq_probs()
+    if dsq is None:
+        raise UsageError(f"{run.path}: the run did not record decision-square probabilities")
+    policy = manifest.policy
+    return FingerprintInputs(
+        episodes=run.episodes(),
+        dsq_probs=dsq,
+        interventions=run.interventions(),
+        checkpoint=policy.checkpoint,
+        sha256=policy.sha256,
+        scale=policy.scale,
+        n_mazes=manifest.n_mazes,
+        seed=manifest.maze_seed,
+        run=_shown(run.path),
+    )
+
+
+def _shown(path: Path) -> str:
+    """A path as a saved fingerprint records it: relative to the working folder when inside it (the file
+    may be committed beside its checkpoint, where this machine's absolute paths mean nothing)."""
+    try:
+        return str(path.resolve().relative_to(Path.cwd().resolve()))
+    except ValueError:
+        return str(path)

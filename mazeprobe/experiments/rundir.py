@@ -8,16 +8,17 @@
       dsq_probs.parquet      per maze: p_cheese_at_dsq, p_top_right_at_dsq (when recorded)
       activations/<layer>/chunk-NNNNN.npy + activations/index.parquet (seed -> chunk, row)
       chunks/                per-chunk outputs and done markers (the unit of resume)
-      analyses/<plan>/       what `mazeprobe fit` and `resolve` wrote for an analysis plan
-      probes/<layer>.parquet what `mazeprobe probe` wrote; probes/<plan>.json a probe plan's result
-      pictures/              what `mazeprobe resolve` drew for the questions it resolved
-      resolutions.yaml       what `mazeprobe resolve` wrote
+      analyses/<plan>/       what `mazeprobe fit` wrote for an analysis plan
+      probes/<layer>.parquet what `mazeprobe probe` wrote
       interventions.parquet  per (maze, intervention): the measures of each edit (with interventions)
       retargeting.parquet    per (maze, intervention, target): path probability, reached, steps,
                              eligible squares; `none` and the real-cheese `ceiling` as rows too
       channels/<layer>.parquet  the layer's cheese-channel ranking (when an edit names it)
 
-Everything else (the CLI, the statistics layer, the registry) reads a run through `RunDir`.
+Everything else (the CLI, the statistics layer, the registry) reads a run through `RunDir`. `mazeprobe
+resolve` writes nothing here: its fits, probe plan results, pictures and resolutions.yaml go into a folder of
+its own (mazeprobe.registry.resolution.resolved), which reads the names an earlier resolve left in a run
+(resolutions.yaml, pictures/, analyses/<plan>/, probes/<plan>.json) as its own.
 """
 
 from __future__ import annotations
@@ -83,9 +84,7 @@ class RunDir:
     DSQ = "dsq_probs.parquet"
     INTERVENTIONS = "interventions.parquet"
     RETARGETING = "retargeting.parquet"
-    RESOLUTIONS = "resolutions.yaml"
     PROBES = "probes"
-    PICTURES = "pictures"
 
     def __init__(self, path: str | os.PathLike) -> None:
         self.path = Path(path)
@@ -134,10 +133,6 @@ class RunDir:
         return self.activations_dir / "index.parquet"
 
     @property
-    def resolutions_path(self) -> Path:
-        return self.path / self.RESOLUTIONS
-
-    @property
     def interventions_path(self) -> Path:
         return self.path / self.INTERVENTIONS
 
@@ -169,15 +164,6 @@ class RunDir:
     def probe_path(self, layer: str) -> Path:
         """What `mazeprobe probe` writes for a layer (mazeprobe.stats.probes.result.PROBE_TABLE)."""
         return self.probes_dir / f"{layer}.parquet"
-
-    def probe_plan_path(self, plan: str) -> Path:
-        """A probe plan's result on this run, as `mazeprobe resolve` keeps it (JSON)."""
-        return self.probes_dir / f"{plan}.json"
-
-    @property
-    def pictures_dir(self) -> Path:
-        """Where `mazeprobe resolve` draws the pictures of the questions it resolved on this run."""
-        return self.path / self.PICTURES
 
     # --- the manifest ---------------------------------------------------------------------------
 

@@ -17,6 +17,8 @@ What goes where:
     OUT/steps.json                  each step's time on this machine (the report's timing section)
     RUNS/<spec name>/               the runs, named as shipped (the probe plan finds probe-run-r2 by name);
                                     RUNS/fingerprints/ the fingerprint run; every run resumes
+    RUNS/resolved/                  what resolve wrote (mazeprobe.registry.resolution.resolved): the
+                                    resolutions, fits, probe results and pictures; the runs stay as run
 
 The fine-tune question (finetune-cheese-agent) reads a fine-tuned checkpoint of the network, which this
 does not make: it stays unresolved here (OUT/models/ holds no fine-tune), and the report says why.
@@ -64,6 +66,11 @@ class Study:
     """A resolved device (cpu, cuda, cuda:N)."""
     small: bool = False
     jobs: int = 1
+
+    @property
+    def resolved(self) -> Path:
+        """The folder resolve writes into (a ResolvedDir): beside the study's runs, never in one."""
+        return self.runs / "resolved"
 
 
 @dataclass(frozen=True)
@@ -155,10 +162,11 @@ def run_study(
     for a progress bar."""
     from mazeprobe.agents.fingerprint import write_fingerprint
     from mazeprobe.experiments.fingerprint import fingerprint_run
+    from mazeprobe.experiments.inputs import fingerprint_inputs
     from mazeprobe.experiments.run import run_experiment
     from mazeprobe.experiments.spec import load_spec
     from mazeprobe.experiments.study import STUDY_SPECS
-    from mazeprobe.stats.fingerprint import run_fingerprint
+    from mazeprobe.stats.fingerprint import fingerprint_document
     from mazeprobe.steplog import timed_step
 
     _check(study)
@@ -186,7 +194,7 @@ def run_study(
         fp_run, _ = fingerprint_run(study.checkpoint, n=_fingerprint_n(study), out_dir=fp_dir,
                                     workers=study.jobs, device=study.device, progress=on_chunk,
                                     on_start=on_start, max_steps=_max_steps(study))  # fmt: skip
-        document = run_fingerprint(fp_run, checkpoint=str(study.checkpoint))
+        document = fingerprint_document(fingerprint_inputs(fp_run), checkpoint=str(study.checkpoint))
     fp_path = write_fingerprint(study.checkpoint, document, study.out)
     label = "resolve the shipped questions in a scratch copy of the registry, score, report"
     say(label)
@@ -279,8 +287,8 @@ def _resolve_and_report(study: Study, runs: list[Path], fingerprint: dict, fp_pa
     with warnings.catch_warnings():
         if study.small:  # a probe on a few mazes: scikit-learn warns of classes with one member, at length
             warnings.simplefilter("ignore", UserWarning)
-        path = resolve_run(root, runs)
-    # beside the report it supports (resolve writes it into the primary run, under RUNS)
+        path = resolve_run(root, runs, study.resolved)
+    # beside the report it supports (resolve writes it into its own folder, under RUNS)
     write_bytes(study.out / "resolutions.yaml", path.read_bytes())
     registry = load_registry(root)
     files = [path] + [p for p in [root / "resolutions-manual.yaml"] if p.is_file()]

@@ -1,24 +1,21 @@
 """A network's fingerprint from a run's tables: P(cheese) and P(top-right) at the decision square, the
 outcome rates of its episodes, and P(cheese) with the cheese vector subtracted, each with an interval.
 
-Tables in (episodes.parquet, dsq_probs.parquet and interventions.parquet as a run writes them), numbers
-out. The rates are those `mazeprobe evaluate` and the run summary report (mazeprobe.sim.outcome_rates),
-with Wilson intervals over episodes; the medians and means are of per-maze probabilities, with a seeded
-percentile bootstrap that resamples mazes (one resample of the mazes serves every measure, so the
-unedited and the edited P(cheese) move together).
+Tables in (episodes.parquet, dsq_probs.parquet and interventions.parquet as a run writes them, read by
+mazeprobe.experiments.inputs.fingerprint_inputs), numbers out. The rates are those `mazeprobe evaluate` and
+the run summary report (mazeprobe.sim.outcome_rates), with Wilson intervals over episodes; the medians and
+means are of per-maze probabilities, with a seeded percentile bootstrap that resamples mazes (one resample
+of the mazes serves every measure, so the unedited and the edited P(cheese) move together).
 """
 
 from __future__ import annotations
-
-import os
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
 from mazeprobe.agents.fingerprint import MEASURES, PUBLISHED_FINGERPRINT, PUBLISHED_NETWORK
 from mazeprobe.errors import UsageError
-from mazeprobe.experiments.rundir import RunDir
+from mazeprobe.experiments.inputs import FingerprintInputs
 from mazeprobe.sim import outcome_rates
 from mazeprobe.stats.measures import wilson_interval
 from mazeprobe.stats.plan import DEFAULT_ALPHA
@@ -125,39 +122,24 @@ def fingerprint(
     return {name: out[name] for name in MEASURES}
 
 
-def run_fingerprint(
-    run_dir: str | os.PathLike, checkpoint: str | None = None, n_boot: int = N_BOOT
+def fingerprint_document(
+    inputs: FingerprintInputs, checkpoint: str | None = None, n_boot: int = N_BOOT
 ) -> dict:
-    """The fingerprint document of a finished fingerprint run (mazeprobe.experiments.fingerprint): the
-    checkpoint (as given, else as the run recorded it), its sha256 and scale, the mazes, the run, the
-    measures and the published network's values beside them."""
-    run = RunDir(run_dir)
-    manifest = run.require_complete()
-    dsq = run.dsq_probs()
-    if dsq is None:
-        raise UsageError(f"{run.path}: the run did not record decision-square probabilities")
-    seed = manifest.maze_seed
-    measures = fingerprint(run.episodes(), dsq, run.interventions(), n_boot=n_boot, seed=seed)
-    policy = manifest.policy
+    """The fingerprint document of a finished fingerprint run's tables (fingerprint_inputs): the checkpoint
+    (as given, else as the run recorded it), its sha256 and scale, the mazes, the run, the measures and the
+    published network's values beside them."""
+    seed = inputs.seed
+    measures = fingerprint(inputs.episodes, inputs.dsq_probs, inputs.interventions, n_boot=n_boot, seed=seed)
     return {
-        "checkpoint": str(checkpoint) if checkpoint is not None else policy.checkpoint,
-        "sha256": policy.sha256,
-        "scale": policy.scale,
-        "n_mazes": manifest.n_mazes,
+        "checkpoint": str(checkpoint) if checkpoint is not None else inputs.checkpoint,
+        "sha256": inputs.sha256,
+        "scale": inputs.scale,
+        "n_mazes": inputs.n_mazes,
         "seed": seed,
-        "run": _shown(run.path),
+        "run": inputs.run,
         "intervals": f"{1 - DEFAULT_ALPHA:.0%} intervals: Wilson for the two rates, a percentile bootstrap "
         f"over mazes ({n_boot} resamples, seed {seed}) for the medians and means",
         "measures": measures,
         "published_network": PUBLISHED_NETWORK,
         "published": PUBLISHED_FINGERPRINT,
     }
-
-
-def _shown(path: Path) -> str:
-    """A path as a saved fingerprint records it: relative to the working folder when inside it (the file
-    may be committed beside its checkpoint, where this machine's absolute paths mean nothing)."""
-    try:
-        return str(path.resolve().relative_to(Path.cwd().resolve()))
-    except ValueError:
-        return str(path)

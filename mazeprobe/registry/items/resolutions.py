@@ -1,4 +1,5 @@
-"""Resolution files: a person's (`DIR/resolutions-manual.yaml`) and resolve's (`RUN_DIR/resolutions.yaml`).
+"""Resolution files: a person's (`DIR/resolutions-manual.yaml`) and resolve's (`OUT/resolutions.yaml`, in
+the folder resolve writes into: mazeprobe.registry.resolution.resolved; before it had one, the first run's).
 
 Manual, one entry per question a person resolved:
 
@@ -9,6 +10,7 @@ Manual, one entry per question a person resolved:
 Automatic (written by `mazeprobe resolve`; recognised by its top-level `run` key):
 
     run: /abs/run/dir
+    out: /abs/resolved/dir          # the folder holding this file, the fits and probe results it read
     run_spec_hash: ...
     run_started_at: 2026-...Z
     resolved_at: 2026-...Z
@@ -63,6 +65,7 @@ MANUAL_KEYS = {
 MANUAL_REQUIRED = ("question", "outcome", "rationale", "evidence", "resolver", "date")
 AUTO_TOP_KEYS = {
     "run": "the run directory",
+    "out": "the folder resolve wrote this file, the fits, probe results and pictures into",
     "run_spec_hash": "the run spec's hash",
     "run_started_at": "when the run began (UTC)",
     "resolved_at": "when resolve ran (UTC)",
@@ -84,7 +87,7 @@ AUTO_KEYS = {
     "rules": "the sub-rules of all-of / any-of",
     "sources": "what a model-editing rule read: per source its run, spec hash, start and files' sha256",
     **{k: v for rule in RULE_REGISTRY.values() for k, v in rule.keys.items()},
-    "picture": "a picture of the chosen edit (a path beside this file's directory)",
+    "picture": "a picture of the chosen edit (a path in the folder `out`, else beside this file)",
     "picture_caption": "what the picture shows",
     "picture_error": "why no picture could be drawn",
     "numbers": "the numbers the rule used",
@@ -93,7 +96,7 @@ AUTO_KEYS = {
 }
 AUTO_REQUIRED = ("question", "outcome", "method")
 LATE_ITEM = re.compile(r"forecast:[^:\s]+:[^:\s]+|question:[^:\s]+")
-RUN_KEYS = ("run", "run_spec_hash", "run_started_at", "resolved_at", "runs")
+RUN_KEYS = ("run", "out", "run_spec_hash", "run_started_at", "resolved_at", "runs")
 
 
 def check_resolution_file(

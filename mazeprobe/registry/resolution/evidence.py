@@ -8,8 +8,8 @@ began (the run's start, or the fine-tune's) and the sha256 of every file it was 
 records the hashes with the outcome and in the lock's resolution event; the proof reads the same files
 again (never computing anything) and accepts the outcome only when the hashes and the rule agree.
 
-    sources = gather(resolution, runs, repo_root, analysis_dir)          # resolve: may run a probe plan
-    source = reread(key, entry_run, recorded_hashes, repo_root, analysis_dir)   # the proof
+    sources = gather(resolution, runs, repo_root, analysis_dir, resolved, cache)   # resolve: may run a probe
+    source = reread(key, entry_run, repo_root, analysis_dir, folder)               # the proof
 """
 
 from __future__ import annotations
@@ -27,11 +27,9 @@ from mazeprobe.atomic import write_bytes
 from mazeprobe.experiments.manifest import Manifest
 from mazeprobe.experiments.rundir import RunDir, RunError
 from mazeprobe.provenance import file_sha256, sha256_if_present, utc_stamp
+from mazeprobe.registry.resolution.resolved import ResolvedDir
 from mazeprobe.registry.rules.editing import CHECKPOINT, FAMILY, PROBE, QUESTION
 from mazeprobe.registry.rules.fitted import RULE_REGISTRY
-
-PROBES_DIR = RunDir.PROBES
-"""RUN_DIR/probes/<plan>.json: a probe plan's result on the run (with the plan's and the run's hashes)."""
 
 
 @dataclass(frozen=True)
@@ -46,7 +44,8 @@ class Source:
     started_at: str | None = None
     """When this evidence began: the run's start, or the fine-tune's (UTC)."""
     hashes: dict[str, str | None] = field(default_factory=dict)
-    """File (relative to the run, or the repository for a checkpoint) -> sha256; None: absent."""
+    """File -> sha256 (None: absent), relative to the run for a family's tables, to the resolved folder
+    (mazeprobe.registry.resolution.resolved) for a probe plan's result, to the repository for a checkpoint."""
     network: dict | None = None
     """The network the evidence is about: {network, network_sha256} (run_network); for a fine-tuned
     checkpoint, the network it was fine-tuned from (the question is about what fine-tuning does to it)."""
@@ -108,35 +107,46 @@ def gather(
     runs: Sequence[RunDir],
     repo: Path,
     analysis_dir: Path,
+    resolved: ResolvedDir,
     cache: dict[str, Source],
     device: str = "cpu",
 ) -> dict[str, Source]:
     """Every source a resolution reads, found among `runs` (in order; a probe plan is run on the first
-    run that records its layer and kept in RUN_DIR/probes/) or in the repository; `cache` holds the
-    sources gathered for earlier questions. `device`: where a probe plan's random-weight network runs."""
+    run that records its layer and its result kept in `resolved`'s probes/) or in the repository; `cache`
+    holds the sources gathered for earlier questions. `device`: where a probe plan's random-weight network
+    runs."""
     wanted = _family_hashes(res)
     out = {}
     for key in source_keys(res):
         cached = key if not key.startswith(FAMILY) else f"{key}@{wanted[key[len(FAMILY) :]]}"
         if cached not in cache:
-            cache[cached] = _gather_one(key, wanted, runs, repo, analysis_dir, device)
+            cache[cached] = _gather_one(key, wanted, runs, repo, analysis_dir, resolved, device)
         out[key] = cache[cached]
     return out
 
 
 def _gather_one(
-    key: str, wanted: dict, runs: Sequence[RunDir], repo: Path, analysis_dir: Path, device: str = "cpu"
+    key: str,
+    wanted: dict,
+    runs: Sequence[RunDir],
+    repo: Path,
+    analysis_dir: Path,
+    resolved: ResolvedDir,
+    device: str = "cpu",
 ) -> Source:
     if key.startswith(FAMILY):
         name = key[len(FAMILY) :]
         return _family_source(key, name, wanted[name], runs)
     if key.startswith(PROBE):
-        return _probe_source(key, key[len(PROBE) :], runs, analysis_dir, compute=True, device=device)
+        name = key[len(PROBE) :]
+        return _probe_source(key, name, runs, analysis_dir, resolved, compute=True, device=device)
     return _checkpoint_source(key, repo)
 
 
-def reread(key: str, run: str | None, repo: Path, analysis_dir: Path) -> Source:
-    """The source `key` read again from the run an entry names (the proof): nothing is computed."""
+def reread(key: str, run: str | None, repo: Path, analysis_dir: Path, folder: str | None = None) -> Source:
+    """The source `key` read again from the run an entry names (the proof): nothing is computed. `folder`:
+    the resolved folder the entry's file names (`out:`), where a probe plan's result was kept; None for a
+    file written before resolve had one, which kept it in the run itself."""
     if key.startswith(CHECKPOINT):
         return _checkpoint_source(key, repo)
     if not run:
@@ -144,7 +154,8 @@ def reread(key: str, run: str | None, repo: Path, analysis_dir: Path) -> Source:
     rundir = RunDir(Path(run))
     if key.startswith(FAMILY):
         return _family_source(key, key[len(FAMILY) :], None, [rundir])
-    return _probe_source(key, key[len(PROBE) :], [rundir], analysis_dir, compute=False)
+    resolved = ResolvedDir(folder if folder else rundir.path)
+    return _probe_source(key, key[len(PROBE) :], [rundir], analysis_dir, resolved, compute=False)
 
 
 # --- a family of edits ----------------------------------------------------------------------------------
@@ -200,19 +211,23 @@ def _from_run(key: str, value: dict, run: RunDir, manifest: Manifest, hashes: di
 # --- a probe plan ---------------------------------------------------------------------------------------
 
 
-def probe_path(run: RunDir, plan: str) -> Path:
-    return run.probe_plan_path(plan)
-
-
 def _records(manifest: Manifest, layer: str) -> bool:
     return layer in manifest.activation_layers
 
 
 def _probe_source(
-    key: str, name: str, runs: Sequence[RunDir], analysis_dir: Path, compute: bool, device: str = "cpu"
+    key: str,
+    name: str,
+    runs: Sequence[RunDir],
+    analysis_dir: Path,
+    resolved: ResolvedDir,
+    compute: bool,
+    device: str = "cpu",
 ) -> Source:
-    """The probe plan's result on the first run recording its layer: RUN_DIR/probes/<plan>.json when it
-    is of this plan (hash) and run (spec hash); otherwise, when `compute`, the plan is run and saved."""
+    """The probe plan's result on the first run recording its layer, kept in resolved/probes/<plan>.json:
+    reused when it is of this plan (hash) and run (spec hash). Otherwise, when `compute`: one kept in the
+    run itself by an earlier resolve (RUN_DIR/probes/<plan>.json) is copied when it is of this plan and
+    run (it took minutes to compute), else the plan is run and its result saved."""
     from mazeprobe.experiments.inputs import TooFewRecorded, probe_inputs
     from mazeprobe.stats.errors import FitError
     from mazeprobe.stats.probes.plan import load_probe_plan
@@ -229,11 +244,17 @@ def _probe_source(
             continue
         if plan.run is not None and manifest.name != plan.run:
             continue
-        path = probe_path(run, name)
+        path = resolved.probe_path(name)
         doc = _read_json(path)
         spec_hash = manifest.spec_hash
-        fresh = doc and doc.get("plan_hash") == plan.hash and doc.get("spec_hash") == spec_hash
-        if not fresh:
+        # the folder may have held another run's result (of the same spec): there it names its run
+        if compute and not (_of(doc, plan.hash, spec_hash) and doc.get("run") == str(run.path)):
+            old = ResolvedDir(run.path).probe_path(name)  # where a resolve before --out kept it
+            old_doc = _read_json(old)
+            if _of(old_doc, plan.hash, spec_hash):
+                resolved.keep_probe(name, old)
+            doc = old_doc if _of(old_doc, plan.hash, spec_hash) else None
+        if not _of(doc, plan.hash, spec_hash):
             if not compute:
                 why = "missing" if doc is None else "not of this plan and run"
                 return Source(key, {"error": f"{path} is {why}"}, str(run.path))
@@ -241,16 +262,21 @@ def _probe_source(
                 result = plan_result(probe_inputs(run, plan_request(plan), device=device), plan).to_dict()
             except (FitError, TooFewRecorded) as exc:  # a learning curve longer than the run: unresolved
                 return Source(key, {"error": str(exc)}, str(run.path))
-            doc = {"plan": name, "plan_hash": plan.hash, "spec_hash": spec_hash,
+            doc = {"plan": name, "plan_hash": plan.hash, "spec_hash": spec_hash, "run": str(run.path),
                    "computed_at": utc_stamp(), "result": result}  # fmt: skip
-            path.parent.mkdir(exist_ok=True)
+            path.parent.mkdir(parents=True, exist_ok=True)
             write_bytes(path, (json.dumps(doc, indent=1, allow_nan=False) + "\n").encode())
         value = {**doc["result"], "plan_hash": plan.hash, "run": str(run.path)}
-        hashes = {f"{PROBES_DIR}/{name}.json": file_sha256(path)}
+        hashes = {resolved.probe_name(name): file_sha256(path)}
         return _from_run(key, value, run, manifest, hashes)
     given = ", ".join(str(r.path) for r in runs) or "none"
     named = f"named {plan.run} " if plan.run is not None else ""
     return Source(key, {"error": f"no complete run {named}given records {plan.layer} (runs: {given})"})
+
+
+def _of(doc: dict | None, plan_hash: str, spec_hash: str) -> bool:
+    """A saved probe plan result of this plan (hash) on this run (spec hash)."""
+    return bool(doc) and doc.get("plan_hash") == plan_hash and doc.get("spec_hash") == spec_hash
 
 
 def _read_json(path: Path) -> dict | None:

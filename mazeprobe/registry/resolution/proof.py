@@ -1,9 +1,11 @@
 """Automatic resolutions prove themselves: an outcome is accepted only when its run and fit reproduce it.
 
-For each entry of a RUN_DIR/resolutions.yaml:
+For each entry of a resolutions.yaml that resolve wrote (into its folder, OUT, which the file names as
+`out:`; a file written before resolve had a folder of its own names none, and its OUT is its run directory:
+mazeprobe.registry.resolution.resolved):
 
 1. the run directory exists and is complete, and its manifest's spec_hash is the file's run_spec_hash;
-2. every plan the question's registered rule reads has its fit in RUN_DIR/analyses/<plan>/result.json,
+2. every plan the question's registered rule reads has its fit in OUT/analyses/<plan>/result.json,
    whose plan_hash is the entry's analysis_hash and whose input.spec_hash is the run's;
 3. evaluating the registered rule (mazeprobe.registry.rules.fitted.evaluate) on those fits gives the entry's
    outcome. The table then shows the recomputed numbers and evidence, never the file's own text;
@@ -12,7 +14,8 @@ For each entry of a RUN_DIR/resolutions.yaml:
 
 A rule that reads model-editing evidence (mazeprobe.registry.resolution.evidence: a family run's tables, a
 probe plan's result, a fine-tuned checkpoint) is proven the same way from the entry's `sources`: each is read
-again from the run (or checkpoint) it names, its files must hash as recorded, the rule on them must give
+again from the run (or checkpoint) it names (a probe plan's result from OUT/probes/), its files must hash as
+recorded, the rule on them must give
 the outcome, and the lock must hold an event with those files' hashes. A rule that reads other
 questions (none-of) is proven from their proven outcomes.
 
@@ -35,6 +38,7 @@ from mazeprobe.registry.items.model import Problem, Question, Resolution
 from mazeprobe.registry.items.trust import Evidence, Ledger, earliest, parse_time
 from mazeprobe.registry.resolution.designs import run_designs
 from mazeprobe.registry.resolution.evidence import depends_on, question_key, reread, run_network, source_keys
+from mazeprobe.registry.resolution.resolved import ResolvedDir
 from mazeprobe.registry.rules.fitted import evaluate
 
 
@@ -58,14 +62,17 @@ def _hashes(entry: Mapping, inherited: str | None = None) -> dict[str, object]:
     return out
 
 
-def fit_hashes(run: RunDir, plans: list[str]) -> dict[str, str | None]:
-    """plan -> sha256 of RUN_DIR/analyses/<plan>/result.json (None when there is none: a plan that could
-    not be fitted), as resolution events record them."""
-    out: dict[str, str | None] = {}
-    for name in plans:
-        path = run.analysis_dir(name) / "result.json"
-        out[name] = sha256_if_present(path)
-    return out
+def fit_hashes(resolved: ResolvedDir, plans: list[str]) -> dict[str, str | None]:
+    """plan -> sha256 of OUT/analyses/<plan>/result.json (None when there is none: a plan that could not
+    be fitted), as resolution events record them."""
+    return {name: sha256_if_present(resolved.fit_path(name)) for name in plans}
+
+
+def resolved_folder(r: Resolution) -> ResolvedDir:
+    """The folder resolve wrote an auto resolution's file into: its `out:`, else (a file written before
+    resolve had a folder of its own) its run directory."""
+    info = r.run or {}
+    return ResolvedDir(Path(str(info.get("out") or info.get("run"))))
 
 
 @dataclass
@@ -126,8 +133,9 @@ def _prove_one(
     spec_hash: object = None
     run: RunDir | None = None
     manifest: Manifest | None = None
+    folder = resolved_folder(r)
     if plans or not (keys or deps):
-        checked = _plan_fits(r, plans, refuse)
+        checked = _plan_fits(r, plans, folder, refuse)
         if checked is None:
             return None
         run, manifest, fits = checked
@@ -142,7 +150,8 @@ def _prove_one(
             refuse(f"it names no source {key} (`sources:`): an automatic outcome names what it read")
             return None
         analysis_dir = _analysis_dir(ledger)
-        source = reread(key, rec.get("run"), analysis_dir.parent, analysis_dir)
+        out_dir = (r.run or {}).get("out")  # a file from before resolve had a folder: none (the run's own)
+        source = reread(key, rec.get("run"), analysis_dir.parent, analysis_dir, out_dir)
         if source.hashes != (rec.get("files") or {}):
             refuse(f"{key}: the files it was read from ({source.run}) changed since it was resolved")
             return None
@@ -156,13 +165,13 @@ def _prove_one(
         networks += [out.networks[d]] if d in out.networks else []
     result = evaluate(rule, fits)
     if result.outcome != r.outcome:
-        where = f"the fits in {run.path / 'analyses'}" if run is not None else "what it read"
+        where = f"the fits in {folder.path / folder.ANALYSES}" if run is not None else "what it read"
         refuse(
             f"the file says {r.outcome}, but the registered rule ({rule.get('rule')}) on {where} gives "
             f"{result.outcome}"
         )
         return None
-    hashes = fit_hashes(run, plans) if run is not None else {}
+    hashes = fit_hashes(folder, plans) if run is not None else {}
     sources = {k: dict((recorded[k] or {}).get("files") or {}) for k in keys}
     if not _registered(ledger, r, spec_hash if run is not None else None, hashes, sources):
         what = f"run ({run.path})" if run is not None else "evidence"
@@ -201,9 +210,12 @@ def _analysis_dir(ledger: Ledger) -> Path:
     return default_analysis_dir(ledger.root)
 
 
-def _plan_fits(r: Resolution, plans: list[str], refuse) -> tuple[RunDir, Manifest, dict[str, dict]] | None:
-    """The run the file names, its manifest and the fits of `plans` on it, each checked against the
-    entry's analysis hashes and the run's spec hash; None (after `refuse`) when any check fails."""
+def _plan_fits(
+    r: Resolution, plans: list[str], folder: ResolvedDir, refuse
+) -> tuple[RunDir, Manifest, dict[str, dict]] | None:
+    """The run the file names, its manifest and the fits of `plans` on it (in `folder`), each checked
+    against the entry's analysis hashes and the run's spec hash; None (after `refuse`) when any check
+    fails."""
     info = r.run or {}
     if not info.get("run"):
         refuse("the file names no run (`run:`): an automatic outcome must come with the run it is read from")
@@ -227,7 +239,7 @@ def _plan_fits(r: Resolution, plans: list[str], refuse) -> tuple[RunDir, Manifes
         if name not in recorded:
             refuse(f"it names no analysis_hash for plan {name}: an automatic outcome names its fit")
             return None
-        path = run.analysis_dir(name) / "result.json"
+        path = folder.fit_path(name)
         if not path.is_file():
             continue  # a plan that could not be fitted: the rule says unresolved, and so must the file
         try:

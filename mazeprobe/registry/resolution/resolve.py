@@ -1,13 +1,18 @@
-"""Resolve a predictions directory's auto questions from one run or several: PRIMARY_RUN/resolutions.yaml.
+"""Resolve a predictions directory's auto questions from one run or several: OUT/resolutions.yaml.
 
-    resolve_run("predictions", "data/runs/behavioral-demo")
-    resolve_run("predictions", ["data/runs/behavioral-10k", "data/runs/model-editing", ...])
+    resolve_run("predictions", "data/runs/behavioral-demo", "data/resolved/behavioral-demo")
+    resolve_run("predictions", ["data/runs/behavioral-10k", "data/runs/model-editing", ...], out)
+
+The runs are read, never written: everything resolve writes goes into OUT, the folder it owns
+(mazeprobe.registry.resolution.resolved: resolutions.yaml, the fits, probe plan results, pictures), and
+the predictions directory's lock.
 
 Only what the lock vouches for is resolved (mazeprobe.registry.items.trust): the lock must verify, and every
 auto question and every forecast on one must be registered as it is now, so the rule applied is the
 registered rule (an edited rule needs `predictions register --amend`). Each analysis plan the questions
-name is fitted once on the primary run, the first given (or its earlier fit in RUN_DIR/analyses/<plan>/
-is reused when both the plan and the run spec are unchanged). A model-editing rule reads its sources
+name is fitted once on the primary run, the first given, into OUT/analyses/<plan>/ (an earlier fit there,
+or in RUN_DIR/analyses/<plan>/ where `mazeprobe fit` and earlier versions of resolve wrote it, is reused
+when both the plan and the run spec are unchanged: copied into OUT). A model-editing rule reads its sources
 (mazeprobe.registry.resolution.evidence): the run of its registered family of edits, a probe plan's result on
 the first run recording the plan's layer, a fine-tuned checkpoint. Every auto rule is evaluated
 (mazeprobe.registry.rules.fitted; rules that read other questions after them) and the outcomes are written
@@ -62,11 +67,10 @@ from mazeprobe.registry.resolution.evidence import (
     source_numbers,
 )
 from mazeprobe.registry.resolution.proof import fit_hashes, plan_names
+from mazeprobe.registry.resolution.resolved import ResolvedDir
 from mazeprobe.registry.rules.base import RULES_VERSION
 from mazeprobe.registry.rules.editing import CHECKPOINT
 from mazeprobe.registry.rules.fitted import evaluate
-
-RESOLUTIONS_NAME = RunDir.RESOLUTIONS
 
 
 def _load_plans(names: list[str], analysis_dir: Path, plan_paths: Iterable[str | os.PathLike]) -> dict:
@@ -88,8 +92,11 @@ def _load_plans(names: list[str], analysis_dir: Path, plan_paths: Iterable[str |
     return out
 
 
-def _fit_all(plans: dict, run: RunDir, spec_hash: str, known: dict[str, set] | None = None) -> dict:
-    """Fit JSON per plan name (or {"error": ...}); a saved fit of the same plan and run is reused, unless
+def _fit_all(
+    plans: dict, run: RunDir, resolved: ResolvedDir, spec_hash: str, known: dict[str, set] | None = None
+) -> dict:
+    """Fit JSON per plan name (or {"error": ...}), each written into `resolved`. A saved fit of the same
+    plan and run is reused (one in `resolved`, else one in the run's own analyses/, copied), unless
     `known` (plan -> the fit hashes earlier resolution events of this run spec recorded) holds hashes and
     not this file's: a fit edited after it was registered is refitted, not laundered into a new event."""
     from mazeprobe.experiments.inputs import load_input
@@ -99,18 +106,27 @@ def _fit_all(plans: dict, run: RunDir, spec_hash: str, known: dict[str, set] | N
     fits: dict[str, dict] = {}
     frame = None
     for name, (plan, _) in plans.items():
-        out = run.analysis_dir(name)
-        old = out / "result.json"
-        if old.is_file():
-            try:
-                doc = json.loads(old.read_text())
-            except (OSError, json.JSONDecodeError):
-                doc = {}
-            same = doc.get("plan_hash") == plan.hash and doc.get("input", {}).get("spec_hash") == spec_hash
-            vouched = not (known or {}).get(name) or file_sha256(old) in known[name]
-            if same and vouched:
-                fits[name] = doc
-                continue
+        out = resolved.analysis_dir(name)
+        reused = None
+        # the folder may have held another run's fits (of the same spec): there a fit names its run; in the
+        # run itself its place says it
+        for old, own in ((resolved.fit_path(name), False), (run.analysis_dir(name) / "result.json", True)):
+            if old.is_file():
+                try:
+                    doc = json.loads(old.read_text())
+                except (OSError, json.JSONDecodeError):
+                    doc = {}
+                fitted_on = doc.get("input", {})
+                same = doc.get("plan_hash") == plan.hash and fitted_on.get("spec_hash") == spec_hash
+                same = same and (own or fitted_on.get("path") == str(run.path))
+                vouched = not (known or {}).get(name) or file_sha256(old) in known[name]
+                if same and vouched:
+                    reused = (old, doc)
+                    break
+        if reused is not None:
+            resolved.keep_fit(name, reused[0].parent)
+            fits[name] = reused[1]
+            continue
         if frame is None:
             frame = load_input(run.path)  # read once for every plan
         try:
@@ -126,6 +142,7 @@ def _fit_all(plans: dict, run: RunDir, spec_hash: str, known: dict[str, set] | N
 def resolve_run(
     predictions_dir: str | os.PathLike,
     run_dir: str | os.PathLike | Sequence[str | os.PathLike],
+    out: str | os.PathLike,
     plan_paths: Iterable[str | os.PathLike] | None = None,
     allow_late: bool = False,
     include_unregistered: bool = False,
@@ -134,7 +151,9 @@ def resolve_run(
     """Evaluate every auto question of `predictions_dir` on the runs in `run_dir` (one directory or
     several: the first is the primary run, on which analysis plans are fitted; a family of edits is read
     from the run of that family, a probe plan from the first run recording its layer); append the
-    resolution events to the lock, then write and return PRIMARY_RUN/resolutions.yaml. `plan_paths`: plan
+    resolution events to the lock, then write and return OUT/resolutions.yaml. The runs are only read:
+    the fits, probe plan results and pictures go into `out` too (ResolvedDir.default(first run) is where
+    the CLI writes without --out), which must not be inside a run directory given. `plan_paths`: plan
     files used instead of analysis/<name>.yaml for the plans they name. Raises IntegrityError naming every
     auto question or forecast on one that is not registered as it is now (unless `include_unregistered`:
     then they are resolved too and scored apart later) and for a damaged lock; MazeprobeError naming each
@@ -152,6 +171,13 @@ def resolve_run(
         raise UsageError(f"the run {twice[0]} is given twice")
     manifests = [r.require_complete() for r in runs]
     run, manifest = runs[0], manifests[0]
+    resolved = ResolvedDir(Path(out).resolve())
+    inside = [r for r in runs if r.path == resolved.path or r.path in resolved.path.parents]
+    if inside:
+        raise UsageError(
+            f"the output folder {out} is inside the run {inside[0].path}: resolve reads runs and writes only "
+            f"into a folder of its own (e.g. {ResolvedDir.default(run.path).path})"
+        )
     # the registry is shown these runs now, whatever happens next (a refusal included): their designs are
     # dated in the lock first, so re-running one into a new directory cannot make a late item timely
     ledger = record_shown(root, Ledger.load(root), shown_runs(runs, manifests), "resolve")
@@ -170,7 +196,8 @@ def resolve_run(
     analysis_dir = default_analysis_dir(root)
     cache: dict[str, Source] = {}
     sources = {
-        q.id: gather(q.resolution, runs, analysis_dir.parent, analysis_dir, cache, device) for q in questions
+        q.id: gather(q.resolution, runs, analysis_dir.parent, analysis_dir, resolved, cache, device)
+        for q in questions
     }
     checkpoints = [
         Shown(d, s.run or "", s.started_at, dict(s.hashes))
@@ -197,7 +224,7 @@ def resolve_run(
         if e.content.get("spec_hash") == manifest.spec_hash:
             for name, sha in (e.content.get("fits") or {}).items():
                 known.setdefault(name, set()).add(sha)
-    fits = _fit_all(plans, run, manifest.spec_hash, known)
+    fits = _fit_all(plans, run, resolved, manifest.spec_hash, known)
 
     entries, events = {}, {}
     resolved_at = utc_stamp()
@@ -207,7 +234,7 @@ def resolve_run(
         here |= {question_key(d): {"outcome": entries[d]["outcome"]} for d in depends_on(res) if d in entries}
         result = evaluate(res, here)
         entries[q.id] = _entry(q, result, plans, sources[q.id])
-        entries[q.id] |= draw_picture(res, result.numbers, sources[q.id], run.pictures_dir) or {}
+        entries[q.id] |= draw_picture(res, result.numbers, sources[q.id], resolved.pictures_dir) or {}
         source = next(iter(sources[q.id].values()), None)
         event = {
             "question": q.id,
@@ -217,7 +244,7 @@ def resolve_run(
             "run_started_at": manifest.started_at if source is None else source.started_at,
             "outcome": result.outcome,
             "evidence": result.evidence,  # what decided it, kept with the outcome when the rule later changes
-            "fits": fit_hashes(run, plan_names(res)),
+            "fits": fit_hashes(resolved, plan_names(res)),
             "rules_version": RULES_VERSION,
             "resolved_at": resolved_at,
         }
@@ -234,6 +261,7 @@ def resolve_run(
     append_items(root, _new_events(ledger, [events[i] for i in order]))
     doc = {
         "run": str(run.path),
+        "out": str(resolved.path),
         "run_spec_hash": manifest.spec_hash,
         "run_started_at": manifest.started_at,
         "resolved_at": resolved_at,
@@ -242,7 +270,8 @@ def resolve_run(
         "late": [item for item, _ in late],
         "resolutions": [entries[i] for i in order],
     }
-    path = run.resolutions_path
+    path = resolved.resolutions_path
+    path.parent.mkdir(parents=True, exist_ok=True)
     text = "# written by `mazeprobe resolve`; do not edit (run it again)\n"
     text += yaml.safe_dump(doc, sort_keys=False, allow_unicode=True, width=4096)  # one line each
     write_bytes(path, text.encode("utf-8"))

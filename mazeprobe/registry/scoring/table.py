@@ -140,7 +140,9 @@ def forecast_table(
     table.attrs["runs"] = _runs(auto)
     table.attrs["pictures"] = {
         r.question: {
-            "path": str(Path(r.file).parent / str(r.raw["picture"])),
+            # in the folder resolve wrote into (a copy of the file elsewhere still finds it); a file from
+            # before resolve had a folder of its own sits beside its pictures
+            "path": str(Path(str((r.run or {}).get("out") or Path(r.file).parent)) / str(r.raw["picture"])),
             "caption": r.raw.get("picture_caption", ""),
         }
         for r in auto
