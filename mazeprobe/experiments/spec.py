@@ -20,6 +20,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -31,6 +32,7 @@ from mazeprobe.errors import MazeprobeError
 from mazeprobe.experiments.family_settings import RankingSpec, RetargetingSpec
 from mazeprobe.experiments.intervention_spec import (
     InterventionSpec,
+    from_manifest,
     parse_interventions,
     parse_ranking,
     parse_retargeting,
@@ -160,7 +162,31 @@ class ExperimentSpec:
             out.pop("retargeting")
         elif out["retargeting"]["targets"] == "reachable":
             out["retargeting"].pop("targets")  # the first release's rule, hashed as it was then
-        return out
+        return _as_json(out)
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any], source: str = "") -> ExperimentSpec:
+        """The spec a run recorded (its manifest's `spec`: what to_dict wrote), typed again, so that
+        to_dict(from_dict(d)) == d. A section a run recorded before it existed reads as its default."""
+        record = dict(d.get("record") or {})
+        if record.get("activations") is not None:
+            acts = record["activations"]
+            record["activations"] = ActivationSpec(**{**acts, "layers": tuple(acts["layers"])})
+        mazes = dict(d["mazes"])
+        if mazes.get("sizes") is not None:
+            mazes["sizes"] = tuple(mazes["sizes"])
+        interventions, retargeting, ranking = from_manifest(d)
+        return cls(
+            name=d["name"],
+            policy=PolicySpec(**d["policy"]),
+            mazes=SampleSpec(**mazes),
+            rollouts=RolloutSpec(**(d.get("rollouts") or {})),
+            record=RecordSpec(**record),
+            interventions=interventions,
+            retargeting=retargeting,
+            channel_ranking=ranking,
+            source=source,
+        )
 
     @property
     def hash(self) -> str:
@@ -171,6 +197,16 @@ class ExperimentSpec:
         content["policy"]["device"] = PolicySpec.device
         text = json.dumps(content, sort_keys=True, separators=(",", ":"))
         return hashlib.sha256(text.encode()).hexdigest()
+
+
+def _as_json(value: Any) -> Any:
+    """Tuples as the lists JSON reads back (the layers, the sizes), so that a spec's canonical content
+    equals what its manifest holds."""
+    if isinstance(value, dict):
+        return {k: _as_json(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_as_json(v) for v in value]
+    return value
 
 
 def parse_spec(doc: YamlDoc) -> ExperimentSpec:
