@@ -87,6 +87,28 @@ def test_bad_sample_arguments(tmp_path, args, message):
     assert not out.exists() and not list(tmp_path.iterdir())
 
 
+def test_sample_flags_are_the_spec_mazes_settings(tmp_path):
+    """`mazeprobe sample`'s flags are made from SampleSpec's settings (a spec's mazes section): the same
+    values give the same SampleSpec both ways, and a flag left out takes the field's default."""
+    from mazeprobe.experiments.spec import load_spec
+    from mazeprobe.maze.sampling import SampleSpec
+    from mazeprobe.settings import flag_values
+
+    argv = ["sample", "--n", "7", "--placement", "region:5", "--require-decision-square", "--sizes", "9-25",
+            "--exclude-cheese-top-right", "4", "--start-level", "11", "--out", "m.parquet"]  # fmt: skip
+    from_flags = SampleSpec(**flag_values(build_parser().parse_args(argv), SampleSpec))
+    spec_file = tmp_path / "s.yaml"
+    spec_file.write_text(
+        "name: s\npolicy: {builtin: shard}\n"
+        "mazes: {n: 7, placement: region:5, require_decision_square: true, sizes: 9-25,\n"
+        "  exclude_cheese_top_right: 4, start_level: 11}\n"
+    )
+    assert from_flags == load_spec(spec_file).mazes
+    assert from_flags.seed == 0 and from_flags.sizes == (9, 25)
+    bare = build_parser().parse_args(["sample", "--n", "3", "--out", "m.parquet"])
+    assert SampleSpec(**flag_values(bare, SampleSpec)) == SampleSpec(n=3)
+
+
 def test_show_errors(tmp_path):
     res = run("show", str(tmp_path / "missing.parquet"))
     assert res.returncode == 2 and "no such maze table" in res.stderr

@@ -7,7 +7,7 @@ import json
 
 import pytest
 
-from mazeprobe.experiments.manifest import Invocation, Manifest, ResolvedPolicy
+from mazeprobe.experiments.manifest import Invocation, Manifest, ManifestError, ResolvedPolicy
 from mazeprobe.experiments.rundir import RunDir, RunError, dump_json
 
 VERSIONS = {"mazeprobe": "0.1.0", "numpy": "1.26.4", "python": "3.11.7"}
@@ -124,3 +124,49 @@ def test_a_json_object_without_a_required_key_is_not_a_manifest(tmp_path):
     with pytest.raises(RunError, match="not a run manifest \\(no 'status'\\)"):
         run.manifest()
     assert json.loads(run.manifest_path.read_text())["n_mazes"] == 20  # reading never writes
+
+
+def _experiment_specs():
+    from pathlib import Path
+
+    from mazeprobe.experiments.spec import load_spec
+
+    analysis = Path(__file__).resolve().parent.parent / "analysis"
+    paths = sorted(p for p in analysis.glob("*.yaml") if "kind: experiment" in p.read_text())
+    assert len(paths) >= 10  # behavioural, probe, editing and retargeting runs, demos and full
+    return [load_spec(p) for p in paths]
+
+
+def test_the_recorded_spec_reads_back_typed_as_it_was_parsed(tmp_path):
+    """ExperimentSpec.from_dict inverts to_dict on what a manifest holds (JSON): for every shipped
+    experiment spec the typed spec is the parsed one, and it writes back the same content and hash."""
+    from mazeprobe.experiments.spec import ExperimentSpec
+
+    for spec in _experiment_specs():
+        recorded = json.loads(json.dumps(spec.to_dict()))
+        typed = ExperimentSpec.from_dict(recorded, source=spec.source)
+        assert typed == spec and typed.to_dict() == recorded and typed.hash == spec.hash, spec.source
+        manifest = Manifest.from_dict({**CURRENT, "spec": recorded, "spec_file": spec.source})
+        assert manifest.experiment == spec and manifest.to_dict()["spec"] is recorded
+
+
+def test_a_spec_recorded_before_a_section_existed_reads_it_as_its_default():
+    """Runs made before retargeting had `targets` (and before vfield_tv, without interventions) recorded
+    no such key: the typed spec has the default, and writing it back leaves the key out as before."""
+    from mazeprobe.experiments.spec import ExperimentSpec
+
+    retargeting = next(s for s in _experiment_specs() if s.retargeting is not None).to_dict()
+    retargeting = json.loads(json.dumps(retargeting))
+    retargeting["retargeting"].pop("targets", None)
+    typed = ExperimentSpec.from_dict(retargeting)
+    assert typed.retargeting.targets == "reachable" and typed.to_dict() == retargeting
+    plain = ExperimentSpec.from_dict(SPEC)  # the first manifests' spec: no actions, params or device
+    assert plain.rollouts.actions == "sample" and plain.policy.device == "cpu" and plain.record.vfield_tv
+    assert plain.interventions == () and plain.retargeting is None and plain.mazes.n == 20
+
+
+def test_a_recorded_spec_that_is_no_spec_is_one_error_naming_the_manifest():
+    manifest = Manifest.from_dict({**CURRENT, "spec": {**SPEC, "mazes": {"seed": 2}}})
+    with pytest.raises(ManifestError, match=r"manifest.json: its spec is not one a run records") as err:
+        _ = manifest.experiment
+    assert "\n" not in str(err.value)

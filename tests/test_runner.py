@@ -252,6 +252,29 @@ def test_spec_reports_every_problem_at_once(tmp_path):
     assert f"{spec_file}:4:" in text  # the rollouts problems are on line 4
 
 
+def test_each_section_lists_the_keys_and_help_its_class_declares(tmp_path):
+    """A section's allowed keys and their help are its class's settings (mazeprobe.settings), written
+    once on the fields: a typo in each section lists them, a missing required key gives its help."""
+    spec_file = tmp_path / "typos.yaml"
+    spec_file.write_text(
+        "name: t\nmazes: {sead: 1}\nrollouts: {per_mase: 2}\nrecord: {activations: {at: decision_square}}\n"
+        "chanel_ranking: {}\n"
+    )
+    with pytest.raises(SpecError) as info:
+        load_spec(spec_file)
+    assert [line.split(": ", 1)[1] for line in str(info.value).splitlines()] == [
+        "chanel_ranking: unknown key (did you mean 'channel_ranking'?); allowed: kind, name, policy, mazes, "
+        "rollouts, record, interventions, retargeting, channel_ranking",
+        "missing required key 'policy' (builtin or checkpoint)",
+        "mazes.sead: unknown key (did you mean 'seed'?); allowed: n, seed, placement, "
+        "require_decision_square, exclude_cheese_top_right, sizes, start_level",
+        "mazes: missing required key 'n' (number of mazes)",
+        "rollouts.per_mase: unknown key (did you mean 'per_maze'?); allowed: per_maze, max_steps, actions, "
+        "seed, chunk_mazes",
+        "record.activations: missing required key 'layers' (activation names)",
+    ]
+
+
 @pytest.mark.parametrize(
     "name, params",
     [

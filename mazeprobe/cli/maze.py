@@ -16,7 +16,19 @@ from mazeprobe.cli._common import (
     whole_or_nothing,
 )
 from mazeprobe.errors import UsageError
-from mazeprobe.maze.sampling import row_grid, row_problem
+from mazeprobe.maze.placement import PLACEMENT_HELP
+from mazeprobe.maze.sampling import SampleSpec, row_grid, row_problem
+from mazeprobe.settings import add_flags, flag_values
+
+_SAMPLE_FLAGS_HELP = {
+    "n": "number of mazes to keep",
+    "seed": "sampling seed (default {default})",
+    "placement": f"cheese placement: {PLACEMENT_HELP}",
+    "require_decision_square": "keep only mazes with a decision square",
+    "exclude_cheese_top_right": "drop mazes whose cheese lies in the top-right R x R region",
+    "sizes": "keep only maze sides in MIN..MAX, e.g. 9-25",
+    "start_level": "try level seeds L, L+1, ... (default: pseudo-random seeds from --seed)",
+}
 
 
 def cmd_sample(args: argparse.Namespace) -> int:
@@ -25,19 +37,11 @@ def cmd_sample(args: argparse.Namespace) -> int:
     Example: mazeprobe sample --n 10000 --seed 0 --require-decision-square
              --exclude-cheese-top-right 5 --out data/mazes.parquet
     """
-    from mazeprobe.maze.sampling import SampleSpec, parse_sizes, sample_mazes, write_mazes
+    from mazeprobe.maze.sampling import sample_mazes, write_mazes
 
     out = Path(args.out)
     _check_writable(out)
-    spec = SampleSpec(
-        n=args.n,
-        seed=args.seed,
-        placement=args.placement,
-        require_decision_square=args.require_decision_square,
-        exclude_cheese_top_right=args.exclude_cheese_top_right,
-        sizes=parse_sizes(args.sizes) if args.sizes else None,
-        start_level=args.start_level,
-    )
+    spec = SampleSpec(**flag_values(args, SampleSpec))
     with progress_bar(quiet=args.quiet, transient=True) as bar:
         task = bar.add_task("sampling mazes", total=spec.n)
         frame = sample_mazes(
@@ -250,28 +254,10 @@ def _edit_from_file(ref: str, model, maze):
 def register(subparsers: argparse._SubParsersAction) -> None:
     """Add this module's commands to `subparsers`."""
     from mazeprobe.agents.scripted import BUILTIN_AGENTS
-    from mazeprobe.maze.placement import PLACEMENT_HELP
 
     p = add_command(subparsers, "sample", cmd_sample, interrupted=whole_or_nothing("{out}"))
-    p.add_argument("--n", type=_positive_int, required=True, help="number of mazes to keep")
-    p.add_argument("--seed", type=_non_negative_int, default=0, help="sampling seed (default 0)")
-    p.add_argument("--placement", default="natural", help=f"cheese placement: {PLACEMENT_HELP}")
-    p.add_argument(
-        "--require-decision-square", action="store_true", help="keep only mazes with a decision square"
-    )
-    p.add_argument(
-        "--exclude-cheese-top-right",
-        type=_positive_int,
-        metavar="R",
-        help="drop mazes whose cheese lies in the top-right R x R region",
-    )
-    p.add_argument("--sizes", metavar="MIN-MAX", help="keep only maze sides in MIN..MAX, e.g. 9-25")
-    p.add_argument(
-        "--start-level",
-        type=_non_negative_int,
-        metavar="L",
-        help="try level seeds L, L+1, ... (default: pseudo-random seeds from --seed)",
-    )
+    # SampleSpec's settings (an experiment spec's `mazes` section), in words for the command line
+    add_flags(p, SampleSpec, required=["n"], help=_SAMPLE_FLAGS_HELP)
     p.add_argument(
         "--workers",
         type=_positive_int,

@@ -15,6 +15,8 @@ from mazeprobe.cli._common import (
     whole_or_nothing,
 )
 from mazeprobe.errors import UsageError
+from mazeprobe.experiments.family_settings import RankingSpec
+from mazeprobe.settings import add_flags
 
 
 def cmd_fit(args: argparse.Namespace) -> int:
@@ -201,8 +203,15 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p = add_command(subparsers, "channels", cmd_channels, interrupted=whole_or_nothing("{out}"))
     p.add_argument("checkpoint", help="an IMPALA checkpoint")
     p.add_argument("--layer", required=True, help="a conv activation, e.g. embedder.block2.res1.resadd_out")
-    p.add_argument("--n", type=_positive_int, default=1000, help="mazes to rank and score on (default 1000)")
-    p.add_argument("--seed", type=_non_negative_int, default=0, help="sampling and split seed (default 0)")
+    # a spec's channel_ranking settings: the ranking an edit's {ranking: cheese-channels} reads
+    add_flags(
+        p,
+        RankingSpec,
+        help={
+            "n": "mazes to rank and score on (default {default})",
+            "seed": "sampling and split seed (default {default})",
+        },
+    )
     p.add_argument("--out", required=True, help="the ranking, a Parquet table")
     p.add_argument("--png", help="the picture of the top channels' maps (default: --out with .png)")
     p.add_argument("--top", type=_positive_int, default=8, help="channels drawn and printed (default 8)")

@@ -120,7 +120,7 @@ def fingerprint_run(
                 total = manifest.n_mazes
                 on_start(run.path, total, total)
             return run.path, True
-        recorded = manifest.spec["policy"]["checkpoint"]
+        recorded = manifest.experiment.policy.checkpoint
         if same and sha256_if_present(recorded) == sha256:
             # an interrupted run started from another path to the same bytes: resume it as it was started
             spec = replace(spec, policy=replace(spec.policy, checkpoint=recorded))

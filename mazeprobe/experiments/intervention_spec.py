@@ -28,6 +28,7 @@ from typing import Any
 import pandas as pd
 
 from mazeprobe.agents.edits import EDITS, Edit, Place, edit_from_spec
+from mazeprobe.experiments.family_settings import RankingSpec, RetargetingSpec
 from mazeprobe.settings import read_settings
 from mazeprobe.validation import NAME_HELP, NAME_PATTERN
 from mazeprobe.yamlio import Checker, KeyPath, SpecError, YamlDoc, describe_value, format_key_path
@@ -35,22 +36,8 @@ from mazeprobe.yamlio import Checker, KeyPath, SpecError, YamlDoc, describe_valu
 NONE = "none"
 CEILING = "ceiling"
 """The retargeting rows of the unedited network with a real cheese placed on the target."""
-TARGET_RULES = ("reachable", "off-path")
-"""Which squares a retargeting target is drawn among: every square reachable from the start, or only
-those the unedited agent does not visit in its own rollouts of the maze (mazeprobe.experiments.retarget)."""
-MAX_TARGETS = 1000
-MAX_RANKING_MAZES = 100_000
 
 _ID_HELP = "the intervention's name in the outputs"
-_RETARGETING = {
-    "targets_per_maze": "target squares drawn per maze (default 5)",
-    "remove_cheese": "true (default): the cheese is taken out of the maze while retargeting",
-    "rollouts_per_target": "episodes per target (default 1)",
-    "seed": "seed of the target draw (default 0)",
-    "targets": "reachable (default): any square reachable from the start; off-path: only squares the "
-    "unedited agent does not visit in its own rollouts of the maze",
-}
-_RANKING = {"n": "mazes the channels are ranked on (default 1000)", "seed": "their sampling seed"}
 
 
 @dataclass(frozen=True)
@@ -79,23 +66,6 @@ class InterventionSpec:
     def ranked_layers(self) -> list[str]:
         """Layers whose cheese-channel ranking an edit reads (a ranked channel set, a cheese response)."""
         return [e.layer for e in self.edits if e.needs_ranking]
-
-
-@dataclass(frozen=True)
-class RetargetingSpec:
-    targets_per_maze: int = 5
-    remove_cheese: bool = True
-    rollouts_per_target: int = 1
-    seed: int = 0
-    targets: str = "reachable"
-    """One of TARGET_RULES. Added in round 2: ExperimentSpec.to_dict leaves the default out, so that the
-    specs and families registered before keep their hashes."""
-
-
-@dataclass(frozen=True)
-class RankingSpec:
-    n: int = 1000
-    seed: int = 0
 
 
 def _edit(c: Checker, entry: Any, kp: KeyPath, layers: set[str], base: Path, iid: Any) -> dict | None:
@@ -191,28 +161,11 @@ def check_fit(
 def parse_retargeting(c: Checker, raw: Any) -> RetargetingSpec | None:
     if raw is None:
         return None
-    r = c.mapping(raw, ("retargeting",), _RETARGETING)
-    kp: KeyPath = ("retargeting",)
-    if "targets_per_maze" in r:
-        c.integer(r["targets_per_maze"], (*kp, "targets_per_maze"), 1, MAX_TARGETS)
-    if "rollouts_per_target" in r:
-        c.integer(r["rollouts_per_target"], (*kp, "rollouts_per_target"), 1, 100)
-    if "seed" in r:
-        c.integer(r["seed"], (*kp, "seed"), 0)
-    if "remove_cheese" in r:
-        c.boolean(r["remove_cheese"], (*kp, "remove_cheese"))
-    if "targets" in r:
-        c.choice(r["targets"], (*kp, "targets"), TARGET_RULES)
-    return RetargetingSpec(**{k: r[k] for k in _RETARGETING if k in r})
+    return RetargetingSpec(**read_settings(c, RetargetingSpec, raw, ("retargeting",)))
 
 
 def parse_ranking(c: Checker, raw: Any) -> RankingSpec:
-    r = c.mapping(raw, ("channel_ranking",), _RANKING, none_ok=True)
-    if "n" in r:
-        c.integer(r["n"], ("channel_ranking", "n"), 4, MAX_RANKING_MAZES)
-    if "seed" in r:
-        c.integer(r["seed"], ("channel_ranking", "seed"), 0)
-    return RankingSpec(**{k: r[k] for k in _RANKING if k in r})
+    return RankingSpec(**read_settings(c, RankingSpec, raw, ("channel_ranking",), none_ok=True))
 
 
 def from_manifest(spec: dict) -> tuple[tuple[InterventionSpec, ...], RetargetingSpec | None, RankingSpec]:

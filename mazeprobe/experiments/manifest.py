@@ -15,9 +15,13 @@ Keys a newer mazeprobe adds are kept as they are (`extra`), so reading and writi
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
-from typing import Any
+from functools import cached_property
+from typing import TYPE_CHECKING, Any
 
 from mazeprobe.errors import MazeprobeError
+
+if TYPE_CHECKING:
+    from mazeprobe.experiments.spec import ExperimentSpec
 
 _POLICY_FIELDS = ("checkpoint", "sha256", "scale", "device")
 _ALWAYS = (
@@ -113,7 +117,8 @@ class Invocation:
 @dataclass(frozen=True)
 class Manifest:
     """A run's manifest.json, typed. `spec` stays the mapping the run recorded (ExperimentSpec.to_dict):
-    the spec hash is computed from it, and older specs must read back as they were written."""
+    the spec hash is computed from it, and older specs must read back as they were written; `experiment`
+    is the same spec typed."""
 
     name: str | None
     spec: dict[str, Any]
@@ -199,26 +204,35 @@ class Manifest:
         """The device this invocation computes on (older manifests kept it in the policy record)."""
         return self.device or self.policy.device or "cpu"
 
+    @cached_property
+    def experiment(self) -> ExperimentSpec:
+        """The spec as run, typed (ExperimentSpec.from_dict of `spec`): what readers ask of it. `spec`
+        itself stays the recorded mapping, which the hashes of the spec, its family and its designs
+        are of."""
+        from mazeprobe.experiments.spec import ExperimentSpec
+
+        try:
+            return ExperimentSpec.from_dict(self.spec, source=self.spec_file or "")
+        except (KeyError, TypeError, ValueError, MazeprobeError) as exc:
+            what = f"no {exc}" if isinstance(exc, KeyError) else str(exc)
+            raise ManifestError(f"manifest.json: its spec is not one a run records ({what})") from None
+
     @property
     def maze_seed(self) -> int:
-        return int(self.spec["mazes"]["seed"])
+        return self.experiment.mazes.seed
 
     @property
     def chunk_mazes(self) -> int:
-        return int(self.spec["rollouts"]["chunk_mazes"])
-
-    @property
-    def record(self) -> dict[str, Any]:
-        """The spec's record section: what the run recorded besides episodes."""
-        return self.spec.get("record") or {}
+        return self.experiment.rollouts.chunk_mazes
 
     @property
     def activation_layers(self) -> tuple[str, ...]:
-        acts = self.record.get("activations") or {}
-        return tuple(acts.get("layers") or ())
+        acts = self.experiment.record.activations
+        return acts.layers if acts is not None else ()
 
     @property
     def has_interventions(self) -> bool:
+        # read from the mapping: the registry asks it of every run it is shown, and needs no edit built
         return bool(self.spec.get("interventions"))
 
     def invoked(self, device: str, at: str) -> Manifest:

@@ -23,10 +23,7 @@ from mazeprobe.maze.procgen import WORLD_SIDE, to_world
 
 
 def _intervention(run: RunDir, intervention: str):
-    from mazeprobe.experiments.intervention_spec import from_manifest
-
-    interventions, _, _ = from_manifest(run.manifest().spec)
-    found = {i.id: i for i in interventions}
+    found = {i.id: i for i in run.manifest().experiment.interventions}
     if intervention not in found:
         raise UsageError(f"{run.path}: the run has no intervention {intervention!r}")
     return found[intervention]

@@ -28,11 +28,11 @@ from mazeprobe.atomic import write_bytes, write_parquet
 from mazeprobe.devices import resolve_device
 from mazeprobe.errors import UsageError
 from mazeprobe.experiments.activations import write_chunk as write_activation_chunk
-from mazeprobe.experiments.intervention_spec import check_fit, from_manifest
+from mazeprobe.experiments.intervention_spec import check_fit
 from mazeprobe.experiments.interventions import measure as measure_interventions
 from mazeprobe.experiments.manifest import Manifest, ResolvedPolicy
 from mazeprobe.experiments.rundir import RunDir, RunError, checkpoint_change, strict_json
-from mazeprobe.experiments.spec import ExperimentSpec, RolloutSpec
+from mazeprobe.experiments.spec import ExperimentSpec
 from mazeprobe.experiments.tables import INTERVENTIONS, RETARGETING
 from mazeprobe.maze.sampling import sample_mazes, write_mazes
 from mazeprobe.provenance import file_sha256, git_commit, package_versions, utc_stamp
@@ -137,8 +137,8 @@ def run_chunk(run_dir: str | os.PathLike, index: int) -> dict:
         return done
     manifest = run.manifest()
     manifest, table, policy = _run_context(str(run.path), manifest.spec_hash, manifest.run_device)
-    spec = manifest.spec
-    size = manifest.chunk_mazes
+    spec = manifest.experiment
+    size = spec.rollouts.chunk_mazes
     part = table.iloc[index * size : (index + 1) * size].reset_index(drop=True)
     if part.empty:
         raise RunError(f"{run.path}: chunk {index} is beyond the {len(table)} mazes")
@@ -146,26 +146,26 @@ def run_chunk(run_dir: str | os.PathLike, index: int) -> dict:
     mazes = maze_batch(part)
     # procgen start states only for policies that look at the pixels (scripted agents play on the grid)
     states = start_states(part, roller.loader) if policy.reads_pixels else None
-    settings = RolloutSpec(**spec["rollouts"])
+    settings = spec.rollouts
     written: list[Path] = []
     episodes = roller.episodes(policy, mazes, states, settings)
     path = run.chunk_file("episodes", index)
     write_parquet(EPISODES.check(episodes_table(episodes), str(path)), path)
     written.append(path)
 
-    record = manifest.record
-    acts = record.get("activations")
-    if record["decision_square_probs"] or acts:
-        layers = acts["layers"] if acts else []
+    record = spec.record
+    acts = record.activations
+    if record.decision_square_probs or acts:
+        layers = list(acts.layers) if acts else []
         dsq, arrays = roller.decision_square_view(policy, mazes, states, layers)
-        if record["decision_square_probs"]:
+        if record.decision_square_probs:
             path = run.chunk_file("dsq", index)
             write_parquet(DSQ.check(pa.Table.from_pandas(dsq, preserve_index=False), str(path)), path)
             written.append(path)
         if acts:
             seeds = part.loc[part["has_decision_square"].fillna(False).to_numpy(bool), "seed"]
-            written += write_activation_chunk(run, index, arrays, seeds.to_numpy(np.int64), acts["dtype"])
-    if manifest.has_interventions:
+            written += write_activation_chunk(run, index, arrays, seeds.to_numpy(np.int64), acts.dtype)
+    if spec.interventions:
         written += _measure_interventions(run, index, manifest, policy, mazes, states, episodes, settings)
     summary = {
         "chunk": index,
@@ -181,18 +181,18 @@ def _measure_interventions(
     run: RunDir, index, manifest, policy, mazes, states, episodes, settings
 ) -> list[Path]:
     """The chunk's interventions (and retargeting) tables: every edit beside the unedited network."""
-    interventions, retargeting, _ = from_manifest(manifest.spec)
+    spec = manifest.experiment
     table, targets = measure_interventions(
         policy,
         mazes,
         states,
         episodes,
         settings,
-        interventions,
+        spec.interventions,
         _roller(),
         rankings=manifest.rankings or {},
-        retargeting=retargeting,
-        vfield=manifest.record.get("vfield_tv", True),
+        retargeting=spec.retargeting,
+        vfield=spec.record.vfield_tv,
     )
     # checked against their schemas: a measure added to a writer and not to its schema fails here
     written = [run.chunk_file("interventions", index)]

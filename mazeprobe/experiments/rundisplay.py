@@ -34,7 +34,6 @@ def _rows(paths: list[Path]) -> int:
 def run_summary(run) -> dict:
     """The facts the run's display shows, as plain values (`run` is a RunDir)."""
     manifest = run.manifest()
-    spec = manifest.spec
     done = sorted(run.chunks_dir.glob("done-*.json")) if run.chunks_dir.is_dir() else []
     whole = run.episodes_path.is_file()
     parts = [run.episodes_path] if whole else sorted(run.chunks_dir.glob("episodes-*.parquet"))
@@ -51,7 +50,7 @@ def run_summary(run) -> dict:
         "chunks": run.chunk_count(),
         "episodes": _rows(parts) if parts else 0,
         "rates": None,
-        "interventions": [i.get("id") for i in spec.get("interventions") or ()],
+        "interventions": [i.id for i in manifest.experiment.interventions],
         "intervention_rates": None,
     }
     if parts:

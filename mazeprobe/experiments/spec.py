@@ -20,78 +20,131 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-from dataclasses import asdict, dataclass, field
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import Any
 
 from mazeprobe.agents.layers import activation_names
 from mazeprobe.agents.scripted import BUILTIN_AGENTS
 from mazeprobe.devices import DEVICE_FORMS, device_problem
 from mazeprobe.errors import MazeprobeError
+from mazeprobe.experiments.family_settings import RankingSpec, RetargetingSpec
 from mazeprobe.experiments.intervention_spec import (
     InterventionSpec,
-    RankingSpec,
-    RetargetingSpec,
+    from_manifest,
     parse_interventions,
     parse_ranking,
     parse_retargeting,
 )
-from mazeprobe.maze.placement import PLACEMENT_HELP
-from mazeprobe.maze.sampling import SampleSpec, parse_sizes
+from mazeprobe.maze.sampling import SampleSpec
+from mazeprobe.settings import keys_help, read_settings, setting
 from mazeprobe.sim import RolloutSettings
-from mazeprobe.validation import NAME_HELP, NAME_PATTERN
-from mazeprobe.yamlio import Checker, YamlDoc, check_kind, describe_value, load_yaml
+from mazeprobe.yamlio import Checker, KeyPath, YamlDoc, check_kind, describe_value, load_yaml
 
-MAX_PER_MAZE = 10_000
 MAX_EPISODES = 20_000_000
 EPISODE_BYTES = 700
 """About what one episode costs in the episodes table (its path of up to 256 steps and its outcomes)."""
 MAX_CHUNK_MAZES = 100_000
 ACTIVATION_MOMENTS = ("decision_square",)
 ACTIVATION_DTYPES = ("float16", "float32")
+_KIND_HELP = "experiment (optional: tells this file from an analysis plan or a training config)"
+
+
+# --- checks of the settings no type describes (called by read_settings) -----------------------------
+
+
+def _mapping(c: Checker, value: Any, kp: KeyPath, context: Any = None) -> dict | None:
+    if not isinstance(value, dict):
+        c.fail(kp, f"must be a mapping; got {describe_value(value)}")
+        return None
+    return dict(value)
+
+
+def _path(c: Checker, value: Any, kp: KeyPath, context: Any = None) -> str | None:
+    if not isinstance(value, str):
+        c.fail(kp, f"must be a path; got {describe_value(value)}")
+        return None
+    return value
+
+
+def _device(c: Checker, value: Any, kp: KeyPath, context: Any = None) -> str | None:
+    problem = device_problem(value)
+    if problem:
+        c.fail(kp, problem)
+        return None
+    return value
+
+
+def _layer_names(c: Checker, value: Any, kp: KeyPath, context: Any = None) -> tuple[str, ...] | None:
+    # whether each is a layer of the network is checked once the spec is whole (_check_layer_names)
+    if not isinstance(value, list) or not all(isinstance(x, str) for x in value) or not value:
+        c.fail(kp, "must be a non-empty list of activation names")
+        return None
+    return tuple(value)
+
+
+def _keys_of(cls: type) -> str:
+    """A section's keys as its parent's help lists them: {a, b, c}."""
+    return "{" + ", ".join(keys_help(cls)) + "}"
+
+
+# A section (policy, mazes, ...) is a setting with no type: its key and help are declared on the field,
+# and parse_spec reads its content with the settings of its own class.
 
 
 @dataclass(frozen=True)
 class PolicySpec:
-    builtin: str | None = None
-    params: dict = field(default_factory=dict)
-    checkpoint: str | None = None
-    device: str = "cpu"
+    builtin: str | None = setting(
+        None, f"one of {', '.join(BUILTIN_AGENTS)}", type=str, choices=tuple(BUILTIN_AGENTS)
+    )
+    params: dict = setting(help="the built-in agent's parameters", factory=dict, check=_mapping)
+    checkpoint: str | None = setting(None, "path to an IMPALA checkpoint (.pth)", check=_path)
+    device: str = setting("cpu", f"{DEVICE_FORMS} (not part of the spec's identity)", check=_device)
     """auto, cpu, cuda or cuda:N (mazeprobe.devices): where the network runs unless `mazeprobe run
     --device` says otherwise."""
 
 
 @dataclass(frozen=True)
 class RolloutSpec(RolloutSettings):
-    chunk_mazes: int = 250
+    chunk_mazes: int = setting(250, "mazes per chunk", low=1, high=MAX_CHUNK_MAZES)
     """Mazes per chunk: the unit of parallel work, atomic writes and resume."""
 
 
 @dataclass(frozen=True)
 class ActivationSpec:
-    layers: tuple[str, ...] = ()
-    at: str = "decision_square"
-    dtype: str = "float16"
+    layers: tuple[str, ...] = setting((), "activation names", check=_layer_names, required=True)
+    at: str = setting("decision_square", " or ".join(ACTIVATION_MOMENTS), choices=ACTIVATION_MOMENTS)
+    dtype: str = setting("float16", " or ".join(ACTIVATION_DTYPES), choices=ACTIVATION_DTYPES)
 
 
 @dataclass(frozen=True)
 class RecordSpec:
-    decision_square_probs: bool = False
-    activations: ActivationSpec | None = None
-    vfield_tv: bool = True
+    decision_square_probs: bool = setting(False, "true/false")
+    activations: ActivationSpec | None = setting(None, _keys_of(ActivationSpec), type=None)
+    vfield_tv: bool = setting(
+        True, "true/false: with interventions, the vector-field difference per maze (default {default})"
+    )
     """With interventions: each edit's vector-field difference from the unedited network, per maze
     (every open square rendered and evaluated: the costliest measure; false leaves it out)."""
 
 
 @dataclass(frozen=True)
 class ExperimentSpec:
-    name: str
-    policy: PolicySpec
-    mazes: SampleSpec
-    rollouts: RolloutSpec = RolloutSpec()
-    record: RecordSpec = RecordSpec()
-    interventions: tuple[InterventionSpec, ...] = ()
-    retargeting: RetargetingSpec | None = None
-    channel_ranking: RankingSpec = RankingSpec()
+    name: str = setting(help="the run's name: data/runs/<name>/", type=str, name=True)
+    policy: PolicySpec = setting(help="builtin or checkpoint", type=None)
+    mazes: SampleSpec = setting(help="which mazes to sample", type=None)
+    rollouts: RolloutSpec = setting(RolloutSpec(), "how to play them", type=None)
+    record: RecordSpec = setting(RecordSpec(), "what to record besides episodes", type=None)
+    interventions: tuple[InterventionSpec, ...] = setting(
+        (), "edits of the network to measure beside the unedited one", type=None
+    )
+    retargeting: RetargetingSpec | None = setting(None, _keys_of(RetargetingSpec), type=None)
+    channel_ranking: RankingSpec = setting(
+        RankingSpec(),
+        _keys_of(RankingSpec) + ": how {ranking: cheese-channels} channel sets are ranked",
+        type=None,
+    )
     source: str = ""
     """The file the spec came from (not part of its identity)."""
 
@@ -109,7 +162,31 @@ class ExperimentSpec:
             out.pop("retargeting")
         elif out["retargeting"]["targets"] == "reachable":
             out["retargeting"].pop("targets")  # the first release's rule, hashed as it was then
-        return out
+        return _as_json(out)
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any], source: str = "") -> ExperimentSpec:
+        """The spec a run recorded (its manifest's `spec`: what to_dict wrote), typed again, so that
+        to_dict(from_dict(d)) == d. A section a run recorded before it existed reads as its default."""
+        record = dict(d.get("record") or {})
+        if record.get("activations") is not None:
+            acts = record["activations"]
+            record["activations"] = ActivationSpec(**{**acts, "layers": tuple(acts["layers"])})
+        mazes = dict(d["mazes"])
+        if mazes.get("sizes") is not None:
+            mazes["sizes"] = tuple(mazes["sizes"])
+        interventions, retargeting, ranking = from_manifest(d)
+        return cls(
+            name=d["name"],
+            policy=PolicySpec(**d["policy"]),
+            mazes=SampleSpec(**mazes),
+            rollouts=RolloutSpec(**(d.get("rollouts") or {})),
+            record=RecordSpec(**record),
+            interventions=interventions,
+            retargeting=retargeting,
+            channel_ranking=ranking,
+            source=source,
+        )
 
     @property
     def hash(self) -> str:
@@ -122,136 +199,56 @@ class ExperimentSpec:
         return hashlib.sha256(text.encode()).hexdigest()
 
 
-_TOP = {
-    "kind": "experiment (optional: tells this file from an analysis plan or a training config)",
-    "name": "the run's name: data/runs/<name>/",
-    "policy": "builtin or checkpoint",
-    "mazes": "which mazes to sample",
-    "rollouts": "how to play them",
-    "record": "what to record besides episodes",
-    "interventions": "edits of the network to measure beside the unedited one",
-    "retargeting": "{targets_per_maze, remove_cheese, rollouts_per_target, seed, targets}",
-    "channel_ranking": "{n, seed}: how {ranking: cheese-channels} channel sets are ranked",
-}
-_POLICY = {
-    "builtin": f"one of {', '.join(BUILTIN_AGENTS)}",
-    "params": "the built-in agent's parameters",
-    "checkpoint": "path to an IMPALA checkpoint (.pth)",
-    "device": f"{DEVICE_FORMS} (not part of the spec's identity)",
-}
-_MAZES = {
-    "n": "number of mazes",
-    "seed": "sampling seed",
-    "placement": PLACEMENT_HELP,
-    "require_decision_square": "true/false",
-    "exclude_cheese_top_right": "R",
-    "sizes": "MIN-MAX",
-    "start_level": "first level seed",
-}
-_ROLLOUTS = {
-    "per_maze": f"episodes per maze (1..{10_000:,})",
-    "max_steps": "1..500",
-    "actions": "sample or argmax",
-    "seed": "action-sampling seed",
-    "chunk_mazes": "mazes per chunk",
-}
-_RECORD = {
-    "decision_square_probs": "true/false",
-    "activations": "{layers, at, dtype}",
-    "vfield_tv": "true/false: with interventions, the vector-field difference per maze (default true)",
-}
-_ACTIVATIONS = {"layers": "activation names", "at": "decision_square", "dtype": "float16 or float32"}
+def _as_json(value: Any) -> Any:
+    """Tuples as the lists JSON reads back (the layers, the sizes), so that a spec's canonical content
+    equals what its manifest holds."""
+    if isinstance(value, dict):
+        return {k: _as_json(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_as_json(v) for v in value]
+    return value
 
 
 def parse_spec(doc: YamlDoc) -> ExperimentSpec:
     """Validate a parsed YAML document into an ExperimentSpec; raises SpecError listing every problem."""
     check_kind(doc, "experiment")
     c = Checker(doc)
-    top = c.mapping(doc.data, (), _TOP, required=("name", "policy", "mazes"), none_ok=True)
-    name = top.get("name")
-    if "name" in top and (not isinstance(name, str) or not NAME_PATTERN.fullmatch(name)):
-        c.fail(("name",), f"must be {NAME_HELP} (a folder name); got {name!r}")
+    top = read_settings(c, ExperimentSpec, doc.data, (), extra={"kind": _KIND_HELP}, none_ok=True)
 
-    pol = c.mapping(top.get("policy"), ("policy",), _POLICY, none_ok="policy" not in top)
-    if "policy" in top and ("builtin" in pol) == ("checkpoint" in pol):
+    # the cross-field checks ask which keys a section gives, valid or not
+    given = _given(top.get("policy"))
+    pol = read_settings(c, PolicySpec, top.get("policy"), ("policy",), none_ok="policy" not in top)
+    if "policy" in top and ("builtin" in given) == ("checkpoint" in given):
         c.fail(("policy",), "give exactly one of builtin or checkpoint")
-    if "builtin" in pol:
-        c.choice(pol["builtin"], ("policy", "builtin"), BUILTIN_AGENTS)
-    if "checkpoint" in pol and not isinstance(pol["checkpoint"], str):
-        c.fail(("policy", "checkpoint"), f"must be a path; got {describe_value(pol['checkpoint'])}")
-    if "params" in pol and not isinstance(pol["params"], dict):
-        c.fail(("policy", "params"), f"must be a mapping; got {describe_value(pol['params'])}")
-    if "params" in pol and "checkpoint" in pol:
+    if "params" in given and "checkpoint" in given:
         c.fail(("policy", "params"), "params apply to built-in agents only")
-    if "device" in pol and device_problem(pol["device"]):
-        c.fail(("policy", "device"), str(device_problem(pol["device"])))
 
-    mz = c.mapping(top.get("mazes"), ("mazes",), _MAZES, required=("n",), none_ok="mazes" not in top)
-    for key in ("n",):
-        if key in mz:
-            c.integer(mz[key], ("mazes", key), 1)
-    for key in ("seed", "start_level"):
-        if key in mz:
-            c.integer(mz[key], ("mazes", key), 0)
-    if "exclude_cheese_top_right" in mz:
-        c.integer(mz["exclude_cheese_top_right"], ("mazes", "exclude_cheese_top_right"), 1)
-    if "require_decision_square" in mz:
-        c.boolean(mz["require_decision_square"], ("mazes", "require_decision_square"))
-    sizes = None
-    if "sizes" in mz:
-        raw = mz["sizes"]
-        try:
-            sizes = tuple(raw) if isinstance(raw, list) and len(raw) == 2 else parse_sizes(str(raw))
-        except MazeprobeError as exc:
-            c.fail(("mazes", "sizes"), str(exc))
+    mz = read_settings(c, SampleSpec, top.get("mazes"), ("mazes",), none_ok="mazes" not in top)
 
-    ro = c.mapping(top.get("rollouts"), ("rollouts",), _ROLLOUTS, none_ok=True)
+    ro = read_settings(c, RolloutSpec, top.get("rollouts"), ("rollouts",), none_ok=True)
     if "per_maze" in ro:
-        c.integer(ro["per_maze"], ("rollouts", "per_maze"), 1, MAX_PER_MAZE)
-        n_mazes = mz.get("n") if isinstance(mz.get("n"), int) else 1
-        if isinstance(ro["per_maze"], int) and 0 < ro["per_maze"] <= MAX_PER_MAZE:
-            episodes = n_mazes * ro["per_maze"]
-            if episodes > MAX_EPISODES:
-                c.fail(
-                    ("rollouts", "per_maze"),
-                    f"{n_mazes:,} mazes x {ro['per_maze']:,} episodes is {episodes:,} episodes, more than "
-                    f"the {MAX_EPISODES:,} a run may hold (about {episodes * EPISODE_BYTES / 2**30:,.1f} GiB "
-                    "of episode table); split it into several runs",
-                )
-    if "max_steps" in ro:
-        c.integer(ro["max_steps"], ("rollouts", "max_steps"), 1, 500)
-    if "actions" in ro:
-        c.choice(ro["actions"], ("rollouts", "actions"), ("sample", "argmax"))
-    if "seed" in ro:
-        c.integer(ro["seed"], ("rollouts", "seed"), 0)
-    if "chunk_mazes" in ro:
-        c.integer(ro["chunk_mazes"], ("rollouts", "chunk_mazes"), 1, MAX_CHUNK_MAZES)
+        n_mazes = mz.get("n", 1)
+        episodes = n_mazes * ro["per_maze"]
+        if episodes > MAX_EPISODES:
+            c.fail(
+                ("rollouts", "per_maze"),
+                f"{n_mazes:,} mazes x {ro['per_maze']:,} episodes is {episodes:,} episodes, more than "
+                f"the {MAX_EPISODES:,} a run may hold (about {episodes * EPISODE_BYTES / 2**30:,.1f} GiB "
+                "of episode table); split it into several runs",
+            )
 
-    rec = c.mapping(top.get("record"), ("record",), _RECORD, none_ok=True)
-    if "decision_square_probs" in rec:
-        c.boolean(rec["decision_square_probs"], ("record", "decision_square_probs"))
+    rec = read_settings(c, RecordSpec, top.get("record"), ("record",), none_ok=True)
     acts = None
     if rec.get("activations") is not None:
-        a = c.mapping(rec["activations"], ("record", "activations"), _ACTIVATIONS, required=("layers",))
-        layers = a.get("layers", [])
-        if not isinstance(layers, list) or not all(isinstance(x, str) for x in layers) or not layers:
-            c.fail(("record", "activations", "layers"), "must be a non-empty list of activation names")
-            layers = []
-        if "at" in a:
-            c.choice(a["at"], ("record", "activations", "at"), ACTIVATION_MOMENTS)
-        if "dtype" in a:
-            c.choice(a["dtype"], ("record", "activations", "dtype"), ACTIVATION_DTYPES)
-        if "builtin" in pol:
+        acts = read_settings(c, ActivationSpec, rec["activations"], ("record", "activations"))
+        if "builtin" in given:
             c.fail(("record", "activations"), "activations are recorded for checkpoint policies only")
-        acts = (layers, a.get("at", "decision_square"), a.get("dtype", "float16"))
 
-    if "vfield_tv" in rec:
-        c.boolean(rec["vfield_tv"], ("record", "vfield_tv"))
     layers = set(activation_names())
     interventions = parse_interventions(c, top.get("interventions"), layers, Path(doc.path).parent)
     retargeting = parse_retargeting(c, top.get("retargeting"))
     ranking = parse_ranking(c, top.get("channel_ranking"))
-    if top.get("interventions") and "checkpoint" not in pol:
+    if top.get("interventions") and "checkpoint" not in given:
         c.fail(("interventions",), "interventions edit a network: the policy must be a checkpoint")
     if any(i.per_target for i in interventions) and retargeting is None:
         c.fail(("interventions",), "an edit `at: target` needs targets: add a retargeting section")
@@ -260,41 +257,29 @@ def parse_spec(doc: YamlDoc) -> ExperimentSpec:
 
     if not c.problems:
         try:
-            mazes = SampleSpec(
-                n=mz["n"],
-                seed=mz.get("seed", 0),
-                placement=mz.get("placement", "natural"),
-                require_decision_square=mz.get("require_decision_square", False),
-                exclude_cheese_top_right=mz.get("exclude_cheese_top_right"),
-                sizes=sizes,
-                start_level=mz.get("start_level"),
-            )
+            mazes = SampleSpec(**mz)
         except MazeprobeError as exc:
             c.fail(("mazes",), str(exc))
     c.raise_if_any()
 
     if acts is not None and "checkpoint" in pol:
-        _check_layer_names(doc, acts[0])
+        _check_layer_names(doc, acts["layers"])
     return ExperimentSpec(
-        name=name,
-        policy=PolicySpec(
-            builtin=pol.get("builtin"),
-            params=dict(pol.get("params") or {}),
-            checkpoint=pol.get("checkpoint"),
-            device=pol.get("device", "cpu"),
-        ),
+        name=top["name"],
+        policy=PolicySpec(**pol),
         mazes=mazes,
-        rollouts=RolloutSpec(**{k: ro[k] for k in _ROLLOUTS if k in ro}),
-        record=RecordSpec(
-            decision_square_probs=rec.get("decision_square_probs", False),
-            activations=ActivationSpec(tuple(acts[0]), acts[1], acts[2]) if acts else None,
-            vfield_tv=rec.get("vfield_tv", True),
-        ),
+        rollouts=RolloutSpec(**ro),
+        record=RecordSpec(**{**rec, "activations": ActivationSpec(**acts) if acts is not None else None}),
         interventions=interventions,
         retargeting=retargeting,
         channel_ranking=ranking,
         source=str(doc.path),
     )
+
+
+def _given(section: Any) -> dict:
+    """The keys a section gives (none when it is not a mapping: read_settings has said so)."""
+    return section if isinstance(section, dict) else {}
 
 
 def _check_layer_names(doc: YamlDoc, layers: list[str]) -> None:

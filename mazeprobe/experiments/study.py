@@ -23,7 +23,7 @@ import yaml
 
 from mazeprobe.atomic import write_bytes
 from mazeprobe.errors import MazeprobeError
-from mazeprobe.experiments.spec import ExperimentSpec, load_spec
+from mazeprobe.experiments.spec import ExperimentSpec, RolloutSpec, load_spec
 from mazeprobe.yamlio import load_yaml
 
 STUDY_SPECS = ("behavioral-10k", "model-editing-r2", "retargeting-r2", "probe-run-r2")
@@ -96,7 +96,8 @@ def _shrink(name: str, data: dict) -> None:
     """A spec's YAML content made small (SMALL_MAZES, SMALL_STEPS, SMALL_FAMILY), in place."""
     data["mazes"] = {**data["mazes"], "n": SMALL_MAZES[name]}
     rollouts = data.get("rollouts") or {}
-    data["rollouts"] = {**rollouts, "max_steps": min(int(rollouts.get("max_steps", 256)), SMALL_STEPS)}
+    steps = int(rollouts.get("max_steps", RolloutSpec.max_steps))
+    data["rollouts"] = {**rollouts, "max_steps": min(steps, SMALL_STEPS)}
     if data.get("retargeting"):
         data["retargeting"] = {**data["retargeting"], "targets_per_maze": SMALL_FAMILY["targets_per_maze"]}
     if data.get("interventions"):

@@ -18,6 +18,7 @@ from collections.abc import Callable, Iterator, Mapping
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -28,11 +29,13 @@ from mazeprobe.atomic import write_parquet
 from mazeprobe.errors import UsageError
 from mazeprobe.maze.features import REGISTRY, compute_features
 from mazeprobe.maze.geometry import Geometry, maze_geometry
-from mazeprobe.maze.placement import parse_placement, place_cheese
+from mazeprobe.maze.placement import PLACEMENT_HELP, parse_placement, place_cheese
 from mazeprobe.maze.procgen import CHEESE, OPEN, WALL, WORLD_SIDE
 from mazeprobe.maze.state import inner_grid_from_world
+from mazeprobe.settings import setting
 from mazeprobe.tables import Field, TableSchema
 from mazeprobe.validation import check_int, is_int
+from mazeprobe.yamlio import Checker, KeyPath
 
 MAX_LEVEL_SEED = 2**31 - 2  # procgen needs level_seed + 1 to fit in an int32
 CHUNK = 2048
@@ -42,23 +45,47 @@ MAX_MAZES = 2_000_000
 """The most mazes one table may hold (about 4 GiB while sampling): 10,000 is the published study."""
 
 
+def parse_sizes(text: str) -> tuple[int, int]:
+    """'MIN-MAX' (or a single 'N') -> (MIN, MAX)."""
+    lo, sep, hi = str(text).partition("-")
+    try:
+        pair = (int(lo), int(hi) if sep else int(lo))
+    except ValueError:
+        raise UsageError(f"bad size range {text!r}; expected MIN-MAX, e.g. 9-25") from None
+    if not 1 <= pair[0] <= pair[1]:
+        raise UsageError(f"bad size range {text!r}; expected MIN-MAX with 1 <= MIN <= MAX")
+    return pair
+
+
+def _sizes_setting(c: Checker, value: Any, kp: KeyPath, context: Any = None) -> tuple[int, int] | None:
+    """A spec's `sizes`: [MIN, MAX] or the text MIN-MAX."""
+    try:
+        return tuple(value) if isinstance(value, list) and len(value) == 2 else parse_sizes(str(value))
+    except UsageError as exc:
+        c.fail(kp, str(exc))
+        return None
+
+
 @dataclass(frozen=True)
 class SampleSpec:
-    """What to sample. Validated on construction."""
+    """What to sample (an experiment spec's `mazes` section, and `mazeprobe sample`'s flags). Validated
+    on construction."""
 
-    n: int
+    n: int = setting(help="number of mazes", type=int, low=1)
     """Number of mazes to return (after filtering)."""
-    seed: int = 0
+    seed: int = setting(0, "sampling seed", low=0)
     """Sampling seed: picks the candidate level seeds (unless start_level is set) and the cheese draws."""
-    placement: str = "natural"
+    placement: str = setting("natural", PLACEMENT_HELP)
     """natural, uniform, region:R or quadrant:NAME (see mazeprobe.maze.placement)."""
-    require_decision_square: bool = False
+    require_decision_square: bool = setting(False, "true/false")
     """Keep only mazes whose paths to the cheese and to the top-right square split."""
-    exclude_cheese_top_right: int | None = None
+    exclude_cheese_top_right: int | None = setting(None, "R", type=int, low=1, metavar="R")
     """Drop mazes whose cheese lies in the top-right R x R region."""
-    sizes: tuple[int, int] | None = None
+    sizes: tuple[int, int] | None = setting(
+        None, "MIN-MAX", check=_sizes_setting, parse=parse_sizes, metavar="MIN-MAX"
+    )
     """Keep only mazes whose side n lies in [min, max]."""
-    start_level: int | None = None
+    start_level: int | None = setting(None, "first level seed", type=int, low=0, metavar="L")
     """If set, candidate level seeds are start_level, start_level+1, ... instead of pseudo-random."""
 
     def __post_init__(self) -> None:
@@ -80,18 +107,6 @@ class SampleSpec:
                 raise UsageError(f"sizes {lo}-{hi} contain no hard-mode maze side (odd, 3..25)")
         if self.start_level is not None and not 0 <= self.start_level <= MAX_LEVEL_SEED:
             raise UsageError(f"start_level must lie in [0, {MAX_LEVEL_SEED}]; got {self.start_level}")
-
-
-def parse_sizes(text: str) -> tuple[int, int]:
-    """'MIN-MAX' (or a single 'N') -> (MIN, MAX)."""
-    lo, sep, hi = str(text).partition("-")
-    try:
-        pair = (int(lo), int(hi) if sep else int(lo))
-    except ValueError:
-        raise UsageError(f"bad size range {text!r}; expected MIN-MAX, e.g. 9-25") from None
-    if not 1 <= pair[0] <= pair[1]:
-        raise UsageError(f"bad size range {text!r}; expected MIN-MAX with 1 <= MIN <= MAX")
-    return pair
 
 
 def candidate_seeds(spec: SampleSpec, chunk_index: int) -> np.ndarray:

@@ -26,20 +26,28 @@ from mazeprobe.maze.geometry import distance_maps
 from mazeprobe.maze.procgen import CHEESE_REWARD, NOOP, OBS_SIZE, WALL
 from mazeprobe.maze.state import MazeState
 from mazeprobe.rng import uniforms
+from mazeprobe.settings import setting
 from mazeprobe.sim.actions import ACTION_MOVE, GROUP_MATRIX, MOVE_DELTAS, move_toward, sample_actions
 from mazeprobe.sim.episodes import episode_record
 from mazeprobe.sim.policy import MazeBatch, Policy, decision_squares, table_positions
 
+MAX_PER_MAZE = 10_000
+MAX_STEPS = 500
+"""procgen's own episode limit."""
+ACTION_CHOICES = ("sample", "argmax")
+
 
 @dataclass(frozen=True)
 class RolloutSettings:
-    per_maze: int = 1
+    """How episodes are played (an experiment spec's `rollouts` section)."""
+
+    per_maze: int = setting(1, f"episodes per maze (1..{MAX_PER_MAZE:,})", low=1, high=MAX_PER_MAZE)
     """Episodes per maze."""
-    max_steps: int = 256
+    max_steps: int = setting(256, f"1..{MAX_STEPS}", low=1, high=MAX_STEPS)
     """Steps before an episode counts as timed out (procgen's own limit is 500)."""
-    actions: str = "sample"
+    actions: str = setting("sample", "sample or argmax", choices=ACTION_CHOICES)
     """`sample` from the policy's distribution, or take its `argmax`."""
-    seed: int = 0
+    seed: int = setting(0, "action-sampling seed", low=0)
     """Seed of the action draws."""
 
 

@@ -172,27 +172,26 @@ def _family_source(key: str, name: str, wanted_hash: str | None, runs: Sequence[
     """The first complete run whose spec's family of edits hashes to `wanted_hash` (None: the first run
     with interventions, whatever its hash: the rule compares the value's family_hash with the registered
     one, so a proof of another family's run fails there)."""
-    from mazeprobe.experiments.intervention_spec import family_hash, from_manifest
+    from mazeprobe.experiments.intervention_spec import family_hash
 
     seen = []
     for run in runs:
         manifest = _manifest(run)
         if manifest is None or not manifest.has_interventions:
             continue
-        spec = manifest.spec
-        found = family_hash(spec)
+        found = family_hash(manifest.spec)  # of the content the run recorded, as registered
         if wanted_hash is not None and found != wanted_hash:
             seen.append(f"{run.path} ({found[:12]})")
             continue
-        interventions, retargeting, _ = from_manifest(spec)
+        spec = manifest.experiment
         hashes = {RunDir.INTERVENTIONS: sha256_if_present(run.interventions_path)}
         hashes[RunDir.RETARGETING] = sha256_if_present(run.retargeting_path)
         value = {
             "run": str(run.path),
             "family_hash": found,
             "interventions": run.interventions(),
-            "retargeting": run.retargeting() if retargeting is not None else None,
-            "members": {i.id: i.per_target for i in interventions},
+            "retargeting": run.retargeting() if spec.retargeting is not None else None,
+            "members": {i.id: i.per_target for i in spec.interventions},
         }
         return _from_run(key, value, run, manifest, hashes)
     hint = f"; runs with other families of edits: {', '.join(seen)}" if seen else ""
