@@ -9,7 +9,17 @@ from pathlib import Path
 import pytest
 
 from mazeprobe.errors import UsageError
-from mazeprobe.settings import add_flags, flag_values, keys_help, read_settings, setting, settings_of
+from mazeprobe.settings import (
+    KeyedSetting,
+    Setting,
+    add_flags,
+    flag_values,
+    keys_help,
+    read_settings,
+    setting,
+    settings_of,
+    text,
+)
 from mazeprobe.yamlio import Checker, SpecError, parse_yaml_text
 
 
@@ -112,3 +122,48 @@ def test_the_checker_collects_problems_into_one_error() -> None:
     with pytest.raises(SpecError) as info:
         c.raise_if_any()
     assert str(info.value).count("\n") == 1
+
+
+@dataclass(frozen=True)
+class Plan:
+    name: str = setting(help="the plan's name", name=True)
+    seed: int = setting(0, "its seed", low=0)
+    description: str = setting("", "free text", check=text)
+
+
+def test_extra_keys_may_sit_between_settings_and_be_required() -> None:
+    doc = parse_yaml_text("description: 3\nseed: -1\nsed: 1\n", Path("plan.yaml"))
+    c = Checker(doc)
+    order = ("kind", "name", "outcome", "seed")
+    extra = {"kind": "analysis-plan", "outcome": "what is modelled", "models": "list of {kind: ...}"}
+    values = read_settings(c, Plan, doc.data, (), extra=extra, order=order, require=("models", "outcome"))
+    assert list(keys_help(Plan, extra, order)) == ["kind", "name", "outcome", "seed", "models", "description"]
+    assert values == {}
+    assert c.problems == [
+        "plan.yaml:3:1: sed: unknown key (did you mean 'seed'?); allowed: kind, name, outcome, seed, models, "
+        "description",
+        "plan.yaml:1:1: missing required key 'name' (the plan's name)",
+        "plan.yaml:1:1: missing required key 'outcome' (what is modelled)",
+        "plan.yaml:1:1: missing required key 'models' (list of {kind: ...})",
+        "plan.yaml:2:1: seed: must be >= 0; got -1",
+        "plan.yaml:1:1: description: must be text; got int 3",
+    ]
+
+
+def test_a_keyed_setting_carries_its_default_and_holds_values_as_its_type() -> None:
+    digits = KeyedSetting(int, 3, "digits kept", low=0)
+    alpha = KeyedSetting(float, 0.05, "1 - confidence", low=0, high=1, bounds="between 0 and 1")
+    cov = KeyedSetting(str, "auto", "covariance", choices=("auto", "HC0"))
+    assert isinstance(digits, Setting) and (digits.default, digits.type, digits.low) == (3, int, 0)
+    assert alpha.held(1) == 1.0 and isinstance(alpha.held(1), float) and cov.held("HC0") == "HC0"
+    doc = parse_yaml_text("a: 2\nb: -1\nc: HCO\nd: 1\n", Path("kind.yaml"))
+    c = Checker(doc)
+    kept = [
+        s.validate(c, doc.data[k], (k,)) for k, s in zip("abcd", (digits, digits, cov, alpha), strict=True)
+    ]
+    assert kept == [2, None, None, None]
+    assert c.problems == [
+        "kind.yaml:2:1: b: must be >= 0; got -1",
+        "kind.yaml:3:1: c: must be one of auto, HC0; got 'HCO' (did you mean 'HC0'?)",
+        "kind.yaml:4:1: d: must be between 0 and 1; got 1",
+    ]
