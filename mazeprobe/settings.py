@@ -246,7 +246,7 @@ def read_settings(
     out, after the problem is reported to `c`). Unknown keys and (when `check_missing`) missing required
     ones are reported too. `extra`: further keys the section may hold, read by the caller. `none_ok`: an
     empty section (`key:` with nothing after it) counts as an empty mapping. `context`: passed to the
-    settings' own checks. `order`: the keys listed first in messages (see keys_help). `require`: keys of
+    settings' own checks. `order`: the keys listed (and checked) first (see keys_help). `require`: keys of
     `extra` that must be given too (reported missing with the settings, in listing order)."""
     declared = settings_of(cls)
     required = [(f, s) for f, s in declared.values() if is_required(f, s)] if check_missing else []
@@ -258,11 +258,12 @@ def read_settings(
         for f, s in required:
             if s.missing and yaml_key(f, s) not in raw:
                 c.fail(kp, s.missing)
+    by_key = {yaml_key(f, s): (name, f, s) for name, (f, s) in declared.items()}
     out: dict[str, Any] = {}
-    for name, (f, s) in declared.items():
-        key = yaml_key(f, s)
-        if key not in section:
+    for key in allowed:  # checked in the order they are listed
+        if key not in by_key or key not in section:
             continue
+        name, f, s = by_key[key]
         n = len(c.problems)
         value = s.validate(c, section[key], (*kp, key), context)
         if len(c.problems) == n:

@@ -134,19 +134,19 @@ class Plan:
 def test_extra_keys_may_sit_between_settings_and_be_required() -> None:
     doc = parse_yaml_text("description: 3\nseed: -1\nsed: 1\n", Path("plan.yaml"))
     c = Checker(doc)
-    order = ("kind", "name", "outcome", "seed")
+    order = ("kind", "name", "description", "outcome")
     extra = {"kind": "analysis-plan", "outcome": "what is modelled", "models": "list of {kind: ...}"}
     values = read_settings(c, Plan, doc.data, (), extra=extra, order=order, require=("models", "outcome"))
-    assert list(keys_help(Plan, extra, order)) == ["kind", "name", "outcome", "seed", "models", "description"]
+    assert list(keys_help(Plan, extra, order)) == ["kind", "name", "description", "outcome", "models", "seed"]
     assert values == {}
-    assert c.problems == [
-        "plan.yaml:3:1: sed: unknown key (did you mean 'seed'?); allowed: kind, name, outcome, seed, models, "
-        "description",
+    assert c.problems == [  # in the order the keys are listed
+        "plan.yaml:3:1: sed: unknown key (did you mean 'seed'?); allowed: kind, name, description, outcome, "
+        "models, seed",
         "plan.yaml:1:1: missing required key 'name' (the plan's name)",
         "plan.yaml:1:1: missing required key 'outcome' (what is modelled)",
         "plan.yaml:1:1: missing required key 'models' (list of {kind: ...})",
-        "plan.yaml:2:1: seed: must be >= 0; got -1",
         "plan.yaml:1:1: description: must be text; got int 3",
+        "plan.yaml:2:1: seed: must be >= 0; got -1",
     ]
 
 
