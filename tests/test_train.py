@@ -107,6 +107,9 @@ def test_config_bounds_are_closed_where_the_value_is_allowed_and_buffer_defaults
         f"{path}:1:1: gamma: must be in (0, 1]; got 1.000001",
         f"{path}:3:1: cell_coef: must be a non-negative number; got -1e-06",
     ]
+    path.write_text("")
+    with pytest.raises(SpecError, match=r"edges.yaml:1:1: must be a mapping with keys kind, scale, seed, "):
+        load_config(path)
     path.write_text("batch_size: 100000\n")
     with pytest.raises(SpecError, match=r"edges.yaml:1:1: buffer: must be at least batch_size"):
         load_config(path)

@@ -111,7 +111,8 @@ def load_config(path: str | os.PathLike | None) -> TrainConfig:
     doc = load_yaml(path)
     check_kind(doc, "training-config")
     c = Checker(doc)
-    values = read_settings(c, TrainConfig, doc.data, (), extra=_KIND, none_ok=True)
+    # an empty file is refused as other YAML files are (leave out --config for the defaults)
+    values = read_settings(c, TrainConfig, doc.data, (), extra=_KIND)
     c.raise_if_any()
     config = TrainConfig(**values)
     if config.buffer < config.batch_size:
