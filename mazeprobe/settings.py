@@ -12,6 +12,9 @@ values by field name: `RankingSpec(**values)`. `add_flags(parser, RankingSpec, [
 command-line flags of the same fields (`--n`, `--seed`), with the same bounds and help, and
 `flag_values(args, RankingSpec)` reads them back. `keys_help(RankingSpec)` is the allowed-key table the
 messages list. A field without `setting(...)` is not a setting (it is left to the class's own parser).
+
+Settings held in a dict rather than on dataclass fields (a model kind's, one dict per kind) are
+`KeyedSetting`s: the same record, with the default beside it.
 """
 
 from __future__ import annotations
@@ -24,7 +27,7 @@ from typing import Any
 
 from mazeprobe.errors import MazeprobeError
 from mazeprobe.validation import name_problem
-from mazeprobe.yamlio import Checker, KeyPath
+from mazeprobe.yamlio import Checker, KeyPath, describe_value
 
 SETTING = "mazeprobe.setting"
 """The key of a field's metadata that holds its Setting."""
@@ -136,6 +139,30 @@ def _int_or_none(value: float | None) -> int | None:
     return None if value is None else int(value)
 
 
+@dataclass(frozen=True, init=False)
+class KeyedSetting(Setting):
+    """A setting held in a dict (a model kind's settings: one dict per kind) rather than on a dataclass
+    field, so it carries its default itself: `KeyedSetting(int, 3, "digits kept", low=0)`."""
+
+    default: Any = None
+
+    def __init__(self, type: type, default: Any, help: str, **how: Any) -> None:
+        super().__init__(help=help, type=type, **how)
+        object.__setattr__(self, "default", default)
+
+    def held(self, value: Any) -> Any:
+        """A checked value (or the default) as it is held: a float setting given as 1 is 1.0."""
+        return value if self.choices or self.type is None else self.type(value)
+
+
+def text(c: Checker, value: Any, kp: KeyPath, context: Any = None) -> str | None:
+    """A check for free text (a description): any string."""
+    if not isinstance(value, str):
+        c.fail(kp, f"must be text; got {describe_value(value)}")
+        return None
+    return value
+
+
 def setting(
     default: Any = MISSING,
     help: str = "",
@@ -187,13 +214,15 @@ def yaml_key(f: Field, s: Setting) -> str:
     return s.key or f.name
 
 
-def keys_help(cls: type, extra: Mapping[str, str] | None = None) -> dict[str, str]:
+def keys_help(cls: type, extra: Mapping[str, str] | None = None, order: Iterable[str] = ()) -> dict[str, str]:
     """YAML key -> help, for every setting of `cls` after the `extra` keys the section also allows (such
-    as `kind`): the table Checker.mapping lists in its messages."""
-    out = dict(extra or {})
+    as `kind`): the table Checker.mapping lists in its messages. `order`: keys listed first, in this
+    order (for a section whose extra keys sit between its settings); the rest follow as above."""
+    table = dict(extra or {})
     for f, s in settings_of(cls).values():
-        out[yaml_key(f, s)] = help_of(f, s)
-    return out
+        table[yaml_key(f, s)] = help_of(f, s)
+    first = {key: table[key] for key in order}
+    return {**first, **{key: value for key, value in table.items() if key not in first}}
 
 
 def is_required(f: Field, s: Setting) -> bool:
@@ -210,23 +239,32 @@ def read_settings(
     none_ok: bool = False,
     check_missing: bool = True,
     context: Any = None,
+    order: Iterable[str] = (),
+    require: Iterable[str] = (),
 ) -> dict[str, Any]:
     """The settings of `cls` a YAML section gives, checked, by field name (a value with a problem is left
     out, after the problem is reported to `c`). Unknown keys and (when `check_missing`) missing required
     ones are reported too (with Checker.mapping's message, after the unknown keys; a setting with a
-    `missing` message of its own is reported in field order, among the values' problems). `extra`: further
-    keys the section may hold, read by the caller. `none_ok`: an empty section (`key:` with nothing after
-    it) counts as an empty mapping. `context`: passed to the settings' own checks."""
+    `missing` message of its own is reported in listing order, among the values' problems). `extra`:
+    further keys the section may hold, read by the caller. `none_ok`: an empty section (`key:` with nothing
+    after it) counts as an empty mapping. `context`: passed to the settings' own checks. `order`: the keys
+    listed (and checked) first (see keys_help). `require`: keys of `extra` that must be given too (reported
+    missing with the settings, in listing order)."""
     declared = settings_of(cls)
     required = [(f, s) for f, s in declared.values() if is_required(f, s)] if check_missing else []
-    plain = tuple(yaml_key(f, s) for f, s in required if not s.missing)
-    section = c.mapping(raw, kp, keys_help(cls, extra), required=plain, none_ok=none_ok)
+    allowed = keys_help(cls, extra, order)
+    must = {yaml_key(f, s) for f, s in required if not s.missing} | (set(require) if check_missing else set())
+    plain = tuple(key for key in allowed if key in must)
+    section = c.mapping(raw, kp, allowed, required=plain, none_ok=none_ok)
     custom = {yaml_key(f, s) for f, s in required if s.missing} if isinstance(raw, dict) else set()
+    by_key = {yaml_key(f, s): (name, f, s) for name, (f, s) in declared.items()}
     out: dict[str, Any] = {}
-    for name, (f, s) in declared.items():
-        key = yaml_key(f, s)
+    for key in allowed:  # checked in the order they are listed
+        if key not in by_key:
+            continue
+        name, f, s = by_key[key]
         if key not in section:
-            if key in custom:  # in field order, among the values' problems
+            if key in custom:  # among the values' problems, in listing order
                 c.fail(kp, s.missing)
             continue
         n = len(c.problems)

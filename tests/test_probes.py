@@ -47,7 +47,6 @@ from mazeprobe.stats.probes import (
 pytestmark = pytest.mark.filterwarnings("ignore:The number of unique classes:UserWarning")
 
 
-
 LAYER = "embedder.block2.res1.resadd_out"  # (32, 16, 16) at scale 1
 RUN_LAYER = "embedder.block3.res1.resadd_out"  # (32, 8, 8): a quarter of the features, quicker fits
 MARK, FIELD = 3, 2  # the hand-built set's cheese channels; 0 and 1 are noise
@@ -404,9 +403,20 @@ def test_probe_run_rejects_unknown_probes(tmp_path):
 
 def test_probe_result_is_a_plain_dataclass():
     r = ProbeResult(
-        probe="p", target="t", layer=None, task="regression", primary="r2",
-        metrics={"r2": 0.5, "mae": 1.0}, shuffled={"r2": 0.0, "mae": 2.0}, random_weights=None,
-        fold_scores=(0.5,), n_samples=10, n_features=3, k=None, folds=2, seed=0,
+        probe="p",
+        target="t",
+        layer=None,
+        task="regression",
+        primary="r2",
+        metrics={"r2": 0.5, "mae": 1.0},
+        shuffled={"r2": 0.0, "mae": 2.0},
+        random_weights=None,
+        fold_scores=(0.5,),
+        n_samples=10,
+        n_features=3,
+        k=None,
+        folds=2,
+        seed=0,
     )
     assert r.score == 0.5 and r.selectivity() == 0.5 and r.selectivity("shuffled", "mae") == 1.0
     assert r.to_dict()["random_weights"] is None and r.to_frame()["random_weights"].isna().all()
@@ -498,6 +508,37 @@ def test_a_probe_plan_takes_a_learning_curve_and_keeps_the_registered_hash(tmp_p
         with pytest.raises(SpecError, match=re.escape(says)) as caught:
             load_probe_plan(path)
         assert "curve.yaml:" in str(caught.value) and "\n" not in str(caught.value)
+
+
+def test_a_probe_plans_settings_check_its_file_and_make_the_probe_commands_flags(tmp_path, capsys):
+    from mazeprobe.cli import build_parser, main
+    from mazeprobe.stats.probes.plan import load_probe_plan
+    from mazeprobe.validation import NAME_HELP
+    from mazeprobe.yamlio import SpecError
+
+    path = tmp_path / "bad.yaml"
+    path.write_text("name: a/b\nlayer: nope\nprobe: sparse\nfolds: 1\nk: 0\nrun: x/y\ndescripton: hi\n")
+    with pytest.raises(SpecError) as caught:
+        load_probe_plan(path)
+    assert [line.split(": ", 1)[1] for line in str(caught.value).split("\n")] == [
+        "descripton: unknown key (did you mean 'description'?); allowed: kind, name, description, layer, "
+        "probe, coords, n, folds, seed, k, run",
+        f"name: must be {NAME_HELP}; got 'a/b'",
+        "layer: unknown activation 'nope'; e.g. embedder.block2.res1.resadd_out",
+        "folds: must be between 2 and 20; got 1",
+        "k: must be >= 1; got 0",
+        f"run: must be a run's name ({NAME_HELP}); got 'x/y'",
+    ]
+    path.write_text(f"name: p\nlayer: {RUN_LAYER}\nprobe: sparse\nrun: r\nn: null\n")
+    plan = load_probe_plan(path)
+    assert (plan.folds, plan.seed, plan.k, plan.n, plan.run) == (5, 0, 1000, None, "r")
+    # `mazeprobe probe`'s flags are the plan's settings: its defaults, and its bounds before any work
+    args = build_parser().parse_args(["probe", str(tmp_path), "--layer", RUN_LAYER])
+    assert (args.layer, args.k, args.folds, args.seed) == (RUN_LAYER, plan.k, plan.folds, plan.seed)
+    with pytest.raises(SystemExit) as usage:
+        main(["probe", str(tmp_path), "--layer", RUN_LAYER, "--folds", "1"])
+    assert usage.value.code == 2
+    assert "argument --folds: expected an integer between 2 and 20, got 1" in capsys.readouterr().err
 
 
 def test_a_learning_curve_fits_each_first_n_as_a_single_plan_would(network_run):

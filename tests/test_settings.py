@@ -9,7 +9,17 @@ from pathlib import Path
 import pytest
 
 from mazeprobe.errors import UsageError
-from mazeprobe.settings import add_flags, flag_values, keys_help, read_settings, setting, settings_of
+from mazeprobe.settings import (
+    KeyedSetting,
+    Setting,
+    add_flags,
+    flag_values,
+    keys_help,
+    read_settings,
+    setting,
+    settings_of,
+    text,
+)
 from mazeprobe.yamlio import Checker, SpecError, parse_yaml_text
 
 
@@ -138,8 +148,53 @@ def test_own_checks_read_the_context_and_a_missing_message_of_its_own_comes_in_f
         "entry.yaml:1:1: give `needed`: an even number",
         "entry.yaml:2:1: last: must be >= 0; got -2",
     ]
-    for text, kept, problem in (("needed: 4\n", {"needed": 4}, None), ("needed: 6\n", {}, "got 6")):
-        doc = parse_yaml_text(text, Path("entry.yaml"))
+    for source, kept, problem in (("needed: 4\n", {"needed": 4}, None), ("needed: 6\n", {}, "got 6")):
+        doc = parse_yaml_text(source, Path("entry.yaml"))
         c = Checker(doc)
         assert read_settings(c, Entry, doc.data, (), context={2, 4}) == kept
         assert (c.problems == []) if problem is None else c.problems[0].endswith(problem)
+
+
+@dataclass(frozen=True)
+class Plan:
+    name: str = setting(help="the plan's name", name=True)
+    seed: int = setting(0, "its seed", low=0)
+    description: str = setting("", "free text", check=text)
+
+
+def test_extra_keys_may_sit_between_settings_and_be_required() -> None:
+    doc = parse_yaml_text("description: 3\nseed: -1\nsed: 1\n", Path("plan.yaml"))
+    c = Checker(doc)
+    order = ("kind", "name", "description", "outcome")
+    extra = {"kind": "analysis-plan", "outcome": "what is modelled", "models": "list of {kind: ...}"}
+    values = read_settings(c, Plan, doc.data, (), extra=extra, order=order, require=("models", "outcome"))
+    assert list(keys_help(Plan, extra, order)) == ["kind", "name", "description", "outcome", "models", "seed"]
+    assert values == {}
+    assert c.problems == [  # in the order the keys are listed
+        "plan.yaml:3:1: sed: unknown key (did you mean 'seed'?); allowed: kind, name, description, outcome, "
+        "models, seed",
+        "plan.yaml:1:1: missing required key 'name' (the plan's name)",
+        "plan.yaml:1:1: missing required key 'outcome' (what is modelled)",
+        "plan.yaml:1:1: missing required key 'models' (list of {kind: ...})",
+        "plan.yaml:1:1: description: must be text; got int 3",
+        "plan.yaml:2:1: seed: must be >= 0; got -1",
+    ]
+
+
+def test_a_keyed_setting_carries_its_default_and_holds_values_as_its_type() -> None:
+    digits = KeyedSetting(int, 3, "digits kept", low=0)
+    alpha = KeyedSetting(float, 0.05, "1 - confidence", low=0, high=1, bounds="between 0 and 1")
+    cov = KeyedSetting(str, "auto", "covariance", choices=("auto", "HC0"))
+    assert isinstance(digits, Setting) and (digits.default, digits.type, digits.low) == (3, int, 0)
+    assert alpha.held(1) == 1.0 and isinstance(alpha.held(1), float) and cov.held("HC0") == "HC0"
+    doc = parse_yaml_text("a: 2\nb: -1\nc: HCO\nd: 1\n", Path("kind.yaml"))
+    c = Checker(doc)
+    kept = [
+        s.validate(c, doc.data[k], (k,)) for k, s in zip("abcd", (digits, digits, cov, alpha), strict=True)
+    ]
+    assert kept == [2, None, None, None]
+    assert c.problems == [
+        "kind.yaml:2:1: b: must be >= 0; got -1",
+        "kind.yaml:3:1: c: must be one of auto, HC0; got 'HCO' (did you mean 'HC0'?)",
+        "kind.yaml:4:1: d: must be between 0 and 1; got 1",
+    ]

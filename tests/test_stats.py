@@ -392,6 +392,34 @@ def test_plan_reports_every_problem_at_once(tmp_path):
     assert "plan.yaml:6:1: colour: unknown key" in str(info.value)
 
 
+def test_a_plans_top_level_settings_are_declared_on_its_fields(tmp_path):
+    from mazeprobe.settings import settings_of
+    from mazeprobe.stats.planspec import DEFAULT_MAX_VIF, AnalysisPlan
+    from mazeprobe.validation import NAME_HELP
+
+    assert list(settings_of(AnalysisPlan)) == ["name", "standardize", "seed", "max_vif", "description"]
+    good = make_plan("p", "got_cheese", [TOP_RIGHT], ["logit"], seed=3, max_vif=5, standardize=False)
+    assert (good.seed, good.max_vif, good.standardize, good.description) == (3, 5.0, False, "")
+    plain = make_plan("p", "got_cheese", [TOP_RIGHT], ["logit"])
+    assert isinstance(good.max_vif, float) and plain.max_vif == DEFAULT_MAX_VIF and plain.seed == 0
+    path = tmp_path / "plan.yaml"
+    path.write_text(
+        "name: a/b\ndescription: 3\noutcome: got_cheese\nfeatures: [euc_dist_cheese_top_right]\n"
+        "standardize: 1\nseed: -1\nmax_vif: 1\nmodels: [logit]\nseeds: 2\n"
+    )
+    with pytest.raises(SpecError) as info:
+        load_plan(path)
+    assert [line.split(": ", 1)[1] for line in str(info.value).splitlines()] == [
+        "seeds: unknown key (did you mean 'seed'?); allowed: kind, name, description, filter, outcome, "
+        "features, standardize, seed, max_vif, models",
+        f"name: must be {NAME_HELP}; got 'a/b'",
+        "description: must be text; got int 3",
+        "standardize: must be true or false; got int 1",
+        "seed: must be >= 0; got -1",
+        "max_vif: must be a number above 1 (a VIF is at least 1); got 1",
+    ]
+
+
 # --- the model kinds: each declares its settings, plan validation follows ---------------------------
 
 

@@ -16,8 +16,10 @@ from mazeprobe.cli import main
 from mazeprobe.errors import UsageError
 from mazeprobe.maze.geometry import distance_maps
 from mazeprobe.maze.sampling import SampleSpec, sample_mazes
+from mazeprobe.settings import keys_help
 from mazeprobe.sim import Roller, start_states
 from mazeprobe.training.collect import WORLD, expert_field, world_index
+from mazeprobe.training.config import TrainConfig
 from mazeprobe.training.trainer import _cell_index, load_config, train
 from mazeprobe.yamlio import SpecError
 
@@ -88,6 +90,30 @@ def test_config_errors_name_file_line_and_key(tmp_path):
     assert f"{path}:2:1: batch_sise: unknown key (did you mean 'batch_size'?)" in text
     assert f"{path}:3:1: gamma: must be in (0, 1]; got 2.0" in text
     assert f"{path}:4:1: placement: unknown placement 'region:0'" in text
+
+
+def test_config_bounds_are_closed_where_the_value_is_allowed_and_buffer_defaults_are_checked(tmp_path):
+    path = tmp_path / "edges.yaml"
+    path.write_text("gamma: 1\nbeta_start: 0\nbeta_end: 1\nvalue_coef: 0\ncell_coef: 0\nlr: 1\n")
+    config = load_config(path)  # no buffer given: the default buffer (60000) holds a default batch
+    assert (config.gamma, config.beta_start, config.beta_end, config.value_coef, config.lr) == (1, 0, 1, 0, 1)
+    assert isinstance(config.lr, float) and config.buffer == TrainConfig.buffer
+    path.write_text("gamma: 1.000001\nbeta_end: -0.000001\ncell_coef: -0.000001\nlr: 0\n")
+    with pytest.raises(SpecError) as e:
+        load_config(path)
+    assert str(e.value).split("\n") == [
+        f"{path}:4:1: lr: must be a positive number; got 0",
+        f"{path}:2:1: beta_end: must be in [0, 1]; got -1e-06",
+        f"{path}:1:1: gamma: must be in (0, 1]; got 1.000001",
+        f"{path}:3:1: cell_coef: must be a non-negative number; got -1e-06",
+    ]
+    path.write_text("")
+    with pytest.raises(SpecError, match=r"edges.yaml:1:1: must be a mapping with keys kind, scale, seed, "):
+        load_config(path)
+    path.write_text("batch_size: 100000\n")
+    with pytest.raises(SpecError, match=r"edges.yaml:1:1: buffer: must be at least batch_size"):
+        load_config(path)
+    assert keys_help(TrainConfig)["reuse"].startswith("each fresh state is trained on about")
 
 
 @pytest.fixture(scope="module")

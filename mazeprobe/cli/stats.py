@@ -167,6 +167,7 @@ def _probe_table(table, layer: str, folds: int) -> str:
 def register(subparsers: argparse._SubParsersAction) -> None:
     """Add this module's commands to `subparsers`."""
     from mazeprobe.stats.probes import PROBES
+    from mazeprobe.stats.probes.plan import ProbePlan
 
     # write_outputs writes the files one by one, each atomically
     p = add_command(
@@ -185,7 +186,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
     p = add_command(subparsers, "probe", cmd_probe, interrupted=whole_or_nothing("the probe table"))
     p.add_argument("run", help="a run directory with recorded activations")
-    p.add_argument("--layer", required=True, help="an activation name recorded by the run")
+    # --layer, --k, --folds and --seed are a probe plan's settings: the same bounds and defaults
+    add_flags(
+        p, ProbePlan, ["layer"], help={"layer": "an activation name recorded by the run"}, required=["layer"]
+    )
     p.add_argument(
         "--probes",
         nargs="+",
@@ -193,9 +197,16 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         choices=PROBES,
         help="which probes (default all)",
     )
-    p.add_argument("--k", type=_positive_int, default=1000, help="activations kept by the sparse probe")
-    p.add_argument("--folds", type=_positive_int, default=5, help="cross-validation folds")
-    p.add_argument("--seed", type=_non_negative_int, default=0, help="seed of folds and controls")
+    add_flags(
+        p,
+        ProbePlan,
+        ["k", "folds", "seed"],
+        help={
+            "k": "activations kept by the sparse probe",
+            "folds": "cross-validation folds",
+            "seed": "seed of folds and controls",
+        },
+    )
     p.add_argument("--out", help="output Parquet file")
     add_device_flag(p, default="cpu", what="of the random-weight control runs")
     _predictions_flag(p)

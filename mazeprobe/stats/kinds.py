@@ -22,8 +22,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from mazeprobe.settings import KeyedSetting
 from mazeprobe.stats.planspec import ModelSpec
-from mazeprobe.yamlio import Checker, KeyPath
 
 if TYPE_CHECKING:
     from mazeprobe.stats.data import AnalysisData
@@ -55,37 +55,11 @@ def _summary(kind: str) -> Owned:
     return Owned("mazeprobe.stats.summaries", f"{kind}_summary")
 
 
-@dataclass(frozen=True)
-class Setting:
-    """One key a model entry may give, besides `kind` and `name`."""
-
-    type: type
-    """float, int or str: a float setting given as 1 is held (and hashed) as 1.0."""
-    default: Any
-    help: str
-    """What the value is, for people (the allowed keys of a kind are listed in its error messages)."""
-    low: float | None = None
-    """float: values must be above it; int: at least it."""
-    high: float | None = None
-    """float: values must be below it (None: no upper bound)."""
-    bounds: str = ""
-    """float: how the bounds read in the message for a value outside them ("between 0 and 1, e.g. 0.2")."""
-    choices: tuple[str, ...] = ()
-    """str: the values allowed."""
-
-    def check(self, c: Checker, value: Any, key_path: KeyPath) -> None:
-        """Report a value this setting does not allow (to the plan's Checker)."""
-        if self.choices:
-            if value not in self.choices:
-                c.fail(key_path, f"must be one of {', '.join(self.choices)}; got {value!r}")
-        elif self.type is int:
-            c.integer(value, key_path, None if self.low is None else int(self.low))
-        else:
-            c.number(value, key_path, self.low, self.high, self.bounds)
-
-    def value(self, raw: Any) -> Any:
-        """A checked value as the ModelSpec holds it."""
-        return raw if self.choices else self.type(raw)
+Setting = KeyedSetting
+"""One key a model entry may give, besides `kind` and `name`: mazeprobe.settings' record, with the default
+beside it (a kind's settings are a dict, not dataclass fields): `Setting(float, 1.0, "help", low=0,
+bounds="> 0")`. A float setting given as 1 is held (and hashed) as 1.0; for a float, `low` and `high` are
+open ends (values must lie strictly between them), for an int `low` is the least value."""
 
 
 @dataclass(frozen=True)

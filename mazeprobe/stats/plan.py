@@ -28,6 +28,7 @@ from pathlib import Path
 from typing import Any
 
 from mazeprobe.maze.features import REGISTRY
+from mazeprobe.settings import read_settings
 from mazeprobe.sim.episodes import DSQ_COLUMNS, EPISODE_COLUMNS
 from mazeprobe.stats.kinds import (
     COV_TYPES,
@@ -38,7 +39,7 @@ from mazeprobe.stats.kinds import (
     DEFAULT_TEST_SIZE,
     KIND_REGISTRY,
 )
-from mazeprobe.stats.planspec import DEFAULT_MAX_VIF, OUTCOMES, AnalysisPlan, Filter, ModelSpec
+from mazeprobe.stats.planspec import OUTCOMES, AnalysisPlan, Filter, ModelSpec
 from mazeprobe.validation import NAME_HELP, NAME_PATTERN
 from mazeprobe.yamlio import Checker, KeyPath, YamlDoc, check_kind, describe_value, load_yaml, suggest
 
@@ -78,18 +79,15 @@ BINARY_ONLY = tuple(name for name, kind in KIND_REGISTRY.items() if kind.binary_
 # --- validation ----------------------------------------------------------------------------------
 
 
-_TOP = {
+_EXTRA = {
     "kind": "analysis-plan (optional: tells this file from an experiment spec or a training config)",
-    "name": "the plan's name",
-    "description": "free text",
     "filter": "{column: value | [values] | {min, max}}",
     "outcome": " or ".join(OUTCOMES),
     "features": "list of feature names (mazeprobe features --list)",
-    "standardize": "true/false: z-score the features",
-    "seed": "seed of the random splits and subsets",
-    "max_vif": f"above this VIF a coefficient is not identified: rules say unresolved ({DEFAULT_MAX_VIF:g})",
     "models": "list of {kind: ...}",
 }
+"""The top-level keys with parsers of their own; the others are AnalysisPlan's settings."""
+_ORDER = ("kind", "name", "description", "filter", "outcome", "features", "standardize", "seed", "max_vif")
 _COMMON_MODEL_KEYS = {"kind": " | ".join(MODEL_KINDS), "name": "key of the model in the results"}
 
 
@@ -247,7 +245,7 @@ def _parse_models(c: Checker, raw: Any, outcome: str | None, n_features: int) ->
             c.fail((*kp, "kind"), f"{kind} needs at least {model_kind.min_features} features")
         for setting_key, setting in model_kind.settings.items():
             if setting_key in entry:
-                setting.check(c, entry[setting_key], (*kp, setting_key))
+                setting.validate(c, entry[setting_key], (*kp, setting_key))
         out.append((entry, i))
     return out
 
@@ -265,13 +263,10 @@ def parse_plan(doc: YamlDoc) -> AnalysisPlan:
     """Validate a parsed YAML document into an AnalysisPlan; raises SpecError listing every problem."""
     check_kind(doc, "analysis-plan")
     c = Checker(doc)
-    top = c.mapping(doc.data, (), _TOP, required=("name", "outcome", "models"))
-    name = top.get("name")
-    if "name" in top and (not isinstance(name, str) or not NAME_PATTERN.fullmatch(name)):
-        c.fail(("name",), f"must be {NAME_HELP}; got {name!r}")
-    description = top.get("description", "")
-    if not isinstance(description, str):
-        c.fail(("description",), f"must be text; got {describe_value(description)}")
+    values = read_settings(
+        c, AnalysisPlan, doc.data, (), extra=_EXTRA, order=_ORDER, require=("outcome", "models")
+    )
+    top = doc.data if isinstance(doc.data, dict) else {}
     outcome = top.get("outcome")
     if "outcome" in top and outcome not in OUTCOMES:
         c.fail(
@@ -281,17 +276,10 @@ def parse_plan(doc: YamlDoc) -> AnalysisPlan:
     filters = _parse_filter(c, top.get("filter"))
     featureless = _featureless(top.get("models"))
     if "features" not in top and not featureless:
-        c.fail((), "missing required key 'features' (" + _TOP["features"] + ")")
+        c.fail((), "missing required key 'features' (" + _EXTRA["features"] + ")")
     features = _parse_features(c, top["features"], featureless) if "features" in top else ()
     if outcome in features:
         c.fail(("features",), f"the outcome {outcome} cannot also be a feature")
-    standardize = c.boolean(top.get("standardize", True), ("standardize",))
-    seed = top.get("seed", 0)
-    if "seed" in top:
-        c.integer(seed, ("seed",), 0)
-    max_vif = top.get("max_vif", DEFAULT_MAX_VIF)
-    if "max_vif" in top:
-        max_vif = c.number(max_vif, ("max_vif",), 1.0, None, "a number above 1 (a VIF is at least 1)")
     entries = _parse_models(c, top["models"], outcome, len(features)) if "models" in top else []
     c.raise_if_any()
 
@@ -303,22 +291,18 @@ def parse_plan(doc: YamlDoc) -> AnalysisPlan:
         # defaults from (single and drop-one score on the same splits as l1-logit), else the default
         source = next((e for e, _ in entries if e["kind"] == kind.defaults_from), {})
         settings = {
-            key: setting.value(entry.get(key, source.get(key, setting.default)))
+            key: setting.held(entry.get(key, source.get(key, setting.default)))
             for key, setting in kind.settings.items()
         }
         spec = ModelSpec(kind.name, entry.get("name", ""), settings)
         models.append(spec)
         lines[spec.key] = f"{doc.where(('models', i))}: models[{i}]"
     return AnalysisPlan(
-        name=name,
         outcome=outcome,
         features=features,
         models=tuple(models),
         filter=filters,
-        standardize=standardize,
-        seed=seed,
-        max_vif=max_vif,
-        description=description,
+        **values,
         source=str(doc.path),
         _lines=lines,
     )

@@ -14,6 +14,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from mazeprobe.settings import setting, text
 from mazeprobe.sim.episodes import outcome_columns
 
 OUTCOMES: dict[str, str] = outcome_columns()
@@ -98,17 +99,28 @@ class Filter:
 
 @dataclass(frozen=True)
 class AnalysisPlan:
-    name: str
+    """A checked plan. Its top-level settings (name, standardize, seed, max_vif, description) are declared
+    on their fields; outcome, features, models and filter have parsers of their own (mazeprobe.stats.plan)."""
+
+    name: str = setting(help="the plan's name", type=str, name=True)
     outcome: str
     features: tuple[str, ...]
     models: tuple[ModelSpec, ...]
     filter: tuple[Filter, ...] = ()
-    standardize: bool = True
-    seed: int = 0
-    """Seeds the random splits (l1-logit, single, drop-one) and feature subsets (sign-stability)."""
-    max_vif: float = DEFAULT_MAX_VIF
-    """Above this VIF (of the plan's vif model) a coefficient rule calls a feature not identified."""
-    description: str = ""
+    standardize: bool = setting(True, "true/false: z-score the features")
+    seed: int = setting(
+        0,
+        "seed of the random splits (l1-logit, single, drop-one) and feature subsets (sign-stability)",
+        low=0,
+    )
+    max_vif: float = setting(
+        DEFAULT_MAX_VIF,
+        "above this VIF (of the plan's vif model) a coefficient is not identified: rules say unresolved "
+        "({default})",
+        low=1,
+        bounds="a number above 1 (a VIF is at least 1)",
+    )
+    description: str = setting("", "free text", check=text)
     source: str = ""
     """The file the plan came from (not part of its identity)."""
     _lines: dict = field(default_factory=dict, compare=False, repr=False)

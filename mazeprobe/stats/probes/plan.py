@@ -23,43 +23,85 @@ import json
 import os
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import Any
 
+from mazeprobe.settings import read_settings, setting
 from mazeprobe.stats.probes import COORDS, PROBES
 from mazeprobe.validation import NAME_HELP, NAME_PATTERN
-from mazeprobe.yamlio import Checker, YamlDoc, check_kind, load_yaml
+from mazeprobe.yamlio import Checker, KeyPath, YamlDoc, check_kind, load_yaml
 
 MAX_PROBE_MAZES = 100_000
 
-_KEYS = {
-    "kind": "probe-plan",
-    "name": "the plan's name",
-    "description": "free text",
-    "layer": "a recorded activation, e.g. embedder.block2.res1.resadd_out",
-    "probe": " | ".join(PROBES),
-    "coords": " | ".join(COORDS),
-    "n": "the first n recorded mazes (null: all), or a learning curve: a list of increasing n, the probe "
-    "fitted on the first n for each (its result: the largest n, with every point under `curve`)",
-    "folds": "cross-validation folds (default 5)",
-    "seed": "seed of the folds and controls (default 0)",
-    "k": "activations the sparse probe keeps (default 1000)",
-    "run": "the name of the run (its experiment spec's `name`) whose activations the plan reads (default: "
-    "the first run given that records the layer)",
-}
+
+def _layers() -> list[str]:
+    # imported on use: mazeprobe.agents' package imports pandas
+    from mazeprobe.agents.layers import activation_names
+
+    return activation_names()
+
+
+def _known_layer(c: Checker, value: Any, kp: KeyPath, context: Any = None) -> str | None:
+    if value not in _layers():
+        c.fail(kp, f"unknown activation {value!r}; e.g. embedder.block2.res1.resadd_out")
+        return None
+    return value
+
+
+def _mazes(c: Checker, value: Any, kp: KeyPath, context: Any = None) -> int | tuple[int, ...] | None:
+    """n: one number of mazes, or a learning curve (a strictly increasing list of them)."""
+    if not isinstance(value, list):
+        return c.integer(value, kp, 10, MAX_PROBE_MAZES)
+    if not value:
+        c.fail(kp, "a learning curve needs at least one n, e.g. [1000, 2000, 5000, 10000]")
+        return None
+    good = [c.integer(v, (*kp, i), 10, MAX_PROBE_MAZES) for i, v in enumerate(value)]
+    if None in good:
+        return None
+    if any(b <= a for a, b in zip(good, good[1:], strict=False)):
+        c.fail(kp, f"a learning curve's n must increase strictly; got {value}")
+        return None
+    return tuple(good)
+
+
+def _run_name(c: Checker, value: Any, kp: KeyPath, context: Any = None) -> str | None:
+    if not isinstance(value, str) or not NAME_PATTERN.fullmatch(value):
+        c.fail(kp, f"must be a run's name ({NAME_HELP}); got {value!r}")
+        return None
+    return value
+
+
+_EXTRA = {"kind": "probe-plan", "description": "free text"}
+_ORDER = ("kind", "name", "description")
 
 
 @dataclass(frozen=True)
 class ProbePlan:
-    name: str
-    layer: str
-    probe: str
-    coords: str = "outer"
-    n: int | tuple[int, ...] | None = None
-    """The first n recorded mazes (None: all), or a learning curve: increasing n, one fit each."""
-    folds: int = 5
-    seed: int = 0
-    k: int = 1000
-    run: str | None = None
-    """The run (by its spec's name) the plan reads; None: the first run given that records the layer."""
+    name: str = setting(help="the plan's name", type=str, name=True)
+    layer: str = setting(
+        help="a recorded activation, e.g. embedder.block2.res1.resadd_out",
+        type=str,
+        choices=_layers,
+        check=_known_layer,
+    )
+    probe: str = setting(help=" | ".join(PROBES), type=str, choices=PROBES)
+    coords: str = setting("outer", " | ".join(COORDS), choices=tuple(COORDS))
+    n: int | tuple[int, ...] | None = setting(
+        None,
+        "the first n recorded mazes (null: all), or a learning curve: a list of increasing n, the probe "
+        "fitted on the first n for each (its result: the largest n, with every point under `curve`)",
+        check=_mazes,
+        nullable=True,
+    )
+    folds: int = setting(5, "cross-validation folds (default {default})", low=2, high=20)
+    seed: int = setting(0, "seed of the folds and controls (default {default})", low=0)
+    k: int = setting(1000, "activations the sparse probe keeps (default {default})", low=1)
+    run: str | None = setting(
+        None,
+        "the name of the run (its experiment spec's `name`) whose activations the plan reads (default: "
+        "the first run given that records the layer)",
+        type=str,
+        check=_run_name,
+    )
     source: str = ""
 
     def to_dict(self) -> dict:
@@ -81,47 +123,11 @@ class ProbePlan:
 
 def parse_probe_plan(doc: YamlDoc) -> ProbePlan:
     """A checked probe plan; SpecError lists every problem as file:line:col."""
-    from mazeprobe.agents.layers import activation_names
-
     check_kind(doc, "probe-plan")
     c = Checker(doc)
-    top = c.mapping(doc.data, (), _KEYS, required=("name", "layer", "probe"))
-    if "name" in top and (not isinstance(top["name"], str) or not NAME_PATTERN.fullmatch(top["name"])):
-        c.fail(("name",), f"must be {NAME_HELP}; got {top['name']!r}")
-    if "layer" in top and top["layer"] not in activation_names():
-        c.fail(("layer",), f"unknown activation {top['layer']!r}; e.g. embedder.block2.res1.resadd_out")
-    if "probe" in top:
-        c.choice(top["probe"], ("probe",), PROBES)
-    if "coords" in top:
-        c.choice(top["coords"], ("coords",), tuple(COORDS))
-    n = top.get("n")
-    if isinstance(n, list):
-        _check_curve(c, n)
-        n = tuple(n)
-    elif n is not None:
-        c.integer(n, ("n",), 10, MAX_PROBE_MAZES)
-    if "folds" in top:
-        c.integer(top["folds"], ("folds",), 2, 20)
-    if "seed" in top:
-        c.integer(top["seed"], ("seed",), 0)
-    if "k" in top:
-        c.integer(top["k"], ("k",), 1)
-    if "run" in top and (not isinstance(top["run"], str) or not NAME_PATTERN.fullmatch(top["run"])):
-        c.fail(("run",), f"must be a run's name ({NAME_HELP}); got {top['run']!r}")
+    values = read_settings(c, ProbePlan, doc.data, (), extra=_EXTRA, order=_ORDER)
     c.raise_if_any()
-    fields = {k: top[k] for k in ("coords", "folds", "seed", "k", "run") if k in top}
-    if "n" in top:
-        fields["n"] = n
-    return ProbePlan(name=top["name"], layer=top["layer"], probe=top["probe"], source=str(doc.path), **fields)
-
-
-def _check_curve(c: Checker, n: list) -> None:
-    if not n:
-        c.fail(("n",), "a learning curve needs at least one n, e.g. [1000, 2000, 5000, 10000]")
-        return
-    good = [c.integer(v, ("n", i), 10, MAX_PROBE_MAZES) for i, v in enumerate(n)]
-    if None not in good and any(b <= a for a, b in zip(good, good[1:], strict=False)):
-        c.fail(("n",), f"a learning curve's n must increase strictly; got {n}")
+    return ProbePlan(**values, source=str(doc.path))
 
 
 def load_probe_plan(path: str | os.PathLike) -> ProbePlan:
