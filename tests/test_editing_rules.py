@@ -704,6 +704,17 @@ def test_a_probe_plan_resolves_from_the_run_that_records_its_layer_and_is_kept_a
     with pytest.raises(IntegrityError, match="probe-finds-cheese"):
         scored(root, path)
 
+    # a result kept in the run by a resolve before --out names no run: once copied into a folder it is
+    # reused from there, even when the run's copy is gone (computing it again would change its hash)
+    named_no_run = {k: v for k, v in json.loads(before).items() if k != "run"}
+    legacy = (json.dumps(named_no_run, indent=1) + "\n").encode()
+    (run / "probes" / "pp.json").write_bytes(legacy)
+    resolve_run(root, [run], tmp_path / "third")
+    shutil.rmtree(run / "probes")
+    resolve_run(root, [run], tmp_path / "third")
+    assert (tmp_path / "third" / "probes" / "pp.json").read_bytes() == legacy
+    assert (tmp_path / "third" / "probes" / "pp.run").read_text().strip() == str(run)
+
 
 def test_a_picture_is_refused_when_the_runs_network_changed(here):
     from mazeprobe.experiments.pictures import edit_picture

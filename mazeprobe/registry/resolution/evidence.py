@@ -247,11 +247,13 @@ def _probe_source(
         doc = _read_json(path)
         spec_hash = manifest.spec_hash
         # the folder may have held another run's result (of the same spec): there it names its run
-        if compute and not (_of(doc, plan.hash, spec_hash) and doc.get("run") == str(run.path)):
+        if compute and not (
+            _of(doc, plan.hash, spec_hash) and resolved.probe_run(name, doc) == str(run.path)
+        ):
             old = ResolvedDir(run.path).probe_path(name)  # where a resolve before --out kept it
             old_doc = _read_json(old)
             if _of(old_doc, plan.hash, spec_hash):
-                resolved.keep_probe(name, old)
+                resolved.keep_probe(name, old, run.path)
             doc = old_doc if _of(old_doc, plan.hash, spec_hash) else None
         if not _of(doc, plan.hash, spec_hash):
             if not compute:

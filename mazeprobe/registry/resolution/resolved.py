@@ -5,6 +5,7 @@
       analyses/<plan>/       the fit of each analysis plan on the primary run (result.json, stats.*,
                              correlation.*, summary.txt: what `mazeprobe fit` writes)
       probes/<plan>.json     a probe plan's result on the run it read (with the plan's and the run's hashes)
+      probes/<plan>.run      beside a result copied from a run's own folder (which names no run): that run
       pictures/              a picture of each chosen edit, drawn from its family's run
 
 resolve reads run directories and writes only here (and the predictions directory's lock). Before it had a
@@ -83,9 +84,26 @@ class ResolvedDir:
             if path.is_file():
                 write_bytes(target / path.name, path.read_bytes())
 
-    def keep_probe(self, plan: str, found: Path) -> None:
-        """Copy a reusable probe plan result into this folder, bytes unchanged."""
+    def probe_origin_path(self, plan: str) -> Path:
+        """Beside a probe result copied from a run (written before resolve had a folder of its own, it
+        names no run): the run it was copied from."""
+        return self.path / self.PROBES / f"{plan}.run"
+
+    def keep_probe(self, plan: str, found: Path, run: str | os.PathLike) -> None:
+        """Copy a reusable probe plan result of `run` into this folder, bytes unchanged, noting the run it
+        is of beside it (an older result names none; its bytes must stay as the lock hashed them)."""
         target = self.probe_path(plan)
         if found.resolve() != target.resolve():
             target.parent.mkdir(parents=True, exist_ok=True)
             write_bytes(target, found.read_bytes())
+            write_bytes(self.probe_origin_path(plan), f"{run}\n".encode())
+
+    def probe_run(self, plan: str, doc: dict | None) -> str | None:
+        """The run a kept probe result `doc` is of: the one it names, else (a copy of an older result) the
+        one it was copied from; None when neither is known."""
+        if doc and "run" in doc:
+            return doc["run"]
+        try:
+            return self.probe_origin_path(plan).read_text(encoding="utf-8").strip() or None
+        except OSError:
+            return None
