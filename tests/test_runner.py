@@ -301,3 +301,28 @@ def test_network_needs_the_procgen_engine(roller, dsq_mazes):
     _, mazes, states = dsq_mazes
     with pytest.raises(UsageError, match="reads pixels"):
         roller.episodes(NetworkPolicy(random_impala(1, 0)), mazes, states, RolloutSettings(), engine="grid")
+
+
+@pytest.mark.parametrize(
+    ("sizes", "expected"),
+    [
+        ([9, 25], (9, 25)),
+        ("9-25", (9, 25)),
+        ([1, "a"], "mazes.sizes: must be [MIN, MAX] (two integers) or MIN-MAX; got [1, 'a']"),
+        ([9.5, 25], "mazes.sizes: must be [MIN, MAX] (two integers) or MIN-MAX; got [9.5, 25]"),
+    ],
+)
+def test_a_specs_sizes_are_two_integers_or_a_range_and_nothing_else_crashes(sizes, expected) -> None:
+    from pathlib import Path
+
+    from mazeprobe.experiments.spec import parse_spec
+    from mazeprobe.yamlio import SpecError, YamlDoc
+
+    data = {"name": "x", "policy": {"builtin": "shard"}, "mazes": {"n": 5, "sizes": sizes}}
+    doc = YamlDoc(path=Path("s.yaml"), data=data)
+    if isinstance(expected, tuple):
+        assert parse_spec(doc).mazes.sizes == expected
+    else:
+        with pytest.raises(SpecError) as info:  # a TypeError traceback before
+            parse_spec(doc)
+        assert str(info.value) == f"s.yaml:1:1: {expected}"

@@ -59,8 +59,13 @@ def parse_sizes(text: str) -> tuple[int, int]:
 
 def _sizes_setting(c: Checker, value: Any, kp: KeyPath, context: Any = None) -> tuple[int, int] | None:
     """A spec's `sizes`: [MIN, MAX] or the text MIN-MAX."""
+    if isinstance(value, list):
+        if len(value) == 2 and all(is_int(v) for v in value):
+            return (int(value[0]), int(value[1]))
+        c.fail(kp, f"must be [MIN, MAX] (two integers) or MIN-MAX; got {value!r}")
+        return None
     try:
-        return tuple(value) if isinstance(value, list) and len(value) == 2 else parse_sizes(str(value))
+        return parse_sizes(str(value))
     except UsageError as exc:
         c.fail(kp, str(exc))
         return None
