@@ -26,7 +26,7 @@ from dataclasses import MISSING, Field, dataclass, field, fields, is_dataclass
 from typing import Any
 
 from mazeprobe.errors import MazeprobeError
-from mazeprobe.validation import name_problem
+from mazeprobe.validation import name_problem, within
 from mazeprobe.yamlio import Checker, KeyPath, describe_value
 
 SETTING = "mazeprobe.setting"
@@ -94,13 +94,8 @@ class Setting:
 
     def number_inside(self, value: float) -> bool:
         """Whether a finite float lies within the bounds (for a float setting)."""
-        lo_ok = self.low is None or (
-            value >= self.low if self.closed in ("low", "both") else value > self.low
-        )
-        hi_ok = self.high is None or (
-            value <= self.high if self.closed in ("high", "both") else value < self.high
-        )
-        return math.isfinite(value) and lo_ok and hi_ok
+        closed_low, closed_high = self.closed in ("low", "both"), self.closed in ("high", "both")
+        return math.isfinite(value) and within(value, self.low, self.high, closed_low, closed_high)
 
     def validate(self, c: Checker, value: Any, kp: KeyPath, context: Any = None) -> Any:
         """The value to keep, or None after reporting what is wrong with it to `c`."""
@@ -281,7 +276,9 @@ def flag_of(f: Field, s: Setting) -> str:
     return s.flag or "--" + f.name.replace("_", "-")
 
 
-def _int_parser(low: int | None, high: int | None) -> Callable[[str], int]:
+def int_flag(low: int | None = None, high: int | None = None) -> Callable[[str], int]:
+    """An argparse type for an integer in [low, high], refusing others with "expected a positive integer,
+    got 0" (the CLI's one wording, for generated flags and hand-written ones alike)."""
     if low == 1 and high is None:
         what = "a positive integer"
     elif low == 0 and high is None:
@@ -363,7 +360,7 @@ def add_flags(
         elif s.parse is not None:
             kwargs["type"] = _custom_parser(s.parse)
         elif s.type is int:
-            kwargs["type"] = _int_parser(_int_or_none(s.low), _int_or_none(s.high))
+            kwargs["type"] = int_flag(_int_or_none(s.low), _int_or_none(s.high))
         elif s.type is float:
             kwargs["type"] = _float_parser(s)
         elif s.choices and not callable(s.choices):

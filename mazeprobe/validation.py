@@ -50,6 +50,15 @@ def is_number(value: Any) -> bool:
     )
 
 
+def within(
+    value: float, low: float | None, high: float | None, closed_low: bool = True, closed_high: bool = True
+) -> bool:
+    """Whether `value` lies between the bounds (None: no bound), each end included when closed."""
+    above = low is None or (value >= low if closed_low else value > low)
+    below = high is None or (value <= high if closed_high else value < high)
+    return above and below
+
+
 def int_bounds_text(low: int | None, high: int | None) -> str:
     if low is not None and high is not None:
         return f"an integer between {low} and {high}"
@@ -69,12 +78,7 @@ def check_number(
     value: Any, name: str, low: float | None = None, high: float | None = None, open_low: bool = False
 ) -> float:
     """A finite number in [low, high] ((low, high] when `open_low`); else UsageError naming `name`."""
-    ok = is_number(value)
-    if ok and low is not None:
-        ok = value > low if open_low else value >= low
-    if ok and high is not None:
-        ok = value <= high
-    if not ok:
+    if not (is_number(value) and within(value, low, high, closed_low=not open_low)):
         lo = "" if low is None else (f"> {low:g}" if open_low else f">= {low:g}")
         hi = "" if high is None else f"<= {high:g}"
         what = " and ".join(s for s in (lo, hi) if s)

@@ -17,6 +17,7 @@ from typing import Any
 import yaml
 
 from mazeprobe.errors import MazeprobeError
+from mazeprobe.validation import within
 
 
 class SpecError(MazeprobeError, ValueError):
@@ -253,9 +254,7 @@ class Checker:
         if not math.isfinite(value):  # YAML reads .inf and .nan as floats
             self.fail(key_path, f"must be a finite number; got {value}")
             return None
-        above = low is None or (value >= low if closed_low else value > low)
-        below = high is None or (value <= high if closed_high else value < high)
-        if not (above and below):
+        if not within(value, low, high, closed_low, closed_high):
             self.fail(key_path, f"must be {what}; got {value}")
             return None
         return float(value)

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING
 
 from mazeprobe.devices import DEVICE_HELP, device_problem, resolve_device
 from mazeprobe.errors import UsageError
+from mazeprobe.settings import int_flag
 
 if TYPE_CHECKING:
     from rich.progress import Progress
@@ -74,24 +75,8 @@ def add_command(
 # --- argument types -------------------------------------------------------------------------------
 
 
-def _positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
-    if value <= 0:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {value}")
-    return value
-
-
-def _non_negative_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a non-negative integer, got {text!r}") from None
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"expected a non-negative integer, got {value}")
-    return value
+_positive_int = int_flag(1)
+_non_negative_int = int_flag(0)
 
 
 def _non_negative_number(text: str) -> float:
