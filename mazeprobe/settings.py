@@ -56,8 +56,8 @@ class Setting:
     bounds: str = ""
     """For a float: how its bounds read in a message ("a positive number", "in (0, 1]"); by default they
     are written from low, high and closed."""
-    choices: tuple[str, ...] | Callable[[], Iterable[str]] = ()
-    """For a str: the values allowed (a function when they are known only on use, such as layer names)."""
+    choices: tuple[str, ...] = ()
+    """For a str: the values allowed (values known only on use, such as layer names, want a `check`)."""
     name: bool = False
     """For a str: a name (mazeprobe.validation.NAME_PATTERN): it becomes a file or folder name."""
     nullable: bool = False
@@ -77,9 +77,6 @@ class Setting:
     parse: Callable[[str], Any] | None = None
     """How a flag's text becomes the value, for a type argparse cannot convert (its UsageError is the
     message)."""
-
-    def allowed(self) -> tuple[str, ...]:
-        return tuple(self.choices() if callable(self.choices) else self.choices)
 
     def bounds_text(self) -> str:
         """How a float's bounds read: "> 0", ">= 0 and <= 1"."""
@@ -126,7 +123,7 @@ class Setting:
                 return None
             return value
         if self.choices:
-            return c.choice(value, kp, self.allowed())
+            return c.choice(value, kp, tuple(self.choices))
         return value
 
 
@@ -363,8 +360,8 @@ def add_flags(
             kwargs["type"] = int_flag(_int_or_none(s.low), _int_or_none(s.high))
         elif s.type is float:
             kwargs["type"] = _float_parser(s)
-        elif s.choices and not callable(s.choices):
-            kwargs["choices"] = s.allowed()
+        elif s.choices:
+            kwargs["choices"] = tuple(s.choices)
         parser.add_argument(flag_of(f, s), **kwargs)
 
 

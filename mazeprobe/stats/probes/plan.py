@@ -80,7 +80,6 @@ class ProbePlan:
     layer: str = setting(
         help="a recorded activation, e.g. embedder.block2.res1.resadd_out",
         type=str,
-        choices=_layers,
         check=_known_layer,
     )
     probe: str = setting(help=" | ".join(PROBES), type=str, choices=PROBES)
